@@ -1,0 +1,147 @@
+"""What every command shares: the global state, output, and the one place
+where domain errors become ``error: ...`` on stderr and an exit code."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import typer
+from typer.core import TyperGroup
+
+from credits_cli.errors import CreditsError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from sqlmodel import Session
+
+    from credits_cli.db import Database
+    from credits_cli.models import Tenant
+
+
+@dataclass
+class State:
+    db_value: str | None = None
+    tenant_slug: str | None = None
+    _db: Database | None = field(default=None, repr=False)
+
+    @property
+    def db(self) -> Database:
+        if self._db is None:
+            from credits_cli.db import open_database
+
+            self._db = open_database(self.db_value)
+        return self._db
+
+    def tenant(self, session: Session) -> Tenant:
+        from credits_cli.tenants import resolve
+
+        return resolve(session, self.tenant_slug)
+
+
+def state(ctx: typer.Context) -> State:
+    root = ctx.find_root()
+    if not isinstance(root.obj, State):
+        root.obj = State(db_value=os.environ.get("CREDITS_DB"), tenant_slug=os.environ.get("CREDITS_TENANT"))
+    return root.obj
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    err_console().print(f"[bold red]error:[/] {_one_line(message)}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def warn(message: str) -> None:
+    err_console().print(f"[yellow]warning:[/] {_one_line(message)}", highlight=False, soft_wrap=True)
+
+
+def _one_line(message: str) -> str:
+    from rich.markup import escape
+
+    return escape(" ".join(str(message).split()))
+
+
+class CreditsGroup(TyperGroup):
+    """Turns domain errors into one line on stderr and exit 1, in one place."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CreditsError as exc:
+            fail(str(exc), exc.exit_code)
+        except KeyboardInterrupt:
+            fail("interrupted; nothing of the batch in progress was written", 130)
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
+            if os.environ.get("CREDITS_DEBUG"):
+                raise
+            if type(exc).__module__.startswith("typer") or type(exc).__module__.startswith("click"):
+                raise
+            fail(f"internal error: {type(exc).__name__}: {exc} (set CREDITS_DEBUG=1 for the traceback)", 1)
+
+
+_consoles: dict[str, Console] = {}
+
+
+def console() -> Console:
+    if "out" not in _consoles:
+        from rich.console import Console
+
+        _consoles["out"] = Console()
+    return _consoles["out"]
+
+
+def err_console() -> Console:
+    if "err" not in _consoles:
+        from rich.console import Console
+
+        _consoles["err"] = Console(stderr=True)
+    return _consoles["err"]
+
+
+def _json_default(value: Any) -> Any:
+    from credits_cli import clock, money
+
+    if isinstance(value, Decimal):
+        return money.fmt(value)
+    if isinstance(value, datetime):
+        return clock.iso(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    raise TypeError(f"cannot put {type(value).__name__} in JSON")
+
+
+def print_json(document: Any) -> None:
+    sys.stdout.write(json.dumps(document, default=_json_default, indent=2, ensure_ascii=False) + "\n")
+
+
+def table(
+    title: str | None, columns: list[str], rows: list[list[Any]], *, justify_right: set[str] | None = None
+) -> None:
+    from rich.table import Table
+
+    right = justify_right or set()
+    t = Table(title=title, title_justify="left", header_style="bold")
+    for name in columns:
+        t.add_column(name, justify="right" if name in right else "left", overflow="fold")
+    for row in rows:
+        t.add_row(*("" if v is None else str(v) for v in row))
+    console().print(t)
+
+
+def say(text: str) -> None:
+    from rich.markup import escape
+
+    console().print(escape(text), highlight=False, soft_wrap=True)
+
+
+# Options shared by many commands.
+JsonOpt = typer.Option("--json", help="Print one JSON document instead of tables.")

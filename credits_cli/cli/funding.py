@@ -1,0 +1,352 @@
+"""``payment``, ``topup``, ``autorecharge``, ``balance``, ``ledger`` and ``verify``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from credits_cli.cli.common import print_json, say, state, table, warn
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from credits_cli.models import AutoRecharge, Tenant
+
+Json = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+
+payment_app = typer.Typer(help="How purchases are paid: a card or an invoice.", no_args_is_help=True)
+autorecharge_app = typer.Typer(
+    help="Recharge automatically when the balance falls below a threshold.", no_args_is_help=True
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(payment_app, name="payment")
+    app.command("topup")(topup)
+    app.add_typer(autorecharge_app, name="autorecharge")
+    app.command("balance")(balance)
+    app.command("ledger")(ledger_cmd)
+    app.command("verify")(verify)
+
+
+def payment_doc(method: Any) -> dict[str, Any]:
+    if method is None:
+        return {"kind": None}
+    return {
+        "kind": method.kind,
+        "card_expiry": method.card_expiry,
+        "last4": method.last4,
+        "updated_at": method.updated_at,
+    }
+
+
+def settings_doc(s: AutoRecharge | None) -> dict[str, Any]:
+    if s is None:
+        return {"enabled": False, "threshold": None, "amount": None, "last_failure_at": None}
+    return {"enabled": s.enabled, "threshold": s.threshold, "amount": s.amount, "last_failure_at": s.last_failure_at}
+
+
+# --- payment --------------------------------------------------------------------------
+
+
+@payment_app.command("set")
+def payment_set(
+    ctx: typer.Context,
+    card_expiry: Annotated[str | None, typer.Option("--card-expiry", help="Card expiry month, YYYY-MM.")] = None,
+    last4: Annotated[str | None, typer.Option("--last4", help="Last four digits of the card.")] = None,
+    invoice: Annotated[bool, typer.Option("--invoice", help="Pay by invoice instead of a card.")] = False,
+    json_out: Json = False,
+) -> None:
+    """Record the payment method (a card with its expiry month, or invoice)."""
+    from credits_cli import payments
+    from credits_cli.errors import InvalidInput
+
+    if invoice == (card_expiry is not None):
+        raise InvalidInput("give either --card-expiry YYYY-MM or --invoice")
+    if invoice and last4:
+        raise InvalidInput("--last4 is for cards, not --invoice")
+    st = state(ctx)
+
+    def work(s: Session) -> tuple[dict[str, Any], str | None]:
+        t = st.tenant(s)
+        if invoice:
+            return payment_doc(payments.set_invoice(s, t)), None
+        method, warning = payments.set_card(s, t, card_expiry or "", last4)
+        return payment_doc(method), warning
+
+    doc, warning = st.db.write(work)
+    if warning:
+        warn(warning)
+    if json_out:
+        print_json(doc | {"warning": warning})
+    else:
+        say(
+            "payment method: "
+            + (
+                "invoice"
+                if doc["kind"] == "invoice"
+                else f"card{' ending ' + doc['last4'] if doc['last4'] else ''}, expires {doc['card_expiry']}"
+            )
+        )
+
+
+@payment_app.command("show")
+def payment_show(ctx: typer.Context, json_out: Json = False) -> None:
+    """Show the payment method and whether a purchase would go through now."""
+    from credits_cli import clock, payments
+
+    st = state(ctx)
+    with st.db.read() as s:
+        t = st.tenant(s)
+        method = payments.get_method(s, t)
+        refusal = payments.refusal(t, method, clock.now())
+    doc = payment_doc(method) | {"purchases_allowed": refusal is None, "refusal": refusal}
+    if json_out:
+        print_json(doc)
+        return
+    say(f"payment method: {payments.describe(method)}")
+    say("purchases: allowed" if refusal is None else f"purchases: refused ({refusal})")
+
+
+# --- topup ----------------------------------------------------------------------------
+
+
+def topup(
+    ctx: typer.Context,
+    amount: Annotated[str, typer.Argument(help="Amount in the tenant's currency, e.g. 100 or 100.50.")],
+    note: Annotated[str, typer.Option("--note", help="A note kept with the purchase.")] = "",
+    json_out: Json = False,
+) -> None:
+    """Buy credits once (a lot that expires after 12 months)."""
+    from credits_cli import ledger, money
+
+    st = state(ctx)
+
+    def work(s: Session) -> dict[str, Any]:
+        t = st.tenant(s)
+        st.db.lock_tenant(s, t.id or 0)
+        value = money.parse_amount(amount, t.currency)
+        lot_id, after = ledger.topup(s, t, value, note=note)
+        return {"lot": lot_id, "amount": value, "balance": after, "currency": t.currency}
+
+    doc = st.db.write(work)
+    if json_out:
+        print_json(doc)
+    else:
+        cur = doc["currency"]
+        say(
+            f"topped up {money.fmt_display(doc['amount'], cur)} (lot {doc['lot']}); "
+            f"balance {money.fmt_display(doc['balance'], cur)}"
+        )
+
+
+# --- autorecharge ---------------------------------------------------------------------
+
+
+@autorecharge_app.command("set")
+def autorecharge_set(
+    ctx: typer.Context,
+    threshold: Annotated[str, typer.Option("--threshold", help="Recharge when the balance falls below this.")],
+    amount: Annotated[str, typer.Option("--amount", help="How much each recharge buys.")],
+    json_out: Json = False,
+) -> None:
+    """Turn auto-recharge on: below THRESHOLD, buy AMOUNT."""
+    from credits_cli import ledger, money
+
+    st = state(ctx)
+
+    def work(s: Session) -> tuple[dict[str, Any], Tenant]:
+        t = st.tenant(s)
+        th = money.parse_amount(threshold, t.currency, what="threshold")
+        am = money.parse_amount(amount, t.currency, what="recharge amount")
+        return settings_doc(ledger.set_auto_recharge(s, t, th, am)), t
+
+    doc, t = st.db.write(work)
+    if json_out:
+        print_json(doc)
+    else:
+        say(
+            f"auto-recharge on: below {money.fmt_display(doc['threshold'], t.currency)}, "
+            f"recharge {money.fmt_display(doc['amount'], t.currency)}"
+        )
+
+
+@autorecharge_app.command("show")
+def autorecharge_show(ctx: typer.Context, json_out: Json = False) -> None:
+    """Show the auto-recharge settings."""
+    from credits_cli import ledger, money
+
+    st = state(ctx)
+    with st.db.read() as s:
+        t = st.tenant(s)
+        doc = settings_doc(ledger.get_auto_recharge(s, t))
+    if json_out:
+        print_json(doc)
+    elif not doc["enabled"]:
+        say("auto-recharge is off")
+    else:
+        say(
+            f"auto-recharge on: below {money.fmt_display(doc['threshold'], t.currency)}, "
+            f"recharge {money.fmt_display(doc['amount'], t.currency)}"
+            + (f"; last failure {doc['last_failure_at']}" if doc["last_failure_at"] else "")
+        )
+
+
+@autorecharge_app.command("off")
+def autorecharge_off(ctx: typer.Context, json_out: Json = False) -> None:
+    """Turn auto-recharge off."""
+    from credits_cli import ledger
+
+    st = state(ctx)
+    doc = st.db.write(lambda s: settings_doc(ledger.disable_auto_recharge(s, st.tenant(s))))
+    if json_out:
+        print_json(doc)
+    else:
+        say("auto-recharge is off")
+
+
+# --- balance, ledger, verify ----------------------------------------------------------
+
+
+def balance(ctx: typer.Context, json_out: Json = False) -> None:
+    """Balance, funding lots and their expiry, auto-recharge settings."""
+    from credits_cli import clock, ledger, money, payments
+
+    st = state(ctx)
+
+    def work(s: Session) -> dict[str, Any]:
+        t = st.tenant(s)
+        st.db.lock_tenant(s, t.id or 0)
+        ledger.housekeep(s, t)  # write off lots that expired since the last command
+        lots = ledger.open_lots(s, t)
+        return {
+            "tenant": t.slug,
+            "currency": t.currency,
+            "balance": ledger.balance(s, t),
+            "as_of": clock.now(),
+            "lots": [
+                {
+                    "id": lot.id,
+                    "kind": lot.kind,
+                    "amount": lot.amount,
+                    "remaining": lot.remaining,
+                    "purchased_at": lot.purchased_at,
+                    "expires_at": lot.expires_at,
+                }
+                for lot in lots
+            ],
+            "autorecharge": settings_doc(ledger.get_auto_recharge(s, t)),
+            "payment": payments.describe(payments.get_method(s, t)),
+        }
+
+    doc = st.db.write(work)
+    if json_out:
+        print_json(doc)
+        return
+    cur = doc["currency"]
+    say(f"balance: {money.fmt_display(doc['balance'], cur)}  ({doc['tenant']}, as of {clock.iso(doc['as_of'])})")
+    ar = doc["autorecharge"]
+    say(
+        "auto-recharge: "
+        + (
+            f"below {money.fmt_display(ar['threshold'], cur)} recharge {money.fmt_display(ar['amount'], cur)}"
+            if ar["enabled"]
+            else "off"
+        )
+        + f"; payment: {doc['payment']}"
+    )
+    if doc["lots"]:
+        table(
+            "funding lots (used oldest first)",
+            ["lot", "kind", "amount", "remaining", "purchased", "expires"],
+            [
+                [
+                    x["id"],
+                    x["kind"],
+                    money.fmt_display(x["amount"], cur),
+                    money.fmt_display(x["remaining"], cur),
+                    x["purchased_at"].date(),
+                    x["expires_at"].date(),
+                ]
+                for x in doc["lots"]
+            ],
+            justify_right={"amount", "remaining"},
+        )
+
+
+def ledger_cmd(
+    ctx: typer.Context,
+    start: Annotated[str | None, typer.Option("--from", help="First day, YYYY-MM-DD (inclusive).")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last day, YYYY-MM-DD (inclusive).")] = None,
+    json_out: Json = False,
+) -> None:
+    """Every movement of the balance."""
+    from datetime import timedelta
+
+    from credits_cli import clock, ledger, money
+
+    st = state(ctx)
+    lo = clock.day_start(clock.parse_day(start, what="--from")) if start else None
+    hi = clock.day_start(clock.parse_day(end, what="--to")) + timedelta(days=1) if end else None
+    with st.db.read() as s:
+        t = st.tenant(s)
+        opening = ledger.balance_before(s, t, lo) if lo else money.from_units(0)
+        rows = ledger.entries(s, t, lo, hi)
+    running = opening
+    docs: list[dict[str, Any]] = []
+    for e in rows:
+        running += e.amount
+        docs.append(
+            {
+                "id": e.id,
+                "occurred_at": e.occurred_at,
+                "kind": e.kind,
+                "amount": e.amount,
+                "balance": running,
+                "lot": e.lot_id,
+                "call": e.call_id,
+                "note": e.note,
+            }
+        )
+    if json_out:
+        print_json({"currency": t.currency, "opening_balance": opening, "closing_balance": running, "entries": docs})
+        return
+    cur = t.currency
+    if not docs:
+        say("no ledger entries in that period")
+        return
+    table(
+        f"ledger of {t.slug} ({cur})",
+        ["#", "time", "kind", "amount", "balance", "lot", "note"],
+        [
+            [
+                d["id"],
+                clock.iso(d["occurred_at"]),
+                d["kind"],
+                money.fmt(d["amount"]),
+                money.fmt(d["balance"]),
+                d["lot"],
+                d["note"],
+            ]
+            for d in docs
+        ],
+        justify_right={"amount", "balance"},
+    )
+
+
+def verify(ctx: typer.Context, json_out: Json = False) -> None:
+    """Re-add the ledger and check its invariants; exit 1 at the first broken one."""
+    from credits_cli import ledger, money
+
+    st = state(ctx)
+    with st.db.read() as s:
+        t = st.tenant(s)
+        doc = ledger.verify(s, t)
+    if json_out:
+        print_json(doc | {"ok": True})
+    else:
+        say(
+            f"ok: {doc['entries']} ledger entries over {doc['lots']} lots and {doc['calls']} calls add up; "
+            f"balance {money.fmt_display(doc['balance'], t.currency)}"
+        )

@@ -1,0 +1,105 @@
+"""``notifications``: the outbox, and delivery over SMTP."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Any
+
+import typer
+
+from credits_cli.cli.common import fail, print_json, say, state, table
+
+Json = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+
+notifications_app = typer.Typer(help="The outbox of e-mails to admins, and delivery over SMTP.")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(notifications_app, name="notifications")
+
+
+@notifications_app.callback(invoke_without_command=True)
+def outbox(
+    ctx: typer.Context,
+    status: Annotated[str | None, typer.Option("--status", help="queued | sent | no_recipient.")] = None,
+    json_out: Json = False,
+) -> None:
+    """List the outbox (subcommand `send` delivers it)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from credits_cli import clock, notify
+
+    st = state(ctx)
+    with st.db.read() as s:
+        t = st.tenant(s)
+        notes = notify.list_outbox(s, t, status)
+    docs: list[dict[str, Any]] = [
+        {
+            "id": n.id,
+            "event": n.event,
+            "recipient": n.recipient,
+            "subject": n.subject,
+            "status": n.status,
+            "created_at": n.created_at,
+            "sent_at": n.sent_at,
+            "attempts": n.attempts,
+            "last_error": n.last_error,
+        }
+        for n in notes
+    ]
+    if json_out:
+        print_json(docs)
+    elif not docs:
+        say("the outbox is empty")
+    else:
+        table(
+            "outbox",
+            ["#", "created", "event", "to", "status", "error"],
+            [
+                [
+                    d["id"],
+                    clock.iso(d["created_at"]),
+                    d["event"],
+                    d["recipient"] or "(no admin)",
+                    d["status"],
+                    d["last_error"] or "",
+                ]
+                for d in docs
+            ],
+        )
+
+
+@notifications_app.command("send")
+def send(
+    ctx: typer.Context,
+    smtp: Annotated[str | None, typer.Option("--smtp", envvar="CREDITS_SMTP", help="SMTP server HOST:PORT.")] = None,
+    sender: Annotated[str | None, typer.Option("--sender", envvar="CREDITS_SENDER", help="From address.")] = None,
+    json_out: Json = False,
+) -> None:
+    """Deliver queued messages; each is marked sent only once the server accepted it.
+
+    Set CREDITS_SMTP_USER and CREDITS_SMTP_PASSWORD in the environment to log in
+    (STARTTLS is used when the server offers it); the password is never printed or stored.
+    """
+    from credits_cli import notify
+
+    if not smtp:
+        fail("no SMTP server: give --smtp HOST:PORT or set CREDITS_SMTP")
+    if not sender:
+        fail("no sender address: give --sender ADDR or set CREDITS_SENDER")
+    host, port = notify.parse_smtp(smtp)
+    st = state(ctx)
+    with st.db.read() as s:
+        t = st.tenant(s)
+    report = notify.deliver(st.db, t, host, port, sender)
+    doc = {"sent": report.sent, "failed": report.failed, "errors": report.errors}
+    if json_out:
+        print_json(doc)
+    else:
+        say(f"sent {report.sent}, failed {report.failed}")
+    if report.failed:
+        password = os.environ.get("CREDITS_SMTP_PASSWORD")
+        first = report.errors[0] if report.errors else "delivery failed"
+        if password:
+            first = first.replace(password, "***")
+        fail(f"{report.failed} message(s) not delivered, kept in the outbox: {first}")

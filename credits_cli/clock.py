@@ -1,0 +1,84 @@
+"""Time: one source of "now", and the date helpers the commands share.
+
+All times in the database are naive UTC. ``CREDITS_NOW`` (ISO 8601) pins the
+clock, so examples, tests and replays of old data are reproducible.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, date, datetime, timedelta
+
+from credits_cli.errors import InvalidInput
+
+
+def now() -> datetime:
+    pinned = os.environ.get("CREDITS_NOW")
+    if pinned:
+        return parse_timestamp(pinned, what="CREDITS_NOW")
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+
+
+def parse_timestamp(text: str, *, what: str = "time") -> datetime:
+    """ISO 8601 -> naive UTC. Accepts ``Z``, offsets and up to 9 fractional digits."""
+    raw = text.strip()
+    if not raw:
+        raise InvalidInput(f"{what} is empty")
+    if raw.endswith(("Z", "z")):
+        raw = raw[:-1] + "+00:00"
+    # Python < 3.11 and some exports: trim fractions longer than 6 digits.
+    dot = raw.find(".")
+    if dot != -1:
+        end = dot + 1
+        while end < len(raw) and raw[end].isdigit():
+            end += 1
+        if end - dot - 1 > 6:
+            raw = raw[: dot + 7] + raw[end:]
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise InvalidInput(f"{what} {text!r} is not an ISO 8601 date or time") from None
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+def parse_day(text: str, *, what: str = "date") -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidInput(f"{what} {text!r} is not a date like 2026-11-01") from None
+
+
+def day_start(d: date) -> datetime:
+    return datetime(d.year, d.month, d.day)
+
+
+def month_key(moment: datetime | date) -> str:
+    return f"{moment.year:04d}-{moment.month:02d}"
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    """Same day and time ``months`` later, clamped to the month's last day."""
+    total = moment.month - 1 + months
+    year, month = moment.year + total // 12, total % 12 + 1
+    for day in (moment.day, 30, 29, 28):
+        try:
+            return moment.replace(year=year, month=month, day=day)
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+def month_bounds(d: date) -> tuple[date, date]:
+    """First day of d's month and first day of the next month."""
+    first = d.replace(day=1)
+    nxt = (first + timedelta(days=32)).replace(day=1)
+    return first, nxt
+
+
+def iso(moment: datetime | None) -> str | None:
+    """ISO 8601 UTC with a Z, for JSON output."""
+    if moment is None:
+        return None
+    return moment.replace(microsecond=0).isoformat() + "Z"

@@ -1,0 +1,192 @@
+"""Opening the database, migrating it, and running transactions safely.
+
+SQLite by default (foreign keys on, WAL, a busy timeout, writers take the
+lock up front with ``BEGIN IMMEDIATE``); any SQLAlchemy URL otherwise. On
+PostgreSQL, writers lock their tenant's row (``SELECT ... FOR UPDATE``) where
+SQLite relies on its single writer. Every write goes through
+:meth:`Database.write`, which retries with backoff when the database is busy.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlmodel import Session, SQLModel
+
+from credits_cli import clock
+from credits_cli.errors import DatabaseError
+
+T = TypeVar("T")
+
+APP_NAME = "credits"
+
+
+def default_path() -> Path:
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir(APP_NAME, appauthor=False)) / "credits.db"
+
+
+def resolve_url(value: str | None) -> str:
+    """A path or an SQLAlchemy URL -> an SQLAlchemy URL."""
+    if not value:
+        return "sqlite:///" + str(default_path())
+    if "://" in value:
+        if value.startswith("postgresql://"):
+            return "postgresql+psycopg://" + value[len("postgresql://") :]
+        return value
+    return "sqlite:///" + str(Path(value).expanduser().absolute())
+
+
+def _prepare_sqlite_file(url: sa.engine.URL) -> None:
+    """Create the file (and its folder) readable by its owner only."""
+    path = url.database
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    file = Path(path)
+    if file.exists():
+        return
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(file, os.O_CREAT | os.O_WRONLY, 0o600)
+        os.close(fd)
+    except OSError as exc:
+        raise DatabaseError(f"cannot create database {file}: {exc.strerror}") from None
+
+
+def _is_busy(exc: BaseException) -> bool:
+    text = str(getattr(exc, "orig", exc)).lower()
+    if "database is locked" in text or "database is busy" in text or "database table is locked" in text:
+        return True
+    code = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    # PostgreSQL: serialization failure, deadlock, lock not available
+    return code in {"40001", "40P01", "55P03"}
+
+
+class Database:
+    def __init__(self, url: str) -> None:
+        self.url = sa.engine.make_url(url)
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        try:
+            if self.is_sqlite:
+                _prepare_sqlite_file(self.url)
+                self.engine: Engine = sa.create_engine(
+                    self.url, connect_args={"timeout": 60}, poolclass=sa.pool.NullPool
+                )
+                event.listen(self.engine, "connect", _sqlite_on_connect)
+                event.listen(self.engine, "begin", _sqlite_on_begin)
+            else:
+                self.engine = sa.create_engine(self.url, pool_pre_ping=True)
+        except (ImportError, sa.exc.ArgumentError) as exc:
+            raise DatabaseError(f"cannot use database URL {self.url!r}: {exc}") from None
+        self._immediate = self.engine.execution_options(credits_immediate=True)
+
+    def display(self) -> str:
+        return self.url.render_as_string(hide_password=True)
+
+    # --- schema ---------------------------------------------------------------
+    def migrate(self) -> None:
+        from credits_cli.migrations import apply_migrations, pending
+
+        with self.read() as session:
+            if not pending(session):
+                return
+        self.write(apply_migrations)
+
+    # --- sessions -------------------------------------------------------------
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for reading. Nothing it does is committed."""
+        try:
+            with Session(self.engine, expire_on_commit=False) as session:
+                yield session
+        except OperationalError as exc:
+            raise DatabaseError(_describe(exc)) from None
+
+    def write(self, work: Callable[[Session], T], *, attempts: int = 12) -> T:
+        """Run ``work`` in one transaction and commit it; retry when busy.
+
+        ``work`` may run more than once, so it must only touch the database.
+        """
+        delay = 0.05
+        for attempt in range(attempts):
+            try:
+                with Session(self._immediate, expire_on_commit=False) as session:
+                    result = work(session)
+                    session.commit()
+                    return result
+            except (OperationalError, DBAPIError) as exc:
+                if _is_busy(exc) and attempt + 1 < attempts:
+                    time.sleep(delay * (1 + random.random()))
+                    delay = min(delay * 2, 2.0)
+                    continue
+                raise DatabaseError(_describe(exc)) from None
+        raise AssertionError("unreachable")
+
+    def lock_tenant(self, session: Session, tenant_id: int) -> None:
+        """Serialise writers of one tenant (PostgreSQL); SQLite's writer lock does it already."""
+        if not self.is_sqlite:
+            session.execute(sa.text("SELECT id FROM tenants WHERE id = :id FOR UPDATE"), {"id": tenant_id})
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _describe(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", exc)
+    text = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+    if _is_busy(exc):
+        return f"the database stayed busy too long ({text}); try again"
+    return f"database error: {text}"
+
+
+def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see _sqlite_on_begin)
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA busy_timeout = 60000")
+    cur.execute("PRAGMA foreign_keys = ON")
+    mode = cur.execute("PRAGMA journal_mode").fetchone()[0]
+    if str(mode).lower() != "wal":
+        cur.execute("PRAGMA journal_mode = WAL")
+    cur.execute("PRAGMA synchronous = NORMAL")
+    cur.close()
+
+
+def _sqlite_on_begin(conn: sa.Connection) -> None:
+    if conn.get_execution_options().get("credits_immediate"):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        conn.exec_driver_sql("BEGIN")
+
+
+_opened: dict[str, Database] = {}
+
+
+def open_database(value: str | None) -> Database:
+    """Open (creating and migrating on first use) the database at a path or URL."""
+    url = resolve_url(value)
+    if url in _opened:
+        return _opened[url]
+    database = Database(url)
+    database.migrate()
+    _opened[url] = database
+    return database
+
+
+def metadata() -> sa.MetaData:
+    import credits_cli.models  # noqa: F401  (registers the tables)
+
+    return SQLModel.metadata
+
+
+__all__ = ["Database", "open_database", "resolve_url", "metadata", "clock"]

@@ -1,0 +1,466 @@
+"""The balance: an append-only ledger of entries over expiring lots.
+
+The balance is never stored: it is the sum of the ledger. Every purchase
+(top-up or recharge) is a lot that expires ``lot_validity_months`` after
+purchase; charges consume the oldest lot first. When a call is charged while
+the balance is above zero but below the charge, the uncovered part is an entry
+without a lot (the balance goes below zero) that the next purchase settles.
+
+:class:`Account` is what rating and the commands use: it loads one tenant's
+open lots once per transaction, keeps the running balance in memory, and
+writes its entries in bulk on :meth:`Account.flush`. It also runs the
+auto-recharge rule (SPEC §6.6) and queues the events of §6.7.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from credits_cli import clock, money, notify, payments
+from credits_cli.errors import InvalidInput, LedgerBroken, PurchaseRefused
+from credits_cli.models import AutoRecharge, Call, LedgerEntry, Lot, PoolUsage, Tenant
+from credits_cli.refdata import service
+
+ZERO = Decimal(0)
+RECHARGE_RETRY = timedelta(hours=1)
+
+
+@dataclass
+class RechargeOutcome:
+    succeeded: bool
+    amount: Decimal
+    at: datetime
+    reason: str = ""
+    lot_id: int | None = None
+
+
+@dataclass
+class _OpenLot:
+    id: int
+    purchased_at: datetime
+    expires_at: datetime
+    remaining: Decimal
+    dirty: bool = False
+
+
+@dataclass
+class Account:
+    """One tenant's balance inside one write transaction."""
+
+    session: Session
+    tenant: Tenant
+    balance: Decimal
+    unfunded: Decimal  # sum of entries without a lot (<= 0)
+    lots: list[_OpenLot]
+    settings: AutoRecharge | None
+    pending: list[dict[str, Any]] = field(default_factory=list)
+    recharges: list[RechargeOutcome] = field(default_factory=list)
+    _method_loaded: bool = False
+    _method: Any = None
+
+    # --- loading ---------------------------------------------------------------
+    @classmethod
+    def load(cls, session: Session, tenant: Tenant) -> Account:
+        assert tenant.id is not None
+        balance = sum_money(session, LedgerEntry.amount, LedgerEntry.tenant_id == tenant.id)
+        unfunded = sum_money(
+            session, LedgerEntry.amount, LedgerEntry.tenant_id == tenant.id, col(LedgerEntry.lot_id).is_(None)
+        )
+        rows = session.exec(
+            select(Lot)
+            .where(Lot.tenant_id == tenant.id, Lot.remaining > ZERO)
+            .order_by(col(Lot.purchased_at), col(Lot.id))
+        ).all()
+        lots = [
+            _OpenLot(id=lot.id or 0, purchased_at=lot.purchased_at, expires_at=lot.expires_at, remaining=lot.remaining)
+            for lot in rows
+        ]
+        return cls(
+            session=session,
+            tenant=tenant,
+            balance=balance,
+            unfunded=unfunded,
+            lots=lots,
+            settings=session.get(AutoRecharge, tenant.id),
+        )
+
+    # --- entries -----------------------------------------------------------------
+    def _entry(
+        self,
+        kind: str,
+        amount: Decimal,
+        at: datetime,
+        *,
+        lot_id: int | None = None,
+        call_id: int | None = None,
+        note: str = "",
+    ) -> None:
+        self.pending.append(
+            {
+                "tenant_id": self.tenant.id,
+                "occurred_at": at,
+                "recorded_at": clock.now(),
+                "kind": kind,
+                "amount": amount,
+                "lot_id": lot_id,
+                "call_id": call_id,
+                "note": note,
+            }
+        )
+        self.balance += amount
+        if lot_id is None:
+            self.unfunded += amount
+
+    def _debit_lots(self, kind: str, amount: Decimal, at: datetime, call_id: int | None, note: str) -> None:
+        left = amount
+        for lot in self.lots:
+            if left <= 0:
+                break
+            if lot.remaining <= 0:
+                continue
+            take = min(lot.remaining, left)
+            lot.remaining -= take
+            lot.dirty = True
+            left -= take
+            self._entry(kind, -take, at, lot_id=lot.id, call_id=call_id, note=note)
+        if left > 0:
+            self._entry(kind, -left, at, call_id=call_id, note=note)
+
+    # --- operations ---------------------------------------------------------------
+    def expire(self, at: datetime) -> Decimal:
+        """Write off what is left of every lot that has expired by ``at``."""
+        expired = ZERO
+        before = self.balance
+        for lot in self.lots:
+            if lot.remaining > 0 and lot.expires_at <= at:
+                amount = lot.remaining
+                lot.remaining = ZERO
+                lot.dirty = True
+                self._entry("expiry", -amount, lot.expires_at, lot_id=lot.id, note=f"lot {lot.id} expired unused")
+                expired += amount
+        if expired:
+            self._crossed_zero(before, at)
+        return expired
+
+    def purchase(self, kind: str, amount: Decimal, at: datetime, note: str = "") -> int:
+        """A top-up or recharge: checks the payment rules, adds a lot, settles any debt."""
+        if amount <= 0:
+            raise InvalidInput("a purchase must be more than zero")
+        payments.check_purchase(self.tenant, self._payment_method(), at)
+        months = service().lot_validity_months
+        lot = Lot(
+            tenant_id=self.tenant.id or 0,
+            kind=kind,
+            amount=amount,
+            remaining=amount,
+            purchased_at=at,
+            expires_at=clock.add_months(at, months),
+            note=note,
+        )
+        self.session.add(lot)
+        self.session.flush()
+        assert lot.id is not None
+        self._entry(kind, amount, at, lot_id=lot.id, note=note)
+        open_lot = _OpenLot(id=lot.id, purchased_at=at, expires_at=lot.expires_at, remaining=amount, dirty=True)
+        self.lots.append(open_lot)
+        self.lots.sort(key=lambda x: (x.purchased_at, x.id))
+        debt = -self.unfunded
+        if debt > 0:
+            settle = min(debt, amount)
+            open_lot.remaining -= settle
+            self._entry("settlement", -settle, at, lot_id=lot.id, note="covers calls charged below zero")
+            self._entry("settlement", settle, at, note=f"settled by lot {lot.id}")
+        return lot.id
+
+    def charge(self, amount: Decimal, at: datetime, *, call_id: int | None = None, note: str = "") -> Decimal:
+        """Debit a charge (oldest lot first), queue the zero event, run auto-recharge.
+
+        The caller has already decided the charge may go through (balance above
+        zero before it: :meth:`can_charge`). Returns the balance after.
+        """
+        if amount < 0:
+            raise ValueError("a charge is a positive amount")
+        if amount == 0:
+            return self.balance
+        before = self.balance
+        self._debit_lots("charge", amount, at, call_id, note)
+        self._crossed_zero(before, at)
+        self.auto_recharge(at)
+        return self.balance
+
+    def can_charge(self) -> bool:
+        return self.balance > 0
+
+    def prepare(self, at: datetime) -> None:
+        """Before a call at ``at``: expire old lots, then recharge if below the threshold."""
+        if self.lots and self.lots[0].expires_at <= at:
+            self.expire(at)
+        self.auto_recharge(at)
+
+    def auto_recharge(self, at: datetime) -> RechargeOutcome | None:
+        """SPEC §6.6: below the threshold with auto-recharge on, try a recharge
+        (after a failure, not again for an hour)."""
+        s = self.settings
+        if s is None or not s.enabled or s.threshold is None or s.amount is None:
+            return None
+        if self.balance >= s.threshold:
+            return None
+        if s.last_failure_at is not None and at - s.last_failure_at < RECHARGE_RETRY and at >= s.last_failure_at:
+            return None
+        try:
+            lot_id = self.purchase("recharge", s.amount, at, note="auto-recharge")
+        except PurchaseRefused as exc:
+            reason = str(exc).removeprefix("purchase refused: ")
+            s.last_failure_at = at
+            self.session.add(s)
+            outcome = RechargeOutcome(False, s.amount, at, reason=reason)
+            self.recharges.append(outcome)
+            notify.queue_event(
+                self.session, self.tenant, "recharge_failed", at, amount=s.amount, balance=self.balance, reason=reason
+            )
+            return outcome
+        s.last_failure_at = None
+        self.session.add(s)
+        outcome = RechargeOutcome(True, s.amount, at, lot_id=lot_id)
+        self.recharges.append(outcome)
+        notify.queue_event(self.session, self.tenant, "recharge_succeeded", at, amount=s.amount, balance=self.balance)
+        return outcome
+
+    def _crossed_zero(self, before: Decimal, at: datetime) -> None:
+        if before > 0 >= self.balance:
+            notify.queue_event(self.session, self.tenant, "balance_zero", at, balance=self.balance)
+
+    def _payment_method(self) -> Any:
+        if not self._method_loaded:
+            self._method = payments.get_method(self.session, self.tenant)
+            self._method_loaded = True
+        return self._method
+
+    # --- writing -------------------------------------------------------------------
+    def flush(self) -> None:
+        """Write pending entries and lot remainders (bulk; same transaction)."""
+        if self.pending:
+            self.session.execute(sa.insert(LedgerEntry.__table__), self.pending)  # type: ignore[attr-defined]
+            self.pending = []
+        dirty = [lot for lot in self.lots if lot.dirty]
+        if dirty:
+            self.session.execute(
+                sa.update(Lot.__table__)  # type: ignore[attr-defined]
+                .where(Lot.__table__.c.id == sa.bindparam("lot_id"))  # type: ignore[attr-defined]
+                .values(remaining=sa.bindparam("new_remaining")),
+                [{"lot_id": lot.id, "new_remaining": lot.remaining} for lot in dirty],
+            )
+            for lot in dirty:
+                lot.dirty = False
+        self.lots = [lot for lot in self.lots if lot.remaining > 0]
+
+
+def sum_money(session: Session, column: Any, *where: Any) -> Decimal:
+    """SUM of a Money column, added up as integer storage units."""
+    total = session.execute(sa.select(sa.func.sum(sa.type_coerce(column, sa.BigInteger))).where(*where)).scalar()
+    return money.from_units(int(total or 0))
+
+
+# --- settings -----------------------------------------------------------------------
+
+
+def set_auto_recharge(session: Session, tenant: Tenant, threshold: Decimal, amount: Decimal) -> AutoRecharge:
+    minimum = service().minimum(tenant.currency)
+    if amount < minimum:
+        raise InvalidInput(
+            f"recharge amount {money.fmt_display(amount, tenant.currency)} is below the minimum "
+            f"purchase of {money.fmt_display(minimum, tenant.currency)}"
+        )
+    settings = session.get(AutoRecharge, tenant.id) or AutoRecharge(tenant_id=tenant.id or 0, updated_at=clock.now())
+    settings.enabled = True
+    settings.threshold = threshold
+    settings.amount = amount
+    settings.last_failure_at = None
+    settings.updated_at = clock.now()
+    session.add(settings)
+    session.flush()
+    return settings
+
+
+def disable_auto_recharge(session: Session, tenant: Tenant) -> AutoRecharge | None:
+    settings = session.get(AutoRecharge, tenant.id)
+    if settings is not None:
+        settings.enabled = False
+        settings.updated_at = clock.now()
+        session.add(settings)
+    return settings
+
+
+def get_auto_recharge(session: Session, tenant: Tenant) -> AutoRecharge | None:
+    return session.get(AutoRecharge, tenant.id)
+
+
+# --- purchases from the command line ------------------------------------------------
+
+
+def topup(
+    session: Session, tenant: Tenant, amount: Decimal, note: str = "", at: datetime | None = None
+) -> tuple[int, Decimal]:
+    """One-off funding. Returns (lot id, balance after)."""
+    minimum = service().minimum(tenant.currency)
+    if amount < minimum:
+        raise InvalidInput(
+            f"top-up of {money.fmt_display(amount, tenant.currency)} is below the minimum purchase of "
+            f"{money.fmt_display(minimum, tenant.currency)}"
+        )
+    when = at or clock.now()
+    account = Account.load(session, tenant)
+    account.expire(when)
+    lot_id = account.purchase("topup", amount, when, note=note)
+    account.flush()
+    return lot_id, account.balance
+
+
+def housekeep(session: Session, tenant: Tenant, at: datetime | None = None) -> Decimal:
+    """Write off expired lots as of ``at`` (default now). Returns the balance."""
+    account = Account.load(session, tenant)
+    account.expire(at or clock.now())
+    account.flush()
+    return account.balance
+
+
+# --- reading ------------------------------------------------------------------------
+
+
+def balance(session: Session, tenant: Tenant) -> Decimal:
+    return sum_money(session, LedgerEntry.amount, LedgerEntry.tenant_id == tenant.id)
+
+
+def balance_before(session: Session, tenant: Tenant, moment: datetime) -> Decimal:
+    """The balance of the entries that occurred before ``moment``."""
+    return sum_money(session, LedgerEntry.amount, LedgerEntry.tenant_id == tenant.id, LedgerEntry.occurred_at < moment)
+
+
+def open_lots(session: Session, tenant: Tenant) -> list[Lot]:
+    return list(
+        session.exec(
+            select(Lot)
+            .where(Lot.tenant_id == tenant.id, Lot.remaining > ZERO)
+            .order_by(col(Lot.purchased_at), col(Lot.id))
+        ).all()
+    )
+
+
+def entries(
+    session: Session, tenant: Tenant, start: datetime | None = None, end: datetime | None = None
+) -> list[LedgerEntry]:
+    query = select(LedgerEntry).where(LedgerEntry.tenant_id == tenant.id)
+    if start is not None:
+        query = query.where(LedgerEntry.occurred_at >= start)
+    if end is not None:
+        query = query.where(LedgerEntry.occurred_at < end)
+    return list(session.exec(query.order_by(col(LedgerEntry.occurred_at), col(LedgerEntry.id))).all())
+
+
+def verify(session: Session, tenant: Tenant) -> dict[str, Any]:
+    """Re-add everything and check the invariants; raise LedgerBroken at the first broken one."""
+    tid = tenant.id
+    ledger = LedgerEntry.__table__  # type: ignore[attr-defined]
+    lots_t = Lot.__table__  # type: ignore[attr-defined]
+    amount = sa.type_coerce(ledger.c.amount, sa.BigInteger)
+
+    def scalar(query: Any) -> int:
+        return int(session.execute(query).scalar() or 0)
+
+    total = scalar(sa.select(sa.func.sum(amount)).where(ledger.c.tenant_id == tid))
+    unfunded = scalar(sa.select(sa.func.sum(amount)).where(ledger.c.tenant_id == tid, ledger.c.lot_id.is_(None)))
+    remaining = scalar(
+        sa.select(sa.func.sum(sa.type_coerce(lots_t.c.remaining, sa.BigInteger))).where(lots_t.c.tenant_id == tid)
+    )
+    entry_count = scalar(sa.select(sa.func.count()).select_from(ledger).where(ledger.c.tenant_id == tid))
+    # Re-add in Python too, entry by entry, as integers.
+    readd = 0
+    for (value,) in session.execute(sa.select(ledger.c.amount).where(ledger.c.tenant_id == tid)):
+        readd += money.to_units(value)
+    if readd != total:
+        raise LedgerBroken(
+            f"ledger sum {money.from_units(total)} differs from the entries re-added {money.from_units(readd)}"
+        )
+    if total != remaining + unfunded:
+        raise LedgerBroken(
+            f"balance {money.from_units(total)} != lot remainders {money.from_units(remaining)}"
+            f" + unfunded {money.from_units(unfunded)}"
+        )
+    if unfunded > 0:
+        raise LedgerBroken(f"entries without a lot add up to a credit ({money.from_units(unfunded)})")
+    per_lot = dict(
+        session.execute(
+            sa.select(ledger.c.lot_id, sa.func.sum(amount))
+            .where(ledger.c.tenant_id == tid, ledger.c.lot_id.is_not(None))
+            .group_by(ledger.c.lot_id)
+        ).all()
+    )
+    lot_count = 0
+    for lot in session.exec(select(Lot).where(Lot.tenant_id == tid).order_by(col(Lot.id))):
+        lot_count += 1
+        from_ledger = money.from_units(int(per_lot.get(lot.id, 0)))
+        if lot.remaining != from_ledger:
+            raise LedgerBroken(
+                f"lot {lot.id}: remaining {lot.remaining} but its ledger entries add up to {from_ledger}"
+            )
+        if lot.remaining < 0 or lot.remaining > lot.amount:
+            raise LedgerBroken(f"lot {lot.id}: remaining {lot.remaining} outside 0..{lot.amount}")
+        credited = session.execute(
+            sa.select(sa.func.sum(amount)).where(ledger.c.lot_id == lot.id, ledger.c.kind.in_(("topup", "recharge")))
+        ).scalar()
+        if money.from_units(int(credited or 0)) != lot.amount:
+            raise LedgerBroken(f"lot {lot.id}: purchase of {lot.amount} is not in the ledger")
+    calls_t = Call.__table__  # type: ignore[attr-defined]
+    call_charge = sa.type_coerce(calls_t.c.charge, sa.BigInteger)
+    mismatched = session.execute(
+        sa.select(calls_t.c.external_id, call_charge, sa.func.coalesce(sa.func.sum(amount), 0))
+        .select_from(calls_t.outerjoin(ledger, ledger.c.call_id == calls_t.c.id))
+        .where(calls_t.c.tenant_id == tid)
+        .group_by(calls_t.c.id, calls_t.c.external_id, calls_t.c.charge)
+        .having(call_charge + sa.func.coalesce(sa.func.sum(amount), 0) != 0)
+        .limit(1)
+    ).first()
+    if mismatched is not None:
+        raise LedgerBroken(
+            f"call {mismatched[0]}: charged {money.from_units(int(mismatched[1]))} but the ledger holds "
+            f"{money.from_units(-int(mismatched[2]))}"
+        )
+    orphan = session.execute(
+        sa.select(sa.func.count())
+        .select_from(ledger)
+        .where(ledger.c.tenant_id == tid, ledger.c.kind == "charge", ledger.c.call_id.is_(None))
+    ).scalar()
+    pools_t = PoolUsage.__table__  # type: ignore[attr-defined]
+    negative_pool = session.execute(
+        sa.select(pools_t.c.month, pools_t.c.pool)
+        .where(pools_t.c.tenant_id == tid, pools_t.c.used_seconds < 0)
+        .limit(1)
+    ).first()
+    if negative_pool is not None:
+        raise LedgerBroken(f"pool {negative_pool[1]} of {negative_pool[0]} is below zero")
+    call_count = session.execute(
+        sa.select(sa.func.count()).select_from(calls_t).where(calls_t.c.tenant_id == tid)
+    ).scalar()
+    return {
+        "balance": money.from_units(total),
+        "entries": entry_count,
+        "lots": lot_count,
+        "lot_remainders": money.from_units(remaining),
+        "unfunded": money.from_units(unfunded),
+        "calls": int(call_count or 0),
+        "charges_without_call": int(orphan or 0),
+    }
+
+
+def kinds_total(rows: Iterable[LedgerEntry]) -> dict[str, Decimal]:
+    totals: dict[str, Decimal] = {}
+    for row in rows:
+        totals[row.kind] = totals.get(row.kind, ZERO) + row.amount
+    return totals

@@ -1,0 +1,65 @@
+"""Numbered schema migrations, recorded in ``schema_migrations``.
+
+Each migration is a function that receives the session of one write
+transaction. Add new ones at the end; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from credits_cli import clock
+from credits_cli.errors import DatabaseError
+
+
+def m0001_initial(session: Session) -> None:
+    from credits_cli.db import metadata
+
+    metadata().create_all(session.connection())
+
+
+MIGRATIONS: list[tuple[str, Callable[[Session], None]]] = [
+    ("0001_initial", m0001_initial),
+]
+
+
+def pending(session: Session) -> list[str]:
+    """Names of the migrations this database still needs (cheap; for a read session)."""
+    from credits_cli.models import SchemaMigration
+
+    if not sa.inspect(session.connection()).has_table("schema_migrations"):
+        return [name for name, _ in MIGRATIONS]
+    applied = set(session.exec(select(SchemaMigration.name)).all())
+    return [name for name, _ in MIGRATIONS if name not in applied]
+
+
+def apply_migrations(session: Session) -> list[str]:
+    from credits_cli.models import SchemaMigration
+
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(7262011)"))
+    inspector = sa.inspect(conn)
+    applied: set[str] = set()
+    if inspector.has_table("schema_migrations"):
+        applied = set(session.exec(select(SchemaMigration.name)).all())
+    elif inspector.get_table_names():
+        raise DatabaseError("this database was not made by credits (no schema_migrations table)")
+    known = {name for name, _ in MIGRATIONS}
+    unknown = applied - known
+    if unknown:
+        raise DatabaseError(
+            f"the database has migrations this version does not know ({', '.join(sorted(unknown))}); upgrade credits"
+        )
+    done = []
+    for name, migration in MIGRATIONS:
+        if name in applied:
+            continue
+        migration(session)
+        session.add(SchemaMigration(name=name, applied_at=clock.now()))
+        session.flush()
+        done.append(name)
+    return done

@@ -1,0 +1,90 @@
+"""How purchases are paid, and whether a purchase may go through."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from sqlmodel import Session
+
+from credits_cli import clock
+from credits_cli.errors import InvalidInput, PurchaseRefused
+from credits_cli.models import PaymentMethod, Tenant
+from credits_cli.refdata import service
+
+_EXPIRY_RE = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+def check_card_expiry(text: str) -> str:
+    match = _EXPIRY_RE.match(text.strip())
+    if not match or not 1 <= int(match.group(2)) <= 12 or not 2000 <= int(match.group(1)) <= 2100:
+        raise InvalidInput(f"card expiry {text!r} must be YYYY-MM, e.g. 2028-04")
+    return text.strip()
+
+
+def card_expired(card_expiry: str, at: datetime) -> bool:
+    """A card is good through the last day of its expiry month."""
+    return clock.month_key(at) > card_expiry
+
+
+def set_card(session: Session, tenant: Tenant, expiry: str, last4: str | None) -> tuple[PaymentMethod, str | None]:
+    expiry = check_card_expiry(expiry)
+    if last4 is not None and not re.fullmatch(r"\d{4}", last4.strip()):
+        raise InvalidInput(f"--last4 {last4!r} must be exactly four digits")
+    method = _upsert(session, tenant, "card", expiry, last4.strip() if last4 else None)
+    warning = None
+    if card_expired(expiry, clock.now()):
+        warning = f"card expired at the end of {expiry}: purchases and recharges will fail until it is replaced"
+    return method, warning
+
+
+def set_invoice(session: Session, tenant: Tenant) -> PaymentMethod:
+    return _upsert(session, tenant, "invoice", None, None)
+
+
+def _upsert(session: Session, tenant: Tenant, kind: str, expiry: str | None, last4: str | None) -> PaymentMethod:
+    method = session.get(PaymentMethod, tenant.id)
+    if method is None:
+        method = PaymentMethod(tenant_id=tenant.id or 0, kind=kind, updated_at=clock.now())
+    method.kind = kind
+    method.card_expiry = expiry
+    method.last4 = last4
+    method.updated_at = clock.now()
+    session.add(method)
+    session.flush()
+    return method
+
+
+def get_method(session: Session, tenant: Tenant) -> PaymentMethod | None:
+    return session.get(PaymentMethod, tenant.id)
+
+
+def describe(method: PaymentMethod | None) -> str:
+    if method is None:
+        return "none"
+    if method.kind == "invoice":
+        return "invoice"
+    digits = f" ending {method.last4}" if method.last4 else ""
+    return f"card{digits}, expires {method.card_expiry}"
+
+
+def refusal(tenant: Tenant, method: PaymentMethod | None, at: datetime) -> str | None:
+    """Why a purchase at ``at`` cannot go through, or None when it can."""
+    data = service()
+    home, billing = data.region(tenant.country), data.region(tenant.billing_country)
+    if tenant.country != tenant.billing_country and (home is None or home != billing):
+        return (
+            f"tenant country {tenant.country} ({home or 'unknown region'}) and billing country "
+            f"{tenant.billing_country} ({billing or 'unknown region'}) are in different regions"
+        )
+    if method is None:
+        return "no payment method; set one with credits payment set"
+    if method.kind == "card" and method.card_expiry and card_expired(method.card_expiry, at):
+        return f"the card on file expired at the end of {method.card_expiry}"
+    return None
+
+
+def check_purchase(tenant: Tenant, method: PaymentMethod | None, at: datetime) -> None:
+    reason = refusal(tenant, method, at)
+    if reason:
+        raise PurchaseRefused(f"purchase refused: {reason}")

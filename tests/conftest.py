@@ -1,0 +1,57 @@
+"""Every test gets its own SQLite file: no test touches a real user's data."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from credits_cli import db as dbmod
+
+
+@pytest.fixture(autouse=True)
+def isolated_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    url = os.environ.get("CREDITS_TEST_DATABASE_URL")
+    if url:
+        from tests.pg import fresh_schema_url  # PostgreSQL run: a fresh schema per test
+
+        value = fresh_schema_url(url)
+    else:
+        value = str(tmp_path / "credits.db")
+    monkeypatch.setenv("CREDITS_DB", value)
+    for name in ("CREDITS_TENANT", "CREDITS_NOW", "CREDITS_SMTP", "CREDITS_SENDER",
+                 "CREDITS_SMTP_USER", "CREDITS_SMTP_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    dbmod._opened.clear()
+    yield value
+    for database in dbmod._opened.values():
+        database.dispose()
+    dbmod._opened.clear()
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture
+def cli(runner: CliRunner):
+    """Run the real app: cli("topup", "100") -> Result (stdout and stderr apart)."""
+    from credits_cli.cli.app import app
+
+    def run(*args: str, input: str | None = None):
+        return runner.invoke(app, list(args), input=input, catch_exceptions=False)
+
+    return run
+
+
+@pytest.fixture
+def tenant(cli):
+    """A US tenant paying by card, with one admin."""
+    assert cli("tenant", "add", "contoso", "--name", "Contoso", "--country", "US").exit_code == 0
+    assert cli("payment", "set", "--card-expiry", "2099-12", "--last4", "4242").exit_code == 0
+    assert cli("admin", "add", "billing@contoso.com", "--role", "billing-admin").exit_code == 0
+    return "contoso"
