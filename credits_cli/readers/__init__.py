@@ -1,0 +1,1 @@
+"""Readers of call-record files, one module per format."""
