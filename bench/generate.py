@@ -344,6 +344,7 @@ class Generator:
         user: User | None = None
         capability = "MCOPSTNPP"
         number_type = "Subscriber"
+        location = ""  # a bot's row: the country of its service number
         if kind == "user_in":
             user = self.caller_table[rng.getrandbits(TABLE_BITS)]
             number, country, domestic = user.did, user.country, True
@@ -388,8 +389,8 @@ class Generator:
                 number_type = "Service"
             domestic = True
         elif kind == "ucap_out":
-            home, _ = pick(rng, self.service)
-            number, country, domestic = self.dialed(home, 0.1)
+            location, _ = pick(rng, self.service)
+            number, country, domestic = self.dialed(location, 0.1)
             seconds = self.duration(200)
             number_type = "Service"
         else:  # unassigned_in
@@ -402,7 +403,7 @@ class Generator:
             guid(rng),
             self.call_id(),
             conference,
-            user.country if user else (country if country != "XS" else ""),
+            user.country if user else location or country,
             user.object_id if user else "",
             user.upn if user else "",
             user.name if user else "",
