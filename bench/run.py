@@ -155,12 +155,12 @@ class Bench:
             print(f"  using {calls.relative_to(ROOT) if calls.is_relative_to(ROOT) else calls}", flush=True)
             return calls, users
         tmp_calls, tmp_users = calls.with_suffix(".tmp"), users.with_suffix(".tmp")
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
         generate.generate(n, self.args.seed, self.args.month, tmp_calls, tmp_users)
-        dt = time.perf_counter() - t
+        dt, cpu = time.perf_counter() - t, time.process_time() - cpu
         tmp_users.replace(users)
         tmp_calls.replace(calls)
-        self.add(f"generate {n:,} calls", f"{dt:.1f} s ({n / dt:,.0f} rows/s)")
+        self.add(f"generate {n:,} calls", f"{dt:.1f} s ({n / dt:,.0f} rows/s)", note=f"CPU {cpu:.1f} s")
         return calls, users
 
     # --- steps --------------------------------------------------------------------------
@@ -268,13 +268,13 @@ class Bench:
             bad = next((r for r in runs if not r.ok), None)
             if bad:
                 return None, bad.why()
-            return statistics.median(r.wall for r in runs), ""
+            return statistics.median(r.wall for r in runs), f"median of {n}, min {min(r.wall for r in runs):.3f} s"
 
         base, why = median([sys.executable, "-c", "pass"])
         if base is None:
             self.na("start-up: python -c pass", "", why)
         else:
-            self.add("start-up: python -c pass", f"{base:.3f} s", note=f"median of {n}")
+            self.add("start-up: python -c pass", f"{base:.3f} s", note=why)
         checks = [("credits --help", [*self.credits, "--help"], None),
                   ("credits balance", [*self.credits, "--db", str(db), "balance"], ready)]
         for name, cmd, blocked in checks:
@@ -285,7 +285,7 @@ class Bench:
             if value is None:
                 self.na(f"start-up: {name}", "< 0.25 s", why)
                 continue
-            extra = f"median of {n}; +{value - base:.3f} s over python -c pass" if base is not None else ""
+            extra = f"{why}; +{value - base:.3f} s over python -c pass" if base is not None else why
             self.add(f"start-up: {name}", f"{value:.3f} s", "< 0.25 s", "PASS" if value < 0.25 else "FAIL", extra)
 
     # --- the whole run --------------------------------------------------------------------
