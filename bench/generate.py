@@ -196,8 +196,8 @@ def weighted_table(rng: random.Random, items: Sequence[Any], weights: Sequence[f
 
 
 def guid(rng: random.Random) -> str:
-    """Same text as str(uuid.UUID(int=rng.getrandbits(128))), without the object."""
-    h = f"{rng.getrandbits(128):032x}"
+    """UUID text (8-4-4-4-12 hex digits) from 128 seeded random bits: the same seed, the same ids."""
+    h = rng.randbytes(16).hex()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
@@ -299,6 +299,10 @@ class Generator:
         self.unassigned = [(c.code, f"+{c.cc}{national(rng, c.landline)}") for c in USER_COUNTRIES]
         self.conferences = [f"{rng.getrandbits(32):010d}" for _ in range(max(50, len(users) // 2))]
         self._hour_prefix: dict[int, str] = {}
+        # Call IDs name the signalling address that handled the call: a few dozen of them.
+        self.signalling = [
+            f"52.{rng.randrange(112, 128)}.{rng.randrange(256)}.{rng.randrange(1, 255)}" for _ in range(64)
+        ]
 
     # --- pieces ---------------------------------------------------------------------------
 
@@ -332,7 +336,7 @@ class Generator:
     def call_id(self) -> str:
         rng = self.rng
         b = rng.getrandbits(64)
-        return f"{b & 0x7FFFFFFF}_{(b >> 31) & 0x7FFFFFF}@{52 + (b >> 58)}.{(b >> 8) & 255}.{(b >> 16) & 255}.{b & 255}"
+        return f"{b & 0x7FFFFFFF}_{(b >> 31) & 0x7FFFFFF}@{self.signalling[b >> 58]}"
 
     # --- rows -----------------------------------------------------------------------------
 
@@ -495,7 +499,11 @@ def main(argv: list[str] | None = None) -> int:
     if a.calls < 0:
         p.error("--calls must be zero or more")
     t = time.perf_counter()
-    n = generate(a.calls, a.seed, a.month, a.out, a.users_out)
+    try:
+        n = generate(a.calls, a.seed, a.month, a.out, a.users_out)
+    except OSError as exc:
+        print(f"error: cannot write {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return 1
     dt = time.perf_counter() - t
     print(f"{a.out}: {n} calls, {user_count(a.calls)} users in {dt:.1f} s ({n / dt if dt else 0:,.0f} rows/s)",
           file=sys.stderr)

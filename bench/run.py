@@ -16,6 +16,7 @@ command fails is reported "n/a" with the command's last stderr line.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import platform
 import shlex
@@ -150,7 +151,9 @@ class Bench:
             Path(str(db) + suffix).unlink(missing_ok=True)
 
     def dataset(self, n: int) -> tuple[Path, Path]:
-        stem = f"calls-{n}-seed{self.args.seed}-{self.args.month}"
+        # The name carries a digest of the generator, so a changed generator never reuses stale files.
+        digest = hashlib.sha1(Path(generate.__file__).read_bytes()).hexdigest()[:8]
+        stem = f"calls-{n}-seed{self.args.seed}-{self.args.month}-{digest}"
         calls, users = self.data / f"{stem}.csv", self.data / f"{stem}.users.csv"
         if calls.exists() and users.exists():
             print(f"  using {calls.relative_to(ROOT) if calls.is_relative_to(ROOT) else calls}", flush=True)
@@ -421,7 +424,11 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--startup-runs must be at least 1")
     if args.credits and not shutil.which(shlex.split(args.credits)[0]):
         p.error(f"--credits: {shlex.split(args.credits)[0]!r} not found")
-    return Bench(args).main()
+    try:
+        return Bench(args).main()
+    except OSError as exc:
+        print(f"error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
