@@ -1,0 +1,236 @@
+"""Shared helpers of the readers: CSV opening and header sniffing, and the
+field parsers (time, duration, number) every format uses.
+
+Everything here is tuned for the per-row path: positions are looked up once,
+rows are plain lists indexed by position, and the common case of each parser
+is one or two C-level calls.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from typing import IO
+
+from credits_cli import clock
+from credits_cli.errors import InvalidInput
+from credits_cli.readers.base import RowError
+
+# A field may be long (a display name, a SIP phrase) but not unbounded: 16 MB
+# lets a pathological 10 MB field through as one value without letting a
+# missing closing quote swallow the rest of a large file in one string.
+FIELD_LIMIT = 16 * 1024 * 1024
+MAX_HEADER_CHARS = 64 * 1024
+MAX_DURATION = 7 * 24 * 3600  # a week: anything longer is a broken row
+MAX_ID_CHARS = 256
+MIN_YEAR, MAX_YEAR = 2000, 2099
+
+_NUMBER_RE = re.compile(r"\+?[0-9*]{1,20}")
+_NUMBER_NOISE = str.maketrans("", "", " \t-().\u00a0")
+_NON_ALNUM = re.compile(r"[^0-9a-z]+")
+
+
+def norm(name: str) -> str:
+    """Header key: case, spaces and punctuation ignored (``Duration (seconds)`` -> ``durationseconds``)."""
+    return _NON_ALNUM.sub("", name.strip().lstrip("\ufeff").lower())
+
+
+def sniff_delimiter(line: str) -> str:
+    """The header line's delimiter: tab (old exports), semicolon (some locales) or comma."""
+    counts = {d: line.count(d) for d in (",", "\t", ";")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def _split_header(line: str, delimiter: str) -> list[str]:
+    try:
+        return next(csv.reader([line], delimiter=delimiter), [])
+    except csv.Error:
+        return []
+
+
+def head_header(head: bytes) -> set[str]:
+    """Normalised header names from the first bytes of a file (empty when it is not text)."""
+    if head.startswith(b"\xef\xbb\xbf"):
+        head = head[3:]
+    if b"\x00" in head:
+        return set()
+    text = head.decode("utf-8", errors="replace")
+    lines = text.splitlines()
+    if not lines:
+        return set()
+    line = lines[0]
+    if line.lower().startswith("sep=") and len(line) == 5 and len(lines) > 1:
+        return {norm(h) for h in _split_header(lines[1], line[4])}
+    return {norm(h) for h in _split_header(line, sniff_delimiter(line))}
+
+
+def text_stream(binary: IO[bytes]) -> io.TextIOWrapper:
+    """UTF-8 text, with or without a byte order mark. Undecodable bytes become U+FFFD
+    (caught per row by :func:`clean_text`), so one bad byte never stops a file."""
+    return io.TextIOWrapper(binary, encoding="utf-8-sig", errors="replace", newline="")
+
+
+def open_csv(text: IO[str], source: str) -> tuple[list[str], Iterator[tuple[int, list[str]] | RowError]]:
+    """Read the header line of ``text`` and return (normalised header, rows).
+
+    Rows come as ``(line, fields)`` with the line where the row starts
+    (1 = header), or as a :class:`RowError` for a row the CSV parser refused.
+    Blank lines are skipped.
+    """
+    if csv.field_size_limit() < FIELD_LIMIT:
+        csv.field_size_limit(FIELD_LIMIT)
+    first = text.readline(MAX_HEADER_CHARS)
+    line_offset = 0
+    if first.lower().startswith("sep=") and len(first.rstrip("\r\n")) == 5:
+        delimiter = first[4]
+        first = text.readline(MAX_HEADER_CHARS)
+        line_offset = 1
+    else:
+        delimiter = sniff_delimiter(first)
+    if not first.strip():
+        raise InvalidInput(f"{source}: no header line")
+    if len(first) >= MAX_HEADER_CHARS and not first.endswith("\n"):
+        raise InvalidInput(f"{source}: the first line is longer than {MAX_HEADER_CHARS} characters; "
+                           "not a call-record CSV")
+    header = [norm(h) for h in _split_header(first, delimiter)]
+    return header, _rows(text, delimiter, source, line_offset + 1)
+
+
+def _rows(text: Iterable[str], delimiter: str, source: str, offset: int) -> Iterator[tuple[int, list[str]] | RowError]:
+    reader = csv.reader(text, delimiter=delimiter)
+    done = 0  # physical lines consumed so far, after the header
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            line = done + 1 + offset
+            done = reader.line_num
+            yield RowError(source, line, f"unreadable CSV row: {exc}")
+            continue
+        line = done + 1 + offset
+        done = reader.line_num
+        if not row or (len(row) == 1 and not row[0].strip()):
+            continue
+        yield line, row
+
+
+def column(header: list[str], *names: str) -> int:
+    """Position of the first of ``names`` present in the header, or -1."""
+    for name in names:
+        try:
+            return header.index(name)
+        except ValueError:
+            continue
+    return -1
+
+
+def require(header: list[str], source: str, fmt: str, wanted: dict[str, tuple[str, ...]]) -> dict[str, int]:
+    """Positions of the required columns; InvalidInput naming the missing ones."""
+    found: dict[str, int] = {}
+    missing: list[str] = []
+    for label, names in wanted.items():
+        pos = column(header, *names)
+        if pos < 0:
+            missing.append(label)
+        found[label] = pos
+    if missing:
+        raise InvalidInput(f"{source}: not a {fmt} file: missing column(s) {', '.join(missing)}")
+    return found
+
+
+def clean_text(value: str, what: str, *, required: bool = True, limit: int = MAX_ID_CHARS) -> str:
+    """A short identifying text (id, UPN): stripped, no NUL, valid UTF-8, bounded."""
+    value = value.strip()
+    if not value:
+        if required:
+            raise ValueError(f"{what} is empty")
+        return value
+    if len(value) > limit:
+        raise ValueError(f"{what} is longer than {limit} characters")
+    if "\x00" in value or "\ufffd" in value:
+        raise ValueError(f"{what} holds a NUL byte or bytes that are not UTF-8")
+    return value
+
+
+def parse_start(text: str, what: str = "start time") -> datetime:
+    """ISO 8601 -> naive UTC. Fast path: ``datetime.fromisoformat`` (3.11 reads ``Z``
+    and seven-digit fractions); anything else goes through :func:`clock.parse_timestamp`."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        if not text.strip():
+            raise ValueError(f"{what} is empty") from None
+        try:
+            value = clock.parse_timestamp(text[:64], what=what)
+        except InvalidInput as exc:
+            raise ValueError(str(exc)) from None
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise ValueError(f"{what} {text[:40]!r} is out of range ({MIN_YEAR}-{MAX_YEAR})")
+    return value
+
+
+def parse_duration(value: object, what: str = "duration") -> int:
+    """Whole seconds, 0 to a week. ``219``, ``"219"`` and ``"219.0"`` are accepted."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.isascii() and text.isdigit():
+            seconds = int(text)
+        else:
+            whole, dot, frac = text.partition(".")
+            if not (dot and whole.isascii() and whole.isdigit() and frac.strip("0") == ""):
+                shown = text[:40] if text else "empty"
+                raise ValueError(f"{what} {shown!r} is not a whole number of seconds")
+            seconds = int(whole)
+    elif isinstance(value, bool) or value is None:
+        raise ValueError(f"{what} {value!r} is not a whole number of seconds")
+    elif isinstance(value, int):
+        seconds = value
+    elif isinstance(value, float) and value.is_integer():
+        seconds = int(value)
+    else:
+        raise ValueError(f"{what} {str(value)[:40]!r} is not a whole number of seconds")
+    if seconds < 0:
+        raise ValueError(f"{what} {seconds} is negative")
+    if seconds > MAX_DURATION:
+        raise ValueError(f"{what} {seconds} s is longer than a week")
+    return seconds
+
+
+def parse_number(text: str | None, *, required: bool) -> str:
+    """A phone number as given, spaces and punctuation removed, ``*`` kept (masked digits)."""
+    if not text:
+        if required:
+            raise ValueError("no number")
+        return ""
+    number = text.translate(_NUMBER_NOISE)
+    if number[:4].lower() == "tel:":
+        number = number[4:]
+    if not number and not required:
+        return ""
+    if _NUMBER_RE.fullmatch(number) is None:
+        raise ValueError(f"number {text[:40]!r} is not a phone number")
+    return number
+
+
+def is_inbound(call_type: str) -> bool:
+    """``user_in``, ``conf_in``, ``dr_in``, ``dr_in_ucap``, Graph ``byotin``: the other party called."""
+    return call_type.endswith("_in") or "_in_" in call_type or call_type.startswith("byotin")
+
+
+def is_direct_routing(call_type: str) -> bool:
+    return call_type.startswith(("dr_", "byot"))
+
+
+def country(text: str | None) -> str | None:
+    if not text:
+        return None
+    value = text.strip().upper()
+    return value if len(value) == 2 and value.isascii() and value.isalpha() else None
