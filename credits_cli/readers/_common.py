@@ -11,13 +11,13 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import IO
+from typing import IO, Any
 
 from credits_cli import clock
 from credits_cli.errors import InvalidInput
-from credits_cli.readers.base import RowError
+from credits_cli.readers.base import CallRecord, RowError
 
 # A field may be long (a display name, a SIP phrase) but not unbounded: 16 MB
 # lets a pathological 10 MB field through as one value without letting a
@@ -74,21 +74,19 @@ def text_stream(binary: IO[bytes]) -> io.TextIOWrapper:
     return io.TextIOWrapper(binary, encoding="utf-8-sig", errors="replace", newline="")
 
 
-def open_csv(text: IO[str], source: str) -> tuple[list[str], Iterator[tuple[int, list[str]] | RowError]]:
-    """Read the header line of ``text`` and return (normalised header, rows).
+def open_csv(text: IO[str], source: str) -> tuple[list[str], Any, int]:
+    """Read the header line of ``text``; return (normalised header, csv reader, header line).
 
-    Rows come as ``(line, fields)`` with the line where the row starts
-    (1 = header), or as a :class:`RowError` for a row the CSV parser refused.
-    Blank lines are skipped.
+    The header line is 1, or 2 after an Excel ``sep=;`` line.
     """
     if csv.field_size_limit() < FIELD_LIMIT:
         csv.field_size_limit(FIELD_LIMIT)
     first = text.readline(MAX_HEADER_CHARS)
-    line_offset = 0
+    header_line = 1
     if first.lower().startswith("sep=") and len(first.rstrip("\r\n")) == 5:
         delimiter = first[4]
         first = text.readline(MAX_HEADER_CHARS)
-        line_offset = 1
+        header_line = 2
     else:
         delimiter = sniff_delimiter(first)
     if not first.strip():
@@ -97,27 +95,39 @@ def open_csv(text: IO[str], source: str) -> tuple[list[str], Iterator[tuple[int,
         raise InvalidInput(f"{source}: the first line is longer than {MAX_HEADER_CHARS} characters; "
                            "not a call-record CSV")
     header = [norm(h) for h in _split_header(first, delimiter)]
-    return header, _rows(text, delimiter, source, line_offset + 1)
+    return header, csv.reader(text, delimiter=delimiter), header_line
 
 
-def _rows(text: Iterable[str], delimiter: str, source: str, offset: int) -> Iterator[tuple[int, list[str]] | RowError]:
-    reader = csv.reader(text, delimiter=delimiter)
-    done = 0  # physical lines consumed so far, after the header
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            line = done + 1 + offset
-            done = reader.line_num
-            yield RowError(source, line, f"unreadable CSV row: {exc}")
-            continue
-        line = done + 1 + offset
-        done = reader.line_num
-        if not row or (len(row) == 1 and not row[0].strip()):
-            continue
-        yield line, row
+def drive(text: IO[str], reader: Any, source: str, header_line: int,
+          convert: Callable[[list[str], int], CallRecord]) -> Iterator[CallRecord | RowError]:
+    """Turn each CSV row into a record with ``convert(fields, line)``.
+
+    ``line`` is the physical line where the row starts (1 = header). A
+    ``ValueError`` from ``convert`` or a row the CSV parser refuses becomes a
+    :class:`RowError`; blank lines are skipped. Closes ``text`` at the end.
+    """
+    done = 0  # physical lines consumed after the header
+    try:
+        while True:
+            try:
+                for row in reader:
+                    line = done + 1 + header_line
+                    done = reader.line_num
+                    if len(row) < 2 and (not row or not row[0].strip()):
+                        continue
+                    try:
+                        record = convert(row, line)
+                    except ValueError as exc:
+                        yield RowError(source, line, str(exc))
+                        continue
+                    yield record
+                return
+            except csv.Error as exc:
+                line = done + 1 + header_line
+                done = reader.line_num
+                yield RowError(source, line, f"unreadable CSV row: {exc}")
+    finally:
+        text.close()
 
 
 def column(header: list[str], *names: str) -> int:
@@ -146,6 +156,9 @@ def require(header: list[str], source: str, fmt: str, wanted: dict[str, tuple[st
 
 def clean_text(value: str, what: str, *, required: bool = True, limit: int = MAX_ID_CHARS) -> str:
     """A short identifying text (id, UPN): stripped, no NUL, valid UTF-8, bounded."""
+    if value and len(value) <= limit and "\x00" not in value and "\ufffd" not in value \
+            and not value[0].isspace() and not value[-1].isspace():
+        return value
     value = value.strip()
     if not value:
         if required:
@@ -158,11 +171,23 @@ def clean_text(value: str, what: str, *, required: bool = True, limit: int = MAX
     return value
 
 
+_fromisoformat = datetime.fromisoformat
+_number_ok = _NUMBER_RE.fullmatch
+
+
 def parse_start(text: str, what: str = "start time") -> datetime:
     """ISO 8601 -> naive UTC. Fast path: ``datetime.fromisoformat`` (3.11 reads ``Z``
     and seven-digit fractions); anything else goes through :func:`clock.parse_timestamp`."""
+    if len(text) > 19 and text[-1] == "Z":  # the exports' form: naive UTC without any conversion
+        try:
+            value = _fromisoformat(text[:-1])
+        except ValueError:
+            pass
+        else:
+            if MIN_YEAR <= value.year <= MAX_YEAR and value.tzinfo is None:
+                return value
     try:
-        value = datetime.fromisoformat(text)
+        value = _fromisoformat(text)
     except ValueError:
         if not text.strip():
             raise ValueError(f"{what} is empty") from None
@@ -180,6 +205,10 @@ def parse_start(text: str, what: str = "start time") -> datetime:
 def parse_duration(value: object, what: str = "duration") -> int:
     """Whole seconds, 0 to a week. ``219``, ``"219"`` and ``"219.0"`` are accepted."""
     if isinstance(value, str):
+        if value.isdigit() and value.isascii() and len(value) < 10:
+            seconds = int(value)
+            if seconds <= MAX_DURATION:
+                return seconds
         text = value.strip()
         if text.isascii() and text.isdigit():
             seconds = int(text)
@@ -210,6 +239,8 @@ def parse_number(text: str | None, *, required: bool) -> str:
         if required:
             raise ValueError("no number")
         return ""
+    if _number_ok(text) is not None:
+        return text
     number = text.translate(_NUMBER_NOISE)
     if number[:4].lower() == "tel:":
         number = number[4:]
@@ -229,8 +260,40 @@ def is_direct_routing(call_type: str) -> bool:
     return call_type.startswith(("dr_", "byot"))
 
 
+_countries: dict[str, str | None] = {}
+
+
 def country(text: str | None) -> str | None:
+    """An ISO alpha-2 code, upper-case; None when absent or not a code."""
     if not text:
         return None
-    value = text.strip().upper()
-    return value if len(value) == 2 and value.isascii() and value.isalpha() else None
+    try:
+        return _countries[text]
+    except KeyError:
+        pass
+    value: str | None = text.strip().upper()
+    if not (value and len(value) == 2 and value.isascii() and value.isalpha()):
+        value = None
+    if len(_countries) < 1000:
+        _countries[text] = value
+    return value
+
+
+_call_types: dict[str, tuple[str, bool, bool]] = {}
+
+
+def call_type(text: str, what: str = "call type") -> tuple[str, bool, bool]:
+    """(lower-case call type, inbound?, Direct Routing?) for an exported call type."""
+    try:
+        return _call_types[text]
+    except KeyError:
+        pass
+    value = text.strip().lower()
+    if not value:
+        raise ValueError(f"{what} is empty")
+    if len(value) > 64 or not value.replace("_", "").isalnum():
+        raise ValueError(f"{what} {text[:40]!r} is not a call type")
+    result = (value, is_inbound(value), is_direct_routing(value))
+    if len(_call_types) < 1000:
+        _call_types[text] = result
+    return result

@@ -10,7 +10,7 @@ Columns are found by header name; ``Call type`` is lower-cased (``Dr_In`` ->
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -47,10 +47,16 @@ class DirectRoutingReader:
 
 
 def read_stream(binary: IO[bytes], source: str) -> Iterator[CallRecord | RowError]:
+    """Parse the header now (a wrong file fails here), stream the rows lazily."""
     text = c.text_stream(binary)
-    header, rows = c.open_csv(text, source)
-    cols = c.require(header, source, "Direct Routing export", _COLUMNS)
-    positions = (
+    try:
+        header, reader, header_line = c.open_csv(text, source)
+        cols = c.require(header, source, "Direct Routing export", _COLUMNS)
+    except BaseException:
+        text.close()
+        raise
+    convert = _converter(
+        source,
         cols["CorrelationId"],
         cols["Call type"],
         c.column(header, "starttime"),
@@ -60,53 +66,39 @@ def read_stream(binary: IO[bytes], source: str) -> Iterator[CallRecord | RowErro
         c.column(header, "upn", "userprincipalname"),
         c.column(header, "usercountry", "userlocation"),
     )
-    return _records(text, rows, source, positions)
+    return c.drive(text, reader, source, header_line, convert)
 
 
-def _records(text: IO[str], rows: Iterator[tuple[int, list[str]] | RowError], source: str,
-             positions: tuple[int, ...]) -> Iterator[CallRecord | RowError]:
-    i_id, i_type, i_start, i_invite, i_dur, i_callee, i_upn, i_loc = positions
+def _converter(source: str, i_id: int, i_type: int, i_start: int, i_invite: int, i_dur: int, i_callee: int,
+               i_upn: int, i_loc: int) -> Callable[[list[str], int], CallRecord]:
     needed = max(i_id, i_type, i_dur, i_callee, i_start, i_invite) + 1
-    width = max(positions) + 1
-    try:
-        for item in rows:
-            if isinstance(item, RowError):
-                yield item
-                continue
-            line, row = item
+    width = max(needed, i_upn, i_loc) + 1
+
+    def convert(row: list[str], line: int) -> CallRecord:
+        if len(row) < width:
             if len(row) < needed:
-                yield RowError(source, line, f"row has {len(row)} columns; the header has more")
-                continue
-            if len(row) < width:
-                row = row + [""] * (width - len(row))
-            try:
-                call_id = c.clean_text(row[i_id], "CorrelationId")
-                call_type = row[i_type].strip().lower()
-                if not call_type:
-                    raise ValueError("Call type is empty")
-                when = row[i_start].strip() if i_start >= 0 else ""
-                if not when and i_invite >= 0:
-                    when = row[i_invite].strip()
-                duration = row[i_dur].strip() or "0"
-                record = CallRecord(
-                    source,
-                    line,
-                    call_id,
-                    c.clean_text(row[i_upn], "UPN", required=False).lower() if i_upn >= 0 else "",
-                    c.parse_start(when, "Start time"),
-                    c.parse_duration(duration, "Duration (seconds)"),
-                    call_type,
-                    c.parse_number(row[i_callee], required=False),
-                    True,
-                    c.country(row[i_loc]) if i_loc >= 0 else None,
-                    None,
-                )
-            except ValueError as exc:
-                yield RowError(source, line, str(exc))
-                continue
-            yield record
-    finally:
-        text.close()
+                raise ValueError(f"row has {len(row)} columns; the header has more")
+            row = row + [""] * (width - len(row))
+        kind = c.call_type(row[i_type], "Call type")[0]
+        when = row[i_start].strip() if i_start >= 0 else ""
+        if not when and i_invite >= 0:
+            when = row[i_invite].strip()
+        upn = row[i_upn] if i_upn >= 0 else ""
+        return CallRecord(
+            source,
+            line,
+            c.clean_text(row[i_id], "CorrelationId"),
+            c.clean_text(upn, "UPN", required=False).lower() if upn else "",
+            c.parse_start(when, "Start time"),
+            c.parse_duration(row[i_dur].strip() or "0", "Duration (seconds)"),
+            kind,
+            c.parse_number(row[i_callee].strip(), required=False),
+            True,
+            c.country(row[i_loc]) if i_loc >= 0 else None,
+            None,
+        )
+
+    return convert
 
 
 READER = DirectRoutingReader()

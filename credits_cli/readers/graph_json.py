@@ -137,11 +137,10 @@ def _records(rows: list[Any], source: str) -> Iterator[CallRecord | RowError]:
             continue
         try:
             call_id = c.clean_text(_get_str(row, "id", "correlationId"), "id")
-            call_type = c.clean_text(_get_str(row, "callType"), "callType").lower()
+            call_type, inbound, direct = c.call_type(_get_str(row, "callType"), "callType")
             duration = row.get("duration")
             if duration is None:
                 raise ValueError("duration is missing")
-            inbound = c.is_inbound(call_type)
             record = CallRecord(
                 source,
                 index,
@@ -151,7 +150,7 @@ def _records(rows: list[Any], source: str) -> Iterator[CallRecord | RowError]:
                 c.parse_duration(duration, "duration"),
                 call_type,
                 c.parse_number(_get_str(row, "calleeNumber"), required=not inbound),
-                c.is_direct_routing(call_type),
+                direct,
                 c.country(_get_str(row, "usageCountryCode", "userCountryCode")),
                 c.clean_text(_get_str(row, "conferenceId"), "conferenceId", required=False) or None,
             )

@@ -8,7 +8,7 @@ any order; ``line`` is the physical line where the row starts (1 = header).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -47,54 +47,49 @@ class OwnCsvReader:
 
 
 def read_stream(binary: IO[bytes], source: str) -> Iterator[CallRecord | RowError]:
+    """Parse the header now (a wrong file fails here), stream the rows lazily."""
     text = c.text_stream(binary)
-    header, rows = c.open_csv(text, source)
-    cols = c.require(header, source, "call-record CSV (call_id,user,start,duration_seconds,kind,number)", _COLUMNS)
-    positions = (cols["call_id"], cols["user"], cols["start"], cols["duration_seconds"], cols["kind"],
-                 cols["number"], c.column(header, "country"))
-    return _records(text, rows, source, positions)
-
-
-def _records(text: IO[str], rows: Iterator[tuple[int, list[str]] | RowError], source: str,
-             positions: tuple[int, ...]) -> Iterator[CallRecord | RowError]:
-    i_id, i_user, i_start, i_dur, i_kind, i_number, i_country = positions
-    needed = max(positions[:6]) + 1
-    width = max(positions) + 1
     try:
-        for item in rows:
-            if isinstance(item, RowError):
-                yield item
-                continue
-            line, row = item
-            if len(row) < needed:
-                yield RowError(source, line, f"row has {len(row)} columns; the header has more")
-                continue
-            if len(row) < width:
-                row = row + [""] * (width - len(row))
-            try:
-                kind = row[i_kind].strip().lower()
-                call_type = KINDS.get(kind)
-                if call_type is None:
-                    raise ValueError(f"kind {row[i_kind][:40]!r} is not outbound, inbound or dialout")
-                record = CallRecord(
-                    source,
-                    line,
-                    c.clean_text(row[i_id], "call_id"),
-                    c.clean_text(row[i_user], "user", required=False).lower(),
-                    c.parse_start(row[i_start], "start"),
-                    c.parse_duration(row[i_dur], "duration_seconds"),
-                    call_type,
-                    c.parse_number(row[i_number], required=call_type != "user_in"),
-                    False,
-                    c.country(row[i_country]) if i_country >= 0 else None,
-                    None,
-                )
-            except ValueError as exc:
-                yield RowError(source, line, str(exc))
-                continue
-            yield record
-    finally:
+        header, reader, header_line = c.open_csv(text, source)
+        cols = c.require(header, source, "call-record CSV (call_id,user,start,duration_seconds,kind,number)",
+                         _COLUMNS)
+    except BaseException:
         text.close()
+        raise
+    convert = _converter(source, cols["call_id"], cols["user"], cols["start"], cols["duration_seconds"],
+                         cols["kind"], cols["number"], c.column(header, "country"))
+    return c.drive(text, reader, source, header_line, convert)
+
+
+def _converter(source: str, i_id: int, i_user: int, i_start: int, i_dur: int, i_kind: int, i_number: int,
+               i_country: int) -> Callable[[list[str], int], CallRecord]:
+    needed = max(i_id, i_user, i_start, i_dur, i_kind, i_number) + 1
+    width = max(needed, i_country + 1)
+
+    def convert(row: list[str], line: int) -> CallRecord:
+        if len(row) < width:
+            if len(row) < needed:
+                raise ValueError(f"row has {len(row)} columns; the header has more")
+            row = row + [""] * (width - len(row))
+        call_type = KINDS.get(row[i_kind].strip().lower())
+        if call_type is None:
+            raise ValueError(f"kind {row[i_kind][:40]!r} is not outbound, inbound or dialout")
+        user = row[i_user]
+        return CallRecord(
+            source,
+            line,
+            c.clean_text(row[i_id], "call_id"),
+            c.clean_text(user, "user", required=False).lower() if user else "",
+            c.parse_start(row[i_start].strip(), "start"),
+            c.parse_duration(row[i_dur], "duration_seconds"),
+            call_type,
+            c.parse_number(row[i_number].strip(), required=call_type != "user_in"),
+            False,
+            c.country(row[i_country]) if i_country >= 0 else None,
+            None,
+        )
+
+    return convert
 
 
 READER = OwnCsvReader()

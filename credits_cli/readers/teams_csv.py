@@ -13,7 +13,7 @@ number that received the call.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -51,9 +51,14 @@ class TeamsCsvReader:
 def read_stream(binary: IO[bytes], source: str) -> Iterator[CallRecord | RowError]:
     """Parse the header now (a wrong file fails here), stream the rows lazily."""
     text = c.text_stream(binary)
-    header, rows = c.open_csv(text, source)
-    cols = c.require(header, source, "Teams PSTN usage export", _COLUMNS)
-    positions = (
+    try:
+        header, reader, header_line = c.open_csv(text, source)
+        cols = c.require(header, source, "Teams PSTN usage export", _COLUMNS)
+    except BaseException:
+        text.close()
+        raise
+    convert = _converter(
+        source,
         cols["UsageId"],
         cols["Call Type"],
         cols["Start Time"],
@@ -64,59 +69,48 @@ def read_stream(binary: IO[bytes], source: str) -> Iterator[CallRecord | RowErro
         c.column(header, "userlocation", "usagecountrycode", "usercountry"),
         c.column(header, "conferenceid"),
     )
-    return _records(text, rows, source, positions)
+    return c.drive(text, reader, source, header_line, convert)
 
 
-def _records(text: IO[str], rows: Iterator[tuple[int, list[str]] | RowError], source: str,
-             positions: tuple[int, ...]) -> Iterator[CallRecord | RowError]:
-    i_id, i_type, i_start, i_dur, i_dest, i_caller, i_upn, i_loc, i_conf = positions
+def _converter(source: str, i_id: int, i_type: int, i_start: int, i_dur: int, i_dest: int, i_caller: int,
+               i_upn: int, i_loc: int, i_conf: int) -> Callable[[list[str], int], CallRecord]:
     needed = max(i_id, i_type, i_start, i_dur) + 1
-    width = max(positions) + 1
-    parse_start, parse_duration, parse_number = c.parse_start, c.parse_duration, c.parse_number
-    try:
-        for item in rows:
-            if isinstance(item, RowError):
-                yield item
-                continue
-            line, row = item
+    width = max(needed, i_dest, i_caller, i_upn, i_loc, i_conf) + 1
+    clean_text, call_type, parse_number = c.clean_text, c.call_type, c.parse_number
+    parse_start, parse_duration, country = c.parse_start, c.parse_duration, c.country
+
+    def convert(row: list[str], line: int) -> CallRecord:
+        if len(row) < width:
             if len(row) < needed:
-                yield RowError(source, line, f"row has {len(row)} columns; the header has more")
-                continue
-            if len(row) < width:
-                row = row + [""] * (width - len(row))
-            try:
-                call_id = c.clean_text(row[i_id], "UsageId")
-                call_type = row[i_type].strip().lower()
-                if not call_type:
-                    raise ValueError("Call Type is empty")
-                inbound = c.is_inbound(call_type)
-                if inbound:
-                    number = parse_number(row[i_caller] if i_caller >= 0 else "", required=False)
-                else:
-                    raw = row[i_dest] if i_dest >= 0 else ""
-                    if not raw.strip() and i_caller >= 0:
-                        raw = row[i_caller]
-                    number = parse_number(raw, required=True)
-                upn = c.clean_text(row[i_upn], "UPN", required=False).lower() if i_upn >= 0 else ""
-                record = CallRecord(
-                    source,
-                    line,
-                    call_id,
-                    upn,
-                    parse_start(row[i_start], "Start Time"),
-                    parse_duration(row[i_dur], "Duration Seconds"),
-                    call_type,
-                    number,
-                    c.is_direct_routing(call_type),
-                    c.country(row[i_loc]) if i_loc >= 0 else None,
-                    (c.clean_text(row[i_conf], "Conference ID", required=False) or None) if i_conf >= 0 else None,
-                )
-            except ValueError as exc:
-                yield RowError(source, line, str(exc))
-                continue
-            yield record
-    finally:
-        text.close()
+                raise ValueError(f"row has {len(row)} columns; the header has more")
+            row = row + [""] * (width - len(row))
+        kind, inbound, direct = call_type(row[i_type], "Call Type")
+        if inbound:
+            number = parse_number(row[i_caller] if i_caller >= 0 else "", required=False)
+        else:
+            raw = row[i_dest] if i_dest >= 0 else ""
+            if not raw and i_caller >= 0:
+                raw = row[i_caller]
+            number = parse_number(raw.strip(), required=True)
+        upn = row[i_upn] if i_upn >= 0 else ""
+        if upn:
+            upn = clean_text(upn, "UPN", required=False).lower()
+        conference = row[i_conf] if i_conf >= 0 else ""
+        return CallRecord(
+            source,
+            line,
+            clean_text(row[i_id], "UsageId"),
+            upn,
+            parse_start(row[i_start], "Start Time"),
+            parse_duration(row[i_dur], "Duration Seconds"),
+            kind,
+            number,
+            direct,
+            country(row[i_loc]) if i_loc >= 0 else None,
+            clean_text(conference, "Conference ID", required=False) or None if conference else None,
+        )
+
+    return convert
 
 
 READER = TeamsCsvReader()
