@@ -56,13 +56,13 @@ def head_header(head: bytes) -> set[str]:
     """Normalised header names from the first bytes of a file (empty when it is not text)."""
     if head.startswith(b"\xef\xbb\xbf"):
         head = head[3:]
-    if b"\x00" in head:
-        return set()
     text = head.decode("utf-8", errors="replace")
     lines = text.splitlines()
     if not lines:
         return set()
     line = lines[0]
+    if "\x00" in line:
+        return set()
     if line.lower().startswith("sep=") and len(line) == 5 and len(lines) > 1:
         return {norm(h) for h in _split_header(lines[1], line[4])}
     return {norm(h) for h in _split_header(line, sniff_delimiter(line))}
@@ -150,7 +150,7 @@ def require(header: list[str], source: str, fmt: str, wanted: dict[str, tuple[st
             missing.append(label)
         found[label] = pos
     if missing:
-        raise InvalidInput(f"{source}: not a {fmt} file: missing column(s) {', '.join(missing)}")
+        raise InvalidInput(f"{source}: not a {fmt}: missing column(s) {', '.join(missing)}")
     return found
 
 
@@ -213,6 +213,8 @@ def parse_duration(value: object, what: str = "duration") -> int:
         if text.isascii() and text.isdigit():
             seconds = int(text)
         else:
+            if text[:1] == "-" and text[1:].isascii() and text[1:].isdigit():
+                raise ValueError(f"{what} {text[:40]} is negative")
             whole, dot, frac = text.partition(".")
             if not (dot and whole.isascii() and whole.isdigit() and frac.strip("0") == ""):
                 shown = text[:40] if text else "empty"

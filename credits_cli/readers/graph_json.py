@@ -33,7 +33,6 @@ from credits_cli.readers.base import CallRecord, RowError
 
 NAME = "graph-json"
 MAX_BYTES = 512 * 1024 * 1024
-_MARKERS = (b'"value"', b'"callType"', b'"@odata.context"', b'"calleeNumber"', b'"userPrincipalName"')
 
 
 class GraphJsonReader:
@@ -42,9 +41,7 @@ class GraphJsonReader:
     def identify(self, path: Path, head: bytes) -> bool:
         text = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
         text = text.lstrip()
-        if text[:1] not in (b"{", b"["):
-            return False
-        return text.rstrip() == b"[]" or any(m in text for m in _MARKERS)
+        return text[:1] in (b"{", b"[")  # the only JSON format; row checks do the rest
 
     def read(self, path: Path) -> Iterator[CallRecord | RowError]:
         try:
