@@ -455,3 +455,24 @@ _GRAPH_ROW = st.fixed_dictionaries(
 def test_fuzz_graph_rows(rows: list[object], wrap: bool) -> None:
     document: object = {"@odata.context": "x", "value": rows} if wrap else rows
     _consume(json.dumps(document).encode("utf-8"))
+
+
+def test_encrypted_zip_member_is_one_error(tmp_path: Path) -> None:
+    path = tmp_path / "Calls.Export.locked.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("PSTN.calls.2026-11-01.csv", (GOLDEN / "teams_pstn.csv").read_bytes())
+    data = bytearray(path.read_bytes())
+    central = data.index(b"PK\x01\x02")
+    data[central + 8] |= 0x01  # the "encrypted" flag
+    path.write_bytes(bytes(data))
+    with pytest.raises(InvalidInput, match="Calls.Export.locked.zip!PSTN.calls.2026-11-01.csv: the zip member"):
+        _, items = open_records(path)
+        list(items)
+
+
+def test_readers_used_directly_report_missing_files(tmp_path: Path) -> None:
+    from credits_cli.readers import READERS
+
+    for reader in READERS.values():
+        with pytest.raises(InvalidInput, match="gone.csv: cannot read"):
+            list(reader.read(tmp_path / "gone.csv"))

@@ -93,7 +93,7 @@ def _read_zip(path: Path) -> Iterator[CallRecord | RowError]:
         archive = zipfile.ZipFile(path)
         members = sorted((i for i in archive.infolist() if not i.is_dir() and _is_member(i.filename)),
                          key=lambda i: i.filename)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
         raise InvalidInput(f"{path.name}: not a readable zip file: {exc}") from None
     if not members:
         names = {i.filename for i in archive.infolist()}
@@ -120,5 +120,6 @@ def _zip_records(path: Path, archive: zipfile.ZipFile,
                 if not (teams_csv.matches(header) or direct_routing.matches(header)):
                     raise InvalidInput(f"{source}: neither a Teams PSTN usage export nor a Direct Routing export")
                 yield from module.read_stream(archive.open(info), source)
-            except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
+            except (zipfile.BadZipFile, OSError, EOFError, zlib.error, RuntimeError, NotImplementedError) as exc:
+                # RuntimeError: an encrypted member; NotImplementedError: an unsupported compression.
                 raise InvalidInput(f"{source}: the zip member cannot be read: {exc}") from None

@@ -13,6 +13,7 @@ import io
 import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import IO, Any
 
 from credits_cli import clock
@@ -66,6 +67,13 @@ def head_header(head: bytes) -> set[str]:
     if line.lower().startswith("sep=") and len(line) == 5 and len(lines) > 1:
         return {norm(h) for h in _split_header(lines[1], line[4])}
     return {norm(h) for h in _split_header(line, sniff_delimiter(line))}
+
+
+def open_binary(path: Path) -> IO[bytes]:
+    try:
+        return open(path, "rb")
+    except OSError as exc:
+        raise InvalidInput(f"{path.name}: cannot read: {exc.strerror or exc}") from None
 
 
 def text_stream(binary: IO[bytes]) -> io.TextIOWrapper:
@@ -173,6 +181,21 @@ def clean_text(value: str, what: str, *, required: bool = True, limit: int = MAX
 
 _fromisoformat = datetime.fromisoformat
 _number_ok = _NUMBER_RE.fullmatch
+# An id or UPN that needs no cleaning: no spaces, control characters or U+FFFD, at most MAX_ID_CHARS.
+plain_id = re.compile(r"[^\x00-\x20\x7f\ufffd]{1," + str(MAX_ID_CHARS) + "}").fullmatch
+plain_number = _number_ok
+
+
+def fast_start(text: str, what: str) -> datetime:
+    """:func:`parse_start` for the exports' usual ``...Z`` form, else the full parser."""
+    if text[-1:] == "Z":
+        try:
+            value = _fromisoformat(text[:-1])
+        except ValueError:
+            return parse_start(text, what)
+        if value.tzinfo is None and MIN_YEAR <= value.year <= MAX_YEAR:
+            return value
+    return parse_start(text, what)
 
 
 def parse_start(text: str, what: str = "start time") -> datetime:

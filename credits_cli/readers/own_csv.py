@@ -38,12 +38,7 @@ class OwnCsvReader:
         return matches(c.head_header(head))
 
     def read(self, path: Path) -> Iterator[CallRecord | RowError]:
-        binary = open(path, "rb")  # closed by the row generator
-        try:
-            return read_stream(binary, path.name)
-        except BaseException:
-            binary.close()
-            raise
+        return read_stream(c.open_binary(path), path.name)  # the row generator closes it
 
 
 def read_stream(binary: IO[bytes], source: str) -> Iterator[CallRecord | RowError]:

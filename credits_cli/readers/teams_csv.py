@@ -40,12 +40,7 @@ class TeamsCsvReader:
         return matches(c.head_header(head))
 
     def read(self, path: Path) -> Iterator[CallRecord | RowError]:
-        binary = open(path, "rb")  # closed by the row generator
-        try:
-            return read_stream(binary, path.name)
-        except BaseException:
-            binary.close()
-            raise
+        return read_stream(c.open_binary(path), path.name)  # the row generator closes it
 
 
 def read_stream(binary: IO[bytes], source: str) -> Iterator[CallRecord | RowError]:
@@ -74,40 +69,54 @@ def read_stream(binary: IO[bytes], source: str) -> Iterator[CallRecord | RowErro
 
 def _converter(source: str, i_id: int, i_type: int, i_start: int, i_dur: int, i_dest: int, i_caller: int,
                i_upn: int, i_loc: int, i_conf: int) -> Callable[[list[str], int], CallRecord]:
+    """The per-row function: positions were found once, rows are indexed by position."""
     needed = max(i_id, i_type, i_start, i_dur) + 1
-    width = max(needed, i_dest, i_caller, i_upn, i_loc, i_conf) + 1
-    clean_text, call_type, parse_number = c.clean_text, c.call_type, c.parse_number
-    parse_start, parse_duration, country = c.parse_start, c.parse_duration, c.country
+    width = max(needed, i_dest + 1, i_caller + 1, i_upn + 1, i_loc + 1, i_conf + 1)
+    pad = [""] * width
+    clean_text, call_type, parse_number, parse_duration = c.clean_text, c.call_type, c.parse_number, c.parse_duration
+    fast_start, country, plain_id, plain_number = c.fast_start, c.country, c.plain_id, c.plain_number
+    max_duration = c.MAX_DURATION
 
     def convert(row: list[str], line: int) -> CallRecord:
         if len(row) < width:
             if len(row) < needed:
                 raise ValueError(f"row has {len(row)} columns; the header has more")
-            row = row + [""] * (width - len(row))
+            row = row + pad[len(row):]
         kind, inbound, direct = call_type(row[i_type], "Call Type")
         if inbound:
-            number = parse_number(row[i_caller] if i_caller >= 0 else "", required=False)
+            number = row[i_caller] if i_caller >= 0 else ""
+            if number and plain_number(number) is None:
+                number = parse_number(number.strip(), required=False)
         else:
-            raw = row[i_dest] if i_dest >= 0 else ""
-            if not raw and i_caller >= 0:
-                raw = row[i_caller]
-            number = parse_number(raw.strip(), required=True)
+            number = (row[i_dest] if i_dest >= 0 else "") or (row[i_caller] if i_caller >= 0 else "")
+            if plain_number(number) is None:
+                number = parse_number(number.strip(), required=True)
+        call_id = row[i_id]
+        if plain_id(call_id) is None:
+            call_id = clean_text(call_id, "UsageId")
         upn = row[i_upn] if i_upn >= 0 else ""
         if upn:
-            upn = clean_text(upn, "UPN", required=False).lower()
+            upn = (upn if plain_id(upn) is not None else clean_text(upn, "UPN", required=False)).lower()
+        duration = row[i_dur]
+        if duration.isdigit() and duration.isascii() and len(duration) < 8 and int(duration) <= max_duration:
+            seconds = int(duration)
+        else:
+            seconds = parse_duration(duration, "Duration Seconds")
         conference = row[i_conf] if i_conf >= 0 else ""
+        if conference and plain_id(conference) is None:
+            conference = clean_text(conference, "Conference ID", required=False)
         return CallRecord(
             source,
             line,
-            clean_text(row[i_id], "UsageId"),
+            call_id,
             upn,
-            parse_start(row[i_start], "Start Time"),
-            parse_duration(row[i_dur], "Duration Seconds"),
+            fast_start(row[i_start], "Start Time"),
+            seconds,
             kind,
             number,
             direct,
             country(row[i_loc]) if i_loc >= 0 else None,
-            clean_text(conference, "Conference ID", required=False) or None if conference else None,
+            conference or None,
         )
 
     return convert
