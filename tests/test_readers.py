@@ -476,3 +476,14 @@ def test_readers_used_directly_report_missing_files(tmp_path: Path) -> None:
     for reader in READERS.values():
         with pytest.raises(InvalidInput, match="gone.csv: cannot read"):
             list(reader.read(tmp_path / "gone.csv"))
+
+
+def test_fast_record_maker_builds_the_same_frozen_record() -> None:
+    from credits_cli.readers._common import make_record
+
+    values = ("f.csv", 2, "id-1", "ada@contoso.com", datetime(2026, 11, 1), 60, "user_out", "+1206", False, "US", None)
+    made, plain = make_record(*values), CallRecord(*values)
+    assert type(made) is CallRecord and made == plain and hash(made) == hash(plain)
+    assert dataclasses.astuple(made) == values
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.number = "+44"  # type: ignore[misc]

@@ -9,6 +9,7 @@ is one or two C-level calls.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import re
 from collections.abc import Callable, Iterator
@@ -67,6 +68,48 @@ def head_header(head: bytes) -> set[str]:
     if line.lower().startswith("sep=") and len(line) == 5 and len(lines) > 1:
         return {norm(h) for h in _split_header(lines[1], line[4])}
     return {norm(h) for h in _split_header(line, sniff_delimiter(line))}
+
+
+RecordMaker = Callable[[str, int, str, str, datetime, int, str, str, bool, "str | None", "str | None"], CallRecord]
+_FIELDS = ("source", "line", "external_id", "user_upn", "start", "duration_seconds", "call_type", "number",
+           "direct_routing", "user_country", "conference_id")
+
+
+def _record_maker() -> RecordMaker:
+    """``CallRecord(...)`` at half the cost, for the per-row path.
+
+    A frozen dataclass's ``__init__`` goes through ``object.__setattr__`` per
+    field; setting the slots through their descriptors makes the very same
+    frozen, hashable object in half the time, which is a third of the reader's
+    time per row. If the record ever gains fields, the plain constructor is used.
+    """
+    names = tuple(f.name for f in dataclasses.fields(CallRecord))
+    if names != _FIELDS or tuple(getattr(CallRecord, "__slots__", ())) != names:
+        return CallRecord
+    new = object.__new__
+    s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10 = (vars(CallRecord)[name].__set__ for name in names)
+
+    def make(source: str, line: int, external_id: str, user_upn: str, start: datetime, duration_seconds: int,
+             call_type: str, number: str, direct_routing: bool, user_country: str | None,
+             conference_id: str | None) -> CallRecord:
+        record = new(CallRecord)
+        s0(record, source)
+        s1(record, line)
+        s2(record, external_id)
+        s3(record, user_upn)
+        s4(record, start)
+        s5(record, duration_seconds)
+        s6(record, call_type)
+        s7(record, number)
+        s8(record, direct_routing)
+        s9(record, user_country)
+        s10(record, conference_id)
+        return record
+
+    return make
+
+
+make_record = _record_maker()
 
 
 def open_binary(path: Path) -> IO[bytes]:

@@ -79,7 +79,7 @@ def _converter(source: str, i_id: int, i_type: int, i_start: int, i_invite: int,
         if not when and i_invite >= 0:
             when = row[i_invite].strip()
         upn = row[i_upn] if i_upn >= 0 else ""
-        return CallRecord(
+        return c.make_record(
             source,
             line,
             c.clean_text(row[i_id], "CorrelationId"),

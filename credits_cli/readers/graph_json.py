@@ -138,7 +138,7 @@ def _records(rows: list[Any], source: str) -> Iterator[CallRecord | RowError]:
             duration = row.get("duration")
             if duration is None:
                 raise ValueError("duration is missing")
-            record = CallRecord(
+            record = c.make_record(
                 source,
                 index,
                 call_id,

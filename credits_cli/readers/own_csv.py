@@ -70,7 +70,7 @@ def _converter(source: str, i_id: int, i_user: int, i_start: int, i_dur: int, i_
         if call_type is None:
             raise ValueError(f"kind {row[i_kind][:40]!r} is not outbound, inbound or dialout")
         user = row[i_user]
-        return CallRecord(
+        return c.make_record(
             source,
             line,
             c.clean_text(row[i_id], "call_id"),

@@ -75,7 +75,7 @@ def _converter(source: str, i_id: int, i_type: int, i_start: int, i_dur: int, i_
     pad = [""] * width
     clean_text, call_type, parse_number, parse_duration = c.clean_text, c.call_type, c.parse_number, c.parse_duration
     fast_start, country, plain_id, plain_number = c.fast_start, c.country, c.plain_id, c.plain_number
-    max_duration = c.MAX_DURATION
+    max_duration, make_record = c.MAX_DURATION, c.make_record
 
     def convert(row: list[str], line: int) -> CallRecord:
         if len(row) < width:
@@ -105,7 +105,7 @@ def _converter(source: str, i_id: int, i_type: int, i_start: int, i_dur: int, i_
         conference = row[i_conf] if i_conf >= 0 else ""
         if conference and plain_id(conference) is None:
             conference = clean_text(conference, "Conference ID", required=False)
-        return CallRecord(
+        return make_record(
             source,
             line,
             call_id,
