@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from credits_cli.errors import InvalidInput
-from credits_cli.readers import open_records
+from credits_cli.readers import FORMATS, open_records
 from credits_cli.readers.base import CallRecord, RowError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -398,15 +398,16 @@ HEADERS = [
     b'{"@odata.context": "x", "value": [',
     b"[",
     b"PK\x03\x04",
+    b"sep=",
 ]
 
 
-def _consume(data: bytes) -> None:
+def _consume(data: bytes, fmt: str = "auto") -> None:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "fuzz.csv"
         path.write_bytes(data)
         try:
-            _, items = open_records(path)
+            _, items = open_records(path, fmt)
             for item in items:
                 assert isinstance(item, CallRecord | RowError)
                 if isinstance(item, CallRecord):
@@ -416,9 +417,9 @@ def _consume(data: bytes) -> None:
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(header=st.sampled_from(HEADERS), body=st.binary(max_size=600))
-def test_fuzz_random_bytes(header: bytes, body: bytes) -> None:
-    _consume(header + body)
+@given(header=st.sampled_from(HEADERS), body=st.binary(max_size=600), fmt=st.sampled_from(FORMATS))
+def test_fuzz_random_bytes(header: bytes, body: bytes, fmt: str) -> None:
+    _consume(header + body, fmt)
 
 
 _FIELD = st.one_of(

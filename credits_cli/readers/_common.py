@@ -32,6 +32,7 @@ MIN_YEAR, MAX_YEAR = 2000, 2099
 
 _NUMBER_RE = re.compile(r"\+?[0-9*]{1,20}")
 _NUMBER_NOISE = str.maketrans("", "", " \t-().\u00a0")
+_SEPARATORS = ",;\t|"  # what an Excel "sep=" line may name
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 
 
@@ -65,7 +66,7 @@ def head_header(head: bytes) -> set[str]:
     line = lines[0]
     if "\x00" in line:
         return set()
-    if line.lower().startswith("sep=") and len(line) == 5 and len(lines) > 1:
+    if line.lower().startswith("sep=") and len(line) == 5 and line[4] in _SEPARATORS and len(lines) > 1:
         return {norm(h) for h in _split_header(lines[1], line[4])}
     return {norm(h) for h in _split_header(line, sniff_delimiter(line))}
 
@@ -134,7 +135,7 @@ def open_csv(text: IO[str], source: str) -> tuple[list[str], Any, int]:
         csv.field_size_limit(FIELD_LIMIT)
     first = text.readline(MAX_HEADER_CHARS)
     header_line = 1
-    if first.lower().startswith("sep=") and len(first.rstrip("\r\n")) == 5:
+    if first.lower().startswith("sep=") and len(first.rstrip("\r\n")) == 5 and first[4] in _SEPARATORS:
         delimiter = first[4]
         first = text.readline(MAX_HEADER_CHARS)
         header_line = 2
