@@ -110,7 +110,7 @@ class Database:
         try:
             with Session(self.engine, expire_on_commit=False) as session:
                 yield session
-        except OperationalError as exc:
+        except DBAPIError as exc:  # OperationalError, or "file is not a database"
             raise DatabaseError(_describe(exc)) from None
 
     def write(self, work: Callable[[Session], T], *, attempts: int = 12) -> T:
