@@ -55,7 +55,7 @@ def test_add_list_change_role_remove(cli, bare) -> None:
     assert rows("SELECT email, role FROM admins ORDER BY email") == [("a@contoso.com", "global-admin"),
                                                                       ("b@contoso.com", "global-admin")]
     r = cli("admin", "list")
-    assert "a@contoso.com" in r.stdout and "Global Administrator" in r.stdout
+    assert "a@contoso.com" in r.stdout and "Global (Company) Administrator" in r.stdout
     assert assert_json(cli("admin", "remove", "A@contoso.com", "--json")) == {"removed": "a@contoso.com"}
     assert rows("SELECT email FROM admins") == [("b@contoso.com",)]
     before = dump()
