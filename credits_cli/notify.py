@@ -92,7 +92,7 @@ def parse_smtp(value: str) -> tuple[str, int]:
     if not sep:
         host, port_text = text, "25"
     host = host.strip("[]")
-    if not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+    if not host or not (port_text.isascii() and port_text.isdigit()) or not 0 < int(port_text) < 65536:
         raise InvalidInput(f"--smtp {value!r} must be HOST:PORT, e.g. smtp.contoso.com:587")
     return host, int(port_text)
 
