@@ -142,3 +142,14 @@ def test_unreadable_files(cli, bare, tmp_path: Path, kind: str) -> None:
     before = dump()
     assert_error(cli("user", "import", str(path)))
     assert dump() == before
+
+
+@pytest.mark.parametrize("name", ["[/]", "[bold]B", "[red]x[/red]", "a]b[c"])
+def test_names_are_shown_as_typed_never_as_markup(cli, bare, name: str) -> None:
+    assert cli("user", "add", "a@contoso.com", "--country", "US", "--name", name).exit_code == 0
+    r = cli("user", "list")
+    assert r.exit_code == 0, r.stderr
+    assert name in r.stdout
+    assert cli("tenant", "add", "other", "--name", name, "--country", "US").exit_code == 0
+    r = cli("tenant", "list")
+    assert r.exit_code == 0 and name in r.stdout
