@@ -153,3 +153,17 @@ def test_names_are_shown_as_typed_never_as_markup(cli, bare, name: str) -> None:
     assert cli("tenant", "add", "other", "--name", name, "--country", "US").exit_code == 0
     r = cli("tenant", "list")
     assert r.exit_code == 0 and name in r.stdout
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "upn,country,name\nx@contoso.com,US," + "a" * 200_000 + "\n",
+        'upn,country,name\nx@contoso.com,US,"unterminated\n',
+    ],
+    ids=["huge-field", "unterminated-quote"],
+)
+def test_malformed_csv_refused(cli, bare, tmp_path: Path, text: str) -> None:
+    before = dump()
+    assert_error(cli("user", "import", str(_csv(tmp_path, text))), "line 2", "not valid CSV")
+    assert dump() == before
