@@ -127,11 +127,11 @@ def test_hostile_topup_amounts(cli, tenant, value: str) -> None:
     assert dump() == before
 
 
-@pytest.mark.parametrize("value", HOSTILE)
-def test_hostile_autorecharge_amounts(cli, tenant, value: str) -> None:
+def test_hostile_autorecharge_amounts(cli, tenant) -> None:
     before = dump()
-    assert_error(cli("autorecharge", "set", "--threshold", value, "--amount", "60"))
-    assert_error(cli("autorecharge", "set", "--threshold", "10", "--amount", value))
+    for value in HOSTILE:  # one tenant for all: the parsing is the same door as topup's
+        assert_error(cli("autorecharge", "set", "--threshold", value, "--amount", "60"))
+        assert_error(cli("autorecharge", "set", "--threshold", "10", "--amount", value))
     assert dump() == before
 
 
