@@ -260,3 +260,8 @@ def test_every_json_command_prints_only_json(cli, tenant, args: list[str]) -> No
     json.loads(r.stdout)
     assert r.stderr == ""
     assert "float" not in r.stdout
+
+
+def test_ledger_from_after_to_refused(cli, tenant) -> None:
+    assert_error(cli("ledger", "--from", "2026-03-20", "--to", "2026-03-10"), "after --to")
+    assert cli("ledger", "--from", "2026-03-10", "--to", "2026-03-10").exit_code == 0

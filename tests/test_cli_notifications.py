@@ -74,3 +74,7 @@ def test_every_admin_gets_a_row(cli, tenant) -> None:
 @pytest.mark.parametrize("tenant_arg", ["nope"])
 def test_unknown_tenant(cli, tenant, tenant_arg: str) -> None:
     assert_error(cli("--tenant", tenant_arg, "notifications"), "no tenant")
+
+
+def test_unknown_status_refused(cli, tenant) -> None:
+    assert_error(cli("notifications", "--status", "bogus"), "queued, sent or no_recipient")
