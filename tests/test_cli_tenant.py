@@ -93,3 +93,11 @@ def test_unknown_tenant(cli) -> None:
 
 def test_no_tenant_yet(cli) -> None:
     assert_error(cli("balance"), "no tenant yet", "credits tenant add")
+
+
+def test_tenant_slug_case_and_spaces(cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    cli("tenant", "add", "contoso", "--name", "Contoso", "--country", "US")
+    cli("tenant", "add", "fabrikam", "--name", "Fabrikam", "--country", "US")
+    assert assert_json(cli("--tenant", "Fabrikam", "tenant", "show", "--json"))["slug"] == "fabrikam"
+    monkeypatch.setenv("CREDITS_TENANT", " contoso ")
+    assert assert_json(cli("tenant", "show", "--json"))["slug"] == "contoso"
