@@ -265,3 +265,11 @@ def test_every_json_command_prints_only_json(cli, tenant, args: list[str]) -> No
 def test_ledger_from_after_to_refused(cli, tenant) -> None:
     assert_error(cli("ledger", "--from", "2026-03-20", "--to", "2026-03-10"), "after --to")
     assert cli("ledger", "--from", "2026-03-10", "--to", "2026-03-10").exit_code == 0
+
+
+def test_tenant_show_and_balance_agree_after_expiry(cli, tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert cli("topup", "100").exit_code == 0
+    monkeypatch.setenv("CREDITS_NOW", "2027-04-01T00:00:00Z")
+    assert assert_json(cli("tenant", "show", "--json"))["balance"] == "0.0000"
+    assert assert_json(cli("balance", "--json"))["balance"] == "0.0000"
+    assert assert_json(cli("tenant", "show", "--json"))["balance"] == "0.0000"
