@@ -233,3 +233,28 @@ def test_no_admin_means_no_recipient(cli) -> None:
     assert "(no admin)" in r.stdout
     # Nothing queued: nothing to send, no connection needed.
     assert cli("notifications", "send", "--smtp", f"127.0.0.1:{free_port()}", "--sender", SENDER).exit_code == 0
+
+
+class Dropper(Collector):
+    """Accepts the first message, then hangs up in the middle of the second."""
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any) -> str:
+        if self.messages:
+            server.transport.close()
+            return "421 4.3.2 going away"
+        return await super().handle_RCPT(server, session, envelope, address, rcpt_options)
+
+
+def test_server_hanging_up_keeps_the_rest_queued(cli, events: int) -> None:
+    handler = Dropper()
+    controller, port = start(handler)
+    try:
+        r = cli("notifications", "send", "--smtp", f"127.0.0.1:{port}", "--sender", SENDER)
+    finally:
+        controller.stop()
+    assert_error(r, "not delivered")
+    assert len(handler.messages) == 1
+    assert f"sent 1, failed {events - 1}" in r.stdout
+    assert rows("SELECT count(*) FROM notifications WHERE status = 'sent'") == [(1,)]
+    kept = rows("SELECT attempts, last_error FROM notifications WHERE status = 'queued'")
+    assert len(kept) == events - 1 and all(a == 1 and e for a, e in kept)
