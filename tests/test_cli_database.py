@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 
 from credits_cli import __version__
-from tests.helpers import assert_error
+from tests.helpers import assert_error, db_path
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_database_file_is_private(cli) -> None:
     assert cli("tenant", "list").exit_code == 0
-    mode = stat.S_IMODE(os.stat(os.environ["CREDITS_DB"]).st_mode)
+    mode = stat.S_IMODE(os.stat(db_path()).st_mode)
     assert mode == 0o600
 
 
@@ -37,7 +37,7 @@ def test_db_option_takes_a_sqlite_url(cli, tmp_path: Path) -> None:
     assert list(con.execute("SELECT slug FROM tenants")) == [("contoso",)]
     con.close()
     # The default database (CREDITS_DB) was not touched.
-    assert not Path(os.environ["CREDITS_DB"]).exists()
+    assert not Path(db_path()).exists()
 
 
 def test_credits_db_environment(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -52,7 +52,7 @@ def test_credits_db_environment(cli, tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 def test_schema_is_migrated_and_sqlite_settings(cli) -> None:
     assert cli("tenant", "list").exit_code == 0
-    con = sqlite3.connect(os.environ["CREDITS_DB"])
+    con = sqlite3.connect(db_path())
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     tables = {n for (n,) in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"tenants", "ledger", "lots", "notifications", "schema_migrations"} <= tables
@@ -78,7 +78,7 @@ def test_error_from_a_subprocess_is_one_line(tmp_path: Path) -> None:
 
 def test_newer_database_refused(cli) -> None:
     assert cli("tenant", "add", "contoso", "--name", "C", "--country", "US").exit_code == 0
-    con = sqlite3.connect(os.environ["CREDITS_DB"])
+    con = sqlite3.connect(db_path())
     con.execute("INSERT INTO schema_migrations (name, applied_at) VALUES ('9999_from_the_future', '2030-01-01')")
     con.commit()
     con.close()
@@ -87,7 +87,7 @@ def test_newer_database_refused(cli) -> None:
     dbmod._opened.clear()
     assert_error(cli("tenant", "list"), "9999_from_the_future", "upgrade credits")
     assert_error(cli("tenant", "add", "x", "--name", "X", "--country", "US"), "upgrade credits")
-    con = sqlite3.connect(os.environ["CREDITS_DB"])
+    con = sqlite3.connect(db_path())
     assert list(con.execute("SELECT slug FROM tenants")) == [("contoso",)]
     con.close()
 
