@@ -178,6 +178,8 @@ def open_database(value: str | None) -> Database:
     if url in _opened:
         return _opened[url]
     database = Database(url)
+    if database.is_sqlite and (database.url.database or ":memory:") in (":memory:", ""):
+        raise DatabaseError("an in-memory database keeps nothing between commands; give a file path or a server URL")
     database.migrate()
     _opened[url] = database
     return database

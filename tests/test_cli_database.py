@@ -110,3 +110,8 @@ def test_not_a_database_file(cli, tmp_path: Path) -> None:
 
 def test_unknown_url_scheme(cli) -> None:
     assert_error(cli("--db", "bogus://nowhere", "tenant", "list"), "cannot use database URL")
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
+def test_in_memory_database_refused(cli, url: str) -> None:
+    assert_error(cli("--db", url, "tenant", "list"), "in-memory")
