@@ -289,6 +289,10 @@ def ledger_cmd(
     st = state(ctx)
     lo = clock.day_start(clock.parse_day(start, what="--from")) if start else None
     hi = clock.day_start(clock.parse_day(end, what="--to")) + timedelta(days=1) if end else None
+    if lo is not None and hi is not None and lo >= hi:
+        from credits_cli.errors import InvalidInput
+
+        raise InvalidInput(f"--from {start} is after --to {end}")
     with st.db.read() as s:
         t = st.tenant(s)
         opening = ledger.balance_before(s, t, lo) if lo else money.from_units(0)
