@@ -127,7 +127,7 @@ class _Cells:
 
     def text(self, ws: Any, value: Any, style: Any = None) -> Any:
         """Text from the data, made safe: never a formula, never an error value."""
-        if value is None:
+        if value is None or value == "":
             return None
         if not isinstance(value, str):
             value = str(value)
@@ -265,9 +265,27 @@ def write(
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
+        _discard(wb)
         raise
     return {"path": str(target), "sheets": [ws.title for ws in wb.worksheets], "calls": counts["calls"],
             "ledger_entries": counts["ledger"], "calls_sheets": call_sheets, "ledger_sheets": ledger_sheets}
+
+
+def _discard(wb: Workbook) -> None:
+    """Close and remove the half-written sheets' temporary files after a failure."""
+    for ws in wb.worksheets:
+        rows, writer = getattr(ws, "_rows", None), getattr(ws, "_writer", None)
+        try:
+            if rows is not None:
+                rows.close()
+        except Exception:  # noqa: BLE001 - best effort: the write already failed
+            pass
+        try:
+            if writer is not None:
+                writer.close()
+                writer.cleanup()
+        except Exception:  # noqa: BLE001
+            pass
 
 
 _CALL_NUMERIC = {"start", "duration_seconds", "billed_seconds", "pool_seconds", "charged_seconds", "charge",
