@@ -95,7 +95,10 @@ def test_top_users_and_destinations(november):
     alice = users[2]
     assert (alice.name, alice.calls, alice.charged_calls, alice.denied_calls) == ("Alice Archer", 5, 3, 1)
     top = november.top_destinations(2)
-    assert [(d.kind, d.prefix, d.spend) for d in top] == [("tollfree", "1800", D("1.2345")), ("dialout", "44", D("0.66"))]
+    assert [(d.kind, d.prefix, d.spend) for d in top] == [
+        ("tollfree", "1800", D("1.2345")),
+        ("dialout", "44", D("0.66")),
+    ]
     us = next(d for d in november.destinations if d.prefix == "1" and d.kind == "outbound")
     assert (us.calls, us.charged_calls, us.spend) == (3, 2, D("0.1907"))
 
