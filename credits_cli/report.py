@@ -512,10 +512,13 @@ CALL_COLUMNS: tuple[tuple[str, str], ...] = (
     ("Line", "source_line"),
 )
 
+#: Columns of the Ledger table. Consecutive call charges of one day are one row
+#: (``Entries`` says how many); every other entry is a row of its own.
 LEDGER_COLUMNS: tuple[tuple[str, str], ...] = (
     ("Time (UTC)", "occurred_at"),
     ("Entry", "id"),
     ("Kind", "kind"),
+    ("Entries", "entries"),
     ("Amount", "amount"),
     ("Balance", "balance"),
     ("Lot", "lot_id"),
@@ -538,7 +541,14 @@ def iter_calls(session: Session, tenant: Tenant, per: Period) -> Iterator[tuple[
 
 
 def iter_ledger(session: Session, tenant: Tenant, per: Period, opening: Decimal) -> Iterator[tuple[Any, ...]]:
-    """The period's ledger entries with the running balance, in LEDGER_COLUMNS order."""
+    """The period's ledger with the running balance, in LEDGER_COLUMNS order.
+
+    A run of consecutive call charges within one day is one row: its time is
+    the last charge's, its amount their exact sum, its balance the balance
+    after them (the calls themselves are on the Calls table). Every other
+    entry, and a charge that stands alone, is its own row. The balance column
+    is therefore exact on every row, and the amounts add up to the ledger.
+    """
     query = (
         sa.select(_ledger.c.occurred_at, _ledger.c.id, _ledger.c.kind, _ledger.c.amount, _ledger.c.lot_id,
                   _calls.c.external_id, _ledger.c.note)
@@ -548,6 +558,36 @@ def iter_ledger(session: Session, tenant: Tenant, per: Period, opening: Decimal)
         .execution_options(stream_results=True, yield_per=STREAM_BATCH)
     )
     balance = opening
-    for at, entry_id, kind, amount, lot_id, call, note in session.execute(query):
+    run: list[Any] = []  # the pending charge run: [first row, last time, count, total units, day]
+
+    def flush_run() -> tuple[Any, ...]:
+        first, last_at, count, units, _ = run
+        if count == 1:
+            at, entry_id, kind, amount, lot_id, call, note = first
+            return (at, entry_id, kind, 1, amount, balance, lot_id, call, note)
+        first_at = first[0]
+        note = f"{count} call charges from {first_at:%H:%M:%S} to {last_at:%H:%M:%S}"
+        return (last_at, None, "charge", count, money.from_units(units), balance, None, None, note)
+
+    for row in session.execute(query):
+        at, entry_id, kind, amount, lot_id, call, note = row
+        if kind == "charge":
+            day = at.date()
+            if run and run[4] != day:
+                yield flush_run()
+                run = []
+            balance += amount
+            if run:
+                run[1] = at
+                run[2] += 1
+                run[3] += money.to_units(amount)
+            else:
+                run = [tuple(row), at, 1, money.to_units(amount), day]
+            continue
+        if run:
+            yield flush_run()
+            run = []
         balance += amount
-        yield (at, entry_id, kind, amount, balance, lot_id, call, note)
+        yield (at, entry_id, kind, 1, amount, balance, lot_id, call, note)
+    if run:
+        yield flush_run()

@@ -1,7 +1,9 @@
 """The report as an Excel workbook, written in openpyxl's write-only mode.
 
 Sheets: Summary, Daily (with a bar chart of daily spend), Users, Destinations,
-Pools, Ledger, Calls. Calls and Ledger are streamed from the database and
+Pools, Ledger, Calls. On the Ledger sheet a run of consecutive call charges of
+one day is one row (exact sum, entry count, balance after; the charges one by
+one are the Calls sheet's Charge column). Calls and Ledger are streamed from the database and
 continue on "Calls (2)", "Calls (3)", ... when a period holds more rows than
 one sheet can (:data:`MAX_ROWS`).
 
@@ -231,16 +233,17 @@ def write(
         _users(wb, cells, report)
         _destinations(wb, cells, report)
         _pools(wb, cells, report)
-        counts = {"ledger": 0, "calls": 0}
+        counts = {"ledger": 0, "ledger_entries": 0, "calls": 0}
 
         def ledger_row(ws: Any, r: tuple[Any, ...]) -> list[Any]:
             counts["ledger"] += 1
-            at, entry_id, kind, amount, balance, lot_id, call, note = r
-            return [cells.datetime(ws, at), entry_id, cells.text(ws, kind), cells.money(ws, amount),
+            at, entry_id, kind, entries, amount, balance, lot_id, call, note = r
+            counts["ledger_entries"] += entries
+            return [cells.datetime(ws, at), entry_id, cells.text(ws, kind), entries, cells.money(ws, amount),
                     cells.money(ws, balance), lot_id, cells.text(ws, call), cells.text(ws, note)]
 
         ledger_sheets = _streamed(
-            wb, cells, "Ledger", [_h(h, cur) for h, _ in LEDGER_COLUMNS], [20, 9, 12, 18, 18, 7, 38, 40], ledger,
+            wb, cells, "Ledger", [_h(h, cur) for h, _ in LEDGER_COLUMNS], [20, 9, 12, 9, 18, 18, 7, 38, 44], ledger,
             ledger_row,
         )
         text_cols = [i for i, (_, key) in enumerate(CALL_COLUMNS) if key not in _CALL_NUMERIC]
@@ -267,8 +270,15 @@ def write(
         tmp.unlink(missing_ok=True)
         _discard(wb)
         raise
-    return {"path": str(target), "sheets": [ws.title for ws in wb.worksheets], "calls": counts["calls"],
-            "ledger_entries": counts["ledger"], "calls_sheets": call_sheets, "ledger_sheets": ledger_sheets}
+    return {
+        "path": str(target),
+        "sheets": [ws.title for ws in wb.worksheets],
+        "calls": counts["calls"],
+        "ledger_rows": counts["ledger"],
+        "ledger_entries": counts["ledger_entries"],
+        "calls_sheets": call_sheets,
+        "ledger_sheets": ledger_sheets,
+    }
 
 
 def _discard(wb: Workbook) -> None:

@@ -83,7 +83,8 @@ def test_report_csv(cli, seeded, tmp_path):
     with (folder / "ledger.csv").open(newline="") as fh:
         ledger_rows = list(csv.DictReader(fh))
     assert ledger_rows[-1]["balance"] == "146.0748"
-    assert ledger_rows[0]["amount"] == "-0.3400"  # numbers are never prefixed
+    assert ledger_rows[0]["amount"] == "-0.5300"  # two charges in a row; numbers are never prefixed
+    assert ledger_rows[0]["entries"] == "2"
     with (folder / "summary.csv").open(newline="") as fh:
         summary = {(row["section"], row["item"]): row["value"] for row in csv.DictReader(fh)}
     assert summary[("Balance", "Closing balance")] == "146.0748"

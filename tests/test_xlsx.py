@@ -99,11 +99,17 @@ def test_money_is_numbers_in_currency_format(seeded, tmp_path):
     assert isinstance(start.value, datetime) and start.value == datetime(2026, 11, 2, 9, 0)
     assert start.is_date
     led = wb["Ledger"]
-    amounts = [dec(c[0].value) for c in led.iter_rows(min_row=2, min_col=4, max_col=4)]
-    assert amounts == [e.amount for e in entries]
-    balances = [dec(c[0].value) for c in led.iter_rows(min_row=2, min_col=5, max_col=5)]
-    assert balances[-1] == r.closing == D("146.0748")
-    assert all(c[0].number_format == MONEY for c in led.iter_rows(min_row=2, min_col=4, max_col=5))
+    assert column(led, "Amount (USD)") == 5 and column(led, "Balance (USD)") == 6
+    rows = list(led.iter_rows(min_row=2, values_only=True))
+    assert sum(dec(row[4]) for row in rows) == sum(e.amount for e in entries)
+    assert sum(row[3] for row in rows) == len(entries) == 6
+    # the two charges of 2 November are one row; the balance after every row is exact
+    assert rows[0][1:4] == (None, "charge", 2) and dec(rows[0][4]) == D("-0.53") and dec(rows[0][5]) == D("97.97")
+    assert rows[0][0] == datetime(2026, 11, 2, 10, 0) and rows[0][8] == "2 call charges from 09:00:00 to 10:00:00"
+    assert rows[1][2:4] == ("charge", 1) and rows[1][7] == "call-6" and dec(rows[1][4]) == D("-1.2345")
+    assert rows[3][2] == "topup" and dec(rows[3][5]) == D("146.0755")
+    assert [dec(row[5]) for row in rows][-1] == r.closing == D("146.0748")
+    assert all(c[0].number_format == MONEY for c in led.iter_rows(min_row=2, min_col=5, max_col=6))
 
 
 def test_summary_totals_equal_ledger(seeded, tmp_path):
@@ -209,7 +215,8 @@ def test_calls_continue_on_further_sheets(seeded, tmp_path, monkeypatch):
         assert ws.auto_filter.ref == f"A1:S{len(rows) + 1}"
         ids += [row[1] for row in rows]
     assert len(ids) == r.calls == 9 and len(set(ids)) == 9
-    assert len(list(wb["Ledger (2)"].iter_rows(min_row=2))) == len(entries) - 4
+    assert len(list(wb["Ledger"].iter_rows(min_row=2))) == 4
+    assert len(list(wb["Ledger (2)"].iter_rows(min_row=2))) == 1  # 6 entries, 5 rows: 2 November's run is one
 
 
 def test_failed_write_leaves_nothing(seeded, tmp_path):
