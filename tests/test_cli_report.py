@@ -152,3 +152,36 @@ def test_balance_shows_runway(cli, seeded):
     assert rw["daily_spend"] == "0.0808" and rw["window_days"] == 30
     assert rw["days_to_zero"] == "1696.4"  # 137.0748 / 0.0808
     assert rw["days_to_threshold"] == "458.8"  # (137.0748 - 100) / 0.0808 = 458.85, rounded down
+
+
+def test_terminal_never_passes_control_characters(cli, tenant, monkeypatch):
+    monkeypatch.setenv("CREDITS_NOW", "2026-11-30T12:00:00Z")
+    evil = "mallory\x1b[2J\x07[bold]x[/bold]@contoso.com"
+    calls = [reportdata.CallSpec(datetime(2026, 11, 3, 9, 0), evil, "outbound", "442079460000", "charged",
+                                 D("0.0100"), "GB", "44", "[red]UK")]
+    reportdata.seed(calls=calls, topups=[(datetime(2026, 11, 1), D("50"))], users_too=False, pools=False)
+    r = cli("report")
+    assert r.exit_code == 0, r.stderr
+    assert "\x1b" not in r.stdout and "\x07" not in r.stdout
+    assert "mallory\ufffd[2J\ufffd" in r.stdout and "[bold]x[/bold]" in r.stdout  # shown, not obeyed
+    assert "[red]UK" in r.stdout
+
+
+def test_recommend_cli(cli, tenant, monkeypatch):
+    monkeypatch.setenv("CREDITS_NOW", "2026-11-30T12:00:00Z")
+    r = cli("recommend")
+    assert r.exit_code == 0, r.stderr
+    assert "one-off amount:  50.00 USD" in r.stdout
+    assert "trigger:         13.00 USD" in r.stdout
+    assert "recharge amount: 50.00 USD" in r.stdout
+    assert "method: no usage yet" in r.stdout
+    assert "credits autorecharge set --threshold 13 --amount 50; credits topup 50" in r.stdout
+    calls = [reportdata.CallSpec(datetime(2026, 11, d, 10), "alice@contoso.com", "outbound", "+442079460000",
+                                 "charged", D(a), "GB", "44", "United Kingdom") for d, a in ((1, "10"), (20, "25"))]
+    reportdata.seed(calls=calls, topups=[(datetime(2026, 10, 31), D("100"))], pools=False)
+    doc = json.loads(cli("recommend", "--json").stdout)
+    assert doc["basis"] == "usage"
+    # balance 100 - 35 = 65 < 25 + 50: 10 short, raised to the minimum purchase
+    assert (doc["trigger"], doc["recharge"], doc["one_off"]) == ("25.0000", "50.0000", "50.0000")
+    assert doc["observed_days"] == 30 and doc["average_daily"] == "1.1667"  # 35 / 30
+    assert doc["peak_day_date"] == "2026-11-20" and len(doc["reasoning"]) >= 4
