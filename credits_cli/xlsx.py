@@ -38,6 +38,7 @@ from openpyxl.cell.cell import ERROR_CODES, WriteOnlyCell
 from openpyxl.chart import BarChart, Reference
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.properties import PageSetupProperties
 
 from credits_cli.report import CALL_COLUMNS, LEDGER_COLUMNS, Report
 
@@ -55,6 +56,7 @@ COUNT_FORMAT = "#,##0"
 PERCENT_FORMAT = "0.00%"
 DATE_FORMAT = "yyyy-mm-dd"
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
+FONT = "Calibri"  # the workbook's default font: bold cells keep the same face
 
 
 def money_format(currency: str) -> str:
@@ -72,7 +74,7 @@ class _Cells:
         self.wb = wb
         self.ws = wb.create_sheet("Summary")
         self._money = self._proto(number_format=money_format(currency))
-        self._money_bold = self._proto(number_format=money_format(currency), font=Font(bold=True))
+        self._money_bold = self._proto(number_format=money_format(currency), font=Font(name=FONT, bold=True))
         self._date = self._proto(number_format=DATE_FORMAT)
         self._datetime = self._proto(number_format=DATETIME_FORMAT)
         self._minutes = self._proto(number_format=MINUTES_FORMAT)
@@ -80,12 +82,11 @@ class _Cells:
         self._percent = self._proto(number_format=PERCENT_FORMAT)
         self._quoted = self._proto(quotePrefix=True)
         self._header = self._proto(
-            font=Font(bold=True, color="FFFFFF"),
+            font=Font(name=FONT, bold=True, color="FFFFFF"),
             fill=PatternFill("solid", fgColor="305496"),
             alignment=Alignment(vertical="center", wrap_text=True),
         )
-        self._bold = self._proto(font=Font(bold=True))
-        self._title = self._proto(font=Font(bold=True, size=14))
+        self._bold = self._proto(font=Font(name=FONT, bold=True))
 
     def _proto(self, **attrs: Any) -> Any:
         cell = WriteOnlyCell(self.ws)
@@ -124,9 +125,6 @@ class _Cells:
     def bold(self, ws: Any, text: str) -> Any:
         return self._styled(ws, text, self._bold)
 
-    def title(self, ws: Any, text: str) -> Any:
-        return self.text(ws, text, self._title)
-
     def text(self, ws: Any, value: Any, style: Any = None) -> Any:
         """Text from the data, made safe: never a formula, never an error value."""
         if value is None or value == "":
@@ -150,6 +148,12 @@ def _setup(ws: Any, widths: Sequence[float], freeze: str = "A2") -> None:
     for index, width in enumerate(widths, 1):
         ws.column_dimensions[get_column_letter(index)].width = width
     ws.freeze_panes = freeze
+    # Printed: every column on the page width, the header row on every page.
+    ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.page_setup.orientation = "landscape" if sum(widths) > 110 else "portrait"
+    ws.print_title_rows = "1:1"
 
 
 def _filter(ws: Any, columns: int, last_row: int) -> None:
@@ -356,7 +360,10 @@ def _daily(wb: Workbook, cells: _Cells, r: Report) -> None:
     chart.title = f"Daily spend ({cur})"
     chart.y_axis.title = cur
     chart.x_axis.title = "Day (UTC)"
-    chart.x_axis.number_format = "mm-dd"
+    chart.x_axis.number_format = "d mmm"
+    chart.x_axis.majorTimeUnit = "days"
+    chart.y_axis.number_format = "#,##0.00"
+    chart.y_axis.majorGridlines = None
     chart.legend = None
     chart.height = 9
     chart.width = max(18, min(40, n * 0.7))
