@@ -236,3 +236,41 @@ def test_failed_write_leaves_nothing(seeded, tmp_path):
         with pytest.raises(RuntimeError):
             xlsx.write(out, r, broken(), iter(()))
     assert list(folder.iterdir()) == []
+
+
+def test_printing_fits_the_page_width(seeded, tmp_path):
+    out, _, _ = _write(tmp_path)
+    wb = openpyxl.load_workbook(out)
+    for ws in wb:
+        assert ws.sheet_properties.pageSetUpPr.fitToPage, ws.title
+        assert ws.page_setup.fitToWidth == 1 and ws.page_setup.fitToHeight == 0, ws.title
+        assert ws.print_title_rows == "$1:$1", ws.title
+    assert wb["Calls"].page_setup.orientation == "landscape"
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(texts=st.lists(st.text(min_size=1, max_size=30), min_size=1, max_size=8))
+def test_any_text_reads_back_as_text(tmp_path_factory, texts):
+    """Whatever a call record holds comes back as the same text (control characters aside), never a formula."""
+    from openpyxl import Workbook
+
+    wb = Workbook(write_only=True)
+    cells = xlsx._Cells(wb, "USD")
+    ws = cells.ws
+    for text in texts:
+        ws.append([cells.text(ws, text)])
+    out = tmp_path_factory.mktemp("h") / "t.xlsx"
+    wb.save(out)
+    back = openpyxl.load_workbook(out)["Summary"]
+    got = [row[0] for row in back.iter_rows()]
+    assert len(got) == len(texts)
+    for cell, text in zip(got, texts, strict=True):
+        assert cell.data_type == "s", (text, cell.data_type)
+        expected = xlsx._ILLEGAL.sub("\ufffd", text)
+        # XML keeps \r as \n and may not keep a lone trailing/leading whitespace-only string exactly
+        assert cell.value is not None
+        assert cell.value.replace("\r", "\n") == expected.replace("\r\n", "\n").replace("\r", "\n"), (text, cell.value)
