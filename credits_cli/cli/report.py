@@ -38,8 +38,13 @@ def _check_xlsx_target(path: Path) -> None:
 
 def report(
     ctx: typer.Context,
-    start: Annotated[str | None, typer.Option("--from", help="First day, YYYY-MM-DD (default: this month's first).")] = None,
-    end: Annotated[str | None, typer.Option("--to", help="Last day, YYYY-MM-DD, inclusive (default: the end of --from's month).")] = None,
+    start: Annotated[
+        str | None, typer.Option("--from", help="First day, YYYY-MM-DD (default: this month's first).")
+    ] = None,
+    end: Annotated[
+        str | None,
+        typer.Option("--to", help="Last day, YYYY-MM-DD, inclusive (default: the end of --from's month)."),
+    ] = None,
     xlsx_out: Annotated[Path | None, typer.Option("--xlsx", help="Also write an Excel workbook here.")] = None,
     csv_out: Annotated[Path | None, typer.Option("--csv", help="Also write the tables as CSV files in this folder.")]
     = None,
