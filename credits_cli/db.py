@@ -25,28 +25,9 @@ from sqlmodel import Session, SQLModel
 
 from credits_cli import clock
 from credits_cli.errors import DatabaseError
+from credits_cli.location import resolve_url
 
 T = TypeVar("T")
-
-APP_NAME = "credits"
-
-
-def default_path() -> Path:
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir(APP_NAME, appauthor=False)) / "credits.db"
-
-
-def resolve_url(value: str | None) -> str:
-    """A path or an SQLAlchemy URL -> an SQLAlchemy URL."""
-    if not value:
-        return "sqlite:///" + str(default_path())
-    if "://" in value:
-        if value.startswith("postgresql://"):
-            return "postgresql+psycopg://" + value[len("postgresql://") :]
-        return value
-    return "sqlite:///" + str(Path(value).expanduser().absolute())
-
 
 def _prepare_sqlite_file(url: sa.engine.URL) -> None:
     """Create the file (and its folder) readable by its owner only."""

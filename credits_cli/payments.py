@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-
-from sqlmodel import Session
+from typing import TYPE_CHECKING
 
 from credits_cli import clock
 from credits_cli.errors import InvalidInput, PurchaseRefused
-from credits_cli.models import PaymentMethod, Tenant
 from credits_cli.refdata import service
+
+if TYPE_CHECKING:  # the models (SQLModel) load only where a method is written or read
+    from sqlmodel import Session
+
+    from credits_cli.models import PaymentMethod, Tenant
 
 _EXPIRY_RE = re.compile(r"^([0-9]{4})-([0-9]{2})$")
 
@@ -43,6 +46,8 @@ def set_invoice(session: Session, tenant: Tenant) -> PaymentMethod:
 
 
 def _upsert(session: Session, tenant: Tenant, kind: str, expiry: str | None, last4: str | None) -> PaymentMethod:
+    from credits_cli.models import PaymentMethod
+
     method = session.get(PaymentMethod, tenant.id)
     if method is None:
         method = PaymentMethod(tenant_id=tenant.id or 0, kind=kind, updated_at=clock.now())
@@ -56,6 +61,8 @@ def _upsert(session: Session, tenant: Tenant, kind: str, expiry: str | None, las
 
 
 def get_method(session: Session, tenant: Tenant) -> PaymentMethod | None:
+    from credits_cli.models import PaymentMethod
+
     return session.get(PaymentMethod, tenant.id)
 
 
