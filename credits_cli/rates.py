@@ -91,9 +91,11 @@ class Rate:
         )
 
     def billed_seconds(self, duration: int) -> int:
-        """max(minimum, duration rounded up to the increment)."""
+        """max(minimum, duration rounded up to the increment); a call of 0 seconds bills nothing."""
+        if duration <= 0:
+            return 0
         inc = self.increment_seconds
-        rounded = -(-duration // inc) * inc if duration > 0 else 0
+        rounded = -(-duration // inc) * inc
         return rounded if rounded > self.minimum_seconds else self.minimum_seconds
 
     def price(self, charged_seconds: int) -> Decimal:
