@@ -35,6 +35,7 @@ Per call, in this order (the module's docstring is the rule book):
 from __future__ import annotations
 
 import json
+import operator
 import os
 import sqlite3
 import tempfile
@@ -450,6 +451,11 @@ def rate_batch(session: Session, ctx: Context, batch: list[CallRecord], import_i
         row["rate_prefix"] = rate.prefix
         row["rate_name"] = rate.name
         row["billed_seconds"] = billed
+        if billed == 0:  # a call of 0 seconds: nothing to bill, nothing taken from a pool
+            row["status"] = "free"
+            row["reason"] = "zero_duration"
+            statuses["free"] = statuses.get("free", 0) + 1
+            continue
 
         # Minutes included (§6.4)
         pool_name: str | None = None
@@ -512,10 +518,18 @@ def rate_batch(session: Session, ctx: Context, batch: list[CallRecord], import_i
     # Write: calls first (their ids), then the ledger entries that name them.
     if rows:
         table = Call.__table__  # type: ignore[attr-defined]
-        insert = sa.insert(table).returning(table.c.id, sort_by_parameter_order=True)
-        ids = session.execute(insert, rows).scalars().all()
-        for pending_index, row_index in patches:
-            account.pending[pending_index]["call_id"] = ids[row_index]
+        # A plain executemany (RETURNING in parameter order is one statement per row on SQLite);
+        # the new rows are then the tenant's rows above the highest id before the insert.
+        floor = session.execute(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))).scalar() or 0
+        _insert_calls(session, rows)
+        if patches:
+            ids = dict(
+                session.execute(
+                    sa.select(table.c.external_id, table.c.id).where(table.c.tenant_id == tid, table.c.id > floor)
+                ).all()
+            )
+            for pending_index, row_index in patches:
+                account.pending[pending_index]["call_id"] = ids[rows[row_index]["external_id"]]
     account.flush()
     _save_pools(session, ctx, pools)
     for outcome in account.recharges:
@@ -526,6 +540,26 @@ def rate_batch(session: Session, ctx: Context, batch: list[CallRecord], import_i
             result.recharges_failed += 1
     result.balance_after = account.balance
     return result
+
+
+_CALL_COLUMNS = (
+    "tenant_id", "external_id", "import_id", "source_file", "source_line", "user_upn", "user_id", "start",
+    "duration_seconds", "call_type", "kind", "number", "country", "domestic", "status", "reason", "rate_prefix",
+    "rate_name", "billed_seconds", "pool", "pool_seconds", "charged_seconds", "charge",
+)
+
+
+def _insert_calls(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Bulk insert straight through the driver: SQLAlchemy's per-row parameter
+    processing costs more than the rating itself. ``charge`` goes in as storage units."""
+    conn = session.connection()
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = (
+        f"INSERT INTO calls ({', '.join(_CALL_COLUMNS)}) VALUES ({', '.join([mark] * len(_CALL_COLUMNS))})"
+    )
+    get = operator.itemgetter(*_CALL_COLUMNS[:-1])
+    to_units = money.to_units
+    conn.exec_driver_sql(sql, [(*get(r), to_units(r["charge"])) for r in rows])
 
 
 def _deny(row: dict[str, Any], reason: str, statuses: dict[str, int], reasons: dict[str, int]) -> None:

@@ -393,6 +393,7 @@ def test_carrier_unrated_and_rejected_rows(setup) -> None:
         rec("dr2", A("alice"), "2026-01-05T10:00:00", 600, "Dr_In", US),
         rec("un1", A("alice"), "2026-01-05T10:00:00", 60, "user_out", "+999123456"),
         rec("un2", A("alice"), "2026-01-05T10:00:00", 60, "user_out", "anonymous"),
+        rec("zero", A("dave"), "2026-01-05T10:00:00", 0, "user_out", UK),
         rec("bad", A("alice"), "2026-01-05T10:00:00", 60, "video_out", UK),
         RowError("calls.csv", 9, "duration 'x' is not a number"),
     ])
@@ -401,8 +402,9 @@ def test_carrier_unrated_and_rejected_rows(setup) -> None:
     assert c["dr2"].status == "carrier"
     assert (c["un1"].status, c["un1"].reason) == ("unrated", "no_rate")
     assert (c["un2"].status, c["un2"].reason) == ("unrated", "no_number")
+    assert (c["zero"].status, c["zero"].reason, c["zero"].billed_seconds) == ("free", "zero_duration", 0)
     assert "bad" not in c
-    assert s.rejected == 2 and s.rows_read == 6
+    assert s.rejected == 2 and s.rows_read == 7
     assert {(r.line, r.reason) for r in s.rejects} >= {(9, "duration 'x' is not a number")}
     assert any(r.reason == "unknown call type 'video_out'" for r in s.rejects)
     assert balance() == Decimal("100.0000")
