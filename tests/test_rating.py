@@ -479,3 +479,41 @@ def test_ledger_entries_name_their_calls(setup) -> None:
     assert len(charges) == 5
     assert all(e.call_id in by_call and e.amount == -by_call[e.call_id].charge for e in charges)
     verify()
+
+
+def test_an_interrupted_import_keeps_whole_batches_and_a_rerun_finishes_it(setup, monkeypatch) -> None:
+    records = [rec(f"w{i}", A("dave"), f"2026-01-05T1{i}:00:00", 60, "user_out", EG) for i in range(5)]
+    real = rating.rate_batch
+    seen = []
+
+    def flaky(session, ctx, batch, import_id):  # type: ignore[no-untyped-def]
+        seen.append(len(batch))
+        if len(seen) == 2:
+            real(session, ctx, batch, import_id)  # the batch is rated, then the process "dies"
+            raise KeyboardInterrupt
+        return real(session, ctx, batch, import_id)
+
+    monkeypatch.setattr(rating, "rate_batch", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        run(records, batch_size=2)
+    assert set(calls()) == {"w0", "w1"}  # the first batch only: the second was rolled back whole
+    assert balance() == Decimal("99.0000")
+    verify()
+    monkeypatch.setattr(rating, "rate_batch", real)
+    s = run(records, batch_size=2)
+    assert s.duplicates == 2 and s.statuses["charged"] == 3
+    assert balance() == Decimal("97.5000")
+    assert set(calls()) == {f"w{i}" for i in range(5)}
+    verify()
+
+
+def test_rates_list_entries(setup) -> None:
+    import json
+
+    doc = json.loads(setup("rates", "list", "--entries", "--json").stdout)
+    assert doc["table"] == "test-rates"
+    assert {(e["section"], e["prefix"]) for e in doc["entries"]} >= {("outbound", "447"), ("tollfree", "1800"),
+                                                                    ("dialout", "33")}
+    uk = next(e for e in doc["entries"] if e["prefix"] == "447")
+    assert (uk["per_minute"], uk["connection_fee"], uk["minimum_seconds"], uk["increment_seconds"]) == (
+        "0.0600", "0.0100", 30, 1)
