@@ -39,7 +39,7 @@ import operator
 import os
 import sqlite3
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -593,7 +593,7 @@ Source = tuple[str, str, Iterable[CallRecord | RowError]]  # (file name, format,
 def rate_records(
     db: Any,
     tenant_slug: str | None,
-    sources: list[Source],
+    sources: Sequence[Source],
     *,
     dry_run: bool = False,
     batch_size: int = BATCH_SIZE,
