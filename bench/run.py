@@ -1,0 +1,435 @@
+"""Benchmark ``credits`` against the cost of just reading the file.
+
+    python bench/run.py                         # 100k and 1M calls
+    python bench/run.py --quick                 # 20k calls, a quick look
+    python bench/run.py --write-results bench/RESULTS.md
+
+For each size, in the same run: generate the export (cached under bench/data/),
+time a bare ``csv.reader`` pass over it, then ``credits rate-cdrs`` end to end on
+a fresh SQLite database (database writes included) with its peak RSS. For the
+largest size, ``credits report --xlsx`` against a bare openpyxl write-only dump
+of the same rows. Then the start-up of ``credits --help`` and ``credits balance``
+against ``python -c pass``. Every command runs in its own process; a step whose
+command fails is reported "n/a" with the command's last stderr line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import platform
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+import generate  # noqa: E402  (bench/generate.py, beside this script)
+
+RATES = ROOT / "rates" / "default-usd.yaml"
+
+BARE_READ = """
+import csv, sys
+with open(sys.argv[1], newline="", encoding="utf-8") as f:
+    for row in csv.reader(f):
+        pass
+"""
+
+# The same rows the report's Calls sheet holds, straight from the database into a write-only workbook.
+BARE_XLSX = """
+import sqlite3, sys
+from datetime import datetime
+from openpyxl import Workbook
+con = sqlite3.connect(sys.argv[1])
+wb = Workbook(write_only=True)
+ws = wb.create_sheet("Calls")
+cols = ["start", "user_upn", "call_type", "kind", "number", "country", "domestic", "status", "reason",
+        "rate_name", "duration_seconds", "billed_seconds", "pool_seconds", "charged_seconds", "charge"]
+ws.append(cols)
+parse = datetime.fromisoformat
+sql = "SELECT " + ", ".join(cols) + " FROM calls WHERE tenant_id = (SELECT min(id) FROM tenants) ORDER BY start, id"
+for row in con.execute(sql):  # the database holds the one tenant and the one month
+    ws.append((parse(row[0]),) + row[1:])
+wb.save(sys.argv[2])
+"""
+
+
+@dataclass
+class Run:
+    cmd: list[str]
+    code: int
+    wall: float
+    maxrss_kb: int
+    stdout: str
+    stderr: str
+    ok: bool = False
+
+    def why(self) -> str:
+        lines = [line for line in (self.stderr or self.stdout).splitlines() if line.strip()]
+        last = lines[-1].strip() if lines else "(no output)"
+        return f"exit {self.code}: {last}"[:200]
+
+
+def run(cmd: list[str], env: dict[str, str], ok_codes: tuple[int, ...] = (0,), timeout: float = 3600) -> Run:
+    """Run cmd in its own process; wall time and the child's peak RSS (ru_maxrss, KB on Linux)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        t = time.perf_counter()
+        try:
+            p = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=ROOT)
+        except OSError as exc:
+            return Run(cmd, 127, 0.0, 0, "", f"cannot start {cmd[0]}: {exc}")
+        killer = threading.Timer(timeout, p.kill)
+        killer.start()
+        try:
+            _, status, usage = os.wait4(p.pid, 0)
+        finally:
+            killer.cancel()
+        wall = time.perf_counter() - t
+        p.returncode = code = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        r = Run(cmd, code, wall, usage.ru_maxrss, out.read().decode(errors="replace"),
+                err.read().decode(errors="replace"))
+    r.ok = code in ok_codes
+    return r
+
+
+@dataclass
+class Figure:
+    name: str
+    value: str
+    target: str = ""
+    status: str = ""  # PASS | FAIL | n/a | "" (information)
+    note: str = ""
+
+
+@dataclass
+class Bench:
+    args: argparse.Namespace
+    figures: list[Figure] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.data = Path(self.args.data_dir)
+        self.work = self.data / "work"
+        self.work.mkdir(parents=True, exist_ok=True)
+        self.credits = shlex.split(self.args.credits) if self.args.credits else [sys.executable, "-m", "credits_cli"]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CREDITS_")}
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+        self.env = env
+        year, month = (int(x) for x in self.args.month.split("-"))
+        self.month_start = datetime(year, month, 1)
+        self.month_end = (self.month_start + timedelta(days=32)).replace(day=1)
+
+    # --- helpers ------------------------------------------------------------------------
+
+    def add(self, name: str, value: str, target: str = "", status: str = "", note: str = "") -> None:
+        self.figures.append(Figure(name, value, target, status, note))
+        mark = f" [{status}]" if status else ""
+        print(f"  {name}: {value}{mark}{'  ' + note if note else ''}", flush=True)
+
+    def na(self, name: str, target: str, why: str) -> None:
+        self.add(name, "not available", target, "n/a", why)
+
+    def cli(self, db: Path, *args: str, now: datetime, ok_codes: tuple[int, ...] = (0,)) -> Run:
+        env = dict(self.env, CREDITS_NOW=now.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        return run([*self.credits, "--db", str(db), *args], env, ok_codes)
+
+    @staticmethod
+    def fresh(db: Path) -> None:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(str(db) + suffix).unlink(missing_ok=True)
+
+    def dataset(self, n: int) -> tuple[Path, Path]:
+        # The name carries a digest of the generator, so a changed generator never reuses stale files.
+        digest = hashlib.sha1(Path(generate.__file__).read_bytes()).hexdigest()[:8]
+        stem = f"calls-{n}-seed{self.args.seed}-{self.args.month}-{digest}"
+        calls, users = self.data / f"{stem}.csv", self.data / f"{stem}.users.csv"
+        if calls.exists() and users.exists():
+            print(f"  using {calls.relative_to(ROOT) if calls.is_relative_to(ROOT) else calls}", flush=True)
+            return calls, users
+        tmp_calls, tmp_users = calls.with_suffix(".tmp"), users.with_suffix(".tmp")
+        t, cpu = time.perf_counter(), time.process_time()
+        generate.generate(n, self.args.seed, self.args.month, tmp_calls, tmp_users)
+        dt, cpu = time.perf_counter() - t, time.process_time() - cpu
+        tmp_users.replace(users)
+        tmp_calls.replace(calls)
+        self.add(f"generate {n:,} calls", f"{dt:.1f} s ({n / dt:,.0f} rows/s)", note=f"CPU {cpu:.1f} s")
+        return calls, users
+
+    # --- steps --------------------------------------------------------------------------
+
+    def bare_read(self, n: int, calls: Path) -> float | None:
+        runs = [run([sys.executable, "-c", BARE_READ, str(calls)], self.env) for _ in range(3)]
+        bad = next((r for r in runs if not r.ok), None)
+        if bad:
+            self.na(f"bare csv.reader pass, {n:,}", "", bad.why())
+            return None
+        best = min(r.wall for r in runs)
+        self.add(f"bare csv.reader pass, {n:,}", f"{best:.2f} s", note="best of 3")
+        return best
+
+    def prepare(self, db: Path, users: Path) -> Run | None:
+        """A fresh database with a tenant ready to rate: users and licenses, payment, funds, rates."""
+        self.fresh(db)
+        before = self.month_start - timedelta(days=1)
+        steps = [
+            ("tenant", "add", "bench", "--name", "Bench Corporation", "--country", "US", "--currency", "USD"),
+            ("payment", "set", "--card-expiry", "2099-12", "--last4", "4242"),
+            ("admin", "add", "billing@contoso.com", "--role", "billing-admin"),
+            ("user", "import", str(users)),  # the users file carries the license column too
+            ("topup", "1000"),
+            ("autorecharge", "set", "--threshold", "200", "--amount", "1000"),
+            ("rates", "load", str(RATES)),
+        ]
+        for step in steps:
+            r = self.cli(db, *step, now=before)
+            if not r.ok:
+                r.stderr = f"setup `{' '.join(step[:2])}` failed, {r.why()}"
+                return r
+        return None
+
+    def rate(self, n: int, calls: Path, users: Path, bare: float | None) -> tuple[Path | None, int | None]:
+        db = self.work / f"rate-{n}.db"
+        label = f"rate-cdrs {n:,}"
+        failed = self.prepare(db, users)
+        if failed is None:
+            r = self.cli(db, "rate-cdrs", str(calls), now=self.month_end, ok_codes=(0, 3))
+            if not r.ok:
+                failed = r
+                failed.stderr = f"rate-cdrs {r.why()}"
+        if failed is not None:
+            why = failed.stderr if failed.stderr.startswith(("setup", "rate-cdrs")) else failed.why()
+            self.na(f"{label}: wall time", "", why)
+            self.na(f"{label}: ratio to bare read", "<= 3.0x", "needs rate-cdrs")
+            self.na(f"{label}: peak RSS", "<= 250 MB", "needs rate-cdrs")
+            return None, None
+        summary = [line for line in r.stdout.splitlines() if line.strip()][-3:]
+        self.add(f"{label}: wall time", f"{r.wall:.2f} s", note=" | ".join(s.strip() for s in summary)[:160])
+        self.add(f"{label}: calls per second", f"{n / r.wall:,.0f}")
+        if bare:
+            ratio = r.wall / bare
+            self.add(f"{label}: ratio to bare read", f"{ratio:.2f}x", "<= 3.0x", "PASS" if ratio <= 3.0 else "FAIL")
+        else:
+            self.na(f"{label}: ratio to bare read", "<= 3.0x", "no bare read")
+        mb = r.maxrss_kb / 1024
+        self.add(f"{label}: peak RSS", f"{mb:.0f} MB", "<= 250 MB", "PASS" if mb <= 250 else "FAIL")
+        return db, r.maxrss_kb
+
+    def report(self, n: int, db: Path | None) -> None:
+        label = f"report --xlsx {n:,}"
+        if db is None:
+            self.na(f"{label}: ratio to bare openpyxl dump", "<= 1.5x", "needs a rated database (rate-cdrs)")
+            return
+        out = self.work / f"report-{n}.xlsx"
+        bare_out = self.work / f"bare-{n}.xlsx"
+        out.unlink(missing_ok=True)
+        last = (self.month_end - timedelta(days=1)).date().isoformat()
+        r = self.cli(db, "report", "--from", self.month_start.date().isoformat(), "--to", last,
+                     "--xlsx", str(out), now=self.month_end)
+        if not r.ok:
+            self.na(f"{label}: ratio to bare openpyxl dump", "<= 1.5x", r.why())
+            return
+        b = run([sys.executable, "-c", BARE_XLSX, str(db), str(bare_out)], self.env)
+        if not b.ok:
+            self.add(f"{label}: wall time", f"{r.wall:.2f} s")
+            self.na(f"{label}: ratio to bare openpyxl dump", "<= 1.5x", f"bare dump {b.why()}")
+            return
+        ratio = r.wall / b.wall
+        self.add(f"{label}: wall time", f"{r.wall:.2f} s", note=f"peak RSS {r.maxrss_kb / 1024:.0f} MB")
+        self.add(f"bare openpyxl write-only dump, {n:,}", f"{b.wall:.2f} s",
+                 note=f"peak RSS {b.maxrss_kb / 1024:.0f} MB")
+        self.add(f"{label}: ratio to bare openpyxl dump", f"{ratio:.2f}x", "<= 1.5x",
+                 "PASS" if ratio <= 1.5 else "FAIL")
+
+    def startup(self) -> None:
+        db = self.work / "startup.db"
+        self.fresh(db)
+        now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+        ready = None
+        for step in (("tenant", "add", "bench", "--name", "Bench", "--country", "US"),
+                     ("payment", "set", "--card-expiry", "2099-12"), ("topup", "100")):
+            r = self.cli(db, *step, now=now)
+            if not r.ok:
+                ready = f"setup `{' '.join(step[:2])}` failed, {r.why()}"
+                break
+        n = self.args.startup_runs
+
+        def median(cmd: list[str]) -> tuple[float | None, str]:
+            env = dict(self.env, CREDITS_NOW=now.strftime("%Y-%m-%dT%H:%M:%SZ"))
+            run(cmd, env)  # warm the file cache
+            runs = [run(cmd, env) for _ in range(n)]
+            bad = next((r for r in runs if not r.ok), None)
+            if bad:
+                return None, bad.why()
+            return statistics.median(r.wall for r in runs), f"median of {n}, min {min(r.wall for r in runs):.3f} s"
+
+        base, why = median([sys.executable, "-c", "pass"])
+        if base is None:
+            self.na("start-up: python -c pass", "", why)
+        else:
+            self.add("start-up: python -c pass", f"{base:.3f} s", note=why)
+        checks = [("credits --help", [*self.credits, "--help"], None),
+                  ("credits balance", [*self.credits, "--db", str(db), "balance"], ready)]
+        for name, cmd, blocked in checks:
+            if blocked:
+                self.na(f"start-up: {name}", "< 0.25 s", blocked)
+                continue
+            value, why = median(cmd)
+            if value is None:
+                self.na(f"start-up: {name}", "< 0.25 s", why)
+                continue
+            extra = f"{why}; +{value - base:.3f} s over python -c pass" if base is not None else why
+            self.add(f"start-up: {name}", f"{value:.3f} s", "< 0.25 s", "PASS" if value < 0.25 else "FAIL", extra)
+
+    # --- the whole run --------------------------------------------------------------------
+
+    def main(self) -> int:
+        sizes = [20_000] if self.args.quick else self.args.sizes
+        rss: dict[int, int] = {}
+        last_db: Path | None = None
+        for n in sizes:
+            print(f"{n:,} calls", flush=True)
+            calls, users = self.dataset(n)
+            bare = self.bare_read(n, calls)
+            db, peak = self.rate(n, calls, users, bare)
+            if peak is not None:
+                rss[n] = peak
+            last_db = db
+        if len(sizes) > 1:
+            small, big = min(sizes), max(sizes)
+            name = f"peak RSS {big:,} / {small:,}"
+            if small in rss and big in rss:
+                growth = rss[big] / rss[small]
+                self.add(name, f"{growth:.2f}x", "<= 1.3x", "PASS" if growth <= 1.3 else "FAIL")
+            else:
+                self.na(name, "<= 1.3x", "needs rate-cdrs")
+        if not self.args.skip_report:
+            print("report", flush=True)
+            self.report(max(sizes), last_db)
+        print("start-up", flush=True)
+        self.startup()
+        self.print_table()
+        if self.args.write_results:
+            self.write_results(Path(self.args.write_results))
+        return 1 if any(f.status == "FAIL" for f in self.figures) else 0
+
+    def rows(self) -> list[list[str]]:
+        return [[f.name, f.value, f.target, f.status, f.note] for f in self.figures]
+
+    def print_table(self) -> None:
+        head = ["figure", "value", "target", "result", "note"]
+        rows = self.rows()
+        widths = [max(len(r[i]) for r in [head, *rows]) for i in range(4)]
+        print()
+        print("  ".join(h.ljust(w) for h, w in zip(head, widths, strict=False)) + "  note")
+        print("  ".join("-" * w for w in widths) + "  ----")
+        for r in rows:
+            print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[4])
+
+    def write_results(self, path: Path) -> None:
+        m = machine()
+        lines = [
+            f"## {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit {m['commit']}",
+            "",
+            f"Machine: {m['cpu']}, {m['nproc']} CPUs, {m['ram']} RAM, {m['os']}; Python {m['python']}, "
+            f"{m['openpyxl']}; load average at the end {m['load']}.",
+            f"Command: `python bench/run.py {' '.join(shlex.quote(a) for a in sys.argv[1:])}`",
+            "",
+            "| figure | value | target | result | note |",
+            "|---|---|---|---|---|",
+        ]
+        for r in self.rows():
+            lines.append("| " + " | ".join(c.replace("|", "/") for c in r) + " |")
+        block = "\n".join(lines) + "\n"
+        if not path.exists():
+            title = "# Benchmark results\n\nAppended by `python bench/run.py --write-results bench/RESULTS.md`.\n\n"
+            block = title + block
+        else:
+            block = "\n" + block
+        with path.open("a", encoding="utf-8") as f:
+            f.write(block)
+        print(f"\nresults appended to {path}")
+
+
+def machine() -> dict[str, str]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    ram = "?"
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                ram = f"{int(line.split()[1]) / 1024 / 1024:.1f} GB"
+                break
+    except OSError:
+        pass
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                                text=True, check=False).stdout.strip() or "?"
+    except OSError:
+        commit = "?"
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
+    probe = subprocess.run(
+        [sys.executable, "-c", "import openpyxl, openpyxl.xml as x; print(openpyxl.__version__, x.LXML)"],
+        capture_output=True, text=True, check=False,
+    ).stdout.split()
+    xl = f"openpyxl {probe[0]} ({'with' if probe[1:] == ['True'] else 'without'} lxml)" if probe else "no openpyxl"
+    return {"cpu": cpu, "nproc": str(os.cpu_count()), "ram": ram, "os": f"{platform.system()} {platform.release()}",
+            "python": platform.python_version(), "commit": commit, "load": load, "openpyxl": xl}
+
+
+def parse_sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(x.replace("_", "")) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of row counts") from None
+    if not sizes or any(n <= 0 for n in sizes):
+        raise argparse.ArgumentTypeError("sizes must be positive row counts")
+    return sorted(set(sizes))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="Benchmark credits against a bare read of the same file.")
+    p.add_argument("--sizes", type=parse_sizes, default=[100_000, 1_000_000], help="comma-separated call counts")
+    p.add_argument("--quick", action="store_true", help="one small size (20,000 calls)")
+    p.add_argument("--seed", type=int, default=2026, help="generator seed")
+    p.add_argument("--month", default="2026-10", help="YYYY-MM the calls fall in")
+    p.add_argument("--credits", help="command that runs credits (default: this Python with -m credits_cli)")
+    p.add_argument("--data-dir", default=str(HERE / "data"), help="where generated files and databases go")
+    p.add_argument("--startup-runs", type=int, default=10, help="runs per start-up figure (median)")
+    p.add_argument("--skip-report", action="store_true", help="leave out the report --xlsx step")
+    p.add_argument("--write-results", metavar="FILE", help="append a markdown block with machine and date")
+    args = p.parse_args(argv)
+    try:
+        datetime.strptime(args.month, "%Y-%m")
+    except ValueError:
+        p.error(f"--month {args.month!r} is not YYYY-MM")
+    if args.startup_runs < 1:
+        p.error("--startup-runs must be at least 1")
+    if args.credits and not shutil.which(shlex.split(args.credits)[0]):
+        p.error(f"--credits: {shlex.split(args.credits)[0]!r} not found")
+    try:
+        return Bench(args).main()
+    except OSError as exc:
+        print(f"error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
