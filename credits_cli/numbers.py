@@ -85,7 +85,20 @@ def country_of(digits: str) -> str | None:
         return None
     if len(regions) == 1:
         return regions[0]
-    return _shared_code_country(digits, code)
+    # Countries that share a calling code differ within the first few national digits
+    # (+44 1481 Guernsey, +7 7 Kazakhstan, +1 area codes): remember the answer by that prefix.
+    key = digits[: len(code) + _NATIONAL_DIGITS]
+    found = _by_prefix.get(key, _MISSING)
+    if found is _MISSING:
+        found = _shared_code_country(digits, code)
+        if len(_by_prefix) < 200_000:
+            _by_prefix[key] = found
+    return found  # type: ignore[return-value]
+
+
+_NATIONAL_DIGITS = 6
+_MISSING = object()
+_by_prefix: dict[str, object] = {}
 
 
 @lru_cache(maxsize=65536)

@@ -70,8 +70,23 @@ _MICRO = timedelta(microseconds=1)
 
 def kind_of(record: CallRecord) -> str | None:
     """outbound | dialout | inbound | carrier, or None for an unknown call type."""
-    ct = record.call_type.strip().lower()
-    if record.direct_routing or ct.startswith("dr_") or ct.startswith("byot"):
+    key = (record.call_type, record.direct_routing)
+    try:
+        return _kinds[key]
+    except KeyError:
+        pass
+    kind = _kind(*key)
+    if len(_kinds) < 1000:
+        _kinds[key] = kind
+    return kind
+
+
+_kinds: dict[tuple[str, bool], str | None] = {}
+
+
+def _kind(call_type: str, direct_routing: bool) -> str | None:
+    ct = call_type.strip().lower()
+    if direct_routing or ct.startswith("dr_") or ct.startswith("byot"):
         return "carrier"
     if ct in DIALOUT_TYPES:  # before user_out*: user_out_conf is dial-out
         return "dialout"
