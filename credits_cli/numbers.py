@@ -85,8 +85,10 @@ def country_of(digits: str) -> str | None:
         return None
     if len(regions) == 1:
         return regions[0]
+    if code == "1":
+        return _nanp_country(digits[1:4]) if len(digits) >= 4 else "US"
     # Countries that share a calling code differ within the first few national digits
-    # (+44 1481 Guernsey, +7 7 Kazakhstan, +1 area codes): remember the answer by that prefix.
+    # (+44 1481 Guernsey, +7 7 Kazakhstan, +39 06 698 Vatican): remember the answer by that prefix.
     key = digits[: len(code) + _NATIONAL_DIGITS]
     found = _by_prefix.get(key, _MISSING)
     if found is _MISSING:
@@ -96,12 +98,11 @@ def country_of(digits: str) -> str | None:
     return found  # type: ignore[return-value]
 
 
-_NATIONAL_DIGITS = 6
+_NATIONAL_DIGITS = 5
 _MISSING = object()
 _by_prefix: dict[str, object] = {}
 
 
-@lru_cache(maxsize=65536)
 def _shared_code_country(digits: str, code: str) -> str | None:
     """A calling code shared by several countries (+1, +44, +7, ...): ask phonenumbers.
 
@@ -112,9 +113,6 @@ def _shared_code_country(digits: str, code: str) -> str | None:
     import phonenumbers
 
     main = phonenumbers.region_code_for_country_code(int(code))
-    if code == "1" and len(digits) >= 4:
-        # NANP: the area code decides (US, CA, PR, the Caribbean); cache by it.
-        return _nanp_country(digits[1:4]) or main
     candidates = [digits]
     for target in (len(digits), 11, 12, 13):
         for fill in ("0", "2", "5"):
@@ -132,7 +130,8 @@ def _shared_code_country(digits: str, code: str) -> str | None:
 
 
 @lru_cache(maxsize=1024)
-def _nanp_country(area: str) -> str | None:
+def _nanp_country(area: str) -> str:
+    """NANP (+1): the area code decides (US, CA, PR, the Caribbean); US when unknown."""
     import phonenumbers
 
     for tail in ("2000000", "5550100", "2345678", "9000000"):
@@ -142,5 +141,5 @@ def _nanp_country(area: str) -> str | None:
             continue
         region = phonenumbers.region_code_for_number(parsed)
         if region:
-            return region
-    return None
+            return str(region)
+    return "US"
