@@ -325,7 +325,8 @@ def test_auto_recharge_succeeds_mid_import(cli, setup) -> None:
     verify()
 
 
-def test_auto_recharge_fails_with_an_expired_card_and_backs_off_an_hour(cli, setup) -> None:
+@pytest.mark.parametrize("batch_size", [5000, 1])  # the back-off holds across batches too
+def test_auto_recharge_fails_with_an_expired_card_and_backs_off_an_hour(cli, setup, batch_size: int) -> None:
     assert cli("autorecharge", "set", "--threshold", "90", "--amount", "50").exit_code == 0
     assert cli("payment", "set", "--card-expiry", "2025-12").exit_code == 0  # expired by January 2026
     s = run([
@@ -334,7 +335,7 @@ def test_auto_recharge_fails_with_an_expired_card_and_backs_off_an_hour(cli, set
         rec("f3", A("dave"), "2026-01-05T10:59:59", 60, "user_out", EG),  # still within the hour
         rec("f4", A("dave"), "2026-01-05T11:00:00", 60, "user_out", EG),  # an hour later: tries, fails
         rec("f5", A("dave"), "2026-01-05T11:10:00", 60, "user_out", EG),
-    ])
+    ], batch_size=batch_size)
     assert (s.recharges_succeeded, s.recharges_failed) == (0, 2)
     assert events().count("recharge_failed") == 2
     assert all(c.status == "charged" for c in calls().values())  # the balance is still above zero
