@@ -24,8 +24,13 @@ def register(app: typer.Typer) -> None:
 
 def rate_cdrs(
     ctx: typer.Context,
-    files: Annotated[list[Path], typer.Argument(help="Call-record files: Teams PSTN export (csv or zip), Graph JSON, "
-                                                     "or the project's CSV.")],
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="FILE...",
+            help="Call-record files: Teams PSTN export (csv or zip), Graph JSON, or the project's CSV.",
+        ),
+    ],
     fmt: Annotated[
         str, typer.Option("--format", help="auto, teams-csv, graph-json, csv or direct-routing-csv.")
     ] = "auto",
