@@ -110,7 +110,7 @@ class Database:
         try:
             with Session(self.engine, expire_on_commit=False) as session:
                 yield session
-        except OperationalError as exc:
+        except DBAPIError as exc:  # OperationalError, or "file is not a database"
             raise DatabaseError(_describe(exc)) from None
 
     def write(self, work: Callable[[Session], T], *, attempts: int = 12) -> T:
@@ -178,6 +178,8 @@ def open_database(value: str | None) -> Database:
     if url in _opened:
         return _opened[url]
     database = Database(url)
+    if database.is_sqlite and (database.url.database or ":memory:") in (":memory:", ""):
+        raise DatabaseError("an in-memory database keeps nothing between commands; give a file path or a server URL")
     database.migrate()
     _opened[url] = database
     return database

@@ -388,13 +388,6 @@ def verify(session: Session, tenant: Tenant) -> dict[str, Any]:
         raise LedgerBroken(
             f"ledger sum {money.from_units(total)} differs from the entries re-added {money.from_units(readd)}"
         )
-    if total != remaining + unfunded:
-        raise LedgerBroken(
-            f"balance {money.from_units(total)} != lot remainders {money.from_units(remaining)}"
-            f" + unfunded {money.from_units(unfunded)}"
-        )
-    if unfunded > 0:
-        raise LedgerBroken(f"entries without a lot add up to a credit ({money.from_units(unfunded)})")
     per_lot = dict(
         session.execute(
             sa.select(ledger.c.lot_id, sa.func.sum(amount))
@@ -417,6 +410,18 @@ def verify(session: Session, tenant: Tenant) -> dict[str, Any]:
         ).scalar()
         if money.from_units(int(credited or 0)) != lot.amount:
             raise LedgerBroken(f"lot {lot.id}: purchase of {lot.amount} is not in the ledger")
+    if total != remaining + unfunded:
+        raise LedgerBroken(
+            f"balance {money.from_units(total)} != lot remainders {money.from_units(remaining)}"
+            f" + unfunded {money.from_units(unfunded)}"
+        )
+    if unfunded > 0:
+        raise LedgerBroken(f"entries without a lot add up to a credit ({money.from_units(unfunded)})")
+    if unfunded < 0 and remaining > 0:
+        raise LedgerBroken(
+            f"entries without a lot owe {money.from_units(-unfunded)} while lots still hold "
+            f"{money.from_units(remaining)} (the last purchase should have settled them)"
+        )
     calls_t = Call.__table__  # type: ignore[attr-defined]
     call_charge = sa.type_coerce(calls_t.c.charge, sa.BigInteger)
     mismatched = session.execute(

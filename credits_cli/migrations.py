@@ -33,7 +33,17 @@ def pending(session: Session) -> list[str]:
     if not sa.inspect(session.connection()).has_table("schema_migrations"):
         return [name for name, _ in MIGRATIONS]
     applied = set(session.exec(select(SchemaMigration.name)).all())
+    _refuse_unknown(applied)
     return [name for name, _ in MIGRATIONS if name not in applied]
+
+
+def _refuse_unknown(applied: set[str]) -> None:
+    """A database migrated by a newer version must not be used (or written) by this one."""
+    unknown = applied - {name for name, _ in MIGRATIONS}
+    if unknown:
+        raise DatabaseError(
+            f"the database has migrations this version does not know ({', '.join(sorted(unknown))}); upgrade credits"
+        )
 
 
 def apply_migrations(session: Session) -> list[str]:
@@ -48,12 +58,7 @@ def apply_migrations(session: Session) -> list[str]:
         applied = set(session.exec(select(SchemaMigration.name)).all())
     elif inspector.get_table_names():
         raise DatabaseError("this database was not made by credits (no schema_migrations table)")
-    known = {name for name, _ in MIGRATIONS}
-    unknown = applied - known
-    if unknown:
-        raise DatabaseError(
-            f"the database has migrations this version does not know ({', '.join(sorted(unknown))}); upgrade credits"
-        )
+    _refuse_unknown(applied)
     done = []
     for name, migration in MIGRATIONS:
         if name in applied:

@@ -92,7 +92,7 @@ def parse_smtp(value: str) -> tuple[str, int]:
     if not sep:
         host, port_text = text, "25"
     host = host.strip("[]")
-    if not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+    if not host or not (port_text.isascii() and port_text.isdigit()) or not 0 < int(port_text) < 65536:
         raise InvalidInput(f"--smtp {value!r} must be HOST:PORT, e.g. smtp.contoso.com:587")
     return host, int(port_text)
 
@@ -141,6 +141,16 @@ def deliver(
         report.failed = len(queued)
         report.errors.append(f"cannot connect to {host}:{port}: {reason}")
         return report
+    handled: set[int] = set()
+
+    def give_up(reason: str) -> None:
+        # The connection is unusable: every row not yet handled stays queued with the reason.
+        for left_id, _ in queued:
+            if left_id is not None and left_id not in handled:
+                _record_failure(db, left_id, reason)
+                handled.add(left_id)
+                report.failed += 1
+
     try:
         smtp.ehlo_or_helo_if_needed()
         if smtp.has_extn("starttls"):
@@ -153,15 +163,16 @@ def deliver(
             try:
                 refused = smtp.send_message(_message(note, sender, tenant.slug))
             except smtplib.SMTPServerDisconnected as exc:
-                _record_failure(db, note_id, _reason(exc))
-                report.failed += 1
                 report.errors.append(f"{note.recipient}: {_reason(exc)}")
+                give_up(_reason(exc))
                 break
             except (smtplib.SMTPException, OSError) as exc:
                 _record_failure(db, note_id, _reason(exc))
+                handled.add(note_id)
                 report.failed += 1
                 report.errors.append(f"{note.recipient}: {_reason(exc)}")
                 continue
+            handled.add(note_id)
             if refused:
                 text = "; ".join(f"{rcpt}: {code} {msg!r}" for rcpt, (code, msg) in refused.items())
                 _record_failure(db, note_id, text)
@@ -172,8 +183,7 @@ def deliver(
             report.sent += 1
     except (smtplib.SMTPException, OSError) as exc:
         report.errors.append(_reason(exc))
-        remaining = len(queued) - report.sent - report.failed
-        report.failed += remaining
+        give_up(_reason(exc))
     finally:
         try:
             smtp.quit()

@@ -12,7 +12,7 @@ from credits_cli.errors import InvalidInput, PurchaseRefused
 from credits_cli.models import PaymentMethod, Tenant
 from credits_cli.refdata import service
 
-_EXPIRY_RE = re.compile(r"^(\d{4})-(\d{2})$")
+_EXPIRY_RE = re.compile(r"^([0-9]{4})-([0-9]{2})$")
 
 
 def check_card_expiry(text: str) -> str:
@@ -29,7 +29,7 @@ def card_expired(card_expiry: str, at: datetime) -> bool:
 
 def set_card(session: Session, tenant: Tenant, expiry: str, last4: str | None) -> tuple[PaymentMethod, str | None]:
     expiry = check_card_expiry(expiry)
-    if last4 is not None and not re.fullmatch(r"\d{4}", last4.strip()):
+    if last4 is not None and not re.fullmatch(r"[0-9]{4}", last4.strip()):
         raise InvalidInput(f"--last4 {last4!r} must be exactly four digits")
     method = _upsert(session, tenant, "card", expiry, last4.strip() if last4 else None)
     warning = None

@@ -65,11 +65,23 @@ class ServiceData:
 
     def role(self, text: str) -> str:
         """A role slug from a slug or the full role name; refuse anything else."""
-        key = text.strip().lower()
+        key = " ".join(text.split()).lower()
         for slug, title in self.admin_roles.items():
-            if key in (slug, title.lower()):
+            if key == slug or key in _title_variants(title.lower()):
                 return slug
         raise InvalidInput(f"unknown role {text!r}; roles: {', '.join(self.admin_roles)}")
+
+
+def _title_variants(title: str) -> set[str]:
+    """'global (company) administrator' is also typed 'global administrator' or
+    'company administrator'; 'device administrators' also in the singular."""
+    variants = {title}
+    head, sep, rest = title.partition(" (")
+    if sep and ") " in rest:
+        inner, _, tail = rest.partition(") ")
+        variants |= {f"{head} {tail}", f"{inner} {tail}"}
+    variants |= {v.removesuffix("s") for v in variants if v.endswith("administrators")}
+    return variants
 
 
 def _groups(raw: Any) -> dict[str, str]:

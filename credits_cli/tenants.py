@@ -59,6 +59,7 @@ def list_tenants(session: Session) -> list[Tenant]:
 
 def resolve(session: Session, slug: str | None) -> Tenant:
     """The tenant named by ``--tenant``, or the only one when there is exactly one."""
+    slug = (slug or "").strip().lower()  # slugs are lower-case; CREDITS_TENANT may carry stray spaces
     if slug:
         tenant = session.exec(select(Tenant).where(Tenant.slug == slug)).first()
         if tenant is None:

@@ -130,19 +130,25 @@ def import_users(session: Session, tenant: Tenant, path: Path) -> ImportResult:
     """Add or update users from CSV. All rows are checked first; any bad row
     refuses the whole file (each bad row named), so nothing is half-imported."""
     text = read_text_file(path, what="users file")
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    except csv.Error as exc:
+        raise InvalidInput(f"{path}: line {reader.line_num}: not valid CSV ({exc})") from None
     if not header:
         raise InvalidInput(f"{path}: empty file; expected columns {','.join(IMPORT_COLUMNS)}")
     missing = [c for c in ("upn", "country") if c not in header]
     if missing:
         raise InvalidInput(f"{path}: missing column(s) {', '.join(missing)}; expected {','.join(IMPORT_COLUMNS)}")
     reader.fieldnames = header
+    try:
+        records = [(reader.line_num, row) for row in reader]
+    except csv.Error as exc:
+        raise InvalidInput(f"{path}: line {reader.line_num + 1}: not valid CSV ({exc}); nothing imported") from None
     rows: list[tuple[int, dict[str, str | None]]] = []
     errors: list[str] = []
     seen: dict[str, int] = {}
-    for row in reader:
-        line = reader.line_num
+    for line, row in records:
         clean = {k: (v.strip() if isinstance(v, str) else None) for k, v in row.items() if k}
         try:
             upn = check_upn(clean.get("upn") or "")

@@ -126,14 +126,16 @@ def print_json(document: Any) -> None:
 def table(
     title: str | None, columns: list[str], rows: list[list[Any]], *, justify_right: set[str] | None = None
 ) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     right = justify_right or set()
-    t = Table(title=title, title_justify="left", header_style="bold")
+    # Cells hold what people typed (names, notes): never read them as Rich markup.
+    t = Table(title=escape(title) if title else None, title_justify="left", header_style="bold")
     for name in columns:
         t.add_column(name, justify="right" if name in right else "left", overflow="fold")
     for row in rows:
-        t.add_row(*("" if v is None else str(v) for v in row))
+        t.add_row(*("" if v is None else escape(str(v)) for v in row))
     console().print(t)
 
 

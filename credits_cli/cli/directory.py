@@ -110,7 +110,7 @@ def tenant_list(ctx: typer.Context, json_out: Json = False) -> None:
 @tenant_app.command("show")
 def tenant_show(ctx: typer.Context, json_out: Json = False) -> None:
     """Show the tenant: details, users, licenses, admins and balance."""
-    from credits_cli import ledger, payments, tenants, users
+    from credits_cli import clock, ledger, payments, tenants, users
 
     st = state(ctx)
     with st.db.read() as s:
@@ -121,7 +121,9 @@ def tenant_show(ctx: typer.Context, json_out: Json = False) -> None:
             "licensed_users": sum(1 for u in all_users if u.licensed),
             "admins": len(tenants.list_admins(s, t)),
             "payment": payments.describe(payments.get_method(s, t)),
-            "balance": ledger.balance(s, t),
+            # As `balance` shows it: lots that have expired by now no longer count.
+            "balance": ledger.balance(s, t)
+            - sum((lot.remaining for lot in ledger.open_lots(s, t) if lot.expires_at <= clock.now()), ledger.ZERO),
         }
     if json_out:
         print_json(doc)

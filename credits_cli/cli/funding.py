@@ -210,8 +210,9 @@ def autorecharge_off(ctx: typer.Context, json_out: Json = False) -> None:
 
 
 def balance(ctx: typer.Context, json_out: Json = False) -> None:
-    """Balance, funding lots and their expiry, auto-recharge settings."""
+    """Balance, funding lots and their expiry, auto-recharge settings, runway."""
     from credits_cli import clock, ledger, money, payments
+    from credits_cli import funding as funding_mod
 
     st = state(ctx)
 
@@ -220,10 +221,12 @@ def balance(ctx: typer.Context, json_out: Json = False) -> None:
         st.db.lock_tenant(s, t.id or 0)
         ledger.housekeep(s, t)  # write off lots that expired since the last command
         lots = ledger.open_lots(s, t)
+        bal = ledger.balance(s, t)
+        settings = ledger.get_auto_recharge(s, t)
         return {
             "tenant": t.slug,
             "currency": t.currency,
-            "balance": ledger.balance(s, t),
+            "balance": bal,
             "as_of": clock.now(),
             "lots": [
                 {
@@ -236,8 +239,9 @@ def balance(ctx: typer.Context, json_out: Json = False) -> None:
                 }
                 for lot in lots
             ],
-            "autorecharge": settings_doc(ledger.get_auto_recharge(s, t)),
+            "autorecharge": settings_doc(settings),
             "payment": payments.describe(payments.get_method(s, t)),
+            "runway": funding_mod.runway(s, t, bal, settings).to_dict(),
         }
 
     doc = st.db.write(work)
@@ -256,6 +260,7 @@ def balance(ctx: typer.Context, json_out: Json = False) -> None:
         )
         + f"; payment: {doc['payment']}"
     )
+    say(funding_mod.describe_runway(doc["runway"], cur))
     if doc["lots"]:
         table(
             "funding lots (used oldest first)",
@@ -289,6 +294,10 @@ def ledger_cmd(
     st = state(ctx)
     lo = clock.day_start(clock.parse_day(start, what="--from")) if start else None
     hi = clock.day_start(clock.parse_day(end, what="--to")) + timedelta(days=1) if end else None
+    if lo is not None and hi is not None and lo >= hi:
+        from credits_cli.errors import InvalidInput
+
+        raise InvalidInput(f"--from {start} is after --to {end}")
     with st.db.read() as s:
         t = st.tenant(s)
         opening = ledger.balance_before(s, t, lo) if lo else money.from_units(0)

@@ -29,6 +29,8 @@ def outbox(
         return
     from credits_cli import clock, notify
 
+    if status is not None and status not in ("queued", "sent", "no_recipient"):
+        fail(f"--status {status!r} must be queued, sent or no_recipient")
     st = state(ctx)
     with st.db.read() as s:
         t = st.tenant(s)

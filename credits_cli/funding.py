@@ -1,0 +1,152 @@
+"""How long the balance lasts: the runway (``balance``) and the spend history
+that ``recommend`` reads.
+
+Recent daily spend is the average of the call charges of the last
+:data:`RUNWAY_WINDOW_DAYS` calendar days (UTC) up to and including today, or of
+the days since the first charge's day when that is more recent; days without
+charges count as zero. At that rate the runway is the days until the balance
+falls to the auto-recharge threshold and to zero (ignoring recharges and lot
+expiry).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import ROUND_FLOOR, Decimal
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from credits_cli import clock, money
+from credits_cli.models import AutoRecharge, LedgerEntry, Tenant
+
+#: Days of charges averaged for the recent daily spend.
+RUNWAY_WINDOW_DAYS = 30
+
+_ledger = LedgerEntry.__table__  # type: ignore[attr-defined]
+ZERO = money.from_units(0)
+
+
+def daily_spend(session: Session, tenant: Tenant, start: datetime, end: datetime) -> dict[date, Decimal]:
+    """Charges per UTC day in [start, end), as positive amounts (days without charges absent)."""
+    day = sa.func.date(_ledger.c.occurred_at)
+    out: dict[date, Decimal] = {}
+    for value, units in session.execute(
+        sa.select(day, sa.func.sum(sa.type_coerce(_ledger.c.amount, sa.BigInteger)))
+        .where(
+            _ledger.c.tenant_id == tenant.id,
+            _ledger.c.kind == "charge",
+            _ledger.c.occurred_at >= start,
+            _ledger.c.occurred_at < end,
+        )
+        .group_by(day)
+    ):
+        out[date.fromisoformat(str(value)[:10])] = -money.from_units(int(units or 0))
+    return out
+
+
+def first_charge_day(session: Session, tenant: Tenant) -> date | None:
+    value = session.execute(
+        sa.select(sa.func.min(_ledger.c.occurred_at)).where(
+            _ledger.c.tenant_id == tenant.id, _ledger.c.kind == "charge"
+        )
+    ).scalar()
+    if value is None:
+        return None
+    return value.date() if isinstance(value, datetime) else date.fromisoformat(str(value)[:10])
+
+
+def observed_days(first: date | None, today: date, window_days: int) -> int:
+    """Calendar days of the window the tenant has been spending: its first charge's day to today, 1..window."""
+    if first is None:
+        return 0
+    return max(1, min(window_days, (today - first).days + 1))
+
+
+def spend_series(session: Session, tenant: Tenant, today: date, days: int) -> list[tuple[date, Decimal]]:
+    """The charges of each of the ``days`` calendar days that end with ``today``, zero days included."""
+    first = today - timedelta(days=days - 1)
+    spent = daily_spend(session, tenant, clock.day_start(first), clock.day_start(today) + timedelta(days=1))
+    return [(first + timedelta(days=i), spent.get(first + timedelta(days=i), ZERO)) for i in range(days)]
+
+
+@dataclass
+class Runway:
+    balance: Decimal
+    window_days: int  # the averaging window (RUNWAY_WINDOW_DAYS)
+    observed_days: int  # days actually averaged over
+    window_spend: Decimal
+    daily_spend: Decimal  # rounded half up to 4 decimals
+    threshold: Decimal | None
+    days_to_threshold: Decimal | None  # None: no recent spend, or no auto-recharge
+    days_to_zero: Decimal | None
+    threshold_date: date | None
+    zero_date: date | None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "balance": self.balance,
+            "window_days": self.window_days,
+            "observed_days": self.observed_days,
+            "window_spend": self.window_spend,
+            "daily_spend": self.daily_spend,
+            "threshold": self.threshold,
+            "days_to_threshold": None if self.days_to_threshold is None else str(self.days_to_threshold),
+            "days_to_zero": None if self.days_to_zero is None else str(self.days_to_zero),
+            "threshold_date": self.threshold_date,
+            "zero_date": self.zero_date,
+        }
+
+
+def _days_until(amount: Decimal, per_day: Decimal) -> Decimal:
+    if amount <= 0:
+        return Decimal("0.0")
+    return (amount / per_day).quantize(Decimal("0.1"), rounding=ROUND_FLOOR)
+
+
+def runway(
+    session: Session, tenant: Tenant, balance: Decimal, settings: AutoRecharge | None, now: datetime | None = None
+) -> Runway:
+    now = now or clock.now()
+    window = RUNWAY_WINDOW_DAYS
+    days = observed_days(first_charge_day(session, tenant), now.date(), window)
+    spent = sum((v for _, v in spend_series(session, tenant, now.date(), days)), ZERO) if days else ZERO
+    per_day = money.round_money(spent / days) if days and spent > 0 else ZERO
+    threshold = settings.threshold if settings is not None and settings.enabled else None
+    to_threshold = to_zero = None
+    threshold_date = zero_date = None
+    if per_day > 0:
+        to_zero = _days_until(balance, per_day)
+        zero_date = (now + timedelta(days=int(to_zero))).date()
+        if threshold is not None:
+            to_threshold = _days_until(balance - threshold, per_day)
+            threshold_date = (now + timedelta(days=int(to_threshold))).date()
+    return Runway(
+        balance=balance,
+        window_days=window,
+        observed_days=days,
+        window_spend=spent,
+        daily_spend=per_day,
+        threshold=threshold,
+        days_to_threshold=to_threshold,
+        days_to_zero=to_zero,
+        threshold_date=threshold_date,
+        zero_date=zero_date,
+    )
+
+
+def describe_runway(doc: dict[str, object], currency: str) -> str:
+    """One line for ``balance``, from :meth:`Runway.to_dict`."""
+    per_day = doc["daily_spend"]
+    assert isinstance(per_day, Decimal)
+    if per_day <= 0:
+        return f"runway: no call charges in the last {doc['window_days']} days"
+    text = (
+        f"runway: at {money.fmt_display(per_day, currency)} a day (average of the last {doc['observed_days']} "
+        f"day(s), window {doc['window_days']})"
+    )
+    if doc["days_to_threshold"] is not None:
+        text += f", {doc['days_to_threshold']} days to the recharge threshold ({doc['threshold_date']})"
+    text += f", {doc['days_to_zero']} days to zero ({doc['zero_date']}) without recharges"
+    return text

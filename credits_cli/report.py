@@ -1,0 +1,593 @@
+"""The usage and funding report of one period (SPEC §7): pure data, no terminal.
+
+:func:`build` adds up, in the database and in integer storage units, what the
+terminal summary, the workbook, the CSV files and the JSON document all show:
+opening and closing balance, funding, spend by kind, denied calls and why,
+pool use, users, destinations and the daily series. The two tables that can
+hold a million rows (calls and ledger entries) are never loaded: :func:`iter_calls`
+and :func:`iter_ledger` stream them from the database for the writers.
+
+Spend is the ledger's: the ``charge`` entries that occurred in the period (a
+charge occurs at its call's start). Breakdowns by user and destination add up
+the calls' own charges, which ``verify`` keeps equal to their ledger entries,
+so every table agrees with the ledger to the last digit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from credits_cli import clock, money
+from credits_cli.errors import InvalidInput
+from credits_cli.models import Call, LedgerEntry, PoolUsage, Tenant, User
+
+ZERO = money.from_units(0)
+#: Call kinds that spend credits, always listed in "spend by kind" even at zero.
+SPENDING_KINDS = ("outbound", "dialout", "tollfree")
+#: Ledger kinds that fund the balance.
+FUNDING_KINDS = ("topup", "recharge")
+#: Every call status, in the order reports list them.
+STATUSES = ("charged", "included", "free", "denied", "unrated", "carrier")
+#: Streaming batch size for the two large tables.
+STREAM_BATCH = 5000
+
+_calls = Call.__table__  # type: ignore[attr-defined]
+_ledger = LedgerEntry.__table__  # type: ignore[attr-defined]
+_pools = PoolUsage.__table__  # type: ignore[attr-defined]
+_users = User.__table__  # type: ignore[attr-defined]
+
+
+def _units(column: Any) -> Any:
+    """SUM of a Money column as integer storage units (never float)."""
+    return sa.func.coalesce(sa.func.sum(sa.type_coerce(column, sa.BigInteger)), 0)
+
+
+def _m(units: Any) -> Decimal:
+    return money.from_units(int(units or 0))
+
+
+def _day(value: Any) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+# --- the period -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Period:
+    """Whole UTC days: ``first`` to ``last`` inclusive."""
+
+    first: date
+    last: date
+
+    @property
+    def start(self) -> datetime:
+        return clock.day_start(self.first)
+
+    @property
+    def end(self) -> datetime:
+        """Exclusive end: midnight after ``last``."""
+        return clock.day_start(self.last) + timedelta(days=1)
+
+    @property
+    def days(self) -> int:
+        return (self.last - self.first).days + 1
+
+    def each_day(self) -> Iterator[date]:
+        for offset in range(self.days):
+            yield self.first + timedelta(days=offset)
+
+
+def period(start: str | None, end: str | None, today: date | None = None) -> Period:
+    """``--from``/``--to`` -> a period. Default: the current calendar month.
+
+    ``--from`` alone runs to the end of that day's month; ``--to`` alone starts
+    at the first of its month.
+    """
+    today = today or clock.now().date()
+    first = clock.parse_day(start, what="--from") if start else None
+    last = clock.parse_day(end, what="--to") if end else None
+    if first is None and last is None:
+        first, nxt = clock.month_bounds(today)
+        last = nxt - timedelta(days=1)
+    elif first is None:
+        assert last is not None
+        first = clock.month_bounds(last)[0]
+    elif last is None:
+        last = clock.month_bounds(first)[1] - timedelta(days=1)
+    if last < first:
+        raise InvalidInput(f"--to {last} is before --from {first}")
+    if (last - first).days > 3660:
+        raise InvalidInput("a report covers at most ten years")
+    return Period(first, last)
+
+
+# --- the report's rows --------------------------------------------------------------------
+
+
+@dataclass
+class KindRow:
+    kind: str
+    calls: int
+    charged_calls: int
+    billed_seconds: int
+    pool_seconds: int
+    charged_seconds: int
+    spend: Decimal
+
+
+@dataclass
+class DeniedRow:
+    reason: str
+    calls: int
+    billed_seconds: int
+
+
+@dataclass
+class PoolRow:
+    month: str
+    pool: str
+    capacity_seconds: int
+    used_seconds: int
+
+    @property
+    def left_seconds(self) -> int:
+        return max(self.capacity_seconds - self.used_seconds, 0)
+
+    @property
+    def used_fraction(self) -> Decimal:
+        if self.capacity_seconds <= 0:
+            return Decimal(0)
+        return money.round_money(Decimal(self.used_seconds) / Decimal(self.capacity_seconds))
+
+
+@dataclass
+class UserRow:
+    upn: str
+    name: str
+    calls: int
+    charged_calls: int
+    denied_calls: int
+    billed_seconds: int
+    pool_seconds: int
+    charged_seconds: int
+    spend: Decimal
+
+
+@dataclass
+class DestinationRow:
+    kind: str
+    prefix: str
+    name: str
+    country: str
+    calls: int
+    charged_calls: int
+    billed_seconds: int
+    charged_seconds: int
+    spend: Decimal
+
+
+@dataclass
+class DayRow:
+    day: date
+    calls: int
+    charged_calls: int
+    denied_calls: int
+    charged_seconds: int
+    spend: Decimal  # charges (positive)
+    funding: Decimal  # top-ups and recharges
+    expired: Decimal  # expired lots (positive)
+    other: Decimal  # adjustments and settlements (signed)
+    closing: Decimal  # balance at the end of the day
+
+
+@dataclass
+class Report:
+    tenant: str
+    tenant_name: str
+    currency: str
+    period: Period
+    generated_at: datetime
+    opening: Decimal
+    closing: Decimal
+    movements: dict[str, Decimal]  # ledger kind -> signed sum in the period
+    topups: Decimal
+    topup_count: int
+    recharges: Decimal
+    recharge_count: int
+    spend: Decimal  # charges in the period (positive)
+    expired: Decimal  # expired remainders (positive)
+    other: Decimal  # adjustments and settlements (signed)
+    ledger_entries: int
+    calls: int
+    statuses: dict[str, int]
+    by_kind: list[KindRow]
+    denied: list[DeniedRow]
+    pools: list[PoolRow]
+    users: list[UserRow]
+    destinations: list[DestinationRow]
+    daily: list[DayRow]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def funding(self) -> Decimal:
+        return self.topups + self.recharges
+
+    @property
+    def denied_calls(self) -> int:
+        return self.statuses.get("denied", 0)
+
+    def check(self) -> Decimal:
+        """Opening + every movement - closing; zero when the report adds up."""
+        return self.opening + sum(self.movements.values(), ZERO) - self.closing
+
+    def top_users(self, n: int = 10) -> list[UserRow]:
+        return [u for u in self.users if u.spend > 0 or u.calls][:n]
+
+    def top_destinations(self, n: int = 10) -> list[DestinationRow]:
+        return self.destinations[:n]
+
+    def summary_rows(self) -> list[tuple[str, str, Any]]:
+        """(section, item, value) lines of the summary: shared by the workbook and the CSV."""
+        p = self.period
+        rows: list[tuple[str, str, Any]] = [
+            ("Report", "Tenant", self.tenant),
+            ("Report", "Name", self.tenant_name),
+            ("Report", "Currency", self.currency),
+            ("Report", "From", p.first),
+            ("Report", "To", p.last),
+            ("Report", "Generated at (UTC)", self.generated_at),
+            ("Balance", "Opening balance", self.opening),
+            ("Balance", f"Top-ups ({self.topup_count})", self.topups),
+            ("Balance", f"Recharges ({self.recharge_count})", self.recharges),
+            ("Balance", "Call charges", -self.spend),
+            ("Balance", "Expired", -self.expired),
+            ("Balance", "Adjustments and settlements", self.other),
+            ("Balance", "Closing balance", self.closing),
+        ]
+        for row in self.by_kind:
+            rows.append(("Spend by kind", row.kind, row.spend))
+        rows.append(("Spend by kind", "Total", self.spend))
+        for status in self._status_order():
+            rows.append(("Calls by status", status, self.statuses.get(status, 0)))
+        rows.append(("Calls by status", "Total", self.calls))
+        for d in self.denied:
+            rows.append(("Denied calls", d.reason or "(no reason)", d.calls))
+        return rows
+
+    def _status_order(self) -> list[str]:
+        return list(STATUSES) + sorted(s for s in self.statuses if s not in STATUSES)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document: every table except the row-level Calls and Ledger."""
+        doc = asdict(self)
+        doc["period"] = {"from": self.period.first, "to": self.period.last, "days": self.period.days}
+        doc["funding"] = self.funding
+        doc["check"] = self.check()
+        for pool, row in zip(doc["pools"], self.pools, strict=True):
+            pool["left_seconds"] = row.left_seconds
+            pool["used_fraction"] = str(row.used_fraction)
+        return doc
+
+
+# --- building it ----------------------------------------------------------------------------
+
+
+def build(session: Session, tenant: Tenant, per: Period, *, now: datetime | None = None) -> Report:
+    tid = tenant.id
+    start, end = per.start, per.end
+    in_ledger = sa.and_(_ledger.c.tenant_id == tid, _ledger.c.occurred_at >= start, _ledger.c.occurred_at < end)
+    in_calls = sa.and_(_calls.c.tenant_id == tid, _calls.c.start >= start, _calls.c.start < end)
+
+    opening = _m(session.execute(sa.select(_units(_ledger.c.amount)).where(
+        _ledger.c.tenant_id == tid, _ledger.c.occurred_at < start)).scalar())
+
+    movements: dict[str, Decimal] = {}
+    counts: dict[str, int] = {}
+    entries = 0
+    for kind, units, count in session.execute(
+        sa.select(_ledger.c.kind, _units(_ledger.c.amount), sa.func.count()).where(in_ledger).group_by(_ledger.c.kind)
+    ):
+        movements[kind] = _m(units)
+        counts[kind] = int(count)
+        entries += int(count)
+    closing = opening + sum(movements.values(), ZERO)
+
+    # Spend by kind: the ledger's charges, each attributed to its call's kind.
+    spend_kind: dict[str, Decimal] = {}
+    for kind, units in session.execute(
+        sa.select(sa.func.coalesce(_calls.c.kind, "other"), _units(_ledger.c.amount))
+        .select_from(_ledger.outerjoin(_calls, _calls.c.id == _ledger.c.call_id))
+        .where(in_ledger, _ledger.c.kind == "charge")
+        .group_by(sa.func.coalesce(_calls.c.kind, "other"))
+    ):
+        spend_kind[kind] = -_m(units)
+
+    charged = sa.case((_calls.c.status == "charged", 1), else_=0)
+    denied = sa.case((_calls.c.status == "denied", 1), else_=0)
+    kind_rows: dict[str, KindRow] = {}
+    for kind, n, n_charged, billed, pooled, charged_s in session.execute(
+        sa.select(
+            _calls.c.kind,
+            sa.func.count(),
+            sa.func.sum(charged),
+            sa.func.sum(_calls.c.billed_seconds),
+            sa.func.sum(_calls.c.pool_seconds),
+            sa.func.sum(_calls.c.charged_seconds),
+        )
+        .where(in_calls)
+        .group_by(_calls.c.kind)
+    ):
+        kind_rows[kind] = KindRow(kind, int(n), int(n_charged or 0), int(billed or 0), int(pooled or 0),
+                                  int(charged_s or 0), spend_kind.get(kind, ZERO))
+    for kind, spent in spend_kind.items():
+        if kind not in kind_rows:
+            kind_rows[kind] = KindRow(kind, 0, 0, 0, 0, 0, spent)
+    order = list(SPENDING_KINDS) + sorted(k for k in kind_rows if k not in SPENDING_KINDS)
+    by_kind = [kind_rows.get(k) or KindRow(k, 0, 0, 0, 0, 0, ZERO) for k in order]
+
+    statuses = {
+        str(status): int(n)
+        for status, n in session.execute(
+            sa.select(_calls.c.status, sa.func.count()).where(in_calls).group_by(_calls.c.status)
+        )
+    }
+    denied_rows = [
+        DeniedRow(str(reason or ""), int(n), int(billed or 0))
+        for reason, n, billed in session.execute(
+            sa.select(_calls.c.reason, sa.func.count(), sa.func.sum(_calls.c.billed_seconds))
+            .where(in_calls, _calls.c.status == "denied")
+            .group_by(_calls.c.reason)
+            .order_by(sa.func.count().desc(), _calls.c.reason)
+        )
+    ]
+
+    months = _months(per)
+    pools = [
+        PoolRow(str(month), str(pool), int(cap), int(used))
+        for month, pool, cap, used in session.execute(
+            sa.select(_pools.c.month, _pools.c.pool, _pools.c.capacity_seconds, _pools.c.used_seconds)
+            .where(_pools.c.tenant_id == tid, _pools.c.month.in_(months))
+            .order_by(_pools.c.month, _pools.c.pool)
+        )
+    ]
+
+    names = {
+        str(upn): str(name or "")
+        for upn, name in session.execute(sa.select(_users.c.upn, _users.c.name).where(_users.c.tenant_id == tid))
+    }
+    users = [
+        UserRow(str(upn or ""), names.get(str(upn or "").lower(), ""), int(n), int(nc or 0), int(nd or 0),
+                int(b or 0), int(p or 0), int(c or 0), _m(units))
+        for upn, n, nc, nd, b, p, c, units in session.execute(
+            sa.select(
+                _calls.c.user_upn,
+                sa.func.count(),
+                sa.func.sum(charged),
+                sa.func.sum(denied),
+                sa.func.sum(_calls.c.billed_seconds),
+                sa.func.sum(_calls.c.pool_seconds),
+                sa.func.sum(_calls.c.charged_seconds),
+                _units(_calls.c.charge),
+            )
+            .where(in_calls)
+            .group_by(_calls.c.user_upn)
+        )
+    ]
+    users.sort(key=lambda u: (-u.spend, -u.calls, u.upn))
+
+    destinations = [
+        DestinationRow(str(kind), str(prefix or ""), str(name or ""), str(country or ""), int(n), int(nc or 0),
+                       int(b or 0), int(c or 0), _m(units))
+        for kind, prefix, name, country, n, nc, b, c, units in session.execute(
+            sa.select(
+                _calls.c.kind,
+                _calls.c.rate_prefix,
+                _calls.c.rate_name,
+                _calls.c.country,
+                sa.func.count(),
+                sa.func.sum(charged),
+                sa.func.sum(_calls.c.billed_seconds),
+                sa.func.sum(_calls.c.charged_seconds),
+                _units(_calls.c.charge),
+            )
+            .where(in_calls, _calls.c.kind.in_(SPENDING_KINDS))
+            .group_by(_calls.c.kind, _calls.c.rate_prefix, _calls.c.rate_name, _calls.c.country)
+        )
+    ]
+    destinations.sort(key=lambda d: (-d.spend, -d.calls, d.kind, d.prefix, d.name, d.country))
+
+    daily = _daily(session, tid, per, opening, in_ledger, in_calls, charged, denied)
+
+    return Report(
+        tenant=tenant.slug,
+        tenant_name=tenant.name,
+        currency=tenant.currency,
+        period=per,
+        generated_at=now or clock.now(),
+        opening=opening,
+        closing=closing,
+        movements=movements,
+        topups=movements.get("topup", ZERO),
+        topup_count=counts.get("topup", 0),
+        recharges=movements.get("recharge", ZERO),
+        recharge_count=counts.get("recharge", 0),
+        spend=-movements.get("charge", ZERO),
+        expired=-movements.get("expiry", ZERO),
+        other=sum((v for k, v in movements.items() if k not in ("topup", "recharge", "charge", "expiry")), ZERO),
+        ledger_entries=entries,
+        calls=sum(statuses.values()),
+        statuses=statuses,
+        by_kind=by_kind,
+        denied=denied_rows,
+        pools=pools,
+        users=users,
+        destinations=destinations,
+        daily=daily,
+    )
+
+
+def _months(per: Period) -> list[str]:
+    out: list[str] = []
+    cursor = per.first.replace(day=1)
+    while cursor <= per.last:
+        out.append(clock.month_key(cursor))
+        cursor = clock.month_bounds(cursor)[1]
+    return out
+
+
+def _daily(
+    session: Session, tid: Any, per: Period, opening: Decimal, in_ledger: Any, in_calls: Any, charged: Any,
+    denied: Any,
+) -> list[DayRow]:
+    day_l = sa.func.date(_ledger.c.occurred_at)
+    moves: dict[date, dict[str, Decimal]] = {}
+    for day, kind, units in session.execute(
+        sa.select(day_l, _ledger.c.kind, _units(_ledger.c.amount)).where(in_ledger).group_by(day_l, _ledger.c.kind)
+    ):
+        moves.setdefault(_day(day), {})[str(kind)] = _m(units)
+    day_c = sa.func.date(_calls.c.start)
+    calls: dict[date, tuple[int, int, int, int]] = {}
+    for day, n, nc, nd, c in session.execute(
+        sa.select(day_c, sa.func.count(), sa.func.sum(charged), sa.func.sum(denied),
+                  sa.func.sum(_calls.c.charged_seconds)).where(in_calls).group_by(day_c)
+    ):
+        calls[_day(day)] = (int(n), int(nc or 0), int(nd or 0), int(c or 0))
+    rows: list[DayRow] = []
+    balance = opening
+    for day in per.each_day():
+        m = moves.get(day, {})
+        n, nc, nd, c = calls.get(day, (0, 0, 0, 0))
+        balance += sum(m.values(), ZERO)
+        rows.append(
+            DayRow(
+                day=day,
+                calls=n,
+                charged_calls=nc,
+                denied_calls=nd,
+                charged_seconds=c,
+                spend=-m.get("charge", ZERO),
+                funding=m.get("topup", ZERO) + m.get("recharge", ZERO),
+                expired=-m.get("expiry", ZERO),
+                other=sum((v for k, v in m.items() if k not in ("topup", "recharge", "charge", "expiry")), ZERO),
+                closing=balance,
+            )
+        )
+    return rows
+
+
+# --- the two large tables, streamed ------------------------------------------------------------
+
+#: Columns of the Calls table, in order, as (header, key); the writers share them.
+CALL_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("Start (UTC)", "start"),
+    ("Call ID", "external_id"),
+    ("User", "user_upn"),
+    ("Kind", "kind"),
+    ("Call type", "call_type"),
+    ("Number", "number"),
+    ("Country", "country"),
+    ("Destination", "rate_name"),
+    ("Prefix", "rate_prefix"),
+    ("Status", "status"),
+    ("Reason", "reason"),
+    ("Duration (s)", "duration_seconds"),
+    ("Billed (s)", "billed_seconds"),
+    ("Pool", "pool"),
+    ("Pool (s)", "pool_seconds"),
+    ("Charged (s)", "charged_seconds"),
+    ("Charge", "charge"),
+    ("Source file", "source_file"),
+    ("Line", "source_line"),
+)
+
+#: Columns of the Ledger table. Consecutive call charges of one day are one row
+#: (``Entries`` says how many); every other entry is a row of its own.
+LEDGER_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("Time (UTC)", "occurred_at"),
+    ("Entry", "id"),
+    ("Kind", "kind"),
+    ("Entries", "entries"),
+    ("Amount", "amount"),
+    ("Balance", "balance"),
+    ("Lot", "lot_id"),
+    ("Call ID", "call"),
+    ("Note", "note"),
+)
+
+
+def iter_calls(session: Session, tenant: Tenant, per: Period) -> Iterator[tuple[Any, ...]]:
+    """The period's calls in start order, as plain tuples in CALL_COLUMNS order (charge as Decimal)."""
+    cols = [_calls.c[key] for _, key in CALL_COLUMNS]
+    query = (
+        sa.select(*cols)
+        .where(_calls.c.tenant_id == tenant.id, _calls.c.start >= per.start, _calls.c.start < per.end)
+        .order_by(_calls.c.start, _calls.c.id)
+        .execution_options(stream_results=True, yield_per=STREAM_BATCH)
+    )
+    for row in session.execute(query):
+        yield tuple(row)
+
+
+def iter_ledger(session: Session, tenant: Tenant, per: Period, opening: Decimal) -> Iterator[tuple[Any, ...]]:
+    """The period's ledger with the running balance, in LEDGER_COLUMNS order.
+
+    A run of consecutive call charges within one day is one row: its time is
+    the last charge's, its amount their exact sum, its balance the balance
+    after them (the calls themselves are on the Calls table). Every other
+    entry, and a charge that stands alone, is its own row. The balance column
+    is therefore exact on every row, and the amounts add up to the ledger.
+    """
+    query = (
+        sa.select(_ledger.c.occurred_at, _ledger.c.id, _ledger.c.kind, _ledger.c.amount, _ledger.c.lot_id,
+                  _calls.c.external_id, _ledger.c.note)
+        .select_from(_ledger.outerjoin(_calls, _calls.c.id == _ledger.c.call_id))
+        .where(_ledger.c.tenant_id == tenant.id, _ledger.c.occurred_at >= per.start, _ledger.c.occurred_at < per.end)
+        .order_by(_ledger.c.occurred_at, _ledger.c.id)
+        .execution_options(stream_results=True, yield_per=STREAM_BATCH)
+    )
+    balance = opening
+    run: list[Any] = []  # the pending charge run: [first row, last time, count, total units, day]
+
+    def flush_run() -> tuple[Any, ...]:
+        first, last_at, count, units, _ = run
+        if count == 1:
+            at, entry_id, kind, amount, lot_id, call, note = first
+            return (at, entry_id, kind, 1, amount, balance, lot_id, call, note)
+        first_at = first[0]
+        note = f"{count} call charges from {first_at:%H:%M:%S} to {last_at:%H:%M:%S}"
+        return (last_at, None, "charge", count, money.from_units(units), balance, None, None, note)
+
+    for row in session.execute(query):
+        at, entry_id, kind, amount, lot_id, call, note = row
+        if kind == "charge":
+            day = at.date()
+            if run and run[4] != day:
+                yield flush_run()
+                run = []
+            balance += amount
+            if run:
+                run[1] = at
+                run[2] += 1
+                run[3] += money.to_units(amount)
+            else:
+                run = [tuple(row), at, 1, money.to_units(amount), day]
+            continue
+        if run:
+            yield flush_run()
+            run = []
+        balance += amount
+        yield (at, entry_id, kind, 1, amount, balance, lot_id, call, note)
+    if run:
+        yield flush_run()

@@ -1,0 +1,50 @@
+"""Shared checks for the CLI tests: the database as it is on disk, and errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from typing import Any
+
+
+def db_path() -> str:
+    if os.environ.get("CREDITS_TEST_DATABASE_URL"):
+        import pytest
+
+        pytest.skip("this test reads the SQLite file directly")
+    return os.environ["CREDITS_DB"]
+
+
+def dump() -> list[str]:
+    """Every row of every table, as SQL text: compare before and after a refused command."""
+    con = sqlite3.connect(db_path())
+    try:
+        return list(con.iterdump())
+    finally:
+        con.close()
+
+
+def rows(query: str, *params: object) -> list[tuple[Any, ...]]:
+    con = sqlite3.connect(db_path())
+    try:
+        return list(con.execute(query, params))
+    finally:
+        con.close()
+
+
+def assert_error(result: Any, *needles: str) -> str:
+    """One line on stderr starting with 'error:', exit 1, no traceback, nothing on stdout."""
+    assert result.exit_code == 1, (result.exit_code, result.stdout, result.stderr)
+    err = result.stderr
+    assert err.startswith("error: "), err
+    assert err.strip().count("\n") == 0, err
+    assert "Traceback" not in result.output and "internal error" not in err, err
+    for needle in needles:
+        assert needle in err, (needle, err)
+    return err
+
+
+def assert_json(result: Any) -> Any:
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    return json.loads(result.stdout)

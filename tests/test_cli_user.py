@@ -1,0 +1,169 @@
+"""user add/list/import: users, plans and Audio Conferencing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import assert_error, assert_json, dump, rows
+
+
+@pytest.fixture
+def bare(cli):
+    assert cli("tenant", "add", "contoso", "--name", "Contoso", "--country", "US").exit_code == 0
+    return "contoso"
+
+
+def test_add_update_list(cli, bare) -> None:
+    r = cli("user", "add", "Ada@Contoso.com", "--country", "us", "--plan", "domestic", "--conferencing",
+            "--name", "Ada Lovelace")
+    assert r.exit_code == 0, r.stderr
+    assert "added ada@contoso.com" in r.stdout
+    assert rows("SELECT upn, name, country, plan, conferencing, licensed FROM users") == [
+        ("ada@contoso.com", "Ada Lovelace", "US", "domestic", 1, 0)
+    ]
+    doc = assert_json(cli("user", "add", "ada@contoso.com", "--country", "GB", "--plan", "payg", "--json"))
+    assert doc["created"] is False and doc["country"] == "GB" and doc["plan"] == "payg"
+    assert doc["conferencing"] is True and doc["name"] == "Ada Lovelace"  # fields not given stay
+    assert cli("user", "add", "ada@contoso.com", "--country", "GB", "--no-conferencing").exit_code == 0
+    assert rows("SELECT country, plan, conferencing FROM users") == [("GB", "payg", 0)]
+    assert cli("user", "add", "bob@contoso.com", "--country", "US").exit_code == 0
+    listed = assert_json(cli("user", "list", "--json"))
+    assert [(u["upn"], u["plan"]) for u in listed] == [("ada@contoso.com", "payg"), ("bob@contoso.com", "none")]
+    r = cli("user", "list")
+    assert "ada@contoso.com" in r.stdout and "bob@contoso.com" in r.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["bad upn", "--country", "US"], "user principal name"),
+        (["nobody", "--country", "US"], "user principal name"),
+        (["", "--country", "US"], "user principal name"),
+        (["a@contoso.com", "--country", "ZZ"], "country"),
+        (["a@contoso.com", "--country", "US", "--plan", "gold"], "unknown calling plan"),
+    ],
+)
+def test_bad_user_refused(cli, bare, args: list[str], needle: str) -> None:
+    before = dump()
+    assert_error(cli("user", "add", *args), needle)
+    assert dump() == before
+
+
+def test_plan_aliases(cli, bare) -> None:
+    for upn, plan, stored in [("a@c.com", "Domestic+International", "domestic-international"),
+                              ("b@c.com", "pay-as-you-go", "payg"), ("c@c.com", "NONE", "none")]:
+        assert cli("user", "add", upn, "--country", "US", "--plan", plan).exit_code == 0
+        assert rows("SELECT plan FROM users WHERE upn = ?", upn) == [(stored,)]
+
+
+def _csv(tmp_path: Path, text: str, *, bom: bool = False, name: str = "users.csv") -> Path:
+    path = tmp_path / name
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode("utf-8"))
+    return path
+
+
+def test_import_booleans_and_bom(cli, bare, tmp_path: Path) -> None:
+    path = _csv(
+        tmp_path,
+        "upn,name,country,plan,conferencing,licensed\r\n"
+        "a@contoso.com,A,US,domestic,true,false\r\n"
+        "b@contoso.com,B,GB,domestic-international,yes,no\r\n"
+        "c@contoso.com,\"Cee, Jr.\",DE,payg,1,0\r\n"
+        "d@contoso.com,D,US,,FALSE,TRUE\r\n"
+        "e@contoso.com,E,US,none,No,Yes\r\n",
+        bom=True,
+    )
+    doc = assert_json(cli("user", "import", str(path), "--json"))
+    assert doc == {"added": 5, "updated": 0, "errors": []}
+    assert rows("SELECT upn, name, country, plan, conferencing, licensed FROM users ORDER BY upn") == [
+        ("a@contoso.com", "A", "US", "domestic", 1, 0),
+        ("b@contoso.com", "B", "GB", "domestic-international", 1, 0),
+        ("c@contoso.com", "Cee, Jr.", "DE", "payg", 1, 0),
+        ("d@contoso.com", "D", "US", "none", 0, 1),
+        ("e@contoso.com", "E", "US", "none", 0, 1),
+    ]
+    assert rows("SELECT count(*) FROM users WHERE licensed = 1 AND licensed_at IS NOT NULL") == [(2,)]
+    # Importing again updates.
+    path2 = _csv(tmp_path, "upn,country,plan\na@contoso.com,US,payg\nz@contoso.com,US,none\n", name="u2.csv")
+    r = cli("user", "import", str(path2))
+    assert r.exit_code == 0 and "1 added, 1 updated" in r.stdout
+    assert rows("SELECT plan, conferencing FROM users WHERE upn = 'a@contoso.com'") == [("payg", 1)]
+
+
+def test_import_header_is_case_and_space_insensitive(cli, bare, tmp_path: Path) -> None:
+    path = _csv(tmp_path, " UPN , Country ,Plan\nx@contoso.com,US,domestic\n")
+    assert cli("user", "import", str(path)).exit_code == 0
+    assert rows("SELECT upn, plan FROM users") == [("x@contoso.com", "domestic")]
+
+
+@pytest.mark.parametrize(
+    ("text", "needles"),
+    [
+        ("upn,country,conferencing\na@c.com,US,true\nb@c.com,US,maybe\n", ["line 3", "maybe"]),
+        ("upn,country\na@c.com,US\nb@c.com,XX\n", ["line 3", "XX"]),
+        ("upn,country,plan\na@c.com,US,gold\n", ["line 2", "gold"]),
+        ("upn,country\na@c.com,US\nnot a upn,US\n", ["line 3"]),
+        ("upn,country\na@c.com,US\nA@C.com,US\n", ["line 3", "appears again"]),
+        ("upn,country,licensed\na@c.com,US,2\n", ["line 2", "licensed"]),
+        ("upn,name\na@c.com,A\n", ["missing column", "country"]),
+        ("name,country\nA,US\n", ["missing column", "upn"]),
+        ("", ["empty file"]),
+    ],
+)
+def test_bad_file_refused_whole(cli, bare, tmp_path: Path, text: str, needles: list[str]) -> None:
+    assert cli("user", "add", "keep@contoso.com", "--country", "US").exit_code == 0
+    before = dump()
+    path = _csv(tmp_path, text)
+    assert_error(cli("user", "import", str(path)), *needles)
+    assert dump() == before
+
+
+def test_bad_row_count_is_reported(cli, bare, tmp_path: Path) -> None:
+    path = _csv(tmp_path, "upn,country\na@c.com,XX\nb@c.com,YY\nc@c.com,US\n")
+    err = assert_error(cli("user", "import", str(path)), "line 2", "1 more", "nothing imported")
+    assert "line 3" not in err or "more" in err
+    assert rows("SELECT count(*) FROM users") == [(0,)]
+
+
+@pytest.mark.parametrize("kind", ["missing", "folder", "utf16", "binary"])
+def test_unreadable_files(cli, bare, tmp_path: Path, kind: str) -> None:
+    if kind == "missing":
+        path = tmp_path / "nope.csv"
+    elif kind == "folder":
+        path = tmp_path
+    elif kind == "utf16":
+        path = tmp_path / "u16.csv"
+        path.write_bytes("upn,country\na@c.com,US\n".encode("utf-16"))
+    else:
+        path = tmp_path / "bin.csv"
+        path.write_bytes(b"\xff\xfe\xfa\x80upn")
+    before = dump()
+    assert_error(cli("user", "import", str(path)))
+    assert dump() == before
+
+
+@pytest.mark.parametrize("name", ["[/]", "[bold]B", "[red]x[/red]", "a]b[c"])
+def test_names_are_shown_as_typed_never_as_markup(cli, bare, name: str) -> None:
+    assert cli("user", "add", "a@contoso.com", "--country", "US", "--name", name).exit_code == 0
+    r = cli("user", "list")
+    assert r.exit_code == 0, r.stderr
+    assert name in r.stdout
+    assert cli("tenant", "add", "other", "--name", name, "--country", "US").exit_code == 0
+    r = cli("tenant", "list")
+    assert r.exit_code == 0 and name in r.stdout
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "upn,country,name\nx@contoso.com,US," + "a" * 200_000 + "\n",
+        'upn,country,name\nx@contoso.com,US,"unterminated\n',
+    ],
+    ids=["huge-field", "unterminated-quote"],
+)
+def test_malformed_csv_refused(cli, bare, tmp_path: Path, text: str) -> None:
+    before = dump()
+    assert_error(cli("user", "import", str(_csv(tmp_path, text))), "line 2", "not valid CSV")
+    assert dump() == before

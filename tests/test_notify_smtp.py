@@ -1,0 +1,260 @@
+"""Delivering the outbox to a real SMTP server on loopback (aiosmtpd)."""
+
+from __future__ import annotations
+
+import email
+import socket
+from collections.abc import Iterator
+from datetime import datetime
+from decimal import Decimal
+from email.message import Message
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+from credits_cli import db as dbmod
+from credits_cli import ledger, notify, payments, tenants
+from tests.helpers import assert_error, assert_json, db_path, dump, rows
+
+SENDER = "credits@contoso.com"
+PASSWORD = "s3cret-Pa55word!"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Collector:
+    def __init__(self, refuse: set[str] | None = None) -> None:
+        self.refuse = refuse or set()
+        self.messages: list[tuple[str, list[str], Message]] = []
+        self.logins: list[tuple[str, str]] = []
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any) -> str:
+        if address.lower() in self.refuse:
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        msg = email.message_from_bytes(envelope.content)
+        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), msg))
+        return "250 Message accepted for delivery"
+
+    def authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+        if isinstance(data, LoginPassword):
+            user, password = data.login.decode(), data.password.decode()
+            self.logins.append((user, password))
+            if password == PASSWORD:
+                return AuthResult(success=True)
+        return AuthResult(success=False, handled=False)
+
+
+def start(handler: Collector, **kwargs: Any) -> tuple[Controller, int]:
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port, **kwargs)
+    controller.start()
+    return controller, port
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[Collector, int]]:
+    handler = Collector(refuse={"gone@contoso.com"})
+    controller, port = start(handler)
+    yield handler, port
+    controller.stop()
+
+
+@pytest.fixture
+def events(cli, tenant) -> int:
+    """Two admins; a charge below zero and a failed recharge: four queued messages."""
+    assert cli("admin", "add", "ops@contoso.com", "--role", "global-admin").exit_code == 0
+    assert cli("topup", "60").exit_code == 0
+    assert cli("autorecharge", "set", "--threshold", "10", "--amount", "50").exit_code == 0
+    assert cli("payment", "set", "--card-expiry", "2020-01").exit_code == 0
+    database = dbmod.open_database(db_path())
+
+    def work(s):  # type: ignore[no-untyped-def]
+        acc = ledger.Account.load(s, tenants.resolve(s, "contoso"))
+        acc.charge(Decimal("61"), datetime(2026, 5, 1, 10, 0))
+        acc.flush()
+
+    database.write(work)
+    queued = rows("SELECT event, recipient FROM notifications WHERE status = 'queued' ORDER BY id")
+    assert sorted(queued) == [
+        ("balance_zero", "billing@contoso.com"),
+        ("balance_zero", "ops@contoso.com"),
+        ("recharge_failed", "billing@contoso.com"),
+        ("recharge_failed", "ops@contoso.com"),
+    ]
+    return len(queued)
+
+
+def test_send_delivers_and_marks_sent(cli, events: int, server: tuple[Collector, int]) -> None:
+    handler, port = server
+    r = cli("notifications", "send", "--smtp", f"127.0.0.1:{port}", "--sender", SENDER)
+    assert r.exit_code == 0, r.stderr
+    assert f"sent {events}, failed 0" in r.stdout
+    assert len(handler.messages) == events
+    by_key = {(m["To"], m["X-Credits-Event"]): (mail_from, rcpts, m) for mail_from, rcpts, m in handler.messages}
+    mail_from, rcpts, msg = by_key[("ops@contoso.com", "recharge_failed")]
+    assert mail_from == SENDER and rcpts == ["ops@contoso.com"]
+    assert msg["From"] == SENDER
+    assert msg["Subject"] == "[contoso] Communications Credits recharge FAILED"
+    body = msg.get_payload(decode=True).decode()
+    assert "Contoso" in body and "50.00 USD" in body and "expired" in body and "credits payment set" in body
+    _, _, zero = by_key[("billing@contoso.com", "balance_zero")]
+    assert zero["Subject"] == "[contoso] Communications Credits balance reached zero"
+    assert "-1.00 USD" in zero.get_payload(decode=True).decode()
+    assert rows("SELECT count(*) FROM notifications WHERE status = 'sent' AND sent_at IS NOT NULL "
+                "AND attempts = 1 AND last_error IS NULL") == [(events,)]
+    listed = assert_json(cli("notifications", "--json"))
+    assert {n["status"] for n in listed} == {"sent"} and all(n["sent_at"].endswith("Z") for n in listed)
+    # A second send sends nothing.
+    doc = assert_json(cli("notifications", "send", "--smtp", f"127.0.0.1:{port}", "--sender", SENDER, "--json"))
+    assert doc == {"sent": 0, "failed": 0, "errors": []}
+    assert len(handler.messages) == events
+
+
+def test_refused_recipient_stays_queued(cli, tenant, server: tuple[Collector, int]) -> None:
+    handler, port = server
+    assert cli("admin", "add", "gone@contoso.com", "--role", "billing-admin").exit_code == 0
+    database = dbmod.open_database(db_path())
+    database.write(lambda s: notify.queue_event(s, tenants.resolve(s, None), "balance_zero",
+                                                datetime(2026, 5, 1), balance=Decimal("0")))
+    r = cli("notifications", "send", "--smtp", f"127.0.0.1:{port}", "--sender", SENDER)
+    err = assert_error(r, "1 message(s) not delivered", "550")
+    assert "sent 1, failed 1" in r.stdout
+    assert [m["To"] for _, _, m in handler.messages] == ["billing@contoso.com"]
+    assert rows("SELECT recipient, status, attempts FROM notifications ORDER BY recipient") == [
+        ("billing@contoso.com", "sent", 1),
+        ("gone@contoso.com", "queued", 1),
+    ]
+    (error,) = rows("SELECT last_error FROM notifications WHERE status = 'queued'")[0]
+    assert "550" in error and "mailbox unavailable" in error
+    assert "gone@contoso.com" in err or "550" in err
+    # Tried again next time, still refused, attempts counted.
+    assert cli("notifications", "send", "--smtp", f"127.0.0.1:{port}", "--sender", SENDER).exit_code == 1
+    assert rows("SELECT attempts FROM notifications WHERE status = 'queued'") == [(2,)]
+    assert len(handler.messages) == 1
+
+
+def test_no_server_listening(cli, events: int) -> None:
+    port = free_port()
+    before = rows("SELECT id, status FROM notifications ORDER BY id")
+    r = cli("notifications", "send", "--smtp", f"127.0.0.1:{port}", "--sender", SENDER)
+    assert_error(r, "not delivered", f"127.0.0.1:{port}")
+    assert rows("SELECT id, status FROM notifications ORDER BY id") == before
+    errors = rows("SELECT last_error FROM notifications WHERE status = 'queued'")
+    assert len(errors) == events and all(e and "cannot connect" in e for (e,) in errors)
+
+
+def test_environment_variables(cli, events: int, server: tuple[Collector, int],
+                               monkeypatch: pytest.MonkeyPatch) -> None:
+    handler, port = server
+    monkeypatch.setenv("CREDITS_SMTP", f"127.0.0.1:{port}")
+    monkeypatch.setenv("CREDITS_SENDER", SENDER)
+    r = cli("notifications", "send")
+    assert r.exit_code == 0, r.stderr
+    assert len(handler.messages) == events
+    assert {mail_from for mail_from, _, _ in handler.messages} == {SENDER}
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        ([], "no SMTP server"),
+        (["--smtp", "127.0.0.1:25"], "no sender"),
+        (["--smtp", "127.0.0.1:notaport", "--sender", SENDER], "HOST:PORT"),
+        (["--smtp", "127.0.0.1:70000", "--sender", SENDER], "HOST:PORT"),
+        (["--smtp", "127.0.0.1:²", "--sender", SENDER], "HOST:PORT"),
+        (["--smtp", ":25", "--sender", SENDER], "HOST:PORT"),
+        (["--smtp", "127.0.0.1:25", "--sender", "not an address"], "e-mail"),
+    ],
+)
+def test_bad_options(cli, events: int, args: list[str], needle: str) -> None:
+    before = dump()
+    assert_error(cli("notifications", "send", *args), needle)
+    assert dump() == before
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_smtp_auth_password_never_shown_or_stored(cli, events: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    handler = Collector()
+    controller, port = start(handler, authenticator=handler.authenticate, auth_require_tls=False,
+                             auth_required=True)
+    try:
+        monkeypatch.setenv("CREDITS_SMTP_USER", "mailer")
+        monkeypatch.setenv("CREDITS_SMTP_PASSWORD", "wrong-" + PASSWORD)
+        r = cli("notifications", "send", "--smtp", f"127.0.0.1:{port}", "--sender", SENDER)
+        err = assert_error(r, "not delivered")
+        assert PASSWORD not in r.output and PASSWORD not in err
+        assert handler.messages == []
+        assert rows("SELECT count(*) FROM notifications WHERE status = 'queued'") == [(events,)]
+        errors = rows("SELECT last_error FROM notifications WHERE status = 'queued'")
+        assert all(e for (e,) in errors), "a failed login is recorded on the rows it kept"
+
+        monkeypatch.setenv("CREDITS_SMTP_PASSWORD", PASSWORD)
+        r = cli("notifications", "send", "--smtp", f"127.0.0.1:{port}", "--sender", SENDER)
+        assert r.exit_code == 0, r.stderr
+        assert PASSWORD not in r.output
+        assert handler.logins[-1] == ("mailer", PASSWORD)
+        assert len(handler.messages) == events
+    finally:
+        controller.stop()
+    assert not any(PASSWORD in line for line in dump())
+
+
+def test_outbox_listing(cli, events: int) -> None:
+    r = cli("notifications")
+    assert r.exit_code == 0 and "recharge_failed" in r.stdout and "queued" in r.stdout
+    queued = assert_json(cli("notifications", "--status", "queued", "--json"))
+    assert len(queued) == events
+    assert assert_json(cli("notifications", "--status", "sent", "--json")) == []
+
+
+def test_no_admin_means_no_recipient(cli) -> None:
+    assert cli("tenant", "add", "c", "--name", "C", "--country", "US").exit_code == 0
+    database = dbmod.open_database(db_path())
+
+    def work(s):  # type: ignore[no-untyped-def]
+        t = tenants.resolve(s, None)
+        payments.set_invoice(s, t)
+        notify.queue_event(s, t, "balance_zero", datetime(2026, 5, 1), balance=Decimal("0"))
+
+    database.write(work)
+    doc = assert_json(cli("notifications", "--json"))
+    assert [(d["status"], d["recipient"]) for d in doc] == [("no_recipient", None)]
+    r = cli("notifications")
+    assert "(no admin)" in r.stdout
+    # Nothing queued: nothing to send, no connection needed.
+    assert cli("notifications", "send", "--smtp", f"127.0.0.1:{free_port()}", "--sender", SENDER).exit_code == 0
+
+
+class Dropper(Collector):
+    """Accepts the first message, then hangs up in the middle of the second."""
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any) -> str:
+        if self.messages:
+            server.transport.close()
+            return "421 4.3.2 going away"
+        return await super().handle_RCPT(server, session, envelope, address, rcpt_options)
+
+
+def test_server_hanging_up_keeps_the_rest_queued(cli, events: int) -> None:
+    handler = Dropper()
+    controller, port = start(handler)
+    try:
+        r = cli("notifications", "send", "--smtp", f"127.0.0.1:{port}", "--sender", SENDER)
+    finally:
+        controller.stop()
+    assert_error(r, "not delivered")
+    assert len(handler.messages) == 1
+    assert f"sent 1, failed {events - 1}" in r.stdout
+    assert rows("SELECT count(*) FROM notifications WHERE status = 'sent'") == [(1,)]
+    kept = rows("SELECT attempts, last_error FROM notifications WHERE status = 'queued'")
+    assert len(kept) == events - 1 and all(a == 1 and e for a, e in kept)
