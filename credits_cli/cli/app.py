@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from credits_cli import __version__
-from credits_cli.cli import directory, funding, notifications, report
+from credits_cli.cli import directory, funding, notifications, rates, rating, report
 from credits_cli.cli.common import CreditsGroup, State
 
 app = typer.Typer(
@@ -60,6 +60,8 @@ def main_options(
 directory.register(app)
 funding.register(app)
 notifications.register(app)
+rates.register(app)
+rating.register(app)
 report.register(app)
 
 

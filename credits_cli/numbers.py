@@ -1,0 +1,145 @@
+"""Phone numbers: E.164 digits and the country a number belongs to.
+
+Exports may mask the last digits (``+4420794601***``); such a number is priced
+and placed by its visible digits. Country look-ups go through ``phonenumbers``
+(slow per call), so they are cached, and a country code that belongs to one
+country only is answered from a small table without parsing at all.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache, lru_cache
+
+from credits_cli.errors import InvalidInput
+
+_SEPARATORS = re.compile(r"[\s\-.()/]")
+_VALID = re.compile(r"^\+?[0-9]*\**$")
+
+
+def normalise(number: str) -> str:
+    """``+44 20-7946 01**`` -> ``4420794601**``: digits (and mask stars) without ``+``.
+
+    A leading ``00`` (international prefix) is treated like ``+``. Returns ""
+    for text that is not a phone number.
+    """
+    text = _SEPARATORS.sub("", number or "")
+    if text.startswith("tel:"):
+        text = text[4:]
+    if not _VALID.match(text):
+        return ""
+    if text.startswith("+"):
+        text = text[1:]
+    elif text.startswith("00"):
+        text = text[2:]
+    return text
+
+
+def check_number(number: str) -> str:
+    """Normalise a number a person typed; refuse anything that is not one."""
+    digits = normalise(number)
+    if not visible_digits(digits):
+        raise InvalidInput(f"{number!r} is not a phone number in E.164 form such as +442079460123")
+    if len(digits) > 15:
+        raise InvalidInput(f"{number!r} has more than 15 digits")
+    return digits
+
+
+def visible_digits(digits: str) -> str:
+    """The digits before the first mask star."""
+    star = digits.find("*")
+    return digits if star < 0 else digits[:star]
+
+
+def is_masked(digits: str) -> bool:
+    return "*" in digits
+
+
+@cache
+def _country_codes() -> dict[str, tuple[str, ...]]:
+    """Calling code (as text) -> the regions that use it (non-geographic codes left out)."""
+    import phonenumbers
+
+    table: dict[str, tuple[str, ...]] = {}
+    for code, regions in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.items():
+        geo = tuple(r for r in regions if r != "001")
+        if geo:
+            table[str(code)] = geo
+    return table
+
+
+def split_country_code(digits: str) -> tuple[str, tuple[str, ...]]:
+    """The calling code at the start of ``digits`` and its regions, or ("", ())."""
+    codes = _country_codes()
+    for length in (1, 2, 3):
+        head = digits[:length]
+        if len(head) == length and head in codes:
+            return head, codes[head]
+    return "", ()
+
+
+def country_of(digits: str) -> str | None:
+    """ISO alpha-2 country of E.164 ``digits`` (visible digits of a masked number), or None."""
+    code, regions = split_country_code(digits)
+    if not regions:
+        return None
+    if len(regions) == 1:
+        return regions[0]
+    if code == "1":
+        return _nanp_country(digits[1:4]) if len(digits) >= 4 else "US"
+    # Countries that share a calling code differ within the first few national digits
+    # (+44 1481 Guernsey, +7 7 Kazakhstan, +39 06 698 Vatican): remember the answer by that prefix.
+    key = digits[: len(code) + _NATIONAL_DIGITS]
+    found = _by_prefix.get(key, _MISSING)
+    if found is _MISSING:
+        found = _shared_code_country(digits, code)
+        if len(_by_prefix) < 200_000:
+            _by_prefix[key] = found
+    return found  # type: ignore[return-value]
+
+
+_NATIONAL_DIGITS = 5
+_MISSING = object()
+_by_prefix: dict[str, object] = {}
+
+
+def _shared_code_country(digits: str, code: str) -> str | None:
+    """A calling code shared by several countries (+1, +44, +7, ...): ask phonenumbers.
+
+    The number is tried as it is, then (when it is masked or cut short) padded
+    out to a plausible length; the first valid reading wins, else the code's
+    main country.
+    """
+    import phonenumbers
+
+    main = phonenumbers.region_code_for_country_code(int(code))
+    candidates = [digits]
+    for target in (len(digits), 11, 12, 13):
+        for fill in ("0", "2", "5"):
+            if target > len(digits):
+                candidates.append(digits + fill * (target - len(digits)))
+    for candidate in candidates:
+        try:
+            parsed = phonenumbers.parse("+" + candidate)
+        except phonenumbers.NumberParseException:
+            continue
+        region = phonenumbers.region_code_for_number(parsed)
+        if region and region != "001":
+            return region
+    return main if main != "ZZ" else None
+
+
+@lru_cache(maxsize=1024)
+def _nanp_country(area: str) -> str:
+    """NANP (+1): the area code decides (US, CA, PR, the Caribbean); US when unknown."""
+    import phonenumbers
+
+    for tail in ("2000000", "5550100", "2345678", "9000000"):
+        try:
+            parsed = phonenumbers.parse(f"+1{area}{tail}")
+        except phonenumbers.NumberParseException:
+            continue
+        region = phonenumbers.region_code_for_number(parsed)
+        if region:
+            return str(region)
+    return "US"

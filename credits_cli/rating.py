@@ -1,0 +1,730 @@
+"""Rating call records and debiting the balance (SPEC §6).
+
+:func:`rate_records` takes the call records of one or more files, puts them in
+start-time order, and rates them in batches. Each batch (its calls, ledger
+entries, pool usage and notifications) is one transaction: an interrupted
+import leaves whole batches, and a rerun finishes the rest without charging
+anything twice (a call id the tenant already has is a ``duplicate``).
+
+Order: records are buffered in memory up to :data:`MEMORY_RECORDS`; a larger
+input is spilled to a temporary SQLite file and read back sorted by start
+time, so memory stays bounded on a file of a million rows.
+
+Per call, in this order (the module's docstring is the rule book):
+
+1. identity: a call id already seen (in this run or an earlier import) is a
+   duplicate, counted and not stored again;
+2. kind: ``conf_out`` and ``user_out_conf`` are dial-out (checked before the
+   ``user_out*`` prefix); ``user_out*`` and ``ucap_out`` outbound; ``*_in``
+   inbound, toll-free when a ``tollfree`` prefix matches the number that
+   received the call, else ``free``; Direct Routing is ``carrier``; anything
+   else is a rejected row;
+3. price: longest prefix; none -> ``unrated``; billed seconds per the entry;
+4. pool: the month's pool covers what it has left of the billed seconds;
+   the rest is charged (connection fee + per_minute x charged seconds / 60,
+   the connection fee applying whenever something is charged); a pool that
+   covers everything makes the call ``included``;
+5. license: something to charge needs the user's license (``unlicensed``);
+   a user the tenant does not know is ``unknown_user``; toll-free calls and
+   calls of bots (auto attendants, call queues: no UPN) are the tenant's and
+   need none;
+6. balance: ``Account.prepare`` (expiry, auto-recharge) before the call; it is
+   charged in full when the balance is above zero, else ``no_balance``.
+"""
+
+from __future__ import annotations
+
+import json
+import operator
+import os
+import sqlite3
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from credits_cli import clock, ledger, money, notify, numbers
+from credits_cli.models import Call, ImportRun, PoolUsage, Tenant, User
+from credits_cli.rates import RateBook
+from credits_cli.readers.base import CallRecord, RowError
+from credits_cli.refdata import service
+
+BATCH_SIZE = 5000
+#: Records sorted in memory; beyond this the input is spilled to a temporary file.
+MEMORY_RECORDS = 100_000
+STATUSES = ("charged", "included", "free", "denied", "unrated", "carrier")
+DIALOUT_TYPES = frozenset({"conf_out", "user_out_conf", "dialout"})
+ZERO = Decimal(0)
+_EPOCH = datetime(1970, 1, 1)
+_MICRO = timedelta(microseconds=1)
+
+
+# --- kinds ---------------------------------------------------------------------------
+
+
+def kind_of(record: CallRecord) -> str | None:
+    """outbound | dialout | inbound | carrier, or None for an unknown call type."""
+    key = (record.call_type, record.direct_routing)
+    try:
+        return _kinds[key]
+    except KeyError:
+        pass
+    kind = _kind(*key)
+    if len(_kinds) < 1000:
+        _kinds[key] = kind
+    return kind
+
+
+_kinds: dict[tuple[str, bool], str | None] = {}
+
+
+def _kind(call_type: str, direct_routing: bool) -> str | None:
+    ct = call_type.strip().lower()
+    if direct_routing or ct.startswith("dr_") or ct.startswith("byot"):
+        return "carrier"
+    if ct in DIALOUT_TYPES:  # before user_out*: user_out_conf is dial-out
+        return "dialout"
+    if ct.startswith("user_out") or ct in ("ucap_out", "outbound"):
+        return "outbound"
+    if ct.endswith("_in") or ct == "inbound":
+        return "inbound"
+    return None
+
+
+# --- the summary ------------------------------------------------------------------------
+
+
+@dataclass
+class Summary:
+    files: list[str] = field(default_factory=list)
+    formats: dict[str, str] = field(default_factory=dict)
+    dry_run: bool = False
+    import_id: int | None = None
+    currency: str = ""
+    rate_table: str = ""
+    rows_read: int = 0
+    statuses: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUSES, 0))
+    reasons: dict[str, int] = field(default_factory=dict)
+    duplicates: int = 0
+    rejected: int = 0
+    total_charged: Decimal = ZERO
+    recharges_succeeded: int = 0
+    recharges_failed: int = 0
+    recharged_amount: Decimal = ZERO
+    balance_before: Decimal = ZERO
+    balance_after: Decimal = ZERO
+    rejects: list[RowError] = field(default_factory=list)
+
+    def add(self, batch: BatchResult) -> None:
+        for status, n in batch.statuses.items():
+            self.statuses[status] = self.statuses.get(status, 0) + n
+        for reason, n in batch.reasons.items():
+            self.reasons[reason] = self.reasons.get(reason, 0) + n
+        self.duplicates += batch.duplicates
+        self.total_charged += batch.charged
+        self.recharges_succeeded += batch.recharges_succeeded
+        self.recharges_failed += batch.recharges_failed
+        self.recharged_amount += batch.recharged_amount
+        self.balance_after = batch.balance_after
+        self.rejects.extend(batch.rejects)
+        self.rejected += len(batch.rejects)
+
+    def doc(self) -> dict[str, Any]:
+        return {
+            "import_id": self.import_id,
+            "dry_run": self.dry_run,
+            "files": self.files,
+            "formats": self.formats,
+            "rate_table": self.rate_table,
+            "currency": self.currency,
+            "rows_read": self.rows_read,
+            "statuses": dict(self.statuses),
+            "denied_reasons": dict(sorted(self.reasons.items())),
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+            "total_charged": self.total_charged,
+            "recharges": {
+                "succeeded": self.recharges_succeeded,
+                "failed": self.recharges_failed,
+                "amount": self.recharged_amount,
+            },
+            "balance_before": self.balance_before,
+            "balance_after": self.balance_after,
+        }
+
+
+@dataclass
+class BatchResult:
+    statuses: dict[str, int] = field(default_factory=dict)
+    reasons: dict[str, int] = field(default_factory=dict)
+    duplicates: int = 0
+    charged: Decimal = ZERO
+    recharges_succeeded: int = 0
+    recharges_failed: int = 0
+    recharged_amount: Decimal = ZERO
+    balance_after: Decimal = ZERO
+    rejects: list[RowError] = field(default_factory=list)
+
+
+# --- what is loaded once per import -------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _User:
+    id: int
+    country: str
+    plan: str
+    conferencing: bool
+    licensed: bool
+
+
+@dataclass
+class Context:
+    """Everything rating needs that does not change during an import."""
+
+    tenant: Tenant
+    book: RateBook
+    users: dict[str, _User]
+    capacities: dict[str, int]  # pool name -> seconds per month
+    zone_a: frozenset[str]
+    alerts: tuple[int, ...]
+
+    @classmethod
+    def load(cls, session: Session, tenant: Tenant, book: RateBook) -> Context:
+        svc = service()
+        users: dict[str, _User] = {}
+        capacities: dict[str, int] = {"international": 0, "dialout": 0}
+        for u in session.exec(select(User).where(User.tenant_id == tenant.id)).all():
+            users[u.upn] = _User(u.id or 0, u.country, u.plan, u.conferencing, u.licensed)
+            if u.plan in ("domestic", "domestic-international"):
+                pool = domestic_pool(u.country)
+                capacities[pool] = capacities.get(pool, 0) + svc.domestic_minutes_for(u.country) * 60
+            if u.plan == "domestic-international":
+                capacities["international"] += svc.international_minutes * 60
+            if u.conferencing:
+                capacities["dialout"] += svc.dialout_minutes_per_user * 60
+        return cls(tenant, book, users, capacities, svc.zone_a, svc.dialout_alerts)
+
+
+def domestic_pool(country: str) -> str:
+    return f"domestic:{service().domestic_pool_for(country)}"
+
+
+@dataclass
+class _Pool:
+    capacity: int
+    used: int
+    exists: bool
+    dirty: bool = False
+
+    @property
+    def left(self) -> int:
+        return max(0, self.capacity - self.used)
+
+
+# --- ordering the input ---------------------------------------------------------------------
+
+
+def _key(start: datetime) -> int:
+    return (start - _EPOCH) // _MICRO
+
+
+def in_start_order(
+    items: Iterable[CallRecord | RowError],
+    on_error: Callable[[RowError], None],
+    *,
+    memory_records: int = MEMORY_RECORDS,
+) -> Iterator[CallRecord]:
+    """The records in start-time order (ties keep file order); row errors go to ``on_error``.
+
+    Up to ``memory_records`` are sorted in memory; a larger input goes through a
+    temporary SQLite file (bounded memory, whatever the size).
+    """
+    buffer: list[CallRecord] = []
+    iterator = iter(items)
+    spill = False
+    for item in iterator:
+        if isinstance(item, RowError):
+            on_error(item)
+            continue
+        buffer.append(item)
+        if len(buffer) >= memory_records:
+            spill = True
+            break
+    if not spill:
+        buffer.sort(key=lambda r: r.start)
+        yield from buffer
+        return
+    with tempfile.TemporaryDirectory(prefix="credits-sort-") as folder:
+        conn = sqlite3.connect(os.path.join(folder, "sort.db"))
+        try:
+            conn.execute("PRAGMA journal_mode = OFF")
+            conn.execute("PRAGMA synchronous = OFF")
+            conn.execute(
+                "CREATE TABLE r (k INTEGER, seq INTEGER, source TEXT, line INTEGER, external_id TEXT, "
+                "user_upn TEXT, duration INTEGER, call_type TEXT, number TEXT, dr INTEGER, "
+                "user_country TEXT, conference_id TEXT)"
+            )
+            seq = 0
+            rows: list[tuple[Any, ...]] = []
+
+            def put(r: CallRecord) -> None:
+                nonlocal seq
+                seq += 1
+                rows.append(
+                    (_key(r.start), seq, r.source, r.line, r.external_id, r.user_upn, r.duration_seconds,
+                     r.call_type, r.number, int(r.direct_routing), r.user_country, r.conference_id)
+                )
+                if len(rows) >= 10_000:
+                    conn.executemany("INSERT INTO r VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+                    rows.clear()
+
+            for r in buffer:
+                put(r)
+            buffer.clear()
+            for item in iterator:
+                if isinstance(item, RowError):
+                    on_error(item)
+                else:
+                    put(item)
+            if rows:
+                conn.executemany("INSERT INTO r VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+            conn.commit()
+            cursor = conn.execute("SELECT * FROM r ORDER BY k, seq")
+            while True:
+                chunk = cursor.fetchmany(5000)
+                if not chunk:
+                    break
+                for k, _s, src, line, ext, upn, dur, ct, num, dr, uc, conf in chunk:
+                    yield CallRecord(
+                        source=src, line=line, external_id=ext, user_upn=upn, start=_EPOCH + k * _MICRO,
+                        duration_seconds=dur, call_type=ct, number=num, direct_routing=bool(dr),
+                        user_country=uc, conference_id=conf,
+                    )
+        finally:
+            conn.close()
+
+
+def batches(records: Iterator[CallRecord], size: int) -> Iterator[list[CallRecord]]:
+    batch: list[CallRecord] = []
+    for r in records:
+        batch.append(r)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+# --- rating one batch ---------------------------------------------------------------------------
+
+
+def _existing_ids(session: Session, tenant_id: int, ids: list[str]) -> set[str]:
+    t = Call.__table__  # type: ignore[attr-defined]
+    found: set[str] = set()
+    for i in range(0, len(ids), 500):
+        chunk = ids[i : i + 500]
+        found.update(
+            session.execute(
+                sa.select(t.c.external_id).where(t.c.tenant_id == tenant_id, t.c.external_id.in_(chunk))
+            ).scalars()
+        )
+    return found
+
+
+def _load_pools(session: Session, ctx: Context, months: set[str]) -> dict[tuple[str, str], _Pool]:
+    pools: dict[tuple[str, str], _Pool] = {}
+    if not months:
+        return pools
+    rows = session.exec(
+        select(PoolUsage).where(PoolUsage.tenant_id == ctx.tenant.id, col(PoolUsage.month).in_(sorted(months)))
+    ).all()
+    for row in rows:
+        capacity = ctx.capacities.get(row.pool, 0)
+        pools[(row.month, row.pool)] = _Pool(capacity, row.used_seconds, True, capacity != row.capacity_seconds)
+    return pools
+
+
+def _save_pools(session: Session, ctx: Context, pools: dict[tuple[str, str], _Pool]) -> None:
+    t = PoolUsage.__table__  # type: ignore[attr-defined]
+    new = [
+        {"tenant_id": ctx.tenant.id, "month": m, "pool": p, "capacity_seconds": v.capacity, "used_seconds": v.used}
+        for (m, p), v in pools.items()
+        if v.dirty and not v.exists
+    ]
+    old = [
+        {"k_month": m, "k_pool": p, "cap": v.capacity, "used": v.used}
+        for (m, p), v in pools.items()
+        if v.dirty and v.exists
+    ]
+    if new:
+        session.execute(sa.insert(t), new)
+    if old:
+        session.execute(
+            sa.update(t)
+            .where(
+                t.c.tenant_id == ctx.tenant.id, t.c.month == sa.bindparam("k_month"), t.c.pool == sa.bindparam("k_pool")
+            )
+            .values(capacity_seconds=sa.bindparam("cap"), used_seconds=sa.bindparam("used")),
+            old,
+        )
+
+
+def rate_batch(session: Session, ctx: Context, batch: list[CallRecord], import_id: int | None) -> BatchResult:
+    """Rate one batch inside the caller's transaction and write it (calls, ledger, pools, outbox)."""
+    tenant = ctx.tenant
+    tid = tenant.id or 0
+    result = BatchResult()
+    statuses = result.statuses
+    reasons = result.reasons
+    account = ledger.Account.load(session, tenant)
+    existing = _existing_ids(session, tid, list({r.external_id for r in batch}))
+    pools = _load_pools(session, ctx, {clock.month_key(r.start) for r in batch})
+    seen: set[str] = set()
+    book = ctx.book
+    users = ctx.users
+    svc = service()
+    tenant_country = tenant.country
+    rows: list[dict[str, Any]] = []
+    patches: list[tuple[int, int]] = []  # (index in account.pending, index in rows)
+
+    for rec in batch:
+        ext = rec.external_id
+        if ext in existing or ext in seen:
+            result.duplicates += 1
+            continue
+        kind = kind_of(rec)
+        if kind is None:
+            result.rejects.append(RowError(rec.source, rec.line, f"unknown call type {rec.call_type!r}"))
+            continue
+        seen.add(ext)
+        upn = rec.user_upn
+        user = users.get(upn) if upn else None
+        digits = numbers.normalise(rec.number)
+        visible = numbers.visible_digits(digits)
+        duration = rec.duration_seconds
+        row: dict[str, Any] = {
+            "tenant_id": tid,
+            "external_id": ext,
+            "import_id": import_id,
+            "source_file": rec.source,
+            "source_line": rec.line,
+            "user_upn": upn,
+            "user_id": user.id if user else None,
+            "start": rec.start,
+            "duration_seconds": duration,
+            "call_type": rec.call_type,
+            "kind": kind,
+            "number": rec.number,
+            "country": None,
+            "domestic": None,
+            "status": "",
+            "reason": "",
+            "rate_prefix": None,
+            "rate_name": None,
+            "billed_seconds": 0,
+            "pool": None,
+            "pool_seconds": 0,
+            "charged_seconds": 0,
+            "charge": ZERO,
+        }
+        rows.append(row)
+        country = numbers.country_of(visible) if visible else None
+        row["country"] = country
+
+        if kind == "carrier":
+            row["status"] = "carrier"
+            statuses["carrier"] = statuses.get("carrier", 0) + 1
+            continue
+
+        if kind == "inbound":
+            rate = book.lookup("tollfree", visible) if visible else None
+            if rate is None:
+                row["status"] = "free"
+                statuses["free"] = statuses.get("free", 0) + 1
+                continue
+            kind = row["kind"] = "tollfree"
+        else:
+            section = "dialout" if kind == "dialout" else "outbound"
+            rate = book.lookup(section, visible) if visible else None
+            home = user.country if user else (rec.user_country or tenant_country)
+            if country is not None:
+                row["domestic"] = svc.same_domestic_area(home, country)
+            if rate is None:
+                row["status"] = "unrated"
+                row["reason"] = "no_rate" if visible else "no_number"
+                statuses["unrated"] = statuses.get("unrated", 0) + 1
+                continue
+
+        billed = rate.billed_seconds(duration)
+        row["rate_prefix"] = rate.prefix
+        row["rate_name"] = rate.name
+        row["billed_seconds"] = billed
+        if billed == 0:  # a call of 0 seconds: nothing to bill, nothing taken from a pool
+            row["status"] = "free"
+            row["reason"] = "zero_duration"
+            statuses["free"] = statuses.get("free", 0) + 1
+            continue
+
+        # Minutes included (§6.4)
+        pool_name: str | None = None
+        if kind == "outbound" and user is not None and row["domestic"] is not None:
+            if row["domestic"]:
+                if user.plan in ("domestic", "domestic-international"):
+                    pool_name = domestic_pool(user.country)
+            elif user.plan == "domestic-international":
+                pool_name = "international"
+        elif kind == "dialout" and user is not None and user.conferencing and country in ctx.zone_a:
+            pool_name = "dialout"
+        covered = 0
+        if pool_name is not None:
+            month = clock.month_key(rec.start)
+            pool = pools.get((month, pool_name))
+            if pool is None:
+                pool = pools[(month, pool_name)] = _Pool(ctx.capacities.get(pool_name, 0), 0, False)
+            covered = min(pool.left, billed)
+            if covered:
+                before = pool.used
+                pool.used += covered
+                pool.dirty = True
+                row["pool"] = pool_name
+                row["pool_seconds"] = covered
+                if pool_name == "dialout":
+                    _pool_alerts(session, ctx, pool, before, rec.start)
+        charged_seconds = billed - covered
+        row["charged_seconds"] = charged_seconds
+        if charged_seconds == 0:
+            row["status"] = "included"
+            statuses["included"] = statuses.get("included", 0) + 1
+            continue
+
+        # License (§6.5): toll-free calls and bots' calls are the tenant's
+        if kind != "tollfree" and upn:
+            if user is None:
+                _deny(row, "unknown_user", statuses, reasons)
+                continue
+            if not user.licensed:
+                _deny(row, "unlicensed", statuses, reasons)
+                continue
+
+        # Balance (§6.6)
+        amount = rate.price(charged_seconds)
+        account.prepare(rec.start)
+        if amount > 0 and not account.can_charge():
+            _deny(row, "no_balance", statuses, reasons)
+            continue
+        mark = len(account.pending)
+        account.charge(amount, rec.start)
+        index = len(rows) - 1
+        for i in range(mark, len(account.pending)):
+            if account.pending[i]["kind"] == "charge":
+                patches.append((i, index))
+        row["charge"] = amount
+        row["status"] = "charged"
+        statuses["charged"] = statuses.get("charged", 0) + 1
+        result.charged += amount
+
+    # Write: calls first (their ids), then the ledger entries that name them.
+    if rows:
+        table = Call.__table__  # type: ignore[attr-defined]
+        # A plain executemany (RETURNING in parameter order is one statement per row on SQLite);
+        # the new rows are then the tenant's rows above the highest id before the insert.
+        floor = session.execute(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))).scalar() or 0
+        _insert_calls(session, rows)
+        if patches:
+            ids = dict(
+                session.execute(
+                    sa.select(table.c.external_id, table.c.id).where(table.c.tenant_id == tid, table.c.id > floor)
+                ).all()
+            )
+            for pending_index, row_index in patches:
+                account.pending[pending_index]["call_id"] = ids[rows[row_index]["external_id"]]
+    account.flush()
+    _save_pools(session, ctx, pools)
+    for outcome in account.recharges:
+        if outcome.succeeded:
+            result.recharges_succeeded += 1
+            result.recharged_amount += outcome.amount
+        else:
+            result.recharges_failed += 1
+    result.balance_after = account.balance
+    return result
+
+
+_CALL_COLUMNS = (
+    "tenant_id", "external_id", "import_id", "source_file", "source_line", "user_upn", "user_id", "start",
+    "duration_seconds", "call_type", "kind", "number", "country", "domestic", "status", "reason", "rate_prefix",
+    "rate_name", "billed_seconds", "pool", "pool_seconds", "charged_seconds", "charge",
+)
+
+
+def _insert_calls(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Bulk insert straight through the driver: SQLAlchemy's per-row parameter
+    processing costs more than the rating itself. ``charge`` goes in as storage units."""
+    conn = session.connection()
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = (
+        f"INSERT INTO calls ({', '.join(_CALL_COLUMNS)}) VALUES ({', '.join([mark] * len(_CALL_COLUMNS))})"
+    )
+    get = operator.itemgetter(*_CALL_COLUMNS[:-1])
+    to_units = money.to_units
+    conn.exec_driver_sql(sql, [(*get(r), to_units(r["charge"])) for r in rows])
+
+
+def _deny(row: dict[str, Any], reason: str, statuses: dict[str, int], reasons: dict[str, int]) -> None:
+    row["status"] = "denied"
+    row["reason"] = reason
+    statuses["denied"] = statuses.get("denied", 0) + 1
+    reasons[reason] = reasons.get(reason, 0) + 1
+
+
+def _pool_alerts(session: Session, ctx: Context, pool: _Pool, before: int, at: datetime) -> None:
+    """Dial-out pool at 80 % and 100 %: once per month each (the crossing happens once)."""
+    if pool.capacity <= 0:
+        return
+    for pct in ctx.alerts:
+        event = f"dialout_pool_{pct}"
+        if event not in notify.EVENTS:
+            continue
+        threshold = pool.capacity * pct  # compare used x 100 with capacity x pct, in integers
+        if before * 100 < threshold <= pool.used * 100:
+            notify.queue_event(
+                session, ctx.tenant, event, at, pool=f"dial-out {pool.used // 60} of {pool.capacity // 60} minutes"
+            )
+
+
+# --- a whole import --------------------------------------------------------------------------------
+
+
+Source = tuple[str, str, Iterable[CallRecord | RowError]]  # (file name, format, records)
+
+
+def rate_records(
+    db: Any,
+    tenant_slug: str | None,
+    sources: Sequence[Source],
+    *,
+    dry_run: bool = False,
+    batch_size: int = BATCH_SIZE,
+    memory_records: int = MEMORY_RECORDS,
+    progress: Callable[[int], None] | None = None,
+) -> Summary:
+    """Rate every record of ``sources`` for the tenant. ``db`` is a :class:`credits_cli.db.Database`."""
+    from credits_cli import rates, tenants
+
+    summary = Summary(dry_run=dry_run, files=[name for name, _, _ in sources])
+    summary.formats = {name: fmt for name, fmt, _ in sources}
+    errors: list[RowError] = []
+
+    def records() -> Iterator[CallRecord | RowError]:
+        for _name, _fmt, items in sources:
+            for item in items:
+                summary.rows_read += 1
+                yield item
+
+    with db.read() as session:
+        tenant = tenants.resolve(session, tenant_slug)
+        book = rates.load_book(session, tenant)
+        ctx = Context.load(session, tenant, book)
+        summary.balance_before = ledger.balance(session, tenant)
+    summary.balance_after = summary.balance_before
+    summary.currency = tenant.currency
+    summary.rate_table = book.name
+    ordered = in_start_order(records(), errors.append, memory_records=memory_records)
+
+    if dry_run:
+        with Session(db.engine, expire_on_commit=False) as session:
+            try:
+                for batch in batches(ordered, batch_size):
+                    summary.add(rate_batch(session, ctx, batch, None))
+                    if progress:
+                        progress(len(batch))
+            finally:
+                session.rollback()
+    else:
+
+        def start(session: Session) -> int:
+            run = ImportRun(tenant_id=tenant.id or 0, started_at=clock.now(), files="\n".join(summary.files))
+            session.add(run)
+            session.flush()
+            return run.id or 0
+
+        import_id = db.write(start)
+        summary.import_id = import_id
+        for batch in batches(ordered, batch_size):
+
+            def work(session: Session, batch: list[CallRecord] = batch) -> BatchResult:
+                db.lock_tenant(session, tenant.id or 0)
+                return rate_batch(session, ctx, batch, import_id)
+
+            summary.add(db.write(work))
+            if progress:
+                progress(len(batch))
+
+    summary.rejects[:0] = errors
+    summary.rejected += len(errors)
+    if not dry_run:
+
+        def finish(session: Session) -> None:
+            run = session.get(ImportRun, summary.import_id)
+            if run is not None:
+                run.finished_at = clock.now()
+                run.summary = json.dumps(summary_json(summary))
+                session.add(run)
+
+        db.write(finish)
+    return summary
+
+
+def summary_json(summary: Summary) -> dict[str, Any]:
+    """The summary with money as strings (for ImportRun.summary)."""
+    doc = summary.doc()
+    for key in ("total_charged", "balance_before", "balance_after"):
+        doc[key] = money.fmt(doc[key])
+    doc["recharges"]["amount"] = money.fmt(doc["recharges"]["amount"])
+    return doc
+
+
+# --- reading rated calls -------------------------------------------------------------------------
+
+
+def list_calls(
+    session: Session,
+    tenant: Tenant,
+    *,
+    upn: str | None = None,
+    status: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    limit: int | None = None,
+) -> list[Call]:
+    query = select(Call).where(Call.tenant_id == tenant.id)
+    if upn:
+        query = query.where(Call.user_upn == upn.strip().lower())
+    if status:
+        query = query.where(Call.status == status)
+    if start is not None:
+        query = query.where(Call.start >= start)
+    if end is not None:
+        query = query.where(Call.start < end)
+    query = query.order_by(col(Call.start), col(Call.id))
+    if limit:
+        query = query.limit(limit)
+    return list(session.exec(query).all())
+
+
+def write_rejects(path: Path, rejects: list[RowError]) -> None:
+    """``file,line,reason`` CSV of the rejected rows."""
+    import csv
+
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["file", "line", "reason"])
+        for r in rejects:
+            writer.writerow([r.source, r.line, r.reason])
