@@ -107,7 +107,7 @@ def _balance(conn: sqlite3.Connection, tenant_slug: str | None) -> dict[str, Any
         )
     ]
     ar = conn.execute("SELECT * FROM auto_recharge WHERE tenant_id = ?", (tid,)).fetchone()
-    settings = {
+    settings: dict[str, Any] = {
         "enabled": bool(ar["enabled"]) if ar else False,
         "threshold": None if ar is None or ar["threshold"] is None else _money(ar["threshold"]),
         "amount": None if ar is None or ar["amount"] is None else _money(ar["amount"]),
