@@ -247,7 +247,13 @@ def _send_batch(
             smtp.starttls(context=ssl.create_default_context())
             smtp.ehlo()
         if password:
-            smtp.login(user or sender, password)
+            try:
+                smtp.login(user or sender, password)
+            except UnicodeEncodeError:
+                # smtplib sends credentials as ASCII; say so without quoting any of them.
+                raise smtplib.SMTPException(
+                    "cannot log in: the SMTP user name or password has characters other than ASCII"
+                ) from None
     except (smtplib.SMTPException, OSError) as exc:
         reason = _scrub(_reason(exc), password)
         for note_id, _ in todo:
