@@ -162,8 +162,14 @@ class _SMTP(smtplib.SMTP):
         payload = re.sub(rb"(?m)^\.", b"..", msg)
         if not payload.endswith(b"\r\n"):
             payload += b"\r\n"
-        if self.before_end is not None and not self.before_end():
-            raise _Abandon()
+        if self.before_end is not None:
+            try:
+                go_on = self.before_end()
+            except BaseException:
+                self.close()  # mid-DATA: drop the line so the server discards this copy
+                raise
+            if not go_on:
+                raise _Abandon()
         self.end_written = True
         self.send(payload + b".\r\n")
         answer = self.getreply()
@@ -173,11 +179,6 @@ class _SMTP(smtplib.SMTP):
 
 class _Abandon(Exception):
     """Another sender claimed the row: drop the connection before the final dot."""
-
-
-def count_unconfirmed(db: Database, tenant: Tenant) -> int:
-    with db.read() as session:
-        return len(list_outbox(session, tenant, status="sending"))
 
 
 def requeue_unconfirmed(db: Database, tenant: Tenant) -> int:
@@ -273,6 +274,7 @@ def _send_batch(
                     raise
                 # Handed over, but no answer came: in doubt, so the row stays 'sending'.
                 report.unconfirmed += 1
+                report.failed += len(todo) - index - 1  # the rest stay queued, untried
                 report.errors.append(
                     f"{note.recipient}: no answer after the message was handed over: {_scrub(_reason(exc), password)}"
                 )
