@@ -87,40 +87,71 @@ class Database:
     # --- sessions -------------------------------------------------------------
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A session for reading. Nothing it does is committed."""
+        """A session for reading. Nothing it does is committed.
+
+        Opening the connection is retried while the database is busy (a new
+        SQLite file switching to WAL while another process does the same).
+        """
         try:
             with Session(self.engine, expire_on_commit=False) as session:
+                self._retry(session.connection)
                 yield session
         except DBAPIError as exc:  # OperationalError, or "file is not a database"
             raise DatabaseError(_describe(exc)) from None
 
-    def write(self, work: Callable[[Session], T], *, attempts: int = 12) -> T:
-        """Run ``work`` in one transaction and commit it; retry when busy.
-
-        ``work`` may run more than once, so it must only touch the database.
-        """
+    def _retry(self, step: Callable[[], T], attempts: int = 12) -> T:
         delay = 0.05
         for attempt in range(attempts):
             try:
-                with Session(self._immediate, expire_on_commit=False) as session:
-                    result = work(session)
-                    session.commit()
-                    return result
+                return step()
             except (OperationalError, DBAPIError) as exc:
                 if _is_busy(exc) and attempt + 1 < attempts:
                     time.sleep(delay * (1 + random.random()))
                     delay = min(delay * 2, 2.0)
                     continue
-                raise DatabaseError(_describe(exc)) from None
+                raise
         raise AssertionError("unreachable")
+
+    def write(self, work: Callable[[Session], T], *, attempts: int = 12) -> T:
+        """Run ``work`` in one transaction and commit it; retry when busy.
+
+        Busy means: SQLite's writer lock still held after its busy timeout, or a
+        PostgreSQL serialization failure, deadlock or lock timeout. Each retry
+        starts a new transaction after a randomised, doubling pause (0.05 s up
+        to 2 s), so ``work`` may run more than once: it must only touch the
+        database.
+        """
+
+        def once() -> T:
+            with Session(self._immediate, expire_on_commit=False) as session:
+                result = work(session)
+                session.commit()
+                return result
+
+        try:
+            return self._retry(once, attempts)
+        except (OperationalError, DBAPIError) as exc:
+            raise DatabaseError(_describe(exc)) from None
 
     def lock_tenant(self, session: Session, tenant_id: int) -> None:
         """Serialise writers of one tenant (PostgreSQL); SQLite's writer lock does it already."""
-        if not self.is_sqlite:
-            session.execute(sa.text("SELECT id FROM tenants WHERE id = :id FOR UPDATE"), {"id": tenant_id})
+        lock_tenant_row(session, tenant_id)
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def lock_tenant_row(session: Session, tenant_id: int) -> None:
+    """``SELECT ... FOR UPDATE`` the tenant's row on a server database.
+
+    Every transaction that reads the balance and then writes from what it read
+    (a purchase, writing off expired lots, auto-recharge, rating) calls this
+    first (:meth:`credits_cli.ledger.Account.load` does), so such writers of one
+    tenant run one after the other while other tenants proceed. SQLite needs
+    nothing: ``BEGIN IMMEDIATE`` already admits one writer at a time.
+    """
+    if session.connection().dialect.name != "sqlite":
+        session.execute(sa.text("SELECT id FROM tenants WHERE id = :id FOR UPDATE"), {"id": tenant_id})
 
 
 def _describe(exc: BaseException) -> str:

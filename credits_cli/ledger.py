@@ -69,6 +69,9 @@ class Account:
     @classmethod
     def load(cls, session: Session, tenant: Tenant) -> Account:
         assert tenant.id is not None
+        from credits_cli.db import lock_tenant_row
+
+        lock_tenant_row(session, tenant.id)  # read-then-write of the balance: one writer per tenant
         balance = sum_money(session, LedgerEntry.amount, LedgerEntry.tenant_id == tenant.id)
         unfunded = sum_money(
             session, LedgerEntry.amount, LedgerEntry.tenant_id == tenant.id, col(LedgerEntry.lot_id).is_(None)

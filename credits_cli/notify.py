@@ -1,23 +1,50 @@
 """Notifications: the outbox of events for a tenant's admins, and SMTP delivery.
 
 An event becomes one outbox row per admin, written in the same transaction as
-the change that caused it. ``deliver`` sends queued rows over SMTP and marks a
-row sent only after the server accepted it; a refused or failed delivery stays
-queued with its error and is tried again next time.
+the change that caused it. :func:`deliver` sends queued rows over SMTP.
+
+What a crash (or SIGKILL, or a lost connection) can and cannot do
+-----------------------------------------------------------------
+A row moves ``queued`` -> ``sending`` -> ``sent``, each step committed on its
+own:
+
+* ``sending`` is committed after the server answered ``354`` to ``DATA`` and
+  before the end of the message (the final ``.``) is written to the socket.
+  The claim is conditional (``UPDATE ... WHERE status = 'queued'``): when two
+  senders race for a row, the loser drops its connection before the final
+  ``.``, so the server discards that copy; a row is never sent by two senders.
+* ``sent`` is committed only after the server answered ``250`` to the end of
+  the message. So **no row is marked sent that the server did not accept.**
+* A refusal or a failure before the end of the message puts the row back to
+  ``queued`` with its error; it is tried again on the next run.
+* A row left in ``sending`` by a process that died is *in doubt*: the process
+  died somewhere between committing ``sending`` and committing ``sent``, i.e.
+  just before, while, or just after the server took the message. A rerun does
+  **not** send it again (so **no message is delivered twice by a rerun**); it
+  reports it. ``notifications send --resend-unconfirmed`` puts such rows back
+  in the queue when the admin decides they did not arrive; the copy carries
+  the same ``Message-ID`` (``<credits-TENANT-ROW@DOMAIN>``) as the first, so a
+  duplicate is recognisable at the receiving end.
+
+Delivery is thus at-most-once without the admin's decision, with the in-doubt
+window narrowed to the final write of one message and its ``250`` reply.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import smtplib
 import socket
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from credits_cli import clock, money
@@ -101,6 +128,8 @@ def parse_smtp(value: str) -> tuple[str, int]:
 class DeliveryReport:
     sent: int = 0
     failed: int = 0
+    unconfirmed: int = 0  # handed to the server, answer lost: left 'sending'
+    in_doubt_before: int = 0  # rows an earlier interrupted run left 'sending'
     errors: list[str] = field(default_factory=list)
 
 
@@ -117,11 +146,61 @@ def _message(note: Notification, sender: str, tenant_slug: str) -> EmailMessage:
     return msg
 
 
+class _SMTP(smtplib.SMTP):
+    """smtplib.SMTP whose ``DATA`` asks ``self.before_end()`` for leave to send the final dot."""
+
+    before_end: Callable[[], bool] | None = None
+    end_written = False  # the final dot is going out and the server has not answered yet
+
+    def data(self, msg: Any) -> tuple[int, bytes]:
+        self.putcmd("data")
+        code, reply = self.getreply()
+        if code != 354:
+            raise smtplib.SMTPDataError(code, reply)
+        if isinstance(msg, str):
+            msg = msg.encode("ascii")
+        payload = re.sub(rb"(?m)^\.", b"..", msg)
+        if not payload.endswith(b"\r\n"):
+            payload += b"\r\n"
+        if self.before_end is not None:
+            try:
+                go_on = self.before_end()
+            except BaseException:
+                self.close()  # mid-DATA: drop the line so the server discards this copy
+                raise
+            if not go_on:
+                raise _Abandon()
+        self.end_written = True
+        self.send(payload + b".\r\n")
+        answer = self.getreply()
+        self.end_written = False  # the server answered: accepted or refused, no doubt left
+        return answer
+
+
+class _Abandon(Exception):
+    """Another sender claimed the row: drop the connection before the final dot."""
+
+
+def requeue_unconfirmed(db: Database, tenant: Tenant) -> int:
+    """Put rows left ``sending`` by an interrupted run back in the queue. Returns how many."""
+
+    def work(session: Session) -> int:
+        result = session.execute(
+            sa.update(Notification.__table__)  # type: ignore[attr-defined]
+            .where(Notification.__table__.c.tenant_id == tenant.id)  # type: ignore[attr-defined]
+            .where(Notification.__table__.c.status == "sending")  # type: ignore[attr-defined]
+            .values(status="queued", last_error="interrupted while being sent; queued again")
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    return db.write(work)
+
+
 def deliver(
     db: Database, tenant: Tenant, host: str, port: int, sender: str, *, timeout: float = 30.0
 ) -> DeliveryReport:
-    """Send every queued message of the tenant. Each row is committed on its own,
-    right after the server's answer, so a crash loses at most the row in flight."""
+    """Send every queued message of the tenant (see the module docstring for
+    what an interruption can do). Each row's state is committed on its own."""
     from credits_cli.tenants import check_email
 
     sender = check_email(sender)
@@ -129,67 +208,107 @@ def deliver(
     password = os.environ.get("CREDITS_SMTP_PASSWORD")
     with db.read() as session:
         queued = [(n.id, n) for n in list_outbox(session, tenant, status="queued")]
-    report = DeliveryReport()
-    if not queued:
-        return report
-    try:
-        smtp = smtplib.SMTP(host, port, timeout=timeout)
-    except (OSError, smtplib.SMTPException) as exc:
-        reason = _reason(exc)
-        for note_id, _ in queued:
-            _record_failure(db, note_id, f"cannot connect to {host}:{port}: {reason}")
-        report.failed = len(queued)
-        report.errors.append(f"cannot connect to {host}:{port}: {reason}")
-        return report
-    handled: set[int] = set()
+        in_doubt = len(list_outbox(session, tenant, status="sending"))
+    report = DeliveryReport(in_doubt_before=in_doubt)
+    todo = list(queued)
+    while todo:
+        try:
+            smtp = _SMTP(host, port, timeout=timeout)
+        except (OSError, smtplib.SMTPException) as exc:
+            reason = _scrub(_reason(exc), password)
+            for note_id, _ in todo:
+                _record_failure(db, note_id, f"cannot connect to {host}:{port}: {reason}")
+            report.failed += len(todo)
+            report.errors.append(f"cannot connect to {host}:{port}: {reason}")
+            return report
+        try:
+            todo = _send_batch(db, smtp, todo, tenant, sender, user, password, report)
+        finally:
+            try:
+                smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                smtp.close()
+    return report
 
-    def give_up(reason: str) -> None:
-        # The connection is unusable: every row not yet handled stays queued with the reason.
-        for left_id, _ in queued:
-            if left_id is not None and left_id not in handled:
-                _record_failure(db, left_id, reason)
-                handled.add(left_id)
-                report.failed += 1
 
+def _send_batch(
+    db: Database,
+    smtp: _SMTP,
+    todo: list[tuple[int | None, Notification]],
+    tenant: Tenant,
+    sender: str,
+    user: str | None,
+    password: str | None,
+    report: DeliveryReport,
+) -> list[tuple[int | None, Notification]]:
+    """Send over one connection; returns what is left for a new connection (after an abandoned row)."""
     try:
         smtp.ehlo_or_helo_if_needed()
         if smtp.has_extn("starttls"):
             smtp.starttls(context=ssl.create_default_context())
             smtp.ehlo()
         if password:
-            smtp.login(user or sender, password)
-        for note_id, note in queued:
-            assert note_id is not None
+            try:
+                smtp.login(user or sender, password)
+            except UnicodeEncodeError:
+                # smtplib sends credentials as ASCII; say so without quoting any of them.
+                raise smtplib.SMTPException(
+                    "cannot log in: the SMTP user name or password has characters other than ASCII"
+                ) from None
+    except (smtplib.SMTPException, OSError) as exc:
+        reason = _scrub(_reason(exc), password)
+        for note_id, _ in todo:
+            _record_failure(db, note_id, reason)
+        report.failed += len(todo)
+        report.errors.append(reason)
+        return []
+    for index, (note_id, note) in enumerate(todo):
+        assert note_id is not None
+        smtp.before_end = lambda nid=note_id: _claim(db, nid)
+        smtp.end_written = False
+        try:
             try:
                 refused = smtp.send_message(_message(note, sender, tenant.slug))
-            except smtplib.SMTPServerDisconnected as exc:
-                report.errors.append(f"{note.recipient}: {_reason(exc)}")
-                give_up(_reason(exc))
-                break
             except (smtplib.SMTPException, OSError) as exc:
-                _record_failure(db, note_id, _reason(exc))
-                handled.add(note_id)
-                report.failed += 1
-                report.errors.append(f"{note.recipient}: {_reason(exc)}")
-                continue
-            handled.add(note_id)
-            if refused:
-                text = "; ".join(f"{rcpt}: {code} {msg!r}" for rcpt, (code, msg) in refused.items())
-                _record_failure(db, note_id, text)
-                report.failed += 1
-                report.errors.append(text)
-                continue
-            _record_sent(db, note_id)
-            report.sent += 1
-    except (smtplib.SMTPException, OSError) as exc:
-        report.errors.append(_reason(exc))
-        give_up(_reason(exc))
-    finally:
-        try:
-            smtp.quit()
-        except (smtplib.SMTPException, OSError):
-            smtp.close()
-    return report
+                if not smtp.end_written:
+                    raise
+                # Handed over, but no answer came: in doubt, so the row stays 'sending'.
+                report.unconfirmed += 1
+                report.failed += len(todo) - index - 1  # the rest stay queued, untried
+                report.errors.append(
+                    f"{note.recipient}: no answer after the message was handed over: {_scrub(_reason(exc), password)}"
+                )
+                return []
+        except _Abandon:
+            smtp.close()  # no final dot: the server discards this copy
+            return todo[index + 1 :]
+        except smtplib.SMTPServerDisconnected as exc:
+            # The connection is gone: this row and every row not yet tried stay queued with the reason.
+            for left_id, _ in todo[index:]:
+                _record_failure(db, left_id, _scrub(_reason(exc), password))
+            report.failed += len(todo) - index
+            report.errors.append(f"{note.recipient}: {_scrub(_reason(exc), password)}")
+            return []
+        except (smtplib.SMTPException, OSError) as exc:
+            _record_failure(db, note_id, _scrub(_reason(exc), password))
+            report.failed += 1
+            report.errors.append(f"{note.recipient}: {_scrub(_reason(exc), password)}")
+            continue
+        finally:
+            smtp.before_end = None
+        if refused:
+            text = "; ".join(f"{rcpt}: {code} {msg!r}" for rcpt, (code, msg) in refused.items())
+            _record_failure(db, note_id, text)
+            report.failed += 1
+            report.errors.append(text)
+            continue
+        _record_sent(db, note_id)
+        report.sent += 1
+    return []
+
+
+def _scrub(text: str, secret: str | None) -> str:
+    return text.replace(secret, "***") if secret else text
 
 
 def _reason(exc: BaseException) -> str:
@@ -201,13 +320,27 @@ def _reason(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+def _claim(db: Database, note_id: int) -> bool:
+    """queued -> sending, committed; False when another sender has the row."""
+
+    def work(session: Session) -> bool:
+        table = Notification.__table__  # type: ignore[attr-defined]
+        result = session.execute(
+            sa.update(table)
+            .where(table.c.id == note_id, table.c.status == "queued")
+            .values(status="sending", attempts=table.c.attempts + 1)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    return db.write(work)
+
+
 def _record_sent(db: Database, note_id: int) -> None:
     def work(session: Session) -> None:
         note = session.get(Notification, note_id)
         if note is not None:
             note.status = "sent"
             note.sent_at = clock.now()
-            note.attempts += 1
             note.last_error = None
             session.add(note)
 
@@ -215,10 +348,14 @@ def _record_sent(db: Database, note_id: int) -> None:
 
 
 def _record_failure(db: Database, note_id: int | None, error: str) -> None:
+    """Back to the queue with the error (counted as an attempt unless the claim already was)."""
+
     def work(session: Session) -> None:
         note = session.get(Notification, note_id)
         if note is not None:
-            note.attempts += 1
+            if note.status != "sending":
+                note.attempts += 1
+            note.status = "queued"
             note.last_error = error[:1000]
             session.add(note)
 

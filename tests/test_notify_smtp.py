@@ -116,7 +116,7 @@ def test_send_delivers_and_marks_sent(cli, events: int, server: tuple[Collector,
     assert {n["status"] for n in listed} == {"sent"} and all(n["sent_at"].endswith("Z") for n in listed)
     # A second send sends nothing.
     doc = assert_json(cli("notifications", "send", "--smtp", f"127.0.0.1:{port}", "--sender", SENDER, "--json"))
-    assert doc == {"sent": 0, "failed": 0, "errors": []}
+    assert doc == {"sent": 0, "failed": 0, "errors": [], "requeued": 0, "unconfirmed": 0}
     assert len(handler.messages) == events
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from credits_cli.cli.common import fail, print_json, say, state, table
+from credits_cli.cli.common import fail, print_json, say, state, table, warn
 
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 
@@ -21,7 +21,7 @@ def register(app: typer.Typer) -> None:
 @notifications_app.callback(invoke_without_command=True)
 def outbox(
     ctx: typer.Context,
-    status: Annotated[str | None, typer.Option("--status", help="queued | sent | no_recipient.")] = None,
+    status: Annotated[str | None, typer.Option("--status", help="queued | sending | sent | no_recipient.")] = None,
     json_out: Json = False,
 ) -> None:
     """List the outbox (subcommand `send` delivers it)."""
@@ -76,9 +76,21 @@ def send(
     ctx: typer.Context,
     smtp: Annotated[str | None, typer.Option("--smtp", envvar="CREDITS_SMTP", help="SMTP server HOST:PORT.")] = None,
     sender: Annotated[str | None, typer.Option("--sender", envvar="CREDITS_SENDER", help="From address.")] = None,
+    resend_unconfirmed: Annotated[
+        bool,
+        typer.Option(
+            "--resend-unconfirmed",
+            help="Queue again the messages an interrupted run left 'sending' (they may have arrived; "
+            "the copy has the same Message-ID).",
+        ),
+    ] = False,
     json_out: Json = False,
 ) -> None:
     """Deliver queued messages; each is marked sent only once the server accepted it.
+
+    A message whose sending was interrupted (crash, kill) stays 'sending' and is
+    not sent again unless --resend-unconfirmed is given, so a rerun never
+    delivers a message twice.
 
     Set CREDITS_SMTP_USER and CREDITS_SMTP_PASSWORD in the environment to log in
     (STARTTLS is used when the server offers it); the password is never printed or stored.
@@ -93,15 +105,28 @@ def send(
     st = state(ctx)
     with st.db.read() as s:
         t = st.tenant(s)
+    requeued = notify.requeue_unconfirmed(st.db, t) if resend_unconfirmed else 0
     report = notify.deliver(st.db, t, host, port, sender)
-    doc = {"sent": report.sent, "failed": report.failed, "errors": report.errors}
+    password = os.environ.get("CREDITS_SMTP_PASSWORD")
+    errors = [e.replace(password, "***") for e in report.errors] if password else report.errors
+    unconfirmed = report.unconfirmed + report.in_doubt_before
+    doc = {
+        "sent": report.sent,
+        "failed": report.failed,
+        "unconfirmed": unconfirmed,
+        "requeued": requeued,
+        "errors": errors,
+    }
     if json_out:
         print_json(doc)
     else:
-        say(f"sent {report.sent}, failed {report.failed}")
+        say(f"sent {report.sent}, failed {report.failed}" + (f", unconfirmed {unconfirmed}" if unconfirmed else ""))
+    if unconfirmed:
+        warn(
+            f"{unconfirmed} message(s) were interrupted while being handed to the server and may or may not have "
+            "arrived (status 'sending'); they are not sent again unless you run "
+            "credits notifications send --resend-unconfirmed"
+        )
     if report.failed:
-        password = os.environ.get("CREDITS_SMTP_PASSWORD")
-        first = report.errors[0] if report.errors else "delivery failed"
-        if password:
-            first = first.replace(password, "***")
+        first = errors[0] if errors else "delivery failed"
         fail(f"{report.failed} message(s) not delivered, kept in the outbox: {first}")
