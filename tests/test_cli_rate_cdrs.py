@@ -31,15 +31,6 @@ c6,ada@contoso.com,2026-01-05T15:00:00Z,60,outbound,+999123
 """
 
 
-@pytest.fixture(autouse=True)
-def restore_csv_field_limit():
-    """The readers raise the process-wide csv.field_size_limit; later tests in this
-    process (user import refuses huge fields) expect the default back."""
-    limit = csv.field_size_limit()
-    yield
-    csv.field_size_limit(limit)
-
-
 @pytest.fixture
 def ready(cli, tenant, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("CREDITS_NOW", "2026-01-01T00:00:00Z")

@@ -167,3 +167,19 @@ def test_malformed_csv_refused(cli, bare, tmp_path: Path, text: str) -> None:
     before = dump()
     assert_error(cli("user", "import", str(_csv(tmp_path, text))), "line 2", "not valid CSV")
     assert dump() == before
+
+
+def test_huge_field_refused_even_after_the_csv_limit_was_raised(cli, bare, tmp_path: Path) -> None:
+    """The csv module's field limit is process-wide and the call-record readers raise it;
+    user import must refuse a huge field on its own."""
+    import csv
+
+    limit = csv.field_size_limit()
+    csv.field_size_limit(16 * 1024 * 1024)
+    try:
+        before = dump()
+        text = "upn,country,name\nx@contoso.com,US," + "a" * 200_000 + "\n"
+        assert_error(cli("user", "import", str(_csv(tmp_path, text))), "line 2", "not valid CSV")
+        assert dump() == before
+    finally:
+        csv.field_size_limit(limit)
