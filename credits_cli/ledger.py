@@ -64,6 +64,16 @@ class Account:
     recharges: list[RechargeOutcome] = field(default_factory=list)
     _method_loaded: bool = False
     _method: Any = None
+    #: When this account's entries are recorded: taken once (one transaction, one moment).
+    recorded_at: datetime = field(default_factory=clock.now)
+    #: The auto-recharge threshold when the rule is on (copied from ``settings``: the per-call check
+    #: reads a plain field); None when off. :meth:`auto_recharge` re-reads the settings below it.
+    _threshold: Decimal | None = None
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        if s is not None and s.enabled and s.threshold is not None and s.amount is not None:
+            self._threshold = s.threshold
 
     # --- loading ---------------------------------------------------------------
     @classmethod
@@ -106,7 +116,7 @@ class Account:
             {
                 "tenant_id": self.tenant.id,
                 "occurred_at": at,
-                "recorded_at": clock.now(),
+                "recorded_at": self.recorded_at,
                 "kind": kind,
                 "amount": amount,
                 "lot_id": lot_id,
@@ -207,6 +217,9 @@ class Account:
     def auto_recharge(self, at: datetime) -> RechargeOutcome | None:
         """SPEC §6.6: below the threshold with auto-recharge on, try a recharge
         (after a failure, not again for an hour)."""
+        threshold = self._threshold
+        if threshold is None or self.balance >= threshold:
+            return None
         s = self.settings
         if s is None or not s.enabled or s.threshold is None or s.amount is None:
             return None
@@ -247,7 +260,7 @@ class Account:
     def flush(self) -> None:
         """Write pending entries and lot remainders (bulk; same transaction)."""
         if self.pending:
-            self.session.execute(sa.insert(LedgerEntry.__table__), self.pending)  # type: ignore[attr-defined]
+            insert_entries(self.session, self.pending)
             self.pending = []
         dirty = [lot for lot in self.lots if lot.dirty]
         if dirty:
@@ -260,6 +273,38 @@ class Account:
             for lot in dirty:
                 lot.dirty = False
         self.lots = [lot for lot in self.lots if lot.remaining > 0]
+
+
+_ENTRY_COLUMNS = ("tenant_id", "occurred_at", "recorded_at", "kind", "amount", "lot_id", "call_id", "note")
+
+
+def insert_entries(session: Session, entries: list[dict[str, Any]]) -> None:
+    """Bulk insert of ledger entries straight through the driver (rating writes one or more per
+    charged call; SQLAlchemy's per-row bind processing costs more than the rest of the work).
+    ``amount`` goes in as storage units (:func:`money.to_units`), times as SQLAlchemy stores them."""
+    conn = session.connection()
+    sqlite = conn.dialect.name == "sqlite"
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = f"INSERT INTO ledger ({', '.join(_ENTRY_COLUMNS)}) VALUES ({', '.join([mark] * len(_ENTRY_COLUMNS))})"
+    to_units, stamp = money.to_units, db_time if sqlite else _same
+    conn.exec_driver_sql(
+        sql,
+        [
+            (e["tenant_id"], stamp(e["occurred_at"]), stamp(e["recorded_at"]), e["kind"], to_units(e["amount"]),
+             e["lot_id"], e["call_id"], e["note"])
+            for e in entries
+        ],
+    )
+
+
+def db_time(moment: datetime) -> str:
+    """A naive datetime as SQLAlchemy's SQLite dialect stores it (always six fractional digits,
+    so text comparison orders correctly), for inserts that go straight through the driver."""
+    return moment.isoformat(" ", "microseconds")
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 def sum_money(session: Session, column: Any, *where: Any) -> Decimal:
