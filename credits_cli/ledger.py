@@ -50,6 +50,20 @@ class _OpenLot:
     dirty: bool = False
 
 
+@dataclass(frozen=True)
+class BalanceMark:
+    """A tenant's balance and unfunded sum as of ledger id ``last_id``.
+
+    On SQLite ids only grow and entries are never changed, so the balance later
+    is this one plus the tenant's entries above ``last_id``: an import of many
+    batches does not add up the whole ledger again for each batch.
+    """
+
+    last_id: int
+    balance: Decimal
+    unfunded: Decimal
+
+
 @dataclass
 class Account:
     """One tenant's balance inside one write transaction."""
@@ -77,12 +91,16 @@ class Account:
 
     # --- loading ---------------------------------------------------------------
     @classmethod
-    def load(cls, session: Session, tenant: Tenant) -> Account:
+    def load(cls, session: Session, tenant: Tenant, mark: BalanceMark | None = None) -> Account:
+        """The tenant's open lots and balance; with ``mark`` (SQLite), only entries after it are summed."""
         assert tenant.id is not None
-        balance = sum_money(session, LedgerEntry.amount, LedgerEntry.tenant_id == tenant.id)
-        unfunded = sum_money(
-            session, LedgerEntry.amount, LedgerEntry.tenant_id == tenant.id, col(LedgerEntry.lot_id).is_(None)
-        )
+        where: list[Any] = [LedgerEntry.tenant_id == tenant.id]
+        balance = unfunded = ZERO
+        if mark is not None and session.connection().dialect.name == "sqlite":
+            where.append(col(LedgerEntry.id) > mark.last_id)
+            balance, unfunded = mark.balance, mark.unfunded
+        balance += sum_money(session, LedgerEntry.amount, *where)
+        unfunded += sum_money(session, LedgerEntry.amount, *where, col(LedgerEntry.lot_id).is_(None))
         rows = session.exec(
             select(Lot)
             .where(Lot.tenant_id == tenant.id, Lot.remaining > ZERO)
@@ -273,6 +291,12 @@ class Account:
             for lot in dirty:
                 lot.dirty = False
         self.lots = [lot for lot in self.lots if lot.remaining > 0]
+
+    def mark(self) -> BalanceMark:
+        """Where the balance stands now, for the next :meth:`load` (call after :meth:`flush`)."""
+        table = LedgerEntry.__table__  # type: ignore[attr-defined]
+        last = self.session.execute(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))).scalar() or 0
+        return BalanceMark(int(last), self.balance, self.unfunded)
 
 
 _ENTRY_COLUMNS = ("tenant_id", "occurred_at", "recorded_at", "kind", "amount", "lot_id", "call_id", "note")

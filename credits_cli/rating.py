@@ -59,6 +59,10 @@ from credits_cli.readers.base import CallRecord, RowError
 from credits_cli.refdata import service
 
 BATCH_SIZE = 5000
+#: Distinct numbers remembered with their country during an import.
+PLACED_NUMBERS = 200_000
+#: SQLite page cache of an import's connection, in KiB.
+SQLITE_CACHE_KB = 64 * 1024
 #: Records sorted in memory; beyond this the input is spilled to a temporary file.
 MEMORY_RECORDS = 100_000
 STATUSES = ("charged", "included", "free", "denied", "unrated", "carrier")
@@ -171,6 +175,7 @@ class BatchResult:
     recharged_amount: Decimal = ZERO
     balance_after: Decimal = ZERO
     rejects: list[RowError] = field(default_factory=list)
+    mark: ledger.BalanceMark | None = None  # the balance after the batch, once committed
 
 
 # --- what is loaded once per import -------------------------------------------------------
@@ -195,6 +200,10 @@ class Context:
     capacities: dict[str, int]  # pool name -> seconds per month
     zone_a: frozenset[str]
     alerts: tuple[int, ...]
+    #: number as exported -> (visible digits, country): the same numbers recur across an import
+    placed: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    #: the balance after the last committed batch of this import (see :class:`ledger.BalanceMark`)
+    balance_mark: ledger.BalanceMark | None = None
 
     @classmethod
     def load(cls, session: Session, tenant: Tenant, book: RateBook) -> Context:
@@ -211,6 +220,16 @@ class Context:
             if u.conferencing:
                 capacities["dialout"] += svc.dialout_minutes_per_user * 60
         return cls(tenant, book, users, capacities, svc.zone_a, svc.dialout_alerts)
+
+
+def _place(placed: dict[str, tuple[str, str | None]], number: str) -> tuple[str, str | None]:
+    """Visible digits and country of an exported number, remembered in ``placed`` (bounded)."""
+    visible = numbers.visible_digits(numbers.normalise(number))
+    found = placed[number] = (visible, numbers.country_of(visible) if visible else None)
+    if len(placed) > PLACED_NUMBERS:
+        placed.clear()
+        placed[number] = found
+    return found
 
 
 def domestic_pool(country: str) -> str:
@@ -391,10 +410,11 @@ def rate_batch(session: Session, ctx: Context, batch: list[CallRecord], import_i
     result = BatchResult()
     statuses = result.statuses
     reasons = result.reasons
-    account = ledger.Account.load(session, tenant)
+    account = ledger.Account.load(session, tenant, ctx.balance_mark)
     existing = _existing_ids(session, tid, list({r.external_id for r in batch}))
     pools = _load_pools(session, ctx, {clock.month_key(r.start) for r in batch})
     seen: set[str] = set()
+    placed = ctx.placed
     book = ctx.book
     users = ctx.users
     svc = service()
@@ -414,8 +434,10 @@ def rate_batch(session: Session, ctx: Context, batch: list[CallRecord], import_i
         seen.add(ext)
         upn = rec.user_upn
         user = users.get(upn) if upn else None
-        digits = numbers.normalise(rec.number)
-        visible = numbers.visible_digits(digits)
+        try:
+            visible, country = placed[rec.number]
+        except KeyError:
+            visible, country = _place(placed, rec.number)
         duration = rec.duration_seconds
         row: dict[str, Any] = {
             "tenant_id": tid,
@@ -430,7 +452,7 @@ def rate_batch(session: Session, ctx: Context, batch: list[CallRecord], import_i
             "call_type": rec.call_type,
             "kind": kind,
             "number": rec.number,
-            "country": None,
+            "country": country,
             "domestic": None,
             "status": "",
             "reason": "",
@@ -443,8 +465,6 @@ def rate_batch(session: Session, ctx: Context, batch: list[CallRecord], import_i
             "charge": ZERO,
         }
         rows.append(row)
-        country = numbers.country_of(visible) if visible else None
-        row["country"] = country
 
         if kind == "carrier":
             row["status"] = "carrier"
@@ -561,6 +581,7 @@ def rate_batch(session: Session, ctx: Context, batch: list[CallRecord], import_i
                 for pending_index, row_index in patches:
                     account.pending[pending_index]["call_id"] = ids[rows[row_index]["external_id"]]
     account.flush()
+    result.mark = account.mark()
     _save_pools(session, ctx, pools)
     for outcome in account.recharges:
         if outcome.succeeded:
@@ -593,10 +614,10 @@ def _insert_calls(session: Session, rows: list[dict[str, Any]], first_id: int | 
     to_units = money.to_units
     stamp = ledger.db_time if conn.dialect.name == "sqlite" else _same
     if first_id is None:
-        params = [(*before(r), stamp(r["start"]), *after(r), to_units(r["charge"])) for r in rows]
+        params = [(*before(r), stamp(r["start"]), *after(r), to_units(r["charge"]) if r["charge"] else 0) for r in rows]
     else:
         params = [
-            (i, *before(r), stamp(r["start"]), *after(r), to_units(r["charge"]))
+            (i, *before(r), stamp(r["start"]), *after(r), to_units(r["charge"]) if r["charge"] else 0)
             for i, r in enumerate(rows, first_id)
         ]
     conn.exec_driver_sql(sql, params)
@@ -689,10 +710,16 @@ def rate_records(
         for batch in batches(ordered, batch_size):
 
             def work(session: Session, batch: list[CallRecord] = batch) -> BatchResult:
+                if session.connection().dialect.name == "sqlite":
+                    # The unique (tenant, call id) index takes random inserts: keep its pages cached
+                    # (the default cache is 2 MB; this is a maximum, not an allocation).
+                    session.connection().exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KB}")
                 db.lock_tenant(session, tenant.id or 0)
                 return rate_batch(session, ctx, batch, import_id)
 
-            summary.add(db.write(work))
+            done = db.write(work)
+            ctx.balance_mark = done.mark
+            summary.add(done)
             if progress:
                 progress(len(batch))
 
