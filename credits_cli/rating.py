@@ -60,9 +60,9 @@ from credits_cli.refdata import service
 
 BATCH_SIZE = 5000
 #: Distinct numbers remembered with their country during an import.
-PLACED_NUMBERS = 200_000
+PLACED_NUMBERS = 100_000
 #: SQLite page cache of an import's connection, in KiB.
-SQLITE_CACHE_KB = 64 * 1024
+SQLITE_CACHE_KB = 32 * 1024
 #: Records sorted in memory; beyond this the input is spilled to a temporary file.
 MEMORY_RECORDS = 100_000
 STATUSES = ("charged", "included", "free", "denied", "unrated", "carrier")
@@ -712,7 +712,8 @@ def rate_records(
             def work(session: Session, batch: list[CallRecord] = batch) -> BatchResult:
                 if session.connection().dialect.name == "sqlite":
                     # The unique (tenant, call id) index takes random inserts: keep its pages cached
-                    # (the default cache is 2 MB; this is a maximum, not an allocation).
+                    # (the default cache is 2 MB; this is a maximum, not an allocation, and kept
+                    # moderate so a large import's memory stays close to a small one's).
                     session.connection().exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KB}")
                 db.lock_tenant(session, tenant.id or 0)
                 return rate_batch(session, ctx, batch, import_id)
