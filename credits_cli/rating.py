@@ -412,7 +412,8 @@ def rate_batch(session: Session, ctx: Context, batch: list[CallRecord], import_i
     reasons = result.reasons
     account = ledger.Account.load(session, tenant, ctx.balance_mark)
     existing = _existing_ids(session, tid, list({r.external_id for r in batch}))
-    pools = _load_pools(session, ctx, {clock.month_key(r.start) for r in batch})
+    months = {(r.start.year, r.start.month) for r in batch}
+    pools = _load_pools(session, ctx, {f"{y:04d}-{m:02d}" for y, m in months})
     seen: set[str] = set()
     placed = ctx.placed
     book = ctx.book
