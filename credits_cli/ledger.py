@@ -50,6 +50,20 @@ class _OpenLot:
     dirty: bool = False
 
 
+@dataclass(frozen=True)
+class BalanceMark:
+    """A tenant's balance and unfunded sum as of ledger id ``last_id``.
+
+    On SQLite ids only grow and entries are never changed, so the balance later
+    is this one plus the tenant's entries above ``last_id``: an import of many
+    batches does not add up the whole ledger again for each batch.
+    """
+
+    last_id: int
+    balance: Decimal
+    unfunded: Decimal
+
+
 @dataclass
 class Account:
     """One tenant's balance inside one write transaction."""
@@ -64,18 +78,32 @@ class Account:
     recharges: list[RechargeOutcome] = field(default_factory=list)
     _method_loaded: bool = False
     _method: Any = None
+    #: When this account's entries are recorded: taken once (one transaction, one moment).
+    recorded_at: datetime = field(default_factory=clock.now)
+    #: The auto-recharge threshold when the rule is on (copied from ``settings``: the per-call check
+    #: reads a plain field); None when off. :meth:`auto_recharge` re-reads the settings below it.
+    _threshold: Decimal | None = None
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        if s is not None and s.enabled and s.threshold is not None and s.amount is not None:
+            self._threshold = s.threshold
 
     # --- loading ---------------------------------------------------------------
     @classmethod
-    def load(cls, session: Session, tenant: Tenant) -> Account:
+    def load(cls, session: Session, tenant: Tenant, mark: BalanceMark | None = None) -> Account:
+        """The tenant's open lots and balance; with ``mark`` (SQLite), only entries after it are summed."""
         assert tenant.id is not None
         from credits_cli.db import lock_tenant_row
 
         lock_tenant_row(session, tenant.id)  # read-then-write of the balance: one writer per tenant
-        balance = sum_money(session, LedgerEntry.amount, LedgerEntry.tenant_id == tenant.id)
-        unfunded = sum_money(
-            session, LedgerEntry.amount, LedgerEntry.tenant_id == tenant.id, col(LedgerEntry.lot_id).is_(None)
-        )
+        where: list[Any] = [LedgerEntry.tenant_id == tenant.id]
+        balance = unfunded = ZERO
+        if mark is not None and session.connection().dialect.name == "sqlite":
+            where.append(col(LedgerEntry.id) > mark.last_id)
+            balance, unfunded = mark.balance, mark.unfunded
+        balance += sum_money(session, LedgerEntry.amount, *where)
+        unfunded += sum_money(session, LedgerEntry.amount, *where, col(LedgerEntry.lot_id).is_(None))
         rows = session.exec(
             select(Lot)
             .where(Lot.tenant_id == tenant.id, Lot.remaining > ZERO)
@@ -109,7 +137,7 @@ class Account:
             {
                 "tenant_id": self.tenant.id,
                 "occurred_at": at,
-                "recorded_at": clock.now(),
+                "recorded_at": self.recorded_at,
                 "kind": kind,
                 "amount": amount,
                 "lot_id": lot_id,
@@ -210,6 +238,9 @@ class Account:
     def auto_recharge(self, at: datetime) -> RechargeOutcome | None:
         """SPEC §6.6: below the threshold with auto-recharge on, try a recharge
         (after a failure, not again for an hour)."""
+        threshold = self._threshold
+        if threshold is None or self.balance >= threshold:
+            return None
         s = self.settings
         if s is None or not s.enabled or s.threshold is None or s.amount is None:
             return None
@@ -250,7 +281,7 @@ class Account:
     def flush(self) -> None:
         """Write pending entries and lot remainders (bulk; same transaction)."""
         if self.pending:
-            self.session.execute(sa.insert(LedgerEntry.__table__), self.pending)  # type: ignore[attr-defined]
+            insert_entries(self.session, self.pending)
             self.pending = []
         dirty = [lot for lot in self.lots if lot.dirty]
         if dirty:
@@ -263,6 +294,44 @@ class Account:
             for lot in dirty:
                 lot.dirty = False
         self.lots = [lot for lot in self.lots if lot.remaining > 0]
+
+    def mark(self) -> BalanceMark:
+        """Where the balance stands now, for the next :meth:`load` (call after :meth:`flush`)."""
+        table = LedgerEntry.__table__  # type: ignore[attr-defined]
+        last = self.session.execute(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))).scalar() or 0
+        return BalanceMark(int(last), self.balance, self.unfunded)
+
+
+_ENTRY_COLUMNS = ("tenant_id", "occurred_at", "recorded_at", "kind", "amount", "lot_id", "call_id", "note")
+
+
+def insert_entries(session: Session, entries: list[dict[str, Any]]) -> None:
+    """Bulk insert of ledger entries straight through the driver (rating writes one or more per
+    charged call; SQLAlchemy's per-row bind processing costs more than the rest of the work).
+    ``amount`` goes in as storage units (:func:`money.to_units`), times as SQLAlchemy stores them."""
+    conn = session.connection()
+    sqlite = conn.dialect.name == "sqlite"
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = f"INSERT INTO ledger ({', '.join(_ENTRY_COLUMNS)}) VALUES ({', '.join([mark] * len(_ENTRY_COLUMNS))})"
+    to_units, stamp = money.to_units, db_time if sqlite else _same
+    conn.exec_driver_sql(
+        sql,
+        [
+            (e["tenant_id"], stamp(e["occurred_at"]), stamp(e["recorded_at"]), e["kind"], to_units(e["amount"]),
+             e["lot_id"], e["call_id"], e["note"])
+            for e in entries
+        ],
+    )
+
+
+def db_time(moment: datetime) -> str:
+    """A naive datetime as SQLAlchemy's SQLite dialect stores it (always six fractional digits,
+    so text comparison orders correctly), for inserts that go straight through the driver."""
+    return moment.isoformat(" ", "microseconds")
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 def sum_money(session: Session, column: Any, *where: Any) -> Decimal:

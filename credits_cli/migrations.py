@@ -21,8 +21,18 @@ def m0001_initial(session: Session) -> None:
     metadata().create_all(session.connection())
 
 
+def m0002_calls_fewer_indexes(session: Session) -> None:
+    """Every rated call is inserted into ``calls``: keep only the indexes a query uses (the unique
+    (tenant_id, external_id) and (tenant_id, start)); user_id and status are only ever filtered
+    within a tenant's time range."""
+    conn = session.connection()
+    conn.execute(sa.text("DROP INDEX IF EXISTS ix_calls_user_id"))
+    conn.execute(sa.text("DROP INDEX IF EXISTS ix_calls_status"))
+
+
 MIGRATIONS: list[tuple[str, Callable[[Session], None]]] = [
     ("0001_initial", m0001_initial),
+    ("0002_calls_fewer_indexes", m0002_calls_fewer_indexes),
 ]
 
 

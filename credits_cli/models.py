@@ -209,7 +209,7 @@ class Call(SQLModel, table=True):
     source_file: str = ""
     source_line: int = 0
     user_upn: str = ""
-    user_id: int | None = Field(default=None, foreign_key="users.id", index=True)
+    user_id: int | None = Field(default=None, foreign_key="users.id")
     start: datetime = Field(sa_type=sa.DateTime)
     duration_seconds: int
     call_type: str  # as in the record: user_out, conf_out, ...
@@ -217,7 +217,7 @@ class Call(SQLModel, table=True):
     number: str = ""  # the other party (dialed number, or the toll-free number called)
     country: str | None = None  # ISO alpha-2 of the number
     domestic: bool | None = None
-    status: str = Field(index=True)  # charged | included | free | denied | unrated | carrier
+    status: str  # charged | included | free | denied | unrated | carrier
     reason: str = ""
     rate_prefix: str | None = None
     rate_name: str | None = None

@@ -26,7 +26,7 @@ from credits_cli.location import resolve_url, sqlite_file
 
 #: The migrations of the schema these queries were written for
 #: (``tests/test_quick.py`` checks it against ``migrations.MIGRATIONS``).
-SCHEMA = ("0001_initial",)
+SCHEMA = ("0001_initial", "0002_calls_fewer_indexes")
 
 _TS = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores DateTime in SQLite
 

@@ -7,8 +7,8 @@ import leaves whole batches, and a rerun finishes the rest without charging
 anything twice (a call id the tenant already has is a ``duplicate``).
 
 Order: records are buffered in memory up to :data:`MEMORY_RECORDS`; a larger
-input is spilled to a temporary SQLite file and read back sorted by start
-time, so memory stays bounded on a file of a million rows.
+input is cut into sorted runs spilled to temporary files and merged back by
+start time, so memory stays bounded on a file of a million rows.
 
 Per call, in this order (the module's docstring is the rule book):
 
@@ -34,14 +34,16 @@ Per call, in this order (the module's docstring is the rule book):
 
 from __future__ import annotations
 
+import heapq
 import json
 import operator
 import os
-import sqlite3
+import pickle
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import fields as dataclass_fields
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -52,17 +54,20 @@ from sqlmodel import Session, col, select
 from credits_cli import clock, ledger, money, notify, numbers
 from credits_cli.models import Call, ImportRun, PoolUsage, Tenant, User
 from credits_cli.rates import RateBook
+from credits_cli.readers._common import make_record
 from credits_cli.readers.base import CallRecord, RowError
 from credits_cli.refdata import service
 
 BATCH_SIZE = 5000
+#: Distinct numbers remembered with their country during an import.
+PLACED_NUMBERS = 100_000
+#: SQLite page cache of an import's connection, in KiB.
+SQLITE_CACHE_KB = 32 * 1024
 #: Records sorted in memory; beyond this the input is spilled to a temporary file.
 MEMORY_RECORDS = 100_000
 STATUSES = ("charged", "included", "free", "denied", "unrated", "carrier")
 DIALOUT_TYPES = frozenset({"conf_out", "user_out_conf", "dialout"})
 ZERO = Decimal(0)
-_EPOCH = datetime(1970, 1, 1)
-_MICRO = timedelta(microseconds=1)
 
 
 # --- kinds ---------------------------------------------------------------------------
@@ -170,6 +175,7 @@ class BatchResult:
     recharged_amount: Decimal = ZERO
     balance_after: Decimal = ZERO
     rejects: list[RowError] = field(default_factory=list)
+    mark: ledger.BalanceMark | None = None  # the balance after the batch, once committed
 
 
 # --- what is loaded once per import -------------------------------------------------------
@@ -194,6 +200,10 @@ class Context:
     capacities: dict[str, int]  # pool name -> seconds per month
     zone_a: frozenset[str]
     alerts: tuple[int, ...]
+    #: number as exported -> (visible digits, country): the same numbers recur across an import
+    placed: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    #: the balance after the last committed batch of this import (see :class:`ledger.BalanceMark`)
+    balance_mark: ledger.BalanceMark | None = None
 
     @classmethod
     def load(cls, session: Session, tenant: Tenant, book: RateBook) -> Context:
@@ -210,6 +220,16 @@ class Context:
             if u.conferencing:
                 capacities["dialout"] += svc.dialout_minutes_per_user * 60
         return cls(tenant, book, users, capacities, svc.zone_a, svc.dialout_alerts)
+
+
+def _place(placed: dict[str, tuple[str, str | None]], number: str) -> tuple[str, str | None]:
+    """Visible digits and country of an exported number, remembered in ``placed`` (bounded)."""
+    visible = numbers.visible_digits(numbers.normalise(number))
+    found = placed[number] = (visible, numbers.country_of(visible) if visible else None)
+    if len(placed) > PLACED_NUMBERS:
+        placed.clear()
+        placed[number] = found
+    return found
 
 
 def domestic_pool(country: str) -> str:
@@ -231,10 +251,6 @@ class _Pool:
 # --- ordering the input ---------------------------------------------------------------------
 
 
-def _key(start: datetime) -> int:
-    return (start - _EPOCH) // _MICRO
-
-
 def in_start_order(
     items: Iterable[CallRecord | RowError],
     on_error: Callable[[RowError], None],
@@ -243,72 +259,82 @@ def in_start_order(
 ) -> Iterator[CallRecord]:
     """The records in start-time order (ties keep file order); row errors go to ``on_error``.
 
-    Up to ``memory_records`` are sorted in memory; a larger input goes through a
-    temporary SQLite file (bounded memory, whatever the size).
+    Up to ``memory_records`` are sorted in memory. A larger input is cut into
+    runs of that size, each sorted and spilled to a temporary file, then merged
+    (bounded memory, whatever the size). Runs that do not overlap, as those of
+    an export already in start-time order, are read back one after the other
+    without a merge.
     """
     buffer: list[CallRecord] = []
     iterator = iter(items)
+    by_start = operator.attrgetter("start")
     spill = False
     for item in iterator:
         if isinstance(item, RowError):
             on_error(item)
             continue
         buffer.append(item)
-        if len(buffer) >= memory_records:
+        if len(buffer) > memory_records:
             spill = True
             break
+    buffer.sort(key=by_start)  # stable: ties keep file order
     if not spill:
-        buffer.sort(key=lambda r: r.start)
         yield from buffer
         return
     with tempfile.TemporaryDirectory(prefix="credits-sort-") as folder:
-        conn = sqlite3.connect(os.path.join(folder, "sort.db"))
-        try:
-            conn.execute("PRAGMA journal_mode = OFF")
-            conn.execute("PRAGMA synchronous = OFF")
-            conn.execute(
-                "CREATE TABLE r (k INTEGER, seq INTEGER, source TEXT, line INTEGER, external_id TEXT, "
-                "user_upn TEXT, duration INTEGER, call_type TEXT, number TEXT, dr INTEGER, "
-                "user_country TEXT, conference_id TEXT)"
-            )
-            seq = 0
-            rows: list[tuple[Any, ...]] = []
-
-            def put(r: CallRecord) -> None:
-                nonlocal seq
-                seq += 1
-                rows.append(
-                    (_key(r.start), seq, r.source, r.line, r.external_id, r.user_upn, r.duration_seconds,
-                     r.call_type, r.number, int(r.direct_routing), r.user_country, r.conference_id)
-                )
-                if len(rows) >= 10_000:
-                    conn.executemany("INSERT INTO r VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
-                    rows.clear()
-
-            for r in buffer:
-                put(r)
-            buffer.clear()
+        runs: list[_Run] = []
+        while True:
+            runs.append(_Run.write(os.path.join(folder, f"run{len(runs)}"), buffer))
+            buffer = []
             for item in iterator:
                 if isinstance(item, RowError):
                     on_error(item)
-                else:
-                    put(item)
-            if rows:
-                conn.executemany("INSERT INTO r VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
-            conn.commit()
-            cursor = conn.execute("SELECT * FROM r ORDER BY k, seq")
-            while True:
-                chunk = cursor.fetchmany(5000)
-                if not chunk:
+                    continue
+                buffer.append(item)
+                if len(buffer) >= memory_records:
                     break
-                for k, _s, src, line, ext, upn, dur, ct, num, dr, uc, conf in chunk:
-                    yield CallRecord(
-                        source=src, line=line, external_id=ext, user_upn=upn, start=_EPOCH + k * _MICRO,
-                        duration_seconds=dur, call_type=ct, number=num, direct_routing=bool(dr),
-                        user_country=uc, conference_id=conf,
-                    )
-        finally:
-            conn.close()
+            if not buffer:
+                break
+            buffer.sort(key=by_start)
+        if all(a.last <= b.first for a, b in zip(runs, runs[1:], strict=False)):
+            for run in runs:
+                yield from run.read()
+        else:  # heapq.merge is stable: on equal starts the earlier run (earlier in the file) comes first
+            yield from heapq.merge(*(run.read() for run in runs), key=by_start)
+
+
+@dataclass
+class _Run:
+    """A sorted run of records in a temporary file: pickled chunks of plain tuples."""
+
+    path: str
+    first: datetime
+    last: datetime
+
+    CHUNK = 5000
+
+    @classmethod
+    def write(cls, path: str, records: list[CallRecord]) -> _Run:
+        fields = operator.attrgetter(*_RECORD_FIELDS)
+        with open(path, "wb") as handle:
+            for i in range(0, len(records), cls.CHUNK):
+                pickle.dump([fields(r) for r in records[i : i + cls.CHUNK]], handle, pickle.HIGHEST_PROTOCOL)
+        return cls(path, records[0].start, records[-1].start)
+
+    def read(self) -> Iterator[CallRecord]:
+        make = make_record
+        with open(self.path, "rb") as handle:
+            while True:
+                try:
+                    chunk = pickle.load(handle)  # noqa: S301 - our own file, written just above
+                except EOFError:
+                    break
+                for values in chunk:
+                    yield make(*values)
+        os.unlink(self.path)
+
+
+_RECORD_FIELDS = tuple(f.name for f in dataclass_fields(CallRecord))
 
 
 def batches(records: Iterator[CallRecord], size: int) -> Iterator[list[CallRecord]]:
@@ -326,15 +352,16 @@ def batches(records: Iterator[CallRecord], size: int) -> Iterator[list[CallRecor
 
 
 def _existing_ids(session: Session, tenant_id: int, ids: list[str]) -> set[str]:
-    t = Call.__table__  # type: ignore[attr-defined]
+    """The ids of ``ids`` the tenant already has: one query per 500 ids, straight through the driver
+    (compiling an expanding IN per batch costs more than the query)."""
+    conn = session.connection()
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     found: set[str] = set()
     for i in range(0, len(ids), 500):
         chunk = ids[i : i + 500]
-        found.update(
-            session.execute(
-                sa.select(t.c.external_id).where(t.c.tenant_id == tenant_id, t.c.external_id.in_(chunk))
-            ).scalars()
-        )
+        marks = ", ".join([mark] * len(chunk))
+        sql = f"SELECT external_id FROM calls WHERE tenant_id = {mark} AND external_id IN ({marks})"
+        found.update(row[0] for row in conn.exec_driver_sql(sql, (tenant_id, *chunk)))
     return found
 
 
@@ -383,10 +410,12 @@ def rate_batch(session: Session, ctx: Context, batch: list[CallRecord], import_i
     result = BatchResult()
     statuses = result.statuses
     reasons = result.reasons
-    account = ledger.Account.load(session, tenant)
+    account = ledger.Account.load(session, tenant, ctx.balance_mark)
     existing = _existing_ids(session, tid, list({r.external_id for r in batch}))
-    pools = _load_pools(session, ctx, {clock.month_key(r.start) for r in batch})
+    months = {(r.start.year, r.start.month) for r in batch}
+    pools = _load_pools(session, ctx, {f"{y:04d}-{m:02d}" for y, m in months})
     seen: set[str] = set()
+    placed = ctx.placed
     book = ctx.book
     users = ctx.users
     svc = service()
@@ -406,8 +435,10 @@ def rate_batch(session: Session, ctx: Context, batch: list[CallRecord], import_i
         seen.add(ext)
         upn = rec.user_upn
         user = users.get(upn) if upn else None
-        digits = numbers.normalise(rec.number)
-        visible = numbers.visible_digits(digits)
+        try:
+            visible, country = placed[rec.number]
+        except KeyError:
+            visible, country = _place(placed, rec.number)
         duration = rec.duration_seconds
         row: dict[str, Any] = {
             "tenant_id": tid,
@@ -422,7 +453,7 @@ def rate_batch(session: Session, ctx: Context, batch: list[CallRecord], import_i
             "call_type": rec.call_type,
             "kind": kind,
             "number": rec.number,
-            "country": None,
+            "country": country,
             "domestic": None,
             "status": "",
             "reason": "",
@@ -435,8 +466,6 @@ def rate_batch(session: Session, ctx: Context, batch: list[CallRecord], import_i
             "charge": ZERO,
         }
         rows.append(row)
-        country = numbers.country_of(visible) if visible else None
-        row["country"] = country
 
         if kind == "carrier":
             row["status"] = "carrier"
@@ -536,16 +565,24 @@ def rate_batch(session: Session, ctx: Context, batch: list[CallRecord], import_i
         # A plain executemany (RETURNING in parameter order is one statement per row on SQLite);
         # the new rows are then the tenant's rows above the highest id before the insert.
         floor = session.execute(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))).scalar() or 0
-        _insert_calls(session, rows)
-        if patches:
-            ids = dict(
-                session.execute(
-                    sa.select(table.c.external_id, table.c.id).where(table.c.tenant_id == tid, table.c.id > floor)
-                ).all()
-            )
+        if session.connection().dialect.name == "sqlite":
+            # The write transaction holds the database's only write lock, so the ids are the ones
+            # SQLite would give (the highest plus one, in order): give them and skip reading them back.
+            _insert_calls(session, rows, first_id=floor + 1)
             for pending_index, row_index in patches:
-                account.pending[pending_index]["call_id"] = ids[rows[row_index]["external_id"]]
+                account.pending[pending_index]["call_id"] = floor + 1 + row_index
+        else:
+            _insert_calls(session, rows)
+            if patches:
+                ids = dict(
+                    session.execute(
+                        sa.select(table.c.external_id, table.c.id).where(table.c.tenant_id == tid, table.c.id > floor)
+                    ).all()
+                )
+                for pending_index, row_index in patches:
+                    account.pending[pending_index]["call_id"] = ids[rows[row_index]["external_id"]]
     account.flush()
+    result.mark = account.mark()
     _save_pools(session, ctx, pools)
     for outcome in account.recharges:
         if outcome.succeeded:
@@ -564,17 +601,31 @@ _CALL_COLUMNS = (
 )
 
 
-def _insert_calls(session: Session, rows: list[dict[str, Any]]) -> None:
+def _insert_calls(session: Session, rows: list[dict[str, Any]], first_id: int | None = None) -> None:
     """Bulk insert straight through the driver: SQLAlchemy's per-row parameter
-    processing costs more than the rating itself. ``charge`` goes in as storage units."""
+    processing costs more than the rating itself. ``charge`` goes in as storage units;
+    with ``first_id`` the rows get the ids ``first_id``, ``first_id + 1``, ... in order."""
     conn = session.connection()
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    sql = (
-        f"INSERT INTO calls ({', '.join(_CALL_COLUMNS)}) VALUES ({', '.join([mark] * len(_CALL_COLUMNS))})"
-    )
-    get = operator.itemgetter(*_CALL_COLUMNS[:-1])
+    columns = _CALL_COLUMNS if first_id is None else ("id", *_CALL_COLUMNS)
+    sql = f"INSERT INTO calls ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+    start = _CALL_COLUMNS.index("start")
+    before = operator.itemgetter(*_CALL_COLUMNS[:start])
+    after = operator.itemgetter(*_CALL_COLUMNS[start + 1 : -1])
     to_units = money.to_units
-    conn.exec_driver_sql(sql, [(*get(r), to_units(r["charge"])) for r in rows])
+    stamp = ledger.db_time if conn.dialect.name == "sqlite" else _same
+    if first_id is None:
+        params = [(*before(r), stamp(r["start"]), *after(r), to_units(r["charge"]) if r["charge"] else 0) for r in rows]
+    else:
+        params = [
+            (i, *before(r), stamp(r["start"]), *after(r), to_units(r["charge"]) if r["charge"] else 0)
+            for i, r in enumerate(rows, first_id)
+        ]
+    conn.exec_driver_sql(sql, params)
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 def _deny(row: dict[str, Any], reason: str, statuses: dict[str, int], reasons: dict[str, int]) -> None:
@@ -660,10 +711,17 @@ def rate_records(
         for batch in batches(ordered, batch_size):
 
             def work(session: Session, batch: list[CallRecord] = batch) -> BatchResult:
+                if session.connection().dialect.name == "sqlite":
+                    # The unique (tenant, call id) index takes random inserts: keep its pages cached
+                    # (the default cache is 2 MB; this is a maximum, not an allocation, and kept
+                    # moderate so a large import's memory stays close to a small one's).
+                    session.connection().exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KB}")
                 db.lock_tenant(session, tenant.id or 0)
                 return rate_batch(session, ctx, batch, import_id)
 
-            summary.add(db.write(work))
+            done = db.write(work)
+            ctx.balance_mark = done.mark
+            summary.add(done)
             if progress:
                 progress(len(batch))
 

@@ -1,0 +1,62 @@
+"""rating.in_start_order: start-time order, ties in file order, row errors passed on, whatever
+the input's size against the in-memory limit (sorted in memory, sorted runs chained, runs merged)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from credits_cli.rating import in_start_order
+from credits_cli.readers.base import CallRecord, RowError
+
+BASE = datetime(2026, 10, 1)
+
+
+def record(i: int, minute: int) -> CallRecord:
+    return CallRecord(
+        source="calls.csv", line=i + 2, external_id=f"id-{i}", user_upn="ada@contoso.com",
+        start=BASE + timedelta(minutes=minute, microseconds=7), duration_seconds=60, call_type="user_out",
+        number="+12065550100", direct_routing=i % 2 == 0, user_country="US" if i % 3 else None,
+        conference_id=None if i % 2 else f"conf-{i}",
+    )
+
+
+def ordered(items: list[CallRecord | RowError], memory_records: int) -> tuple[list[CallRecord], list[RowError]]:
+    errors: list[RowError] = []
+    return list(in_start_order(items, errors.append, memory_records=memory_records)), errors
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    minutes=st.lists(st.integers(min_value=0, max_value=30), max_size=60),
+    memory_records=st.integers(min_value=1, max_value=70),
+    error_every=st.integers(min_value=0, max_value=7),
+)
+def test_any_input_comes_out_stably_sorted(minutes: list[int], memory_records: int, error_every: int) -> None:
+    items: list[CallRecord | RowError] = []
+    for i, minute in enumerate(minutes):
+        items.append(record(i, minute))
+        if error_every and i % error_every == 0:
+            items.append(RowError("calls.csv", 1000 + i, "bad row"))
+    out, errors = ordered(items, memory_records)
+    records = [r for r in items if isinstance(r, CallRecord)]
+    assert out == sorted(records, key=lambda r: r.start)  # sorted() is stable: ties keep file order
+    assert errors == [r for r in items if isinstance(r, RowError)]
+
+
+def test_an_ordered_input_larger_than_memory_keeps_every_field() -> None:
+    items: list[CallRecord | RowError] = [record(i, i // 3) for i in range(50)]  # ties in threes
+    out, errors = ordered(items, memory_records=7)  # runs that do not overlap: read back one after the other
+    assert out == items and errors == []
+    assert all(type(r) is CallRecord for r in out)
+
+
+def test_runs_that_overlap_are_merged_ties_in_file_order() -> None:
+    minutes = [5, 1, 5, 0, 9, 5, 1, 0, 9, 5, 3, 3]
+    items: list[CallRecord | RowError] = [record(i, m) for i, m in enumerate(minutes)]
+    out, _ = ordered(items, memory_records=2)
+    assert [r.external_id for r in out] == [
+        "id-3", "id-7", "id-1", "id-6", "id-10", "id-11", "id-0", "id-2", "id-5", "id-9", "id-4", "id-8",
+    ]
