@@ -113,6 +113,26 @@ def _record_maker() -> RecordMaker:
 make_record = _record_maker()
 
 
+class CsvFormat:
+    """A CSV call-record format: recognised by its header, read by its ``read_stream``."""
+
+    def __init__(
+        self,
+        name: str,
+        matches: Callable[[set[str]], bool],
+        read_stream: Callable[[IO[bytes], str], Iterator[CallRecord | RowError]],
+    ) -> None:
+        self.name = name
+        self._matches = matches
+        self._read_stream = read_stream
+
+    def identify(self, path: Path, head: bytes) -> bool:
+        return self._matches(head_header(head))
+
+    def read(self, path: Path) -> Iterator[CallRecord | RowError]:
+        return self._read_stream(open_binary(path), path.name)  # the row generator closes it
+
+
 def open_binary(path: Path) -> IO[bytes]:
     try:
         return open(path, "rb")

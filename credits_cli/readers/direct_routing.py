@@ -11,7 +11,6 @@ Columns are found by header name; ``Call type`` is lower-cased (``Dr_In`` ->
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import IO
 
 from credits_cli.readers import _common as c
@@ -29,16 +28,6 @@ _COLUMNS = {
 
 def matches(header: set[str] | list[str]) -> bool:
     return "correlationid" in header and "calltype" in header and "usageid" not in header
-
-
-class DirectRoutingReader:
-    name = NAME
-
-    def identify(self, path: Path, head: bytes) -> bool:
-        return matches(c.head_header(head))
-
-    def read(self, path: Path) -> Iterator[CallRecord | RowError]:
-        return read_stream(c.open_binary(path), path.name)  # the row generator closes it
 
 
 def read_stream(binary: IO[bytes], source: str) -> Iterator[CallRecord | RowError]:
@@ -96,4 +85,4 @@ def _converter(source: str, i_id: int, i_type: int, i_start: int, i_invite: int,
     return convert
 
 
-READER = DirectRoutingReader()
+READER = c.CsvFormat(NAME, matches, read_stream)

@@ -9,7 +9,6 @@ any order; ``line`` is the physical line where the row starts (1 = header).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import IO
 
 from credits_cli.readers import _common as c
@@ -29,16 +28,6 @@ _COLUMNS = {
 
 def matches(header: set[str] | list[str]) -> bool:
     return "callid" in header and "kind" in header and "number" in header
-
-
-class OwnCsvReader:
-    name = NAME
-
-    def identify(self, path: Path, head: bytes) -> bool:
-        return matches(c.head_header(head))
-
-    def read(self, path: Path) -> Iterator[CallRecord | RowError]:
-        return read_stream(c.open_binary(path), path.name)  # the row generator closes it
 
 
 def read_stream(binary: IO[bytes], source: str) -> Iterator[CallRecord | RowError]:
@@ -87,4 +76,4 @@ def _converter(source: str, i_id: int, i_user: int, i_start: int, i_dur: int, i_
     return convert
 
 
-READER = OwnCsvReader()
+READER = c.CsvFormat(NAME, matches, read_stream)

@@ -14,7 +14,6 @@ number that received the call.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import IO
 
 from credits_cli.readers import _common as c
@@ -31,16 +30,6 @@ _COLUMNS = {
 
 def matches(header: set[str] | list[str]) -> bool:
     return "usageid" in header and "calltype" in header
-
-
-class TeamsCsvReader:
-    name = NAME
-
-    def identify(self, path: Path, head: bytes) -> bool:
-        return matches(c.head_header(head))
-
-    def read(self, path: Path) -> Iterator[CallRecord | RowError]:
-        return read_stream(c.open_binary(path), path.name)  # the row generator closes it
 
 
 def read_stream(binary: IO[bytes], source: str) -> Iterator[CallRecord | RowError]:
@@ -122,4 +111,4 @@ def _converter(source: str, i_id: int, i_type: int, i_start: int, i_dur: int, i_
     return convert
 
 
-READER = TeamsCsvReader()
+READER = c.CsvFormat(NAME, matches, read_stream)
