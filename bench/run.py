@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import platform
 import shlex
@@ -204,7 +205,7 @@ class Bench:
         label = f"rate-cdrs {n:,}"
         failed = self.prepare(db, users)
         if failed is None:
-            r = self.cli(db, "rate-cdrs", str(calls), now=self.month_end, ok_codes=(0, 3))
+            r = self.cli(db, "rate-cdrs", str(calls), "--json", now=self.month_end, ok_codes=(0, 3))
             if not r.ok:
                 failed = r
                 failed.stderr = f"rate-cdrs {r.why()}"
@@ -214,8 +215,7 @@ class Bench:
             self.na(f"{label}: ratio to bare read", "<= 3.0x", "needs rate-cdrs")
             self.na(f"{label}: peak RSS", "<= 250 MB", "needs rate-cdrs")
             return None, None
-        summary = [line for line in r.stdout.splitlines() if line.strip()][-3:]
-        self.add(f"{label}: wall time", f"{r.wall:.2f} s", note=" | ".join(s.strip() for s in summary)[:160])
+        self.add(f"{label}: wall time", f"{r.wall:.2f} s", note=_rating_note(r.stdout))
         self.add(f"{label}: calls per second", f"{n / r.wall:,.0f}")
         if bare:
             ratio = r.wall / bare
@@ -402,6 +402,17 @@ def parse_sizes(text: str) -> list[int]:
     if not sizes or any(n <= 0 for n in sizes):
         raise argparse.ArgumentTypeError("sizes must be positive row counts")
     return sorted(set(sizes))
+
+
+def _rating_note(stdout: str) -> str:
+    """What the import did, from its --json summary: rows, statuses, total charged."""
+    try:
+        doc = json.loads(stdout)
+    except ValueError:
+        return ""
+    statuses = ", ".join(f"{k} {v:,}" for k, v in doc.get("statuses", {}).items() if v)
+    return (f"{doc.get('rows_read', 0):,} rows; {statuses}; duplicates {doc.get('duplicates', 0):,}; "
+            f"charged {doc.get('total_charged')} {doc.get('currency', '')}")
 
 
 def main(argv: list[str] | None = None) -> int:
