@@ -47,16 +47,16 @@ def content(value: str, skip: set[str] | None = None) -> dict[str, list[tuple[An
             for name, table in sorted(meta.tables.items()):
                 if name in skip:
                     continue
+                names = [c.name for c in table.columns]
+                keep = [(i, n, refs.get(n)) for i, n in enumerate(names) if n not in ("id", "import_id")]
                 rows = []
-                for r in conn.execute(sa.select(table)).mappings():
-                    item = []
-                    for column, v in r.items():
-                        if column in ("id", "import_id"):
-                            continue
-                        if column in refs and v is not None:
-                            v = refs[column].get(v, ("missing", v))
-                        item.append((column, v))
-                    rows.append(tuple(item))
+                for r in conn.execute(sa.select(table)):
+                    rows.append(
+                        tuple(
+                            (n, ref.get(r[i], ("missing", r[i])) if ref is not None and r[i] is not None else r[i])
+                            for i, n, ref in keep
+                        )
+                    )
                 out[name] = sorted(rows, key=repr)
             return out
     finally:
