@@ -306,11 +306,12 @@ def build(session: Session, tenant: Tenant, per: Period, *, now: datetime | None
 
     # Spend by kind: the ledger's charges, each attributed to its call's kind.
     spend_kind: dict[str, Decimal] = {}
+    kind_or_other = sa.func.coalesce(_calls.c.kind, sa.literal_column("'other'"))  # one expression: PostgreSQL
     for kind, units in session.execute(
-        sa.select(sa.func.coalesce(_calls.c.kind, "other"), _units(_ledger.c.amount))
+        sa.select(kind_or_other, _units(_ledger.c.amount))
         .select_from(_ledger.outerjoin(_calls, _calls.c.id == _ledger.c.call_id))
         .where(in_ledger, _ledger.c.kind == "charge")
-        .group_by(sa.func.coalesce(_calls.c.kind, "other"))
+        .group_by(kind_or_other)
     ):
         spend_kind[kind] = -_m(units)
 

@@ -16,8 +16,16 @@ def db_path() -> str:
     return os.environ["CREDITS_DB"]
 
 
-def dump() -> list[str]:
-    """Every row of every table, as SQL text: compare before and after a refused command."""
+def _on_server() -> bool:
+    return bool(os.environ.get("CREDITS_TEST_DATABASE_URL"))
+
+
+def dump() -> list[Any]:
+    """Every row of every table: compare before and after a refused command."""
+    if _on_server():
+        from tests import dbdump
+
+        return sorted(dbdump.content(os.environ["CREDITS_DB"], skip=set()).items())
     con = sqlite3.connect(db_path())
     try:
         return list(con.iterdump())
@@ -26,6 +34,7 @@ def dump() -> list[str]:
 
 
 def rows(query: str, *params: object) -> list[tuple[Any, ...]]:
+    """Rows of a plain SQLite query (the SQLite run only: its text and values are SQLite's)."""
     con = sqlite3.connect(db_path())
     try:
         return list(con.execute(query, params))

@@ -11,19 +11,23 @@ transaction on the real database, and checks after every step:
 * a call of an unlicensed user is never charged;
 * ``ledger.verify`` passes (it also checks that no pool is below zero).
 
-Calls are rated here by :class:`SimulatedRating`, the smallest rule that uses
-``ledger.Account`` the way a rating engine does (prepare, can_charge, charge,
-flush). To drive the real engine instead, replace ``SimulatedRating.rate`` and
-keep the model and the invariants.
+Calls are rated by the real engine, :func:`credits_cli.rating.rate_records`
+(what ``rate-cdrs`` runs), fed with call records, on a rate table of one cent a
+second (1 s billing): a call's price is its duration in cents. One user has a
+domestic Calling Plan: his domestic calls draw on the month's pool first (the
+model keeps the pool too), and the pools are checked never below zero nor above
+their capacity.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from itertools import count
+from pathlib import Path
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -38,19 +42,32 @@ from hypothesis.stateful import (
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from credits_cli import clock, ledger, payments, tenants, users
+from credits_cli import clock, ledger, payments, rates, rating, tenants, users
 from credits_cli import db as dbmod
 from credits_cli.errors import PurchaseRefused
-from credits_cli.models import Call, LedgerEntry, Tenant
+from credits_cli.models import Call, LedgerEntry, PoolUsage, Tenant
+from credits_cli.readers.base import CallRecord
+from credits_cli.refdata import service
 
 ZERO = Decimal(0)
 GOOD_CARD, EXPIRED_CARD = "2099-12", "2020-01"
-UPNS = ("ann@contoso.com", "bob@contoso.com", "cy@contoso.com")
+UPNS = ("ann@contoso.com", "bob@contoso.com", "cy@contoso.com", "dee@contoso.com")
 START = datetime(2026, 1, 5, 9, 0)
 _slugs = count()
 
 
-# --- the system under test's call rating, simulated ------------------------------------
+# --- the real engine, fed with call records ---------------------------------------------
+
+RATES = """\
+name: one-cent-a-second
+currency: USD
+decimals: 4
+billing: {minimum_seconds: 1, increment_seconds: 1}
+outbound:
+  - {prefix: "1", name: "United States and Canada", per_minute: "0.60"}
+"""
+PLAN_USER = "dee@contoso.com"  # a domestic Calling Plan: the month's pool first
+CENT = Decimal("0.01")
 
 
 @dataclass
@@ -58,50 +75,18 @@ class SimCall:
     external_id: str
     upn: str
     at: datetime
-    amount: Decimal
+    amount: Decimal  # a whole number of cents: the call lasts that many seconds
+
+    def record(self, line: int) -> CallRecord:
+        return CallRecord(
+            source="calls.csv", line=line, external_id=self.external_id, user_upn=self.upn, start=self.at,
+            duration_seconds=int(self.amount / CENT), call_type="user_out", number="+14255550123",
+        )
 
 
-class SimulatedRating:
-    """Rate calls the way the engine uses the ledger: one Account per batch, each call once."""
-
-    @staticmethod
-    def rate(session: Session, tenant: Tenant, calls: list[SimCall]) -> dict[str, str]:
-        account = ledger.Account.load(session, tenant)
-        outcome: dict[str, str] = {}
-        for c in calls:
-            seen = session.exec(
-                select(Call).where(Call.tenant_id == tenant.id, Call.external_id == c.external_id)
-            ).first()
-            if seen is not None:
-                outcome[c.external_id] = "duplicate"
-                continue
-            user = users.get_user(session, tenant, c.upn)
-            account.prepare(c.at)
-            row = Call(
-                tenant_id=tenant.id or 0,
-                external_id=c.external_id,
-                user_upn=c.upn,
-                user_id=user.id if user else None,
-                start=c.at,
-                duration_seconds=60,
-                call_type="user_out",
-                kind="outbound",
-                status="denied",
-            )
-            if user is None or not user.licensed:
-                row.reason = "no Communications Credits license"
-            elif not account.can_charge():
-                row.reason = "balance is zero"
-            else:
-                row.status = "charged"
-                row.charge = c.amount
-            session.add(row)
-            session.flush()
-            if row.status == "charged":
-                account.charge(c.amount, c.at, call_id=row.id)
-            outcome[c.external_id] = row.status
-        account.flush()
-        return outcome
+def rate_with_engine(database: dbmod.Database, slug: str, calls: list[SimCall]) -> rating.Summary:
+    records = [c.record(i + 2) for i, c in enumerate(calls)]
+    return rating.rate_records(database, slug, [("calls.csv", "csv", records)], batch_size=4)
 
 
 # --- the model ----------------------------------------------------------------------------
@@ -123,9 +108,14 @@ class Model:
     card: str = GOOD_CARD
     auto: tuple[Decimal, Decimal] | None = None
     last_failure: datetime | None = None
-    licensed: dict[str, bool] = field(default_factory=lambda: {UPNS[0]: True, UPNS[1]: True, UPNS[2]: False})
+    licensed: dict[str, bool] = field(
+        default_factory=lambda: {UPNS[0]: True, UPNS[1]: True, UPNS[2]: False, PLAN_USER: True}
+    )
     charged: dict[str, Decimal] = field(default_factory=dict)
     denied: set[str] = field(default_factory=set)
+    included: set[str] = field(default_factory=set)
+    capacity: int = 0  # seconds a month in PLAN_USER's domestic pool
+    pool_used: dict[str, int] = field(default_factory=dict)  # month -> seconds
 
     @property
     def balance(self) -> Decimal:
@@ -157,12 +147,28 @@ class Model:
         else:
             self.last_failure = at
 
+    def known(self, call_id: str) -> bool:
+        return call_id in self.charged or call_id in self.denied or call_id in self.included
+
     def call(self, call_id: str, upn: str, amount: Decimal, at: datetime) -> None:
-        if call_id in self.charged or call_id in self.denied:
+        if self.known(call_id):
+            return
+        if upn == PLAN_USER:  # the pool covers what it has left; the rest is charged
+            month = clock.month_key(at)
+            seconds = int(amount / CENT)
+            covered = min(max(0, self.capacity - self.pool_used.get(month, 0)), seconds)
+            if covered:
+                self.pool_used[month] = self.pool_used.get(month, 0) + covered
+            amount -= covered * CENT
+            if amount == 0:
+                self.included.add(call_id)
+                return
+        if not self.licensed[upn]:  # denied before the balance is looked at
+            self.denied.add(call_id)
             return
         self.expire(at)
         self.auto_recharge(at)
-        if not self.licensed[upn] or self.balance <= 0:
+        if self.balance <= 0:
             self.denied.add(call_id)
             return
         self.charged[call_id] = amount
@@ -178,7 +184,7 @@ class Model:
 # --- the machine --------------------------------------------------------------------------
 
 amounts = st.decimals(min_value=50, max_value=400, places=2)
-charges = st.decimals(min_value=Decimal("0.01"), max_value=150, places=4)
+charges = st.decimals(min_value=Decimal("0.01"), max_value=150, places=2)  # whole cents: whole seconds
 jumps = st.sampled_from(
     [timedelta(minutes=7), timedelta(minutes=59), timedelta(hours=3), timedelta(days=20), timedelta(days=95),
      timedelta(days=200), timedelta(days=366)]
@@ -190,15 +196,19 @@ class FundingMachine(RuleBasedStateMachine):
 
     @initialize()
     def setup(self) -> None:
-        self.model = Model()
+        self.model = Model(capacity=service().domestic_minutes_for("US") * 60)
         self.calls = count(1)
-        slug = f"t{next(_slugs)}"
+        self.slug = slug = f"t{next(_slugs)}"
 
         def work(s: Session) -> int:
             t = tenants.add_tenant(s, slug, name=slug, country="US", billing_country="US", currency="USD")
             payments.set_card(s, t, GOOD_CARD, None)
             for upn in UPNS:
-                users.upsert_user(s, t, upn, country="US", licensed=self.model.licensed[upn])
+                plan = "domestic" if upn == PLAN_USER else "payg"
+                users.upsert_user(s, t, upn, country="US", plan=plan, licensed=self.model.licensed[upn])
+            rates_path = Path(tempfile.mkdtemp(prefix="credits-sm-")) / "rates.yaml"
+            rates_path.write_text(RATES, encoding="utf-8")
+            rates.load_file(s, t, rates_path)
             return t.id or 0
 
         self.tenant_id = self.database.write(work)
@@ -261,6 +271,8 @@ class FundingMachine(RuleBasedStateMachine):
         calls = []
         for upn, amount in batch:
             self.model.now += timedelta(minutes=3)
+            if upn == PLAN_USER:
+                amount *= 10  # long calls: the month's pool runs out within a few
             calls.append(SimCall(f"call-{next(self.calls)}", upn, self.model.now, amount))
         self._rate(calls)
 
@@ -268,21 +280,21 @@ class FundingMachine(RuleBasedStateMachine):
     def one_call(self, upn: str, amount: Decimal) -> None:
         self.calls_happen([(upn, amount)])
 
-    @precondition(lambda self: bool(self.model.charged or self.model.denied))
+    @precondition(lambda self: bool(self.model.charged or self.model.denied or self.model.included))
     @rule(data=st.data())
     def calls_offered_again(self, data: st.DataObject) -> None:
         """The same call records again (a re-import): nothing is charged twice."""
-        known = sorted(self.model.charged) + sorted(self.model.denied)
+        known = sorted(self.model.charged) + sorted(self.model.denied) + sorted(self.model.included)
         ids = data.draw(st.lists(st.sampled_from(known), min_size=1, max_size=4))
         self._rate([SimCall(i, UPNS[0], self.model.now, Decimal(1)) for i in ids])
 
     def _rate(self, calls: list[SimCall]) -> None:
-        outcome = self.database.write(lambda s: SimulatedRating.rate(s, self._tenant(s), calls))
+        again = sum(1 for c in calls if self.model.known(c.external_id))
+        summary = rate_with_engine(self.database, self.slug, calls)
         for c in calls:
-            before = c.external_id in self.model.charged or c.external_id in self.model.denied
             self.model.call(c.external_id, c.upn, c.amount, c.at)
-            if before:
-                assert outcome[c.external_id] == "duplicate"
+        assert summary.duplicates == again
+        assert summary.rejected == 0
 
     @invariant()
     def books_agree_with_the_model(self) -> None:
@@ -297,7 +309,7 @@ class FundingMachine(RuleBasedStateMachine):
             lots = [(lot.amount, lot.remaining) for lot in ledger.open_lots(s, tenant)]
             assert lots == [(lot.amount, lot.remaining) for lot in self.model.lots if lot.remaining > 0]
             rows = {c.external_id: c for c in s.exec(select(Call).where(Call.tenant_id == tenant.id))}
-            assert set(rows) == set(self.model.charged) | self.model.denied
+            assert set(rows) == set(self.model.charged) | self.model.denied | self.model.included
             charged_per_call = dict(
                 s.exec(
                     select(LedgerEntry.call_id, func.count())
@@ -305,7 +317,19 @@ class FundingMachine(RuleBasedStateMachine):
                     .group_by(LedgerEntry.call_id)
                 ).all()
             )
+            pools = s.exec(select(PoolUsage).where(PoolUsage.tenant_id == tenant.id)).all()
+            for pool in pools:
+                assert 0 <= pool.used_seconds <= pool.capacity_seconds == self.model.capacity
+            assert {p.month: p.used_seconds for p in pools if p.used_seconds} == {
+                m: used for m, used in self.model.pool_used.items() if used
+            }
             for external_id, row in rows.items():
+                if external_id in self.model.included:
+                    assert row.status == "included" and row.charge == ZERO
+                    assert row.id not in charged_per_call
+                    continue
+                if not row.charge:
+                    assert row.id not in charged_per_call
                 if external_id in self.model.denied:
                     # Unlicensed, or no balance: never charged.
                     assert row.status == "denied" and row.charge == ZERO
