@@ -9,7 +9,7 @@ import sys
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from typer.core import TyperGroup
@@ -145,5 +145,5 @@ def say(text: str) -> None:
     console().print(escape(text), highlight=False, soft_wrap=True)
 
 
-# Options shared by many commands.
-JsonOpt = typer.Option("--json", help="Print one JSON document instead of tables.")
+#: ``--json`` of every data command.
+Json = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]

@@ -7,12 +7,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from credits_cli.cli.common import fail, print_json, say, state, table
+from credits_cli.cli.common import Json, fail, print_json, say, state, table
 
 if TYPE_CHECKING:
     from credits_cli.models import Admin, Tenant, User
 
-Json = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 
 tenant_app = typer.Typer(help="Organisations whose balance this database keeps.", no_args_is_help=True)
 admin_app = typer.Typer(help="Admins notified of recharges, failures and a zero balance.", no_args_is_help=True)

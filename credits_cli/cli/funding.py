@@ -6,14 +6,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from credits_cli.cli.common import print_json, say, state, table, warn
+from credits_cli.cli.common import Json, print_json, say, state, table, warn
 
 if TYPE_CHECKING:
     from sqlmodel import Session
 
     from credits_cli.models import AutoRecharge, Tenant
 
-Json = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 
 payment_app = typer.Typer(help="How purchases are paid: a card or an invoice.", no_args_is_help=True)
 autorecharge_app = typer.Typer(

@@ -7,9 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from credits_cli.cli.common import fail, print_json, say, state, table, warn
-
-Json = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+from credits_cli.cli.common import Json, fail, print_json, say, state, table, warn
 
 notifications_app = typer.Typer(help="The outbox of e-mails to admins, and delivery over SMTP.")
 

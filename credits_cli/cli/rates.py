@@ -7,12 +7,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from credits_cli.cli.common import print_json, say, state, table
+from credits_cli.cli.common import Json, print_json, say, state, table
 
 if TYPE_CHECKING:
     from sqlmodel import Session
 
-Json = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 
 rates_app = typer.Typer(help="Rate tables: load one, list them, quote a call.", no_args_is_help=True)
 

@@ -8,12 +8,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from credits_cli.cli.common import console, err_console, print_json, say, state, table
+from credits_cli.cli.common import Json, console, err_console, print_json, say, state, table
 
 if TYPE_CHECKING:
     from credits_cli.rating import Summary
 
-Json = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 FORMATS = ("auto", "teams-csv", "graph-json", "csv", "direct-routing-csv")
 
 

@@ -7,13 +7,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from credits_cli.cli.common import console, print_json, say, state
+from credits_cli.cli.common import Json, console, print_json, say, state
 
 if TYPE_CHECKING:
     from credits_cli.recommend import Recommendation
     from credits_cli.report import Report
 
-Json = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 
 #: Width of the longest bar of the daily spend chart, in terminal cells.
 BAR_WIDTH = 40
