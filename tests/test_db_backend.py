@@ -87,9 +87,14 @@ def test_balance_writers_of_one_tenant_wait_for_each_other(database: dbmod.Datab
     holder.execute(sa.text("SELECT id FROM tenants WHERE id = :id FOR UPDATE"), {"id": tenant_id})
     holder_pid = holder.execute(sa.text("SELECT pg_backend_pid()")).scalar()
     done = threading.Event()
+    failures: list[BaseException] = []
 
     def topup() -> None:
-        database.write(lambda s: ledger.topup(s, s.exec(select(Tenant)).one(), Decimal(50)))
+        try:
+            database.write(lambda s: ledger.topup(s, s.exec(select(Tenant)).one(), Decimal(50)))
+        except BaseException as exc:  # reported below: a failed worker must not look like a missing lock
+            failures.append(exc)
+            raise
         done.set()
 
     worker = threading.Thread(target=topup)
@@ -102,9 +107,10 @@ def test_balance_writers_of_one_tenant_wait_for_each_other(database: dbmod.Datab
                     sa.text("SELECT count(*) FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid))"),
                     {"pid": holder_pid},
                 ).scalar()
-                if blocked:
+                if blocked or failures:
                     break
                 time.sleep(0.05)
+        assert not failures, f"the top-up failed instead of waiting: {failures[0]!r}"
         assert blocked == 1
         assert not done.is_set()
     finally:
