@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from credits_cli.cli.common import Json, console, err_console, print_json, say, state, table
+from credits_cli.cli.common import Json, console, err_console, print_json, say, state, table, warn
 
 if TYPE_CHECKING:
     from credits_cli.rating import Summary
@@ -127,7 +127,7 @@ def _print_summary(summary: Summary, rejects: Path | None) -> None:
     console().print(t)
     if summary.rejected:
         where = f"; see {rejects}" if rejects else "; use --rejects OUT.csv to list them"
-        err_console().print(f"[yellow]warning:[/] {summary.rejected} rows rejected{where}", highlight=False)
+        warn(f"{summary.rejected} rows rejected{where}")
 
 
 def call_doc(c: Any) -> dict[str, Any]:

@@ -170,6 +170,21 @@ def open_csv(text: IO[str], source: str) -> tuple[list[str], Any, int]:
     return header, csv.reader(text, delimiter=delimiter), header_line
 
 
+def open_table(
+    binary: IO[bytes], source: str, fmt: str, wanted: dict[str, tuple[str, ...]]
+) -> tuple[IO[str], list[str], Any, int, dict[str, int]]:
+    """Open a CSV format's header now (a wrong file fails here, and is closed):
+    (text, header, csv reader, header line, required columns)."""
+    text = text_stream(binary)
+    try:
+        header, reader, header_line = open_csv(text, source)
+        cols = require(header, source, fmt, wanted)
+    except BaseException:
+        text.close()
+        raise
+    return text, header, reader, header_line, cols
+
+
 def drive(text: IO[str], reader: Any, source: str, header_line: int,
           convert: Callable[[list[str], int], CallRecord]) -> Iterator[CallRecord | RowError]:
     """Turn each CSV row into a record with ``convert(fields, line)``.

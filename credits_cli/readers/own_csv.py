@@ -32,14 +32,8 @@ def matches(header: set[str] | list[str]) -> bool:
 
 def read_stream(binary: IO[bytes], source: str) -> Iterator[CallRecord | RowError]:
     """Parse the header now (a wrong file fails here), stream the rows lazily."""
-    text = c.text_stream(binary)
-    try:
-        header, reader, header_line = c.open_csv(text, source)
-        cols = c.require(header, source, "call-record CSV (call_id,user,start,duration_seconds,kind,number)",
-                         _COLUMNS)
-    except BaseException:
-        text.close()
-        raise
+    fmt = "call-record CSV (call_id,user,start,duration_seconds,kind,number)"
+    text, header, reader, header_line, cols = c.open_table(binary, source, fmt, _COLUMNS)
     convert = _converter(source, cols["call_id"], cols["user"], cols["start"], cols["duration_seconds"],
                          cols["kind"], cols["number"], c.column(header, "country"))
     return c.drive(text, reader, source, header_line, convert)

@@ -34,13 +34,7 @@ def matches(header: set[str] | list[str]) -> bool:
 
 def read_stream(binary: IO[bytes], source: str) -> Iterator[CallRecord | RowError]:
     """Parse the header now (a wrong file fails here), stream the rows lazily."""
-    text = c.text_stream(binary)
-    try:
-        header, reader, header_line = c.open_csv(text, source)
-        cols = c.require(header, source, "Teams PSTN usage export", _COLUMNS)
-    except BaseException:
-        text.close()
-        raise
+    text, header, reader, header_line, cols = c.open_table(binary, source, "Teams PSTN usage export", _COLUMNS)
     convert = _converter(
         source,
         cols["UsageId"],
