@@ -35,6 +35,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(1, str(ROOT))  # credits_cli of this checkout (the batch size the floor uses)
 
 import generate  # noqa: E402  (bench/generate.py, beside this script)
 
@@ -63,6 +64,42 @@ sql = "SELECT " + ", ".join(cols) + " FROM calls WHERE tenant_id = (SELECT min(i
 for row in con.execute(sql):  # the database holds the one tenant and the one month
     ws.append((parse(row[0]),) + row[1:])
 wb.save(sys.argv[2])
+"""
+
+# The storage floor: the rated calls copied into an empty calls table (same schema and indexes)
+# through Python's sqlite3, in transactions of the size rate-cdrs uses. Only the inserts and
+# commits are timed: what storing the calls costs, with no reading, parsing or rating at all.
+STORE_FLOOR = """
+import os, sqlite3, sys, time
+src = sqlite3.connect(sys.argv[1])
+batch = int(sys.argv[3])
+ddl = [r[0] for r in src.execute(
+    "SELECT sql FROM sqlite_master WHERE tbl_name = 'calls' AND sql IS NOT NULL ORDER BY type DESC")]
+cols = [r[1] for r in src.execute("PRAGMA table_info(calls)") if r[1] != "id"]
+for suffix in ("", "-wal", "-shm"):
+    if os.path.exists(sys.argv[2] + suffix):
+        os.unlink(sys.argv[2] + suffix)
+dst = sqlite3.connect(sys.argv[2], isolation_level=None)
+dst.execute("PRAGMA journal_mode = WAL")
+dst.execute("PRAGMA synchronous = NORMAL")
+dst.execute("PRAGMA cache_size = -32768")
+for stmt in ddl:
+    dst.execute(stmt)
+sql = f"INSERT INTO calls ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+cursor = src.execute(f"SELECT {', '.join(cols)} FROM calls ORDER BY id")
+spent = 0.0
+n = 0
+while True:
+    rows = cursor.fetchmany(batch)
+    if not rows:
+        break
+    t = time.perf_counter()
+    dst.execute("BEGIN IMMEDIATE")
+    dst.executemany(sql, rows)
+    dst.execute("COMMIT")
+    spent += time.perf_counter() - t
+    n += len(rows)
+print(f"{n} {spent:.3f}")
 """
 
 
@@ -224,7 +261,28 @@ class Bench:
             self.na(f"{label}: ratio to bare read", "<= 3.0x", "no bare read")
         mb = r.maxrss_kb / 1024
         self.add(f"{label}: peak RSS", f"{mb:.0f} MB", "<= 250 MB", "PASS" if mb <= 250 else "FAIL")
+        self.store_floor(n, db, bare, r.wall)
         return db, r.maxrss_kb
+
+    def store_floor(self, n: int, db: Path, bare: float | None, wall: float) -> None:
+        """What storing the calls alone costs: the rated rows copied into an empty calls table."""
+        from credits_cli.rating import BATCH_SIZE
+
+        label = f"storage floor {n:,}"
+        out = self.work / f"floor-{n}.db"
+        r = run([sys.executable, "-c", STORE_FLOOR, str(db), str(out), str(BATCH_SIZE)], self.env)
+        self.fresh(out)
+        if not r.ok:
+            self.na(f"{label}: inserting the calls", "", r.why())
+            return
+        rows, spent = r.stdout.split()
+        floor = float(spent)
+        note = f"{int(rows):,} rows, {BATCH_SIZE:,} per transaction, no reading or rating"
+        if bare:
+            note += f"; {floor / bare:.2f}x the bare read on its own"
+        self.add(f"{label}: inserting the calls", f"{floor:.2f} s", note=note)
+        if bare:
+            self.add(f"rate-cdrs {n:,}: ratio to bare read + storage floor", f"{wall / (bare + floor):.2f}x")
 
     def report(self, n: int, db: Path | None) -> None:
         label = f"report --xlsx {n:,}"

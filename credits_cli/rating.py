@@ -58,7 +58,12 @@ from credits_cli.readers._common import make_record
 from credits_cli.readers.base import CallRecord, RowError
 from credits_cli.refdata import service
 
-BATCH_SIZE = 5000
+#: Records per transaction. Each is a commit; a larger one costs SQLite less per call (a commit
+#: writes every index page it touched, and the unique call-id index is touched all over), and an
+#: interrupted import loses at most one transaction, which a rerun redoes.
+BATCH_SIZE = 50_000
+#: Records rated and written at a time inside a transaction (bounds the memory of the rows built).
+CHUNK_SIZE = 5000
 #: Distinct numbers remembered with their country during an import.
 PLACED_NUMBERS = 100_000
 #: SQLite page cache of an import's connection, in KiB.
@@ -408,7 +413,7 @@ def rate_batch(session: Session, ctx: Context, batch: list[CallRecord], import_i
     tenant = ctx.tenant
     tid = tenant.id or 0
     result = BatchResult()
-    statuses = result.statuses
+    statuses = result.statuses = dict.fromkeys(STATUSES, 0)
     reasons = result.reasons
     account = ledger.Account.load(session, tenant, ctx.balance_mark)
     existing = _existing_ids(session, tid, list({r.external_id for r in batch}))
@@ -416,11 +421,15 @@ def rate_batch(session: Session, ctx: Context, batch: list[CallRecord], import_i
     pools = _load_pools(session, ctx, {f"{y:04d}-{m:02d}" for y, m in months})
     seen: set[str] = set()
     placed = ctx.placed
-    book = ctx.book
+    lookup = ctx.book.lookup
     users = ctx.users
-    svc = service()
+    same_area = service().same_domestic_area
+    zone_a = ctx.zone_a
+    capacities = ctx.capacities
     tenant_country = tenant.country
-    rows: list[dict[str, Any]] = []
+    to_units = money.to_units
+    # One list per call, in the order of _CALL_COLUMNS (index constants _STATUS, _REASON, ... below).
+    rows: list[list[Any]] = []
     patches: list[tuple[int, int]] = []  # (index in account.pending, index in rows)
 
     for rec in batch:
@@ -435,102 +444,81 @@ def rate_batch(session: Session, ctx: Context, batch: list[CallRecord], import_i
         seen.add(ext)
         upn = rec.user_upn
         user = users.get(upn) if upn else None
+        number = rec.number
         try:
-            visible, country = placed[rec.number]
+            visible, country = placed[number]
         except KeyError:
-            visible, country = _place(placed, rec.number)
+            visible, country = _place(placed, number)
         duration = rec.duration_seconds
-        row: dict[str, Any] = {
-            "tenant_id": tid,
-            "external_id": ext,
-            "import_id": import_id,
-            "source_file": rec.source,
-            "source_line": rec.line,
-            "user_upn": upn,
-            "user_id": user.id if user else None,
-            "start": rec.start,
-            "duration_seconds": duration,
-            "call_type": rec.call_type,
-            "kind": kind,
-            "number": rec.number,
-            "country": country,
-            "domestic": None,
-            "status": "",
-            "reason": "",
-            "rate_prefix": None,
-            "rate_name": None,
-            "billed_seconds": 0,
-            "pool": None,
-            "pool_seconds": 0,
-            "charged_seconds": 0,
-            "charge": ZERO,
-        }
+        row = [tid, ext, import_id, rec.source, rec.line, upn, user.id if user else None, rec.start, duration,
+               rec.call_type, kind, number, country, None, "", "", None, None, 0, None, 0, 0, 0]
         rows.append(row)
 
         if kind == "carrier":
-            row["status"] = "carrier"
-            statuses["carrier"] = statuses.get("carrier", 0) + 1
+            row[_STATUS] = "carrier"
+            statuses["carrier"] += 1
             continue
 
+        domestic: bool | None = None
         if kind == "inbound":
-            rate = book.lookup("tollfree", visible) if visible else None
+            rate = lookup("tollfree", visible) if visible else None
             if rate is None:
-                row["status"] = "free"
-                statuses["free"] = statuses.get("free", 0) + 1
+                row[_STATUS] = "free"
+                statuses["free"] += 1
                 continue
-            kind = row["kind"] = "tollfree"
+            kind = row[_KIND] = "tollfree"
         else:
-            section = "dialout" if kind == "dialout" else "outbound"
-            rate = book.lookup(section, visible) if visible else None
-            home = user.country if user else (rec.user_country or tenant_country)
+            rate = lookup("dialout" if kind == "dialout" else "outbound", visible) if visible else None
             if country is not None:
-                row["domestic"] = svc.same_domestic_area(home, country)
+                domestic = row[_DOMESTIC] = same_area(
+                    user.country if user else (rec.user_country or tenant_country), country
+                )
             if rate is None:
-                row["status"] = "unrated"
-                row["reason"] = "no_rate" if visible else "no_number"
-                statuses["unrated"] = statuses.get("unrated", 0) + 1
+                row[_STATUS] = "unrated"
+                row[_REASON] = "no_rate" if visible else "no_number"
+                statuses["unrated"] += 1
                 continue
 
         billed = rate.billed_seconds(duration)
-        row["rate_prefix"] = rate.prefix
-        row["rate_name"] = rate.name
-        row["billed_seconds"] = billed
+        row[_RATE_PREFIX] = rate.prefix
+        row[_RATE_NAME] = rate.name
+        row[_BILLED] = billed
         if billed == 0:  # a call of 0 seconds: nothing to bill, nothing taken from a pool
-            row["status"] = "free"
-            row["reason"] = "zero_duration"
-            statuses["free"] = statuses.get("free", 0) + 1
+            row[_STATUS] = "free"
+            row[_REASON] = "zero_duration"
+            statuses["free"] += 1
             continue
 
         # Minutes included (§6.4)
         pool_name: str | None = None
-        if kind == "outbound" and user is not None and row["domestic"] is not None:
-            if row["domestic"]:
+        if kind == "outbound" and user is not None and domestic is not None:
+            if domestic:
                 if user.plan in ("domestic", "domestic-international"):
                     pool_name = domestic_pool(user.country)
             elif user.plan == "domestic-international":
                 pool_name = "international"
-        elif kind == "dialout" and user is not None and user.conferencing and country in ctx.zone_a:
+        elif kind == "dialout" and user is not None and user.conferencing and country in zone_a:
             pool_name = "dialout"
         covered = 0
         if pool_name is not None:
             month = clock.month_key(rec.start)
             pool = pools.get((month, pool_name))
             if pool is None:
-                pool = pools[(month, pool_name)] = _Pool(ctx.capacities.get(pool_name, 0), 0, False)
+                pool = pools[(month, pool_name)] = _Pool(capacities.get(pool_name, 0), 0, False)
             covered = min(pool.left, billed)
             if covered:
                 before = pool.used
                 pool.used += covered
                 pool.dirty = True
-                row["pool"] = pool_name
-                row["pool_seconds"] = covered
+                row[_POOL] = pool_name
+                row[_POOL_SECONDS] = covered
                 if pool_name == "dialout":
                     _pool_alerts(session, ctx, pool, before, rec.start)
         charged_seconds = billed - covered
-        row["charged_seconds"] = charged_seconds
+        row[_CHARGED_SECONDS] = charged_seconds
         if charged_seconds == 0:
-            row["status"] = "included"
-            statuses["included"] = statuses.get("included", 0) + 1
+            row[_STATUS] = "included"
+            statuses["included"] += 1
             continue
 
         # License (§6.5): toll-free calls and bots' calls are the tenant's
@@ -554,9 +542,9 @@ def rate_batch(session: Session, ctx: Context, batch: list[CallRecord], import_i
         for i in range(mark, len(account.pending)):
             if account.pending[i]["kind"] == "charge":
                 patches.append((i, index))
-        row["charge"] = amount
-        row["status"] = "charged"
-        statuses["charged"] = statuses.get("charged", 0) + 1
+        row[_CHARGE] = to_units(amount) if amount else 0
+        row[_STATUS] = "charged"
+        statuses["charged"] += 1
         result.charged += amount
 
     # Write: calls first (their ids), then the ledger entries that name them.
@@ -580,7 +568,7 @@ def rate_batch(session: Session, ctx: Context, batch: list[CallRecord], import_i
                     ).all()
                 )
                 for pending_index, row_index in patches:
-                    account.pending[pending_index]["call_id"] = ids[rows[row_index]["external_id"]]
+                    account.pending[pending_index]["call_id"] = ids[rows[row_index][_EXTERNAL_ID]]
     account.flush()
     result.mark = account.mark()
     _save_pools(session, ctx, pools)
@@ -599,39 +587,38 @@ _CALL_COLUMNS = (
     "duration_seconds", "call_type", "kind", "number", "country", "domestic", "status", "reason", "rate_prefix",
     "rate_name", "billed_seconds", "pool", "pool_seconds", "charged_seconds", "charge",
 )
+(_EXTERNAL_ID, _START, _KIND, _DOMESTIC, _STATUS, _REASON, _RATE_PREFIX, _RATE_NAME, _BILLED, _POOL, _POOL_SECONDS,
+ _CHARGED_SECONDS, _CHARGE) = (
+    _CALL_COLUMNS.index(name) for name in (
+        "external_id", "start", "kind", "domestic", "status", "reason", "rate_prefix", "rate_name", "billed_seconds",
+        "pool", "pool_seconds", "charged_seconds", "charge",
+    )
+)
 
 
-def _insert_calls(session: Session, rows: list[dict[str, Any]], first_id: int | None = None) -> None:
+def _insert_calls(session: Session, rows: list[list[Any]], first_id: int | None = None) -> None:
     """Bulk insert straight through the driver: SQLAlchemy's per-row parameter
-    processing costs more than the rating itself. ``charge`` goes in as storage units;
-    with ``first_id`` the rows get the ids ``first_id``, ``first_id + 1``, ... in order."""
+    processing costs more than the rating itself. Rows are in the order of
+    ``_CALL_COLUMNS`` with ``charge`` in storage units; with ``first_id`` the rows
+    get the ids ``first_id``, ``first_id + 1``, ... in order."""
     conn = session.connection()
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     columns = _CALL_COLUMNS if first_id is None else ("id", *_CALL_COLUMNS)
     sql = f"INSERT INTO calls ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
-    start = _CALL_COLUMNS.index("start")
-    before = operator.itemgetter(*_CALL_COLUMNS[:start])
-    after = operator.itemgetter(*_CALL_COLUMNS[start + 1 : -1])
-    to_units = money.to_units
-    stamp = ledger.db_time if conn.dialect.name == "sqlite" else _same
+    if conn.dialect.name == "sqlite":  # the text SQLAlchemy's SQLite dialect stores for a DateTime
+        stamp = ledger.db_time
+        for row in rows:
+            row[_START] = stamp(row[_START])
     if first_id is None:
-        params = [(*before(r), stamp(r["start"]), *after(r), to_units(r["charge"]) if r["charge"] else 0) for r in rows]
+        conn.exec_driver_sql(sql, rows)
     else:
-        params = [
-            (i, *before(r), stamp(r["start"]), *after(r), to_units(r["charge"]) if r["charge"] else 0)
-            for i, r in enumerate(rows, first_id)
-        ]
-    conn.exec_driver_sql(sql, params)
+        conn.exec_driver_sql(sql, [(i, *row) for i, row in enumerate(rows, first_id)])
 
 
-def _same(value: Any) -> Any:
-    return value
-
-
-def _deny(row: dict[str, Any], reason: str, statuses: dict[str, int], reasons: dict[str, int]) -> None:
-    row["status"] = "denied"
-    row["reason"] = reason
-    statuses["denied"] = statuses.get("denied", 0) + 1
+def _deny(row: list[Any], reason: str, statuses: dict[str, int], reasons: dict[str, int]) -> None:
+    row[_STATUS] = "denied"
+    row[_REASON] = reason
+    statuses["denied"] += 1
     reasons[reason] = reasons.get(reason, 0) + 1
 
 
@@ -692,7 +679,7 @@ def rate_records(
     if dry_run:
         with Session(db.engine, expire_on_commit=False) as session:
             try:
-                for batch in batches(ordered, batch_size):
+                for batch in batches(ordered, min(batch_size, CHUNK_SIZE)):
                     summary.add(rate_batch(session, ctx, batch, None))
                     if progress:
                         progress(len(batch))
@@ -708,20 +695,26 @@ def rate_records(
 
         import_id = db.write(start)
         summary.import_id = import_id
+        chunk = min(batch_size, CHUNK_SIZE)
         for batch in batches(ordered, batch_size):
+            mark = ctx.balance_mark
 
-            def work(session: Session, batch: list[CallRecord] = batch) -> BatchResult:
+            def work(session: Session, batch: list[CallRecord] = batch, mark: Any = mark) -> list[BatchResult]:
+                ctx.balance_mark = mark  # again from the top when the transaction is retried
                 if session.connection().dialect.name == "sqlite":
                     # The unique (tenant, call id) index takes random inserts: keep its pages cached
                     # (the default cache is 2 MB; this is a maximum, not an allocation, and kept
                     # moderate so a large import's memory stays close to a small one's).
                     session.connection().exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KB}")
                 db.lock_tenant(session, tenant.id or 0)
-                return rate_batch(session, ctx, batch, import_id)
+                done: list[BatchResult] = []
+                for i in range(0, len(batch), chunk):
+                    done.append(rate_batch(session, ctx, batch[i : i + chunk], import_id))
+                    ctx.balance_mark = done[-1].mark
+                return done
 
-            done = db.write(work)
-            ctx.balance_mark = done.mark
-            summary.add(done)
+            for done in db.write(work):
+                summary.add(done)
             if progress:
                 progress(len(batch))
 
