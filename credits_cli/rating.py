@@ -229,7 +229,10 @@ class Context:
 
 def _place(placed: dict[str, tuple[str, str | None]], number: str) -> tuple[str, str | None]:
     """Visible digits and country of an exported number, remembered in ``placed`` (bounded)."""
-    visible = numbers.visible_digits(numbers.normalise(number))
+    if number[:1] == "+" and number[1:].isdigit() and number.isascii():  # the usual form: nothing to clean
+        visible = number[1:]
+    else:
+        visible = numbers.visible_digits(numbers.normalise(number))
     found = placed[number] = (visible, numbers.country_of(visible) if visible else None)
     if len(placed) > PLACED_NUMBERS:
         placed.clear()
