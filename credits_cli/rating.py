@@ -613,7 +613,7 @@ def _insert_calls(session: Session, rows: list[list[Any]], first_id: int | None 
         for row in rows:
             row[_START] = stamp(row[_START])
     if first_id is None:
-        conn.exec_driver_sql(sql, rows)
+        conn.exec_driver_sql(sql, [tuple(row) for row in rows])
     else:
         conn.exec_driver_sql(sql, [(i, *row) for i, row in enumerate(rows, first_id)])
 
