@@ -652,12 +652,18 @@ def rate_records(
     sources: Sequence[Source],
     *,
     dry_run: bool = False,
-    batch_size: int = BATCH_SIZE,
+    batch_size: int | None = None,
     memory_records: int = MEMORY_RECORDS,
     progress: Callable[[int], None] | None = None,
 ) -> Summary:
-    """Rate every record of ``sources`` for the tenant. ``db`` is a :class:`credits_cli.db.Database`."""
+    """Rate every record of ``sources`` for the tenant. ``db`` is a :class:`credits_cli.db.Database`.
+
+    ``batch_size`` is the records per transaction (default: ``CREDITS_RATE_BATCH``, else :data:`BATCH_SIZE`).
+    """
     from credits_cli import rates, tenants
+
+    if batch_size is None:
+        batch_size = batch_size_from_env()
 
     summary = Summary(dry_run=dry_run, files=[name for name, _, _ in sources])
     summary.formats = {name: fmt for name, fmt, _ in sources}
@@ -734,6 +740,18 @@ def rate_records(
 
         db.write(finish)
     return summary
+
+
+def batch_size_from_env() -> int:
+    """``CREDITS_RATE_BATCH`` (records per transaction, 1 to 1,000,000), else :data:`BATCH_SIZE`."""
+    text = os.environ.get("CREDITS_RATE_BATCH", "").strip()
+    if not text:
+        return BATCH_SIZE
+    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= 1_000_000):
+        from credits_cli.errors import InvalidInput
+
+        raise InvalidInput(f"CREDITS_RATE_BATCH={text[:20]!r} must be a whole number from 1 to 1000000")
+    return int(text)
 
 
 def summary_json(summary: Summary) -> dict[str, Any]:

@@ -194,3 +194,24 @@ def test_examples_rate_cleanly(cli, tenant, monkeypatch: pytest.MonkeyPatch) -> 
     assert cli("verify").exit_code == 0
     again = json.loads(cli("rate-cdrs", *files, "--json").stdout)
     assert again["total_charged"] == "0.0000"
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "1e3", "lots", "2000000"])
+def test_a_bad_batch_size_is_one_line_and_writes_nothing(cli, ready: Path, monkeypatch, value: str) -> None:
+    from tests import dbdump
+
+    before = dbdump.content(os.environ["CREDITS_DB"])
+    monkeypatch.setenv("CREDITS_RATE_BATCH", value)
+    result = cli("rate-cdrs", str(ready))
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1 and "CREDITS_RATE_BATCH" in result.stderr
+    assert dbdump.content(os.environ["CREDITS_DB"]) == before
+
+
+def test_the_batch_size_changes_the_transactions_not_the_outcome(cli, ready: Path, monkeypatch) -> None:
+    monkeypatch.setenv("CREDITS_RATE_BATCH", "1")  # every call its own transaction
+    doc = json.loads(cli("rate-cdrs", str(ready), "--json").stdout)
+    assert doc["statuses"] == {"charged": 2, "included": 0, "free": 1, "denied": 1, "unrated": 1, "carrier": 0}
+    assert doc["total_charged"] == "0.0640" and doc["balance_after"] == "99.9360"
+    assert balance() == Decimal("99.9360")
+    assert cli("verify").exit_code == 0

@@ -36,7 +36,8 @@ def export(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 def _env(db: str) -> dict[str, str]:
-    return procs.cli_env(db, CREDITS_NOW=NOW)
+    # Ten transactions of 5,000 calls, so kills land between commits as well as inside them.
+    return procs.cli_env(db, CREDITS_NOW=NOW, CREDITS_RATE_BATCH="5000")
 
 
 @pytest.mark.slow
