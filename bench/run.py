@@ -48,6 +48,13 @@ with open(sys.argv[1], newline="", encoding="utf-8") as f:
         pass
 """
 
+# The yardstick for a Graph JSON file given with --calls.
+BARE_JSON = """
+import json, sys
+with open(sys.argv[1], "rb") as f:
+    json.load(f)
+"""
+
 # The same rows the report's Calls sheet holds, straight from the database into a write-only workbook.
 BARE_XLSX = """
 import sqlite3, sys
@@ -207,14 +214,52 @@ class Bench:
 
     # --- steps --------------------------------------------------------------------------
 
+    def external(self, path: Path) -> tuple[int, Path, Path]:
+        """An export given with --calls: its rows, and a users file (--users, else one made from the
+        export's UPNs: usage location or US, Domestic and International Calling Plan, conferencing,
+        licensed). The month range and the pinned clocks follow the calls' own start times."""
+        from credits_cli.errors import InvalidInput
+        from credits_cli.readers import open_records
+        from credits_cli.readers.base import RowError
+
+        try:
+            _, records = open_records(path)
+            n, first, last, upns = 0, datetime.max, datetime.min, {}
+            for item in records:
+                if isinstance(item, RowError):
+                    continue
+                n += 1
+                first, last = min(first, item.start), max(last, item.start)
+                if item.user_upn and item.user_upn not in upns:
+                    upns[item.user_upn] = item.user_country or "US"
+        except InvalidInput as exc:
+            raise SystemExit(f"error: {exc}") from None
+        if not n:
+            raise SystemExit(f"error: {path}: no call records")
+        self.month_start = datetime(first.year, first.month, first.day)
+        self.month_end = datetime(last.year, last.month, last.day) + timedelta(days=1)
+        print(f"  {path.name}: {n:,} calls from {first:%Y-%m-%d} to {last:%Y-%m-%d}, {len(upns):,} users", flush=True)
+        if self.args.users:
+            return n, path, Path(self.args.users).resolve()
+        users = self.work / "external.users.csv"
+        with users.open("w", encoding="utf-8", newline="") as out:
+            out.write("upn,name,country,plan,conferencing,licensed\n")
+            for upn, country in upns.items():
+                name = upn.split("@")[0].replace(".", " ").replace(",", " ").title()
+                out.write(f"{upn},{name},{country},domestic-international,true,true\n")
+        return n, path, users
+
     def bare_read(self, n: int, calls: Path) -> float | None:
-        runs = [run([sys.executable, "-c", BARE_READ, str(calls)], self.env) for _ in range(3)]
+        json_file = calls.suffix.lower() == ".json"
+        name = f"bare {'json.load' if json_file else 'csv.reader'} pass, {n:,}"
+        script = BARE_JSON if json_file else BARE_READ
+        runs = [run([sys.executable, "-c", script, str(calls)], self.env) for _ in range(3)]
         bad = next((r for r in runs if not r.ok), None)
         if bad:
-            self.na(f"bare csv.reader pass, {n:,}", "", bad.why())
+            self.na(name, "", bad.why())
             return None
         best = min(r.wall for r in runs)
-        self.add(f"bare csv.reader pass, {n:,}", f"{best:.2f} s", note="best of 3")
+        self.add(name, f"{best:.2f} s", note="best of 3")
         return best
 
     def prepare(self, db: Path, users: Path) -> Run | None:
@@ -354,11 +399,15 @@ class Bench:
 
     def main(self) -> int:
         sizes = [20_000] if self.args.quick else self.args.sizes
+        given: tuple[int, Path, Path] | None = None
+        if self.args.calls:
+            given = self.external(Path(self.args.calls).resolve())
+            sizes = [given[0]]
         rss: dict[int, int] = {}
         last_db: Path | None = None
         for n in sizes:
             print(f"{n:,} calls", flush=True)
-            calls, users = self.dataset(n)
+            calls, users = given[1:] if given else self.dataset(n)
             bare = self.bare_read(n, calls)
             db, peak = self.rate(n, calls, users, bare)
             if peak is not None:
@@ -484,7 +533,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--startup-runs", type=int, default=10, help="runs per start-up figure (median)")
     p.add_argument("--skip-report", action="store_true", help="leave out the report --xlsx step")
     p.add_argument("--write-results", metavar="FILE", help="append a markdown block with machine and date")
+    p.add_argument("--calls", metavar="FILE", help="benchmark this export instead of generated ones")
+    p.add_argument("--users", metavar="FILE", help="with --calls: the users file to import (default: made from the "
+                   "export's UPNs)")
     args = p.parse_args(argv)
+    if args.users and not args.calls:
+        p.error("--users goes with --calls")
+    for option in ("calls", "users"):
+        value = getattr(args, option)
+        if value and not Path(value).is_file():
+            p.error(f"--{option} {value}: no such file")
     try:
         datetime.strptime(args.month, "%Y-%m")
     except ValueError:

@@ -99,7 +99,8 @@ def service() -> ServiceData:
 
     path = rates_dir() / "service.yaml"
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        # libyaml's safe loader when PyYAML has it (every command that rates or buys reads this file)
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except (OSError, yaml.YAMLError) as exc:
         raise InvalidInput(f"cannot read {path}: {exc}") from None
     plans = raw["calling_plans"]
