@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from credits_cli import numbers
 from credits_cli.errors import InvalidInput
@@ -60,3 +62,36 @@ def test_check_number_refuses_text_and_overlong_numbers() -> None:
         numbers.check_number("hello")
     with pytest.raises(InvalidInput, match="more than 15 digits"):
         numbers.check_number("+1234567890123456")
+
+
+# --- the shortcuts of country_of agree with the long way -------------------------------------------------------
+
+_SHARED = sorted(code for code, regions in numbers._country_codes().items() if len(regions) > 1)
+_DIGITS = st.text(alphabet="0123456789", min_size=0, max_size=17)
+
+
+@given(_DIGITS)
+def test_the_three_digit_table_splits_like_the_loop(digits: str) -> None:
+    assert numbers.split_country_code(digits) == numbers._split_slowly(digits)
+
+
+@settings(max_examples=2000)
+@given(st.sampled_from(_SHARED), _DIGITS)
+def test_a_shared_code_country_without_parsing_is_what_parsing_says(code: str, national: str) -> None:
+    import phonenumbers
+
+    digits = code + national
+    fast = numbers._region_without_parsing(digits, code)
+    if fast is None:
+        return  # not a number the shortcut answers: the caller parses
+    assert fast == phonenumbers.region_code_for_number(phonenumbers.parse("+" + digits))
+
+
+@pytest.mark.parametrize(("digits", "country"), [
+    ("441481256789", "GG"), ("441534123456", "JE"), ("441624123456", "IM"), ("442079460123", "GB"),
+    ("390669812345", "VA"), ("39061234567", "IT"), ("77012345678", "KZ"), ("74951234567", "RU"),
+    ("61891621234", "CC"), ("61891641234", "CX"), ("61212345678", "AU"), ("3581812345", "AX"),
+])
+def test_countries_sharing_a_code_are_told_apart(digits: str, country: str) -> None:
+    numbers._by_prefix.clear()
+    assert numbers.country_of(digits) == country
