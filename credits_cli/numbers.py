@@ -124,9 +124,6 @@ def _shared_code_country(digits: str, code: str) -> str | None:
     """
     import phonenumbers
 
-    region = _region_without_parsing(digits, code)
-    if region:
-        return region
     main = phonenumbers.region_code_for_country_code(int(code))
     candidates = [digits]
     for target in (len(digits), 11, 12, 13):
@@ -134,33 +131,37 @@ def _shared_code_country(digits: str, code: str) -> str | None:
             if target > len(digits):
                 candidates.append(digits + fill * (target - len(digits)))
     for candidate in candidates:
-        try:
-            parsed = phonenumbers.parse("+" + candidate)
-        except phonenumbers.NumberParseException:
-            continue
-        region = phonenumbers.region_code_for_number(parsed)
+        region = _region_without_parsing(candidate, code)
+        if region is _PARSE:
+            try:
+                region = phonenumbers.region_code_for_number(phonenumbers.parse("+" + candidate))
+            except phonenumbers.NumberParseException:
+                continue
         if region and region != "001":
-            return region
+            return str(region)
     return main if main != "ZZ" else None
+
+
+_PARSE = "parse"
 
 
 def _region_without_parsing(digits: str, code: str) -> str | None:
     """``region_code_for_number(parse("+" + digits))`` without ``parse`` (three times the cost), for
     the numbers where parsing changes nothing: a national part of 2 to 17 digits that does not start
-    with 0 (Italian leading zeros) or with what the country strips as a national prefix. None when
-    the number is not such a one, or no region claims it (the caller then parses)."""
+    with 0 (Italian leading zeros) or with what the country strips as a national prefix. For any
+    other number :data:`_PARSE`: the caller parses it."""
     import phonenumbers
 
     national = digits[len(code):]
     if not 2 <= len(national) <= 17 or national[0] == "0" or not national.isdigit():
-        return None
+        return _PARSE
     strip = _national_prefix(code)
     if strip is not None and strip.match(national):
-        return None
-    region = phonenumbers.region_code_for_number(
+        return _PARSE
+    region: str | None = phonenumbers.region_code_for_number(
         phonenumbers.PhoneNumber(country_code=int(code), national_number=int(national))
     )
-    return region if region and region != "001" else None
+    return region
 
 
 @lru_cache(maxsize=64)
