@@ -320,7 +320,9 @@ class _Run:
     first: datetime
     last: datetime
 
-    CHUNK = 5000
+    #: Records per pickled chunk. A merge holds one chunk of every run in memory: small chunks keep
+    #: a year of unsorted records (over a hundred runs) well inside the memory a month takes.
+    CHUNK = 1000
 
     @classmethod
     def write(cls, path: str, records: list[CallRecord]) -> _Run:
