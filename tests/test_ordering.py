@@ -17,7 +17,7 @@ BASE = datetime(2026, 10, 1)
 def record(i: int, minute: int) -> CallRecord:
     return CallRecord(
         source="calls.csv", line=i + 2, external_id=f"id-{i}", user_upn="ada@contoso.com",
-        start=BASE + timedelta(minutes=minute, microseconds=7 if i % 4 else 0),  # with and without a fraction
+        start=BASE + timedelta(minutes=minute, microseconds=7 if minute % 2 else 0),  # with and without a fraction
         duration_seconds=60, call_type="user_out",
         number="+12065550100", direct_routing=i % 2 == 0, user_country="US" if i % 3 else None,
         conference_id=None if i % 2 else f"conf-{i}",
