@@ -15,7 +15,7 @@ integers (the hot path of rating); :func:`price_decimal` is the definition in
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -133,6 +133,10 @@ def _places(value: Decimal) -> int:
 # --- a loaded table -----------------------------------------------------------------------
 
 
+#: Look-ups a :class:`RateBook` remembers (by the digits that decide them) before it starts afresh.
+KNOWN_PREFIXES = 200_000
+
+
 @dataclass
 class RateBook:
     """The active table of a tenant, indexed for longest-prefix lookup.
@@ -148,6 +152,19 @@ class RateBook:
     decimals: int
     sections: dict[str, dict[str, Rate]]
     lengths: dict[str, tuple[int, ...]]
+    #: (section, the number's first digits up to the section's longest prefix) -> the answer: the
+    #: longest prefix of a number is decided by those digits alone, and they recur across an import.
+    _known: dict[tuple[str, str], Rate | None] = field(default_factory=dict, repr=False, compare=False)
+    #: section -> how many leading digits decide a look-up there (its longest prefix, or outbound's
+    #: for dial-out, which falls back to it)
+    _decisive: dict[str, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        outbound = self.lengths.get("outbound", ())
+        self._decisive = {
+            section: max(lengths + (outbound if section == "dialout" else ()), default=0)
+            for section, lengths in self.lengths.items()
+        }
 
     @classmethod
     def build(cls, table_id: int, name: str, currency: str, decimals: int, rates: list[Rate]) -> RateBook:
@@ -162,6 +179,18 @@ class RateBook:
 
         ``dialout`` falls back to ``outbound`` when it has no entry for the number.
         """
+        key = (section, digits[: self._decisive[section]])
+        try:
+            return self._known[key]
+        except KeyError:
+            pass
+        found = self._lookup(section, digits)
+        if len(self._known) >= KNOWN_PREFIXES:
+            self._known.clear()
+        self._known[key] = found
+        return found
+
+    def _lookup(self, section: str, digits: str) -> Rate | None:
         entries = self.sections[section]
         n = len(digits)
         for length in self.lengths[section]:
@@ -170,7 +199,7 @@ class RateBook:
                 if rate is not None:
                     return rate
         if section == "dialout":
-            return self.lookup("outbound", digits)
+            return self._lookup("outbound", digits)
         return None
 
     def count(self, section: str | None = None) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 from pathlib import Path
 
@@ -161,6 +162,34 @@ def test_lookup_matches_a_scan_on_the_default_table() -> None:
     for digits in ("447700900123", "5511987654321", "12065550100", "18765550100", "8816123456", "33612345678"):
         best = max((r for r in outbound if digits.startswith(r.prefix)), key=lambda r: len(r.prefix), default=None)
         assert b.lookup("outbound", digits) == best
+
+
+@functools.cache
+def _default_with_dialout() -> tuple[Rate, ...]:
+    data, _ = rates.read_yaml(ROOT / "rates" / "default-usd.yaml")
+    dial = {"prefix": "331", "per_minute": "0.0500", "name": "FR dial-out"}
+    return tuple(parse_table({**data, "dialout": [dial]}, "x").rates)  # dial-out: its own entry, else outbound
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["outbound", "tollfree", "dialout"]),
+                          st.text(alphabet="0123456789", max_size=14)), max_size=30))
+def test_a_remembered_lookup_is_the_scan_again(asks: list[tuple[str, str]]) -> None:
+    """The look-ups a book remembers (by the digits that decide them) answer as a scan would, the
+    same digits asked twice and numbers that share their first digits alike."""
+    entries = _default_with_dialout()
+    b = RateBook.build(1, "x", "USD", 4, list(entries))
+
+    def scan(section: str, digits: str) -> Rate | None:
+        for s in ([section, "outbound"] if section == "dialout" else [section]):
+            found = max((r for r in entries if r.section == s and digits.startswith(r.prefix)),
+                        key=lambda r: len(r.prefix), default=None)
+            if found is not None:
+                return found
+        return None
+
+    for section, digits in asks + asks:
+        assert b.lookup(section, digits) == scan(section, digits)
 
 
 # --- billing -------------------------------------------------------------------------------------
