@@ -259,7 +259,9 @@ def _row_stream(ws: Any, cells: _Cells, styles: list[Any]) -> Any:
                             else:
                                 c.text = ""  # <c ...></c>, as openpyxl writes an empty string
                             continue
-                        if t is int or t is Decimal or t is float:
+                        if t is int:
+                            text = f"{v:.16g}"  # what safe_string gives an int
+                        elif t is Decimal or t is float:
                             text = safe_string(v)
                         elif t is bool:
                             SubElement(SubElement(row, "c", {"r": letters[col] + r, "t": "b"}), "v").text = (
@@ -368,7 +370,10 @@ def _streamed(
             ws = new_sheet()
             count = 0
         values = convert(ws, row)
-        ws.append(values if fast else _cells(ws, cells, values, styles))
+        if fast:
+            ws._rows.send(values)  # what ws.append does, less its checks: a row here is always a list
+        else:
+            ws.append(_cells(ws, cells, values, styles))
         count += 1
     if ws is None:
         ws = new_sheet()
@@ -408,12 +413,15 @@ def write(
         text_cols = [i for i, (_, key) in enumerate(CALL_COLUMNS) if key not in _CALL_NUMERIC]
         charge_col = [key for _, key in CALL_COLUMNS].index("charge")
 
+        danger = _DANGER.search
+
         def call_row(ws: Any, r: tuple[Any, ...]) -> list[Any]:
             counts["calls"] += 1
             out = list(r)
             for i in text_cols:
                 value = out[i]
-                if value:
+                # cells.safe for the texts that need it; the others are kept as they are
+                if value and (type(value) is not str or danger(value) or value in _ERRORS or len(value) > _MAX_TEXT):
                     out[i] = safe(value)
             return out
 
