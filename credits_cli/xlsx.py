@@ -51,9 +51,10 @@ from credits_cli.report import CALL_COLUMNS, LEDGER_COLUMNS, Report
 #: Excel's row limit; a sheet holds MAX_ROWS - 1 data rows under its header.
 MAX_ROWS = 1_048_576
 
-#: Text that must never be read as a formula: a leading = + - @ tab or CR.
-_DANGER = re.compile(r"^[=+\-@\t\r]|[\x00-\x08\x0b\x0c\x0e-\x1f]")
-_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+#: Text that must never be read as a formula (a leading = + - @ tab or CR), or that holds a character
+#: XML cannot (control characters, U+FFFE, U+FFFF, a lone surrogate).
+_DANGER = re.compile(r"^[=+\-@\t\r]|[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _ERRORS = frozenset(ERROR_CODES)
 _MAX_TEXT = 32767
 

@@ -17,7 +17,7 @@ from credits_cli import report, tenants, xlsx
 from tests import reportdata
 
 HOSTILE = ["=1+1", "+44 20 7946 0000", "-2", "@SUM(A1)", "#N/A", "#DIV/0!", "\tTAB", "\rCR", "bell\x07name",
-           " padded ", "a & b < c > d", "x" * 40000, "", "=", "\u00e9t\u00e9 \u2603"]
+           " padded ", "a & b < c > d", "not\uffffxml\ufffe", "x" * 40000, "", "=", "\u00e9t\u00e9 \u2603"]
 
 
 def _sheet_data(path: Path) -> dict[str, bytes]:
