@@ -44,7 +44,6 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import to_excel
 from openpyxl.worksheet.properties import PageSetupProperties
-from openpyxl.xml.functions import Element, SubElement
 
 from credits_cli.report import CALL_COLUMNS, LEDGER_COLUMNS, Report
 
@@ -189,9 +188,8 @@ def _filter(ws: Any, columns: int, last_row: int) -> None:
     ws.auto_filter.ref = f"A1:{get_column_letter(columns)}{max(last_row, 1)}"
 
 
-#: xml:space, for a text with leading or trailing white space (as openpyxl writes it).
-_PRESERVE = {"{http://www.w3.org/XML/1998/namespace}space": "preserve"}
-_NO_ATTRS: dict[str, str] = {}
+#: Rows parsed and written at once by the streamed sheets' row writer.
+ROW_BATCH = 500
 
 
 class _Quoted(str):
@@ -226,7 +224,15 @@ def _fast(ws: Any, cells: _Cells, styles: Sequence[Any]) -> bool:
 
 
 def _row_stream(ws: Any, cells: _Cells, styles: list[Any]) -> Any:
-    """The generator behind ``ws.append`` (openpyxl's ``WriteOnlyWorksheet._write_rows``, plain rows inline)."""
+    """The generator behind ``ws.append`` (openpyxl's ``WriteOnlyWorksheet._write_rows``, plain rows inline).
+
+    A plain row becomes the markup openpyxl writes for it (text escaped); every
+    ROW_BATCH rows the markup is parsed by lxml into elements and written on the
+    sheet's stream, which serialises them exactly as openpyxl's own elements.
+    """
+    from lxml.etree import XMLParser, fromstring  # present: openpyxl.LXML
+
+    parser = XMLParser(huge_tree=True, resolve_entities=False, no_network=True)
     writer = ws._writer
     cell_styles = ws.parent._cell_styles
     epoch = ws.parent.epoch
@@ -235,63 +241,94 @@ def _row_stream(ws: Any, cells: _Cells, styles: list[Any]) -> Any:
     # style ids are registered at first use, as openpyxl registers them
     ids: list[str | None] = [None] * width
     quoted: str | None = None
+    batch: list[str] = []  # markup of the rows not yet written
+    empty: list[tuple[int, int]] = []  # (row, cell) in the batch of each empty text: openpyxl writes <c ...></c>
     xf = writer.xf.send(True)
+
+    def flush() -> None:
+        if not batch:
+            return
+        markup = "<rows>" + "".join(batch) + "</rows>"
+        fix = empty[:]
+        batch.clear()
+        empty.clear()
+        parsed = fromstring(markup, parser)
+        for i, j in fix:
+            parsed[i][j].text = ""
+        for row in parsed:
+            xf.write(row)
+
     with xf.element("sheetData"):
         idx = 1
         try:
             while True:
                 values = yield
                 r = str(idx)
-                row = Element("row", {"r": r})
-                if len(values) > width:
-                    row = None
-                else:
+                parts = [f'<row r="{r}">']
+                plain = 0 < len(values) <= width
+                if plain:
+                    n = 0  # cells in this row
                     for col, v in enumerate(values):
                         if v is None:
                             continue
                         t = type(v)
                         if t is str or t is _Quoted:
                             if t is str:
-                                c = SubElement(row, "c", {"r": letters[col] + r, "t": "inlineStr"})
+                                head = f'<c r="{letters[col]}{r}" t="inlineStr">'
                             else:
                                 if quoted is None:
                                     quoted = str(cell_styles.add(cells.quoted_style))
-                                c = SubElement(row, "c", {"r": letters[col] + r, "s": quoted, "t": "inlineStr"})
-                            if v:
-                                space = _PRESERVE if v != v.strip() else _NO_ATTRS
-                                SubElement(SubElement(c, "is"), "t", space).text = v
+                                head = f'<c r="{letters[col]}{r}" s="{quoted}" t="inlineStr">'
+                            if not v:
+                                empty.append((len(batch), n))
+                                parts.append(head + "</c>")
                             else:
-                                c.text = ""  # <c ...></c>, as openpyxl writes an empty string
+                                space = v != v.strip()
+                                if "&" in v or "<" in v or ">" in v or "\r" in v:
+                                    v = v.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+                                    v = v.replace("\r", "&#13;")
+                                if space:
+                                    parts.append(f'{head}<is><t xml:space="preserve">{v}</t></is></c>')
+                                else:
+                                    parts.append(f"{head}<is><t>{v}</t></is></c>")
+                            n += 1
                             continue
                         kind = "n"
                         if t is int:
                             text = f"{v:.16g}"  # what safe_string gives an int
                         elif t is Decimal or t is float:
-                            text = safe_string(v)
+                            text = safe_string(v)  # "" for NaN and infinities: openpyxl writes those
                         elif t is bool:
                             text, kind = ("1" if v else "0"), "b"
                         elif (t is datetime and v.tzinfo is None or t is date) and styles[col] is not None:
                             text = safe_string(to_excel(v, epoch))
                         else:
-                            row = None
+                            text = ""
+                        if not text:
+                            plain = False
                             break
                         if styles[col] is None:
-                            attrs = {"r": letters[col] + r, "t": kind}
+                            parts.append(f'<c r="{letters[col]}{r}" t="{kind}"><v>{text}</v></c>')
                         else:
                             sid = ids[col]
                             if sid is None:
                                 sid = ids[col] = str(cell_styles.add(styles[col]))
-                            attrs = {"r": letters[col] + r, "s": sid, "t": kind}
-                        SubElement(SubElement(row, "c", attrs), "v").text = text
-                if row is None:
-                    writer.write_row(xf, ws._values_to_row(_cells(ws, cells, values, styles), idx), idx)
+                            parts.append(f'<c r="{letters[col]}{r}" s="{sid}" t="{kind}"><v>{text}</v></c>')
+                        n += 1
+                    plain = plain and n > 0
+                if plain:
+                    parts.append("</row>")
+                    batch.append("".join(parts))
+                    if len(batch) >= ROW_BATCH:
+                        flush()
                 else:
-                    if not len(row):
-                        row.text = ""  # <row r="n"></row>, as openpyxl writes a row of no cells
-                    xf.write(row)
+                    while empty and empty[-1][0] == len(batch):
+                        empty.pop()  # this row's, which goes to openpyxl
+                    flush()
+                    writer.write_row(xf, ws._values_to_row(_cells(ws, cells, values, styles), idx), idx)
                 idx += 1
         except GeneratorExit:
-            pass
+            flush()
     writer.xf.send(None)
 
 

@@ -35,6 +35,7 @@ def _sheet_data(path: Path) -> dict[str, bytes]:
 values = st.one_of(
     st.none(),
     st.text(max_size=20),
+    st.text(alphabet=" \t\r\n&<>\"';=+-@#\u00a0\u2028a", max_size=6),
     st.sampled_from(HOSTILE),
     st.integers(min_value=-(10**18), max_value=10**18),
     st.booleans(),
@@ -45,9 +46,10 @@ values = st.one_of(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=st.lists(st.lists(values, min_size=0, max_size=5), min_size=1, max_size=12))
-def test_fast_rows_are_openpyxls_rows(tmp_path_factory, rows):
+def test_fast_rows_are_openpyxls_rows(tmp_path_factory, monkeypatch, rows):
+    monkeypatch.setattr(xlsx, "ROW_BATCH", 3)  # rows parsed in batches: cross a few batch ends
     wb = Workbook(write_only=True)
     cells = xlsx._Cells(wb, "USD")
     styles = [cells.default_datetime_style, None, cells.money_style, cells.datetime_style, None]
@@ -120,8 +122,10 @@ def _report(path: Path) -> None:
         xlsx.write(path, r, report.iter_calls(s, t, p), report.iter_ledger(s, t, p, r.opening))
 
 
-def test_report_is_the_same_through_openpyxls_append(seeded, tmp_path, monkeypatch):
+@pytest.mark.parametrize("batch", [1, 4, xlsx.ROW_BATCH])
+def test_report_is_the_same_through_openpyxls_append(seeded, tmp_path, monkeypatch, batch):
     """The whole workbook, with the row writer and without it (as without lxml): the same sheets, byte for byte."""
+    monkeypatch.setattr(xlsx, "ROW_BATCH", batch)
     _report(tmp_path / "fast.xlsx")
     monkeypatch.setattr(xlsx, "LXML", False)
     _report(tmp_path / "plain.xlsx")
