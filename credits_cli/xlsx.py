@@ -20,9 +20,9 @@ one sheet can (:data:`MAX_ROWS`).
   characters XML cannot hold are replaced by U+FFFD.
 - The file is written beside the target and renamed into place at the end, so
   a failure never leaves half a workbook under the asked-for name.
-- The Calls and Ledger sheets take rows of plain values: each row is written as
-  one XML element on openpyxl's own sheet stream (:func:`_fast`), the same XML
-  ``append`` writes cell by cell, at a fraction of the cost.
+- The Calls and Ledger sheets take rows of plain values, written on openpyxl's
+  own sheet stream in batches (:func:`_fast`): the same XML ``append`` writes
+  cell by cell, at a fraction of the cost.
 """
 
 from __future__ import annotations
@@ -204,8 +204,8 @@ def _fast(ws: Any, cells: _Cells, styles: Sequence[Any]) -> bool:
     openpyxl's ``append`` makes a cell object per value and writes each cell's
     XML through nested context managers: most of a big report's time. Here
     ``ws.append`` sends the row to :func:`_row_stream` on openpyxl's own sheet
-    stream, which writes a row of plain values as one lxml ``<row>`` element:
-    the XML openpyxl writes for the same cells, byte for byte. ``styles`` gives
+    stream, which writes the XML openpyxl writes for the same cells, byte for
+    byte, a batch of rows at a time. ``styles`` gives
     each column the style its numbers and dates take (``None``: no style; a
     date needs one). Text must come from :meth:`_Cells.safe`. A row holding
     anything else (a cell object, an aware datetime, an unknown type) goes
@@ -226,9 +226,11 @@ def _fast(ws: Any, cells: _Cells, styles: Sequence[Any]) -> bool:
 def _row_stream(ws: Any, cells: _Cells, styles: list[Any]) -> Any:
     """The generator behind ``ws.append`` (openpyxl's ``WriteOnlyWorksheet._write_rows``, plain rows inline).
 
-    A plain row becomes the markup openpyxl writes for it (text escaped); every
-    ROW_BATCH rows the markup is parsed by lxml into elements and written on the
-    sheet's stream, which serialises them exactly as openpyxl's own elements.
+    A plain row becomes the markup openpyxl writes for it, text escaped (& < > and
+    CR, which XML would read as LF); every ROW_BATCH rows the markup is parsed by
+    lxml and the rows are written on the sheet's stream, which serialises them as
+    it serialises openpyxl's own elements. Parsing keeps the writer honest: markup
+    that is not well-formed raises instead of reaching the file.
     """
     from lxml.etree import XMLParser, fromstring  # present: openpyxl.LXML
 
