@@ -273,3 +273,39 @@ def test_tenant_show_and_balance_agree_after_expiry(cli, tenant, monkeypatch: py
     assert assert_json(cli("tenant", "show", "--json"))["balance"] == "0.0000"
     assert assert_json(cli("balance", "--json"))["balance"] == "0.0000"
     assert assert_json(cli("tenant", "show", "--json"))["balance"] == "0.0000"
+
+
+def test_a_long_ledger_streams_as_plain_text_with_every_entry(cli, tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the table limit the listing is plain aligned text written as it is read, nothing left out."""
+    from credits_cli.cli import common
+
+    for day in range(1, 8):
+        monkeypatch.setenv("CREDITS_NOW", f"2026-03-{day:02d}T12:00:00Z")
+        assert cli("topup", "50").exit_code == 0
+    monkeypatch.setattr(common, "TABLE_ROWS", 3)
+    r = cli("ledger")
+    assert r.exit_code == 0
+    lines = r.stdout.splitlines()
+    assert lines[0] == "ledger of contoso (USD)"
+    assert lines[1].split() == ["#", "time", "kind", "amount", "balance", "lot", "note"]
+    body = [line.split() for line in lines[3:]]
+    assert [row[4] for row in body] == [f"{50 * i}.0000" for i in range(1, 8)]  # the running balance, in order
+    doc = assert_json(cli("ledger", "--json"))  # the streamed JSON document
+    assert len(doc["entries"]) == 7 and doc["closing_balance"] == "350.0000" and doc["opening_balance"] == "0.0000"
+
+
+def test_a_ledger_piped_into_a_reader_that_stops_early_ends_quietly(tmp_path) -> None:
+    from tests import procs
+
+    db = procs.new_database(tmp_path, "pipe")
+    env = procs.cli_env(db, CREDITS_NOW="2026-03-01T12:00:00Z")
+    procs.run(db, "tenant", "add", "contoso", "--name", "Contoso", "--country", "US", env=env)
+    procs.run(db, "payment", "set", "--card-expiry", "2099-12", "--last4", "4242", env=env)
+    for _ in range(3):
+        procs.run(db, "topup", "50", env=env)
+    reader = procs.start(db, "ledger", env=env)
+    assert reader.stdout is not None
+    reader.stdout.close()  # the reader goes away before the listing is written
+    _, err = reader.communicate(timeout=120)
+    assert "Traceback" not in err and "error" not in err  # no internal error, no traceback
+    assert reader.returncode in (0, 1)  # 1: click's quiet end on a closed pipe

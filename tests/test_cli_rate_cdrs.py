@@ -215,3 +215,21 @@ def test_the_batch_size_changes_the_transactions_not_the_outcome(cli, ready: Pat
     assert doc["total_charged"] == "0.0640" and doc["balance_after"] == "99.9360"
     assert balance() == Decimal("99.9360")
     assert cli("verify").exit_code == 0
+
+
+def test_all_calls_past_the_table_limit_stream_with_their_count(cli, ready: Path, monkeypatch) -> None:
+    from credits_cli.cli import common
+
+    assert cli("rate-cdrs", str(ready)).exit_code == 3
+    monkeypatch.setattr(common, "TABLE_ROWS", 2)
+    r = cli("calls", "--limit", "0")
+    assert r.exit_code == 0
+    lines = r.stdout.splitlines()
+    assert lines[0] == "Calls" and lines[1].split()[:2] == ["start", "user"]
+    assert lines[-1] == "5 calls" and len(lines) == 3 + 5 + 1
+    doc = json.loads(cli("calls", "--limit", "0", "--json").stdout)
+    assert [c["external_id"] for c in doc["calls"]] == ["c1", "c2", "c3", "c5", "c6"]
+    r = cli("calls", "--limit", "0")
+    assert r.exit_code == 0
+    monkeypatch.setattr(common, "TABLE_ROWS", 1000)
+    assert "Calls (5)" in cli("calls").stdout  # a short listing stays a table

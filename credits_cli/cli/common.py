@@ -3,9 +3,11 @@ where domain errors become ``error: ...`` on stderr and an exit code."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sys
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -78,6 +80,8 @@ class CreditsGroup(TyperGroup):
             fail("interrupted; nothing of the batch in progress was written", 130)
         except (typer.Exit, typer.Abort, SystemExit):
             raise
+        except BrokenPipeError:  # the reader went away (``credits ledger | head``): click ends quietly, exit 1
+            raise
         except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
             if os.environ.get("CREDITS_DEBUG"):
                 raise
@@ -137,6 +141,79 @@ def table(
     for row in rows:
         t.add_row(*("" if v is None else escape(str(v)) for v in row))
     console().print(t)
+
+
+#: Rows a listing shows as a Rich table; a longer one streams as plain aligned text, in constant memory.
+TABLE_ROWS = 1000
+_CONTROL = dict.fromkeys([*range(0x20), 0x7F], " ")
+
+
+def listing(
+    title: str,
+    columns: list[str],
+    rows: Iterable[list[Any]],
+    *,
+    justify_right: set[str] | None = None,
+    noun: str | None = None,
+) -> int:
+    """Rows as a Rich table when there are at most :data:`TABLE_ROWS`, else streamed as plain text
+    aligned on the first rows (a year of calls must not become one table in memory). With ``noun``
+    the count is told: ``Calls (12)`` over a table, ``1,234,567 calls`` under a stream. Returns it."""
+    iterator = iter(rows)
+    head = list(itertools.islice(iterator, TABLE_ROWS + 1))
+    if not head:
+        return 0  # the caller says there is nothing, in its own words
+    if len(head) <= TABLE_ROWS:
+        table(f"{title} ({len(head)})" if noun else title, columns, head, justify_right=justify_right)
+        return len(head)
+    right = justify_right or set()
+
+    def cells(row: list[Any]) -> list[str]:
+        return ["" if v is None else str(v).translate(_CONTROL) for v in row]
+
+    widths = [len(name) for name in columns]
+    for row in head:
+        widths = [max(w, len(c)) for w, c in zip(widths, cells(row), strict=True)]
+
+    def line(values: list[str]) -> str:
+        return "  ".join(
+            v.rjust(w) if name in right else v.ljust(w) for v, w, name in zip(values, widths, columns, strict=True)
+        ).rstrip() + "\n"
+
+    out = sys.stdout
+    out.write(title.translate(_CONTROL) + "\n" + line(columns) + line(["-" * w for w in widths]))
+    count = 0
+    for row in itertools.chain(head, iterator):
+        out.write(line(cells(row)))
+        count += 1
+    if noun:
+        out.write(f"{count:,} {noun}\n")
+    out.flush()
+    return count
+
+
+def print_json_stream(
+    head: dict[str, Any], key: str, items: Iterable[dict[str, Any]], tail: Callable[[], dict[str, Any]] | None = None
+) -> None:
+    """One JSON document written as it goes: ``head``'s keys, ``key`` with the items one by one,
+    then ``tail()``'s keys (asked for once the items are written: a closing balance, a count)."""
+    def dumps(value: Any) -> str:
+        return json.dumps(value, default=_json_default, ensure_ascii=False)
+
+    out = sys.stdout
+    out.write("{\n")
+    for k, v in head.items():
+        out.write(f"  {dumps(k)}: {dumps(v)},\n")
+    out.write(f"  {dumps(key)}: [")
+    first = True
+    for item in items:
+        out.write(("\n    " if first else ",\n    ") + dumps(item))
+        first = False
+    out.write("]" if first else "\n  ]")
+    for k, v in (tail() if tail else {}).items():
+        out.write(f",\n  {dumps(k)}: {dumps(v)}")
+    out.write("\n}\n")
+    out.flush()
 
 
 def say(text: str) -> None:

@@ -6,9 +6,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from credits_cli.cli.common import Json, print_json, say, state, table, warn
+from credits_cli.cli.common import Json, listing, print_json, print_json_stream, say, state, table, warn
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from sqlmodel import Session
 
     from credits_cli.models import AutoRecharge, Tenant
@@ -300,50 +302,35 @@ def ledger_cmd(
         from credits_cli.errors import InvalidInput
 
         raise InvalidInput(f"--from {start} is after --to {end}")
-    with st.db.read() as s:
+    with st.db.read() as s:  # open while the entries stream out
         t = st.tenant(s)
         opening = ledger.balance_before(s, t, lo) if lo else money.from_units(0)
-        rows = ledger.entries(s, t, lo, hi)
-    running = opening
-    docs: list[dict[str, Any]] = []
-    for e in rows:
-        running += e.amount
-        docs.append(
-            {
-                "id": e.id,
-                "occurred_at": e.occurred_at,
-                "kind": e.kind,
-                "amount": e.amount,
-                "balance": running,
-                "lot": e.lot_id,
-                "call": e.call_id,
-                "note": e.note,
-            }
+        closing = [opening]
+
+        def docs() -> Iterator[dict[str, Any]]:
+            running = opening
+            for e in ledger.iter_entries(s, t, lo, hi):
+                running += e.amount
+                closing[0] = running
+                yield {"id": e.id, "occurred_at": e.occurred_at, "kind": e.kind, "amount": e.amount,
+                       "balance": running, "lot": e.lot_id, "call": e.call_id, "note": e.note}
+
+        if json_out:
+            print_json_stream({"currency": t.currency, "opening_balance": opening}, "entries", docs(),
+                              lambda: {"closing_balance": closing[0]})
+            return
+        shown = listing(
+            f"ledger of {t.slug} ({t.currency})",
+            ["#", "time", "kind", "amount", "balance", "lot", "note"],
+            (
+                [d["id"], clock.iso(d["occurred_at"]), d["kind"], money.fmt(d["amount"]), money.fmt(d["balance"]),
+                 d["lot"], d["note"]]
+                for d in docs()
+            ),
+            justify_right={"amount", "balance"},
         )
-    if json_out:
-        print_json({"currency": t.currency, "opening_balance": opening, "closing_balance": running, "entries": docs})
-        return
-    cur = t.currency
-    if not docs:
+    if not shown:
         say("no ledger entries in that period")
-        return
-    table(
-        f"ledger of {t.slug} ({cur})",
-        ["#", "time", "kind", "amount", "balance", "lot", "note"],
-        [
-            [
-                d["id"],
-                clock.iso(d["occurred_at"]),
-                d["kind"],
-                money.fmt(d["amount"]),
-                money.fmt(d["balance"]),
-                d["lot"],
-                d["note"],
-            ]
-            for d in docs
-        ],
-        justify_right={"amount", "balance"},
-    )
 
 
 def verify(ctx: typer.Context, json_out: Json = False) -> None:

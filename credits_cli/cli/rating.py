@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from credits_cli.cli.common import Json, console, err_console, print_json, say, state, table, warn
+from credits_cli.cli.common import Json, console, err_console, listing, print_json, print_json_stream, say, state, warn
 
 if TYPE_CHECKING:
     from credits_cli.rating import Summary
@@ -182,24 +182,26 @@ def calls(
     start = clock.day_start(clock.parse_day(date_from, what="--from")) if date_from else None
     end = clock.day_start(clock.parse_day(date_to, what="--to")) + timedelta(days=1) if date_to else None
     st = state(ctx)
-    with st.db.read() as s:
+    with st.db.read() as s:  # open while the calls stream out
         t = st.tenant(s)
-        rows = rating.list_calls(s, t, upn=user, status=status, start=start, end=end, limit=limit or None)
-    docs = [call_doc(c) for c in rows]
-    if json_out:
-        print_json({"currency": t.currency, "calls": docs})
-        return
-    if not docs:
+        docs = (
+            call_doc(c)
+            for c in rating.iter_calls(s, t, upn=user, status=status, start=start, end=end, limit=limit or None)
+        )
+        if json_out:
+            print_json_stream({"currency": t.currency}, "calls", docs)
+            return
+        shown = listing(
+            "Calls",
+            ["start", "user", "kind", "number", "seconds", "billed", "pool", "status", "charge"],
+            (
+                [clock.iso(d["start"]), d["user"], d["kind"], d["number"], d["duration_seconds"],
+                 d["billed_seconds"], d["pool_seconds"] or "",
+                 d["status"] + (f" ({d['reason']})" if d["reason"] else ""), money.fmt(d["charge"])]
+                for d in docs
+            ),
+            justify_right={"seconds", "billed", "pool", "charge"},
+            noun="calls",
+        )
+    if not shown:
         say("no calls match")
-        return
-    table(
-        f"Calls ({len(docs)})",
-        ["start", "user", "kind", "number", "seconds", "billed", "pool", "status", "charge"],
-        [
-            [clock.iso(d["start"]), d["user"], d["kind"], d["number"], d["duration_seconds"], d["billed_seconds"],
-             d["pool_seconds"] or "", d["status"] + (f" ({d['reason']})" if d["reason"] else ""),
-             money.fmt(d["charge"])]
-            for d in docs
-        ],
-        justify_right={"seconds", "billed", "pool", "charge"},
-    )
