@@ -214,8 +214,8 @@ def _fast(ws: Any, cells: _Cells, styles: Sequence[Any]) -> bool:
     Without lxml, or for a workbook that writes ISO dates, the sheet keeps
     openpyxl's ``append`` and this returns False: append :func:`_cells` rows then.
     """
-    if not LXML or ws.parent.iso_dates or ws._rows is not None:
-        return False
+    if not LXML or ws.parent.iso_dates or getattr(ws, "_rows", True) is not None:
+        return False  # (no ``_rows``: not the write-only sheet of openpyxl 3.1 this writer knows)
     ws._get_writer()
     rows = _row_stream(ws, cells, list(styles))
     next(rows)
