@@ -427,13 +427,9 @@ def open_lots(session: Session, tenant: Tenant) -> list[Lot]:
 
 def entries(
     session: Session, tenant: Tenant, start: datetime | None = None, end: datetime | None = None
-) -> list[LedgerEntry]:
-    query = select(LedgerEntry).where(LedgerEntry.tenant_id == tenant.id)
-    if start is not None:
-        query = query.where(LedgerEntry.occurred_at >= start)
-    if end is not None:
-        query = query.where(LedgerEntry.occurred_at < end)
-    return list(session.exec(query.order_by(col(LedgerEntry.occurred_at), col(LedgerEntry.id))).all())
+) -> list[Any]:
+    """:func:`iter_entries` as a list, for a short period or a small ledger."""
+    return list(iter_entries(session, tenant, start, end))
 
 
 def iter_entries(

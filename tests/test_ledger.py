@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 from credits_cli import db as dbmod
 from credits_cli import ledger, payments, tenants
 from credits_cli.errors import InvalidInput, LedgerBroken, PurchaseRefused
-from credits_cli.models import AutoRecharge, LedgerEntry, Lot, Notification, Tenant
+from credits_cli.models import AutoRecharge, Lot, Notification, Tenant
 
 T = TypeVar("T")
 D = Decimal
@@ -79,7 +79,7 @@ class Env:
         with self.database.read() as s:
             return ledger.verify(s, self.tenant(s))
 
-    def entries(self) -> list[LedgerEntry]:
+    def entries(self) -> list[Any]:
         with self.database.read() as s:
             return ledger.entries(s, self.tenant(s))
 
