@@ -171,7 +171,7 @@ class Summary:
 
 @dataclass
 class BatchResult:
-    statuses: dict[str, int] = field(default_factory=dict)
+    statuses: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUSES, 0))
     reasons: dict[str, int] = field(default_factory=dict)
     duplicates: int = 0
     charged: Decimal = ZERO
@@ -426,7 +426,7 @@ def rate_batch(session: Session, ctx: Context, batch: list[CallRecord], import_i
     tenant = ctx.tenant
     tid = tenant.id or 0
     result = BatchResult()
-    statuses = result.statuses = dict.fromkeys(STATUSES, 0)
+    statuses = result.statuses
     reasons = result.reasons
     account = ledger.Account.load(session, tenant, ctx.balance_mark)
     existing = _existing_ids(session, tid, list({r.external_id for r in batch}))
