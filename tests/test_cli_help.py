@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import typer
 
-from credits_cli.cli.app import app
+from credits_cli.cli.app import _name, app, command_named
+from tests.procs import cli_env
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,3 +49,53 @@ def test_readme_names_every_command() -> None:
     assert hasattr(top, "commands")
     missing = [name for name in top.commands if f"credits {name}" not in text]
     assert not missing, f"README.md does not mention: {', '.join('credits ' + m for m in missing)}"
+
+
+@pytest.mark.parametrize(
+    "args,word",
+    [
+        (["balance"], "balance"),
+        (["--db", "x.db", "balance", "--json"], "balance"),
+        (["--db=x.db", "--tenant", "acme", "license", "assign", "a@b"], "license"),
+        (["--tenant", "balance", "topup", "5"], "topup"),  # a value that looks like a command
+        (["--help"], None),
+        (["--db", "x.db"], None),
+        (["--", "balance"], None),
+        ([], None),
+    ],
+)
+def test_command_named(args: list[str], word: str | None) -> None:
+    assert command_named(args) == word
+
+
+def test_every_registered_name_is_found() -> None:
+    """keep_only finds each top-level command by the name click gives it."""
+    top = typer.main.get_command(app)
+    assert hasattr(top, "commands")
+    names = {_name(c) for c in app.registered_commands} | {g.name for g in app.registered_groups}
+    assert names == set(top.commands)
+
+
+def _credits(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = cli_env(str(tmp_path / "c.db"), CREDITS_NOW="2026-03-01T00:00:00Z")
+    return subprocess.run(
+        [sys.executable, "-m", "credits_cli", *args], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_entry_point_builds_only_the_command_it_runs(tmp_path: Path) -> None:
+    """The real entry point (which leaves only the invoked command in the app) runs commands and
+    groups, shows their help, and still lists every command or names a mistyped one."""
+    assert _credits(tmp_path, "tenant", "add", "acme", "--name", "Acme", "--country", "US").returncode == 0
+    assert _credits(tmp_path, "payment", "set", "--card-expiry", "2099-12", "--last4", "4242").returncode == 0
+    assert _credits(tmp_path, "topup", "75").returncode == 0
+    r = _credits(tmp_path, "--tenant", "acme", "balance", "--json")
+    assert r.returncode == 0, r.stderr
+    assert "75" in r.stdout
+    r = _credits(tmp_path, "autorecharge", "--help")
+    assert r.returncode == 0 and "set" in r.stdout
+    r = _credits(tmp_path, "--help")
+    assert r.returncode == 0
+    assert all(name in r.stdout for name in ("rate-cdrs", "license", "report", "balance", "notifications"))
+    r = _credits(tmp_path, "balanec")
+    assert r.returncode == 2 and "balanec" in r.stderr and "Traceback" not in r.stderr
