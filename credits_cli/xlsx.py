@@ -93,12 +93,10 @@ class _Cells:
             alignment=Alignment(vertical="center", wrap_text=True),
         )
         self._bold = self._proto(font=Font(name=FONT, bold=True))
-        # Column styles of the two streamed sheets (see _fast): what cells.money / cells.datetime give, and
-        # the style openpyxl itself gives a bare datetime (the Calls sheet's Start column).
+        # Column styles of the two streamed sheets (see _fast): what cells.money / cells.datetime give.
         self.quoted_style = self._quoted
         self.money_style = self._money
         self.datetime_style = self._datetime
-        self.default_datetime_style = WriteOnlyCell(self.ws, datetime(2000, 1, 1))._style
 
     def _proto(self, **attrs: Any) -> Any:
         cell = WriteOnlyCell(self.ws)
@@ -469,7 +467,7 @@ def write(
             return out
 
         call_styles: list[Any] = [None] * len(CALL_COLUMNS)
-        call_styles[[key for _, key in CALL_COLUMNS].index("start")] = cells.default_datetime_style
+        call_styles[[key for _, key in CALL_COLUMNS].index("start")] = cells.datetime_style  # as the Ledger's
         call_styles[charge_col] = money_style
         call_sheets = _streamed(
             wb, cells, "Calls", [_h(h, cur) for h, _ in CALL_COLUMNS],

@@ -98,6 +98,8 @@ def test_money_is_numbers_in_currency_format(seeded, tmp_path):
     start = calls.cell(2, 1)
     assert isinstance(start.value, datetime) and start.value == datetime(2026, 11, 2, 9, 0)
     assert start.is_date
+    # every time in the workbook reads the same way: the calls' starts as the ledger's times
+    assert {c[0].number_format for c in calls.iter_rows(min_row=2, max_col=1)} == {xlsx.DATETIME_FORMAT}
     led = wb["Ledger"]
     assert column(led, "Amount (USD)") == 5 and column(led, "Balance (USD)") == 6
     rows = list(led.iter_rows(min_row=2, values_only=True))
@@ -110,6 +112,7 @@ def test_money_is_numbers_in_currency_format(seeded, tmp_path):
     assert rows[3][2] == "topup" and dec(rows[3][5]) == D("146.0755")
     assert [dec(row[5]) for row in rows][-1] == r.closing == D("146.0748")
     assert all(c[0].number_format == MONEY for c in led.iter_rows(min_row=2, min_col=5, max_col=6))
+    assert {c[0].number_format for c in led.iter_rows(min_row=2, max_col=1)} == {xlsx.DATETIME_FORMAT}
 
 
 def test_summary_totals_equal_ledger(seeded, tmp_path):

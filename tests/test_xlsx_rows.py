@@ -52,7 +52,7 @@ def test_fast_rows_are_openpyxls_rows(tmp_path_factory, monkeypatch, rows):
     monkeypatch.setattr(xlsx, "ROW_BATCH", 3)  # rows parsed in batches: cross a few batch ends
     wb = Workbook(write_only=True)
     cells = xlsx._Cells(wb, "USD")
-    styles = [cells.default_datetime_style, None, cells.money_style, cells.datetime_style, None]
+    styles = [cells._date, None, cells.money_style, cells.datetime_style, None]
     fast = wb.create_sheet("fast")
     plain = wb.create_sheet("plain")
     assert xlsx._fast(fast, cells, styles)
