@@ -40,10 +40,15 @@ class State:
             self._db = open_database(self.db_value)
         return self._db
 
-    def tenant(self, session: Session) -> Tenant:
+    def tenant(self, session: Session, *, lock: bool = False) -> Tenant:
+        """The tenant of ``--tenant`` (or the only one); with ``lock``, its row is locked for this
+        transaction first, for a command that reads the balance and writes from what it read."""
         from credits_cli.tenants import resolve
 
-        return resolve(session, self.tenant_slug)
+        tenant = resolve(session, self.tenant_slug)
+        if lock:
+            self.db.lock_tenant(session, tenant.id or 0)
+        return tenant
 
 
 def state(ctx: typer.Context) -> State:

@@ -125,8 +125,7 @@ def topup(
     st = state(ctx)
 
     def work(s: Session) -> dict[str, Any]:
-        t = st.tenant(s)
-        st.db.lock_tenant(s, t.id or 0)
+        t = st.tenant(s, lock=True)
         value = money.parse_amount(amount, t.currency)
         lot_id, after = ledger.topup(s, t, value, note=note)
         return {"lot": lot_id, "amount": value, "balance": after, "currency": t.currency}
@@ -220,8 +219,7 @@ def balance(ctx: typer.Context, json_out: Json = False) -> None:
         from credits_cli import funding as funding_mod
         from credits_cli import ledger, payments
 
-        t = st.tenant(s)
-        st.db.lock_tenant(s, t.id or 0)
+        t = st.tenant(s, lock=True)
         ledger.housekeep(s, t)  # write off lots that expired since the last command
         lots = ledger.open_lots(s, t)
         bal = ledger.balance(s, t)

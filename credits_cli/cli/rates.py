@@ -32,8 +32,7 @@ def rates_load(
     st = state(ctx)
 
     def work(s: Session) -> dict[str, Any]:
-        t = st.tenant(s)
-        st.db.lock_tenant(s, t.id or 0)
+        t = st.tenant(s, lock=True)
         loaded, count = rates.load_file(s, t, file)
         return {"id": loaded.id, "name": loaded.name, "currency": loaded.currency, "entries": count}
 
