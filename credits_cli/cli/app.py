@@ -97,7 +97,7 @@ def keep_only(name: str | None) -> None:
     """Leave only the command or group ``name`` in ``app``, when it has one.
 
     Typer builds the click command of every registered command before it runs
-    one, inspecting each signature: about a fifth of the start-up of
+    one, inspecting each signature: about a sixth of the start-up of
     ``credits balance``. A process runs one command, so the others need not be
     built. A word no command has (a typo, or none at all) keeps them all, so
     that click lists them or suggests the nearest.
