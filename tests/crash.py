@@ -13,7 +13,11 @@ Reusable by any command that must survive a crash:
 
 Delays are drawn from ``random.Random(seed)`` within the span a clean run of
 the command took (measured, unless given), so the kills land in start-up,
-in the middle of the work, and near the commit.
+in the middle of the work, and near the commit. A command that resumes (an
+import finishes what an earlier run committed) has less to do on every run:
+given ``progress``, each kill after the first is drawn within the time the
+work left should take, so it still lands in the middle of the work, and the
+kills end once the work is done.
 """
 
 from __future__ import annotations
@@ -58,18 +62,28 @@ def kill_and_rerun(
     check: Callable[[int], None] | None = None,
     done: Callable[[subprocess.CompletedProcess[str]], bool] | None = None,
     max_reruns: int = 10,
+    progress: Callable[[], float] | None = None,
 ) -> CrashReport:
     """Kill ``credits ARGS`` ``kills`` times at random, then rerun it until ``done``.
 
     ``span`` is the (earliest, latest) kill delay in seconds; ``check(i)`` runs
     after the i-th kill (the database must be consistent at every point);
     ``done(result)`` decides whether a rerun finished the work (default: exit 0).
+    ``progress()``, for a command that resumes, is the share of the work already
+    in the database (0 to 1): the first kill is drawn from the whole span, each
+    later one from 0.9 of the share of it still to do.
     """
     rng = random.Random(seed)
     lo, hi = span if span is not None else (0.0, 3.0)
     report = CrashReport()
     for i in range(kills):
-        delay = rng.uniform(lo, hi)
+        if progress is not None and i > 0:
+            left = 1.0 - progress()
+            if left <= 0:
+                break  # all done: a kill now would only interrupt a run with nothing to do
+            delay = lo + rng.random() * 0.9 * (hi - lo) * left
+        else:
+            delay = rng.uniform(lo, hi)
         report.delays.append(delay)
         child = procs.start(db, *args, env=env)
         try:
@@ -106,8 +120,13 @@ def assert_same_as_clean_run(
     kills: int = 5,
     env: Callable[[str], dict[str, str]] | None = None,
     check: Callable[[str, int], None] | None = None,
+    progress: Callable[[Any, Any], float] | None = None,
 ) -> tuple[Any, CrashReport]:
-    """Clean run vs. killed-and-rerun run on identically prepared databases: same snapshot."""
+    """Clean run vs. killed-and-rerun run on identically prepared databases: same snapshot.
+
+    ``progress(now, expected)``, for a command that resumes: the share of the work done, from the
+    crashed database's snapshot and the clean run's (see :func:`kill_and_rerun`).
+    """
     clean, crashed = procs.new_database(tmp_path, "clean"), procs.new_database(tmp_path, "crashed")
     setup(clean)
     setup(crashed)
@@ -126,6 +145,7 @@ def assert_same_as_clean_run(
         span=(0.05, took * 1.1),
         env=env(crashed) if env else None,
         check=(lambda i: check(crashed, i)) if check else None,
+        progress=(lambda: progress(snapshot(crashed), expected)) if progress else None,
     )
     assert snapshot(crashed) == expected
     return expected, report
