@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -91,7 +92,8 @@ def test_entry_point_builds_only_the_command_it_runs(tmp_path: Path) -> None:
     assert _credits(tmp_path, "topup", "75").returncode == 0
     r = _credits(tmp_path, "--tenant", "acme", "balance", "--json")
     assert r.returncode == 0, r.stderr
-    assert "75" in r.stdout
+    doc = json.loads(r.stdout)
+    assert (doc["tenant"], doc["balance"]) == ("acme", "75.0000")
     r = _credits(tmp_path, "autorecharge", "--help")
     assert r.returncode == 0 and "set" in r.stdout
     r = _credits(tmp_path, "--help")
