@@ -57,6 +57,11 @@ _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _ERRORS = frozenset(ERROR_CODES)
 _MAX_TEXT = 32767
 
+
+def _plain(text: str) -> bool:
+    """Text written as it is: no formula start, no character XML cannot hold, no error value, not too long."""
+    return not _DANGER.search(text) and text not in _ERRORS and len(text) <= _MAX_TEXT
+
 MINUTES_FORMAT = "#,##0.00"
 COUNT_FORMAT = "#,##0"
 PERCENT_FORMAT = "0.00%"
@@ -144,7 +149,7 @@ class _Cells:
             return None
         if not isinstance(value, str):
             value = str(value)
-        if not _DANGER.search(value) and value not in _ERRORS and len(value) <= _MAX_TEXT:
+        if _plain(value):
             return value
         clean = _ILLEGAL.sub("\ufffd", value)[:_MAX_TEXT]
         if clean[:1] in ("=", "+", "-", "@", "\t", "\r") or clean in _ERRORS:
@@ -152,21 +157,16 @@ class _Cells:
         return clean
 
     def text(self, ws: Any, value: Any, style: Any = None) -> Any:
-        """Text from the data, made safe: never a formula, never an error value."""
-        if value is None or value == "":
+        """Text from the data, made safe (:meth:`safe`): never a formula, never an error value."""
+        clean = self.safe(value)
+        if clean is None:
             return None
-        if not isinstance(value, str):
-            value = str(value)
-        if style is None and not _DANGER.search(value) and value not in _ERRORS and len(value) <= _MAX_TEXT:
-            return value
-        clean = _ILLEGAL.sub("\ufffd", value)[:_MAX_TEXT]
+        if style is None and type(clean) is str:
+            return clean
         cell = WriteOnlyCell(ws)
-        cell.value = clean
+        cell.value = str(clean)
         cell.data_type = "s"  # never "f" (formula) nor "e" (error)
-        if style is not None:
-            cell._style = copy(style)
-        elif clean[:1] in ("=", "+", "-", "@", "\t", "\r") or clean in _ERRORS:
-            cell._style = copy(self._quoted)
+        cell._style = copy(style if style is not None else self._quoted)
         return cell
 
 
@@ -454,15 +454,13 @@ def write(
         text_cols = [i for i, (_, key) in enumerate(CALL_COLUMNS) if key not in _CALL_NUMERIC]
         charge_col = [key for _, key in CALL_COLUMNS].index("charge")
 
-        danger = _DANGER.search
-
         def call_row(ws: Any, r: tuple[Any, ...]) -> list[Any]:
             counts["calls"] += 1
             out = list(r)
             for i in text_cols:
                 value = out[i]
                 # cells.safe for the texts that need it; the others are kept as they are
-                if value and (type(value) is not str or danger(value) or value in _ERRORS or len(value) > _MAX_TEXT):
+                if value and (type(value) is not str or not _plain(value)):
                     out[i] = safe(value)
             return out
 
