@@ -26,9 +26,9 @@ from sqlmodel import Session, col, select
 from credits_cli import clock, money, notify, payments
 from credits_cli.errors import InvalidInput, LedgerBroken, PurchaseRefused
 from credits_cli.models import AutoRecharge, Call, LedgerEntry, Lot, PoolUsage, Tenant
+from credits_cli.money import ZERO
 from credits_cli.refdata import service
 
-ZERO = Decimal(0)
 RECHARGE_RETRY = timedelta(hours=1)
 
 

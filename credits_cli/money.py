@@ -18,6 +18,8 @@ from credits_cli.errors import InvalidInput
 SCALE = 4
 QUANT = Decimal(1).scaleb(-SCALE)  # Decimal("0.0001")
 _UNIT = 10**SCALE
+#: Zero money, with the ledger's places (the one ZERO of the product).
+ZERO = Decimal(0).quantize(QUANT)
 
 #: ISO 4217 minor digits of the currencies we know. Amounts a person enters
 #: (top-ups, thresholds) may not have more decimals than this.

@@ -485,19 +485,19 @@ class Quote:
 
 def quote(book: RateBook, number: str, seconds: int, kind: str) -> Quote:
     """What a call of ``seconds`` to ``number`` would cost at list price (no pools, no licenses)."""
-    from credits_cli import numbers
+    from credits_cli import phones
 
     if kind not in SECTIONS:
         raise InvalidInput(f"--kind {kind!r} must be one of {', '.join(SECTIONS)}")
     if seconds < 0 or seconds > 86400 * 7:
         raise InvalidInput(f"--seconds {seconds} must be between 0 and {86400 * 7}")
-    digits = numbers.visible_digits(numbers.check_number(number))
+    digits = phones.visible_digits(phones.check_number(number))
     rate = book.lookup(kind, digits)
     billed = rate.billed_seconds(seconds) if rate else 0
     return Quote(
         number=number,
         digits=digits,
-        country=numbers.country_of(digits),
+        country=phones.country_of(digits),
         section=kind,
         rate=rate,
         duration_seconds=seconds,

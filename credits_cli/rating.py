@@ -51,8 +51,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from credits_cli import clock, ledger, money, notify, numbers
+from credits_cli import clock, ledger, money, notify, phones
 from credits_cli.models import Call, ImportRun, PoolUsage, Tenant, User
+from credits_cli.money import ZERO
 from credits_cli.rates import RateBook
 from credits_cli.readers._common import make_record
 from credits_cli.readers.base import CallRecord, RowError
@@ -72,7 +73,6 @@ SQLITE_CACHE_KB = 32 * 1024
 MEMORY_RECORDS = 100_000
 STATUSES = ("charged", "included", "free", "denied", "unrated", "carrier")
 DIALOUT_TYPES = frozenset({"conf_out", "user_out_conf", "dialout"})
-ZERO = Decimal(0)
 
 
 # --- kinds ---------------------------------------------------------------------------
@@ -232,8 +232,8 @@ def _place(placed: dict[str, tuple[str, str | None]], number: str) -> tuple[str,
     if number[:1] == "+" and number[1:].isdigit() and number.isascii():  # the usual form: nothing to clean
         visible = number[1:]
     else:
-        visible = numbers.visible_digits(numbers.normalise(number))
-    found = placed[number] = (visible, numbers.country_of(visible) if visible else None)
+        visible = phones.visible_digits(phones.normalise(number))
+    found = placed[number] = (visible, phones.country_of(visible) if visible else None)
     if len(placed) > PLACED_NUMBERS:
         placed.clear()
         placed[number] = found

@@ -30,8 +30,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from credits_cli import clock, funding, ledger, money
+from credits_cli import clock, ledger, money, spend
 from credits_cli.models import Call, Tenant, User
+from credits_cli.money import ZERO
 from credits_cli.refdata import service
 
 USAGE_WINDOW_DAYS = 60
@@ -39,8 +40,6 @@ LEAD_DAYS = 7
 PERIOD_DAYS = 30
 STARTER_USERS_PER_MINIMUM = 10
 STARTER_TRIGGER_SHARE = Decimal("0.25")
-
-ZERO = money.from_units(0)
 
 
 def whole(value: Decimal) -> Decimal:
@@ -85,7 +84,7 @@ def recommend(session: Session, tenant: Tenant, now: datetime | None = None) -> 
         ).scalar()
         or 0
     )
-    days = funding.observed_days(funding.first_charge_day(session, tenant), now.date(), USAGE_WINDOW_DAYS)
+    days = spend.observed_days(spend.first_charge_day(session, tenant), now.date(), USAGE_WINDOW_DAYS)
     if days:
         return _from_usage(session, tenant, now, days, balance, minimum, licensed)
     return _from_licenses(session, tenant, balance, minimum, licensed)
@@ -104,7 +103,7 @@ def _from_usage(
     session: Session, tenant: Tenant, now: datetime, days: int, balance: Decimal, minimum: Decimal, licensed: int
 ) -> Recommendation:
     cur = tenant.currency
-    series = funding.spend_series(session, tenant, now.date(), days)
+    series = spend.spend_series(session, tenant, now.date(), days)
     total = sum((v for _, v in series), ZERO)
     average = money.round_money(total / days)
     peak_date, peak = max(series, key=lambda item: (item[1], item[0]))

@@ -26,17 +26,14 @@ from sqlmodel import Session
 
 from credits_cli import clock, money
 from credits_cli.errors import InvalidInput
+from credits_cli.kinds import SPENDING_KINDS, STATUSES, EntryKind, Status
 from credits_cli.models import Call, LedgerEntry, PoolUsage, Tenant, User
+from credits_cli.money import ZERO
 
-ZERO = money.from_units(0)
-#: Call kinds that spend credits, always listed in "spend by kind" even at zero.
-SPENDING_KINDS = ("outbound", "dialout", "tollfree")
-#: Ledger kinds that fund the balance.
-FUNDING_KINDS = ("topup", "recharge")
-#: Every call status, in the order reports list them.
-STATUSES = ("charged", "included", "free", "denied", "unrated", "carrier")
 #: Streaming batch size for the two large tables.
 STREAM_BATCH = 5000
+#: The entries a report shows on lines of their own; the rest are "adjustments and settlements".
+_MAIN_ENTRIES = (EntryKind.TOPUP, EntryKind.RECHARGE, EntryKind.CHARGE, EntryKind.EXPIRY)
 
 _calls = Call.__table__  # type: ignore[attr-defined]
 _ledger = LedgerEntry.__table__  # type: ignore[attr-defined]
@@ -226,7 +223,7 @@ class Report:
 
     @property
     def denied_calls(self) -> int:
-        return self.statuses.get("denied", 0)
+        return self.statuses.get(Status.DENIED, 0)
 
     def check(self) -> Decimal:
         """Opening + every movement - closing; zero when the report adds up."""
@@ -310,13 +307,13 @@ def build(session: Session, tenant: Tenant, per: Period, *, now: datetime | None
     for kind, units in session.execute(
         sa.select(kind_or_other, _units(_ledger.c.amount))
         .select_from(_ledger.outerjoin(_calls, _calls.c.id == _ledger.c.call_id))
-        .where(in_ledger, _ledger.c.kind == "charge")
+        .where(in_ledger, _ledger.c.kind == EntryKind.CHARGE)
         .group_by(kind_or_other)
     ):
         spend_kind[kind] = -_m(units)
 
-    charged = sa.case((_calls.c.status == "charged", 1), else_=0)
-    denied = sa.case((_calls.c.status == "denied", 1), else_=0)
+    charged = sa.case((_calls.c.status == Status.CHARGED, 1), else_=0)
+    denied = sa.case((_calls.c.status == Status.DENIED, 1), else_=0)
     kind_rows: dict[str, KindRow] = {}
     for kind, n, n_charged, billed, pooled, charged_s in session.execute(
         sa.select(
@@ -348,7 +345,7 @@ def build(session: Session, tenant: Tenant, per: Period, *, now: datetime | None
         DeniedRow(str(reason or ""), int(n), int(billed or 0))
         for reason, n, billed in session.execute(
             sa.select(_calls.c.reason, sa.func.count(), sa.func.sum(_calls.c.billed_seconds))
-            .where(in_calls, _calls.c.status == "denied")
+            .where(in_calls, _calls.c.status == Status.DENIED)
             .group_by(_calls.c.reason)
             .order_by(sa.func.count().desc(), _calls.c.reason)
         )
@@ -420,13 +417,13 @@ def build(session: Session, tenant: Tenant, per: Period, *, now: datetime | None
         opening=opening,
         closing=closing,
         movements=movements,
-        topups=movements.get("topup", ZERO),
-        topup_count=counts.get("topup", 0),
-        recharges=movements.get("recharge", ZERO),
-        recharge_count=counts.get("recharge", 0),
-        spend=-movements.get("charge", ZERO),
-        expired=-movements.get("expiry", ZERO),
-        other=sum((v for k, v in movements.items() if k not in ("topup", "recharge", "charge", "expiry")), ZERO),
+        topups=movements.get(EntryKind.TOPUP, ZERO),
+        topup_count=counts.get(EntryKind.TOPUP, 0),
+        recharges=movements.get(EntryKind.RECHARGE, ZERO),
+        recharge_count=counts.get(EntryKind.RECHARGE, 0),
+        spend=-movements.get(EntryKind.CHARGE, ZERO),
+        expired=-movements.get(EntryKind.EXPIRY, ZERO),
+        other=sum((v for k, v in movements.items() if k not in _MAIN_ENTRIES), ZERO),
         ledger_entries=entries,
         calls=sum(statuses.values()),
         statuses=statuses,
@@ -478,10 +475,10 @@ def _daily(
                 charged_calls=nc,
                 denied_calls=nd,
                 charged_seconds=c,
-                spend=-m.get("charge", ZERO),
-                funding=m.get("topup", ZERO) + m.get("recharge", ZERO),
-                expired=-m.get("expiry", ZERO),
-                other=sum((v for k, v in m.items() if k not in ("topup", "recharge", "charge", "expiry")), ZERO),
+                spend=-m.get(EntryKind.CHARGE, ZERO),
+                funding=m.get(EntryKind.TOPUP, ZERO) + m.get(EntryKind.RECHARGE, ZERO),
+                expired=-m.get(EntryKind.EXPIRY, ZERO),
+                other=sum((v for k, v in m.items() if k not in _MAIN_ENTRIES), ZERO),
                 closing=balance,
             )
         )
@@ -568,11 +565,11 @@ def iter_ledger(session: Session, tenant: Tenant, per: Period, opening: Decimal)
             return (at, entry_id, kind, 1, amount, balance, lot_id, call, note)
         first_at = first[0]
         note = f"{count} call charges from {first_at:%H:%M:%S} to {last_at:%H:%M:%S}"
-        return (last_at, None, "charge", count, money.from_units(units), balance, None, None, note)
+        return (last_at, None, EntryKind.CHARGE.value, count, money.from_units(units), balance, None, None, note)
 
     for row in session.execute(query):
         at, entry_id, kind, amount, lot_id, call, note = row
-        if kind == "charge":
+        if kind == EntryKind.CHARGE:
             day = at.date()
             if run and run[4] != day:
                 yield flush_run()

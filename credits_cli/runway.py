@@ -1,6 +1,6 @@
 """The runway: how long the balance lasts at the recent daily spend.
 
-Pure arithmetic over numbers the caller gathers (``funding.runway`` with
+Pure arithmetic over numbers the caller gathers (``spend.runway`` with
 SQLAlchemy, ``quick.balance_doc`` with stdlib sqlite3), so both give the same
 answer. Recent daily spend is the average of the call charges of the last
 :data:`RUNWAY_WINDOW_DAYS` calendar days (UTC) up to and including today, or of
@@ -18,11 +18,11 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 
 from credits_cli import money
+from credits_cli.money import ZERO
 
 #: Days of charges averaged for the recent daily spend.
 RUNWAY_WINDOW_DAYS = 30
 
-ZERO = money.from_units(0)
 
 
 def observed_days(first: date | None, today: date, window_days: int) -> int:

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from credits_cli import funding, recommend, tenants, users
+from credits_cli import recommend, spend, tenants, users
 from tests import reportdata
 
 D = Decimal
@@ -120,7 +120,7 @@ def test_runway(tenant, cli):
         t = tenants.resolve(s, "contoso")
         from credits_cli import ledger
 
-        r = funding.runway(s, t, ledger.balance(s, t), ledger.get_auto_recharge(s, t))
+        r = spend.runway(s, t, ledger.balance(s, t), ledger.get_auto_recharge(s, t))
     assert (r.window_days, r.observed_days, r.window_spend, r.daily_spend) == (30, 30, D("60"), D("2.0000"))
     assert r.days_to_zero == D("20.0")  # 40 / 2
     assert r.days_to_threshold == D("15.0")  # (40 - 10) / 2
@@ -130,5 +130,5 @@ def test_runway(tenant, cli):
 def test_runway_without_spend(tenant):
     with reportdata.database().read() as s:
         t = tenants.resolve(s, "contoso")
-        r = funding.runway(s, t, D("0"), None)
+        r = spend.runway(s, t, D("0"), None)
     assert r.daily_spend == 0 and r.days_to_zero is None and r.observed_days == 0

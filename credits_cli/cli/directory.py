@@ -109,7 +109,7 @@ def tenant_list(ctx: typer.Context, json_out: Json = False) -> None:
 @tenant_app.command("show")
 def tenant_show(ctx: typer.Context, json_out: Json = False) -> None:
     """Show the tenant: details, users, licenses, admins and balance."""
-    from credits_cli import clock, ledger, payments, tenants, users
+    from credits_cli import clock, ledger, money, payments, tenants, users
 
     st = state(ctx)
     with st.db.read() as s:
@@ -122,13 +122,11 @@ def tenant_show(ctx: typer.Context, json_out: Json = False) -> None:
             "payment": payments.describe(payments.get_method(s, t)),
             # As `balance` shows it: lots that have expired by now no longer count.
             "balance": ledger.balance(s, t)
-            - sum((lot.remaining for lot in ledger.open_lots(s, t) if lot.expires_at <= clock.now()), ledger.ZERO),
+            - sum((lot.remaining for lot in ledger.open_lots(s, t) if lot.expires_at <= clock.now()), money.ZERO),
         }
     if json_out:
         print_json(doc)
         return
-    from credits_cli import money
-
     rows = [[k.replace("_", " "), money.fmt_display(v, t.currency) if k == "balance" else v] for k, v in doc.items()]
     table(f"tenant {t.slug}", ["field", "value"], rows)
 

@@ -216,8 +216,7 @@ def balance(ctx: typer.Context, json_out: Json = False) -> None:
     st = state(ctx)
 
     def work(s: Session) -> dict[str, Any]:
-        from credits_cli import funding as funding_mod
-        from credits_cli import ledger, payments
+        from credits_cli import ledger, payments, spend
 
         t = st.tenant(s, lock=True)
         ledger.housekeep(s, t)  # write off lots that expired since the last command
@@ -242,7 +241,7 @@ def balance(ctx: typer.Context, json_out: Json = False) -> None:
             ],
             "autorecharge": settings_doc(settings),
             "payment": payments.describe(payments.get_method(s, t)),
-            "runway": funding_mod.runway(s, t, bal, settings).to_dict(),
+            "runway": spend.runway(s, t, bal, settings).to_dict(),
         }
 
     # Most of the time the answer needs no write: read it with stdlib sqlite3 and start instantly.
@@ -302,7 +301,7 @@ def ledger_cmd(
         raise InvalidInput(f"--from {start} is after --to {end}")
     with st.db.read() as s:  # open while the entries stream out
         t = st.tenant(s)
-        opening = ledger.balance_before(s, t, lo) if lo else money.from_units(0)
+        opening = ledger.balance_before(s, t, lo) if lo else money.ZERO
         closing = [opening]
 
         def docs() -> Iterator[dict[str, Any]]:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from credits_cli import numbers
+from credits_cli import phones
 from credits_cli.errors import InvalidInput
 
 
@@ -24,13 +24,13 @@ from credits_cli.errors import InvalidInput
     ],
 )
 def test_normalise(text: str, digits: str) -> None:
-    assert numbers.normalise(text) == digits
+    assert phones.normalise(text) == digits
 
 
 def test_visible_digits() -> None:
-    assert numbers.visible_digits("4420794601***") == "4420794601"
-    assert numbers.visible_digits("442079460123") == "442079460123"
-    assert numbers.is_masked("4420794601***") and not numbers.is_masked("44")
+    assert phones.visible_digits("4420794601***") == "4420794601"
+    assert phones.visible_digits("442079460123") == "442079460123"
+    assert phones.is_masked("4420794601***") and not phones.is_masked("44")
 
 
 @pytest.mark.parametrize(
@@ -53,26 +53,26 @@ def test_visible_digits() -> None:
     ],
 )
 def test_country_of(digits: str, country: str | None) -> None:
-    assert numbers.country_of(digits) == country
+    assert phones.country_of(digits) == country
 
 
 def test_check_number_refuses_text_and_overlong_numbers() -> None:
-    assert numbers.check_number("+44 20 7946 0123") == "442079460123"
+    assert phones.check_number("+44 20 7946 0123") == "442079460123"
     with pytest.raises(InvalidInput, match="not a phone number"):
-        numbers.check_number("hello")
+        phones.check_number("hello")
     with pytest.raises(InvalidInput, match="more than 15 digits"):
-        numbers.check_number("+1234567890123456")
+        phones.check_number("+1234567890123456")
 
 
 # --- the shortcuts of country_of agree with the long way -------------------------------------------------------
 
-_SHARED = sorted(code for code, regions in numbers._country_codes().items() if len(regions) > 1)
+_SHARED = sorted(code for code, regions in phones._country_codes().items() if len(regions) > 1)
 _DIGITS = st.text(alphabet="0123456789", min_size=0, max_size=17)
 
 
 @given(_DIGITS)
 def test_the_three_digit_table_splits_like_the_loop(digits: str) -> None:
-    assert numbers.split_country_code(digits) == numbers._split_slowly(digits)
+    assert phones.split_country_code(digits) == phones._split_slowly(digits)
 
 
 @settings(max_examples=2000)
@@ -81,8 +81,8 @@ def test_a_shared_code_country_without_parsing_is_what_parsing_says(code: str, n
     import phonenumbers
 
     digits = code + national
-    fast = numbers._region_without_parsing(digits, code)
-    if fast == numbers._PARSE:
+    fast = phones._region_without_parsing(digits, code)
+    if fast == phones._PARSE:
         return  # not a number the shortcut answers: the caller parses
     assert fast == phonenumbers.region_code_for_number(phonenumbers.parse("+" + digits))
 
@@ -93,5 +93,5 @@ def test_a_shared_code_country_without_parsing_is_what_parsing_says(code: str, n
     ("61891621234", "CC"), ("61891641234", "CX"), ("61212345678", "AU"), ("3581812345", "AX"),
 ])
 def test_countries_sharing_a_code_are_told_apart(digits: str, country: str) -> None:
-    numbers._by_prefix.clear()
-    assert numbers.country_of(digits) == country
+    phones._by_prefix.clear()
+    assert phones.country_of(digits) == country

@@ -13,10 +13,10 @@ from sqlmodel import Session
 
 from credits_cli import clock, money
 from credits_cli.models import AutoRecharge, LedgerEntry, Tenant
+from credits_cli.money import ZERO
 from credits_cli.runway import RUNWAY_WINDOW_DAYS, Runway, compute, describe_runway, observed_days, window_start
 
 _ledger = LedgerEntry.__table__  # type: ignore[attr-defined]
-ZERO = money.from_units(0)
 
 
 def daily_spend(session: Session, tenant: Tenant, start: datetime, end: datetime) -> dict[date, Decimal]:
