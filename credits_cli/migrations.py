@@ -7,12 +7,13 @@ transaction. Add new ones at the end; never edit one that has shipped.
 from __future__ import annotations
 
 from collections.abc import Callable
-
-import sqlalchemy as sa
-from sqlmodel import Session, select
+from typing import TYPE_CHECKING
 
 from credits_cli import clock
 from credits_cli.errors import DatabaseError
+
+if TYPE_CHECKING:  # SQLAlchemy loads only where a migration runs: ``NAMES`` is read at every quick start
+    from sqlmodel import Session
 
 
 def m0001_initial(session: Session) -> None:
@@ -25,6 +26,8 @@ def m0002_calls_fewer_indexes(session: Session) -> None:
     """Every rated call is inserted into ``calls``: keep only the indexes a query uses (the unique
     (tenant_id, external_id) and (tenant_id, start)); user_id and status are only ever filtered
     within a tenant's time range."""
+    import sqlalchemy as sa
+
     conn = session.connection()
     conn.execute(sa.text("DROP INDEX IF EXISTS ix_calls_user_id"))
     conn.execute(sa.text("DROP INDEX IF EXISTS ix_calls_status"))
@@ -35,9 +38,15 @@ MIGRATIONS: list[tuple[str, Callable[[Session], None]]] = [
     ("0002_calls_fewer_indexes", m0002_calls_fewer_indexes),
 ]
 
+#: Every migration's name, in order: a database whose applied migrations are exactly these is current.
+NAMES = tuple(name for name, _ in MIGRATIONS)
+
 
 def pending(session: Session) -> list[str]:
     """Names of the migrations this database still needs (cheap; for a read session)."""
+    import sqlalchemy as sa
+    from sqlmodel import select
+
     from credits_cli.models import SchemaMigration
 
     if not sa.inspect(session.connection()).has_table("schema_migrations"):
@@ -57,6 +66,9 @@ def _refuse_unknown(applied: set[str]) -> None:
 
 
 def apply_migrations(session: Session) -> list[str]:
+    import sqlalchemy as sa
+    from sqlmodel import select
+
     from credits_cli.models import SchemaMigration
 
     conn = session.connection()
