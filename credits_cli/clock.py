@@ -1,21 +1,29 @@
 """Time: one source of "now", and the date helpers the commands share.
 
-All times in the database are naive UTC. ``CREDITS_NOW`` (ISO 8601) pins the
-clock, so examples, tests and replays of old data are reproducible.
+All times in the database are naive UTC. The clock can be pinned
+(:func:`pin`; the command line pins it to ``CREDITS_NOW``), so examples, tests
+and replays of old data are reproducible.
 """
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, date, datetime, timedelta
 
 from credits_cli.errors import InvalidInput
 
+_pinned: datetime | None = None
+
+
+def pin(moment: datetime | None) -> None:
+    """Make :func:`now` answer ``moment`` (naive UTC) from here on; None lets the real clock run again."""
+    global _pinned
+    _pinned = moment
+
 
 def now() -> datetime:
-    pinned = os.environ.get("CREDITS_NOW")
-    if pinned:
-        return parse_timestamp(pinned, what="CREDITS_NOW")
+    """The current time, naive UTC, to the second (or the pinned moment)."""
+    if _pinned is not None:
+        return _pinned
     return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 

@@ -27,6 +27,7 @@ from credits_cli import clock, money, notify, payments
 from credits_cli.errors import InvalidInput, LedgerBroken, PurchaseRefused
 from credits_cli.models import AutoRecharge, Call, LedgerEntry, Lot, PoolUsage, Tenant
 from credits_cli.money import ZERO
+from credits_cli.queries import db_time
 from credits_cli.refdata import service
 
 RECHARGE_RETRY = timedelta(hours=1)
@@ -322,12 +323,6 @@ def insert_entries(session: Session, entries: list[dict[str, Any]]) -> None:
             for e in entries
         ],
     )
-
-
-def db_time(moment: datetime) -> str:
-    """A naive datetime as SQLAlchemy's SQLite dialect stores it (always six fractional digits,
-    so text comparison orders correctly), for inserts that go straight through the driver."""
-    return moment.isoformat(" ", "microseconds")
 
 
 def _same(value: Any) -> Any:

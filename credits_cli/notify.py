@@ -32,7 +32,6 @@ window narrowed to the final write of one message and its ``250`` reply.
 
 from __future__ import annotations
 
-import os
 import re
 import smtplib
 import socket
@@ -197,15 +196,22 @@ def requeue_unconfirmed(db: Database, tenant: Tenant) -> int:
 
 
 def deliver(
-    db: Database, tenant: Tenant, host: str, port: int, sender: str, *, timeout: float = 30.0
+    db: Database,
+    tenant: Tenant,
+    host: str,
+    port: int,
+    sender: str,
+    *,
+    user: str | None = None,
+    password: str | None = None,
+    timeout: float = 30.0,
 ) -> DeliveryReport:
     """Send every queued message of the tenant (see the module docstring for
-    what an interruption can do). Each row's state is committed on its own."""
+    what an interruption can do). Each row's state is committed on its own.
+    With ``password``, log in as ``user`` (default: the sender)."""
     from credits_cli.tenants import check_email
 
     sender = check_email(sender)
-    user = os.environ.get("CREDITS_SMTP_USER")
-    password = os.environ.get("CREDITS_SMTP_PASSWORD")
     with db.read() as session:
         queued = [(n.id, n) for n in list_outbox(session, tenant, status="queued")]
         in_doubt = len(list_outbox(session, tenant, status="sending"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from credits_cli import clock
 from credits_cli.errors import InvalidInput, PurchaseRefused
@@ -66,7 +66,18 @@ def get_method(session: Session, tenant: Tenant) -> PaymentMethod | None:
     return session.get(PaymentMethod, tenant.id)
 
 
-def describe(method: PaymentMethod | None) -> str:
+class MethodFacts(Protocol):
+    """What :func:`describe` reads of a payment method (a row of the model, or of plain SQL)."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def card_expiry(self) -> str | None: ...
+    @property
+    def last4(self) -> str | None: ...
+
+
+def describe(method: MethodFacts | None) -> str:
     if method is None:
         return "none"
     if method.kind == "invoice":

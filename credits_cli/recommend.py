@@ -33,7 +33,9 @@ from sqlmodel import Session
 from credits_cli import clock, ledger, money, spend
 from credits_cli.models import Call, Tenant, User
 from credits_cli.money import ZERO
+from credits_cli.queries import SessionRows
 from credits_cli.refdata import service
+from credits_cli.runway import observed_days
 
 USAGE_WINDOW_DAYS = 60
 LEAD_DAYS = 7
@@ -84,7 +86,7 @@ def recommend(session: Session, tenant: Tenant, now: datetime | None = None) -> 
         ).scalar()
         or 0
     )
-    days = spend.observed_days(spend.first_charge_day(session, tenant), now.date(), USAGE_WINDOW_DAYS)
+    days = observed_days(spend.first_charge_day(SessionRows(session), tenant.id or 0), now.date(), USAGE_WINDOW_DAYS)
     if days:
         return _from_usage(session, tenant, now, days, balance, minimum, licensed)
     return _from_licenses(session, tenant, balance, minimum, licensed)
@@ -103,7 +105,7 @@ def _from_usage(
     session: Session, tenant: Tenant, now: datetime, days: int, balance: Decimal, minimum: Decimal, licensed: int
 ) -> Recommendation:
     cur = tenant.currency
-    series = spend.spend_series(session, tenant, now.date(), days)
+    series = spend.spend_series(SessionRows(session), tenant.id or 0, now.date(), days)
     total = sum((v for _, v in series), ZERO)
     average = money.round_money(total / days)
     peak_date, peak = max(series, key=lambda item: (item[1], item[0]))

@@ -1,13 +1,12 @@
 """Service facts that live as data in ``rates/service.yaml``.
 
 The ``rates/`` folder ships inside the package (``credits_cli/rates`` in a
-wheel) and sits beside it in a source checkout; ``CREDITS_RATES_DIR``
-overrides both.
+wheel) and sits beside it in a source checkout; :func:`use_folder` (the command
+line's ``CREDITS_RATES_DIR``) overrides both.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
@@ -17,11 +16,20 @@ from typing import Any
 from credits_cli import money
 from credits_cli.errors import InvalidInput
 
+_folder: Path | None = None
+
+
+def use_folder(folder: Path | None) -> None:
+    """Read the service data from ``folder`` from here on (None: the shipped ``rates/``)."""
+    global _folder
+    if folder != _folder:
+        _folder = folder
+        service.cache_clear()
+
 
 def rates_dir() -> Path:
-    override = os.environ.get("CREDITS_RATES_DIR")
-    if override:
-        return Path(override)
+    if _folder is not None:
+        return _folder
     here = Path(__file__).resolve().parent
     for candidate in (here / "rates", here.parent / "rates"):
         if (candidate / "service.yaml").is_file():

@@ -1,9 +1,8 @@
 """The runway: how long the balance lasts at the recent daily spend.
 
-Pure arithmetic over numbers the caller gathers (``spend.runway`` with
-SQLAlchemy, ``quick.balance_doc`` with stdlib sqlite3), so both give the same
-answer. Recent daily spend is the average of the call charges of the last
-:data:`RUNWAY_WINDOW_DAYS` calendar days (UTC) up to and including today, or of
+Pure arithmetic over numbers the caller gathers (:func:`credits_cli.spend.runway`,
+for the balance document and its fast start alike). Recent daily spend is the
+average of the call charges of the last :data:`RUNWAY_WINDOW_DAYS` calendar days (UTC) up to and including today, or of
 the days since the first charge's day when that is more recent; days without
 charges count as zero. At that rate the runway is the days until the balance
 falls to the auto-recharge threshold and to zero (ignoring recharges and lot

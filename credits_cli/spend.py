@@ -1,6 +1,8 @@
-"""The spend history that the runway (``balance``) and ``recommend`` read.
+"""Spend history: the call charges of each day, which the runway (``balance``) and ``recommend`` read.
 
-The runway arithmetic itself is in :mod:`credits_cli.runway`.
+Built from plain rows (:mod:`credits_cli.queries`), so the fast start of
+``credits balance`` (stdlib ``sqlite3``) and every other path (an SQLAlchemy
+session) run the same SQL. The runway arithmetic is in :mod:`credits_cli.runway`.
 """
 
 from __future__ import annotations
@@ -8,71 +10,40 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-import sqlalchemy as sa
-from sqlmodel import Session
-
 from credits_cli import clock, money
-from credits_cli.models import AutoRecharge, LedgerEntry, Tenant
+from credits_cli.kinds import EntryKind
 from credits_cli.money import ZERO
-from credits_cli.runway import RUNWAY_WINDOW_DAYS, Runway, compute, describe_runway, observed_days, window_start
+from credits_cli.queries import Rows, as_date
+from credits_cli.runway import Runway, compute, window_start
 
-_ledger = LedgerEntry.__table__  # type: ignore[attr-defined]
+_FIRST_CHARGE = "SELECT MIN(occurred_at) FROM ledger WHERE tenant_id = :tenant AND kind = :charge"
+_DAILY = (
+    "SELECT date(occurred_at), SUM(amount) FROM ledger WHERE tenant_id = :tenant AND kind = :charge "
+    "AND occurred_at >= :start AND occurred_at < :end GROUP BY date(occurred_at)"
+)
 
 
-def daily_spend(session: Session, tenant: Tenant, start: datetime, end: datetime) -> dict[date, Decimal]:
+def daily_spend(rows: Rows, tenant_id: int, start: datetime, end: datetime) -> dict[date, Decimal]:
     """Charges per UTC day in [start, end), as positive amounts (days without charges absent)."""
-    day = sa.func.date(_ledger.c.occurred_at)
-    out: dict[date, Decimal] = {}
-    for value, units in session.execute(
-        sa.select(day, sa.func.sum(sa.type_coerce(_ledger.c.amount, sa.BigInteger)))
-        .where(
-            _ledger.c.tenant_id == tenant.id,
-            _ledger.c.kind == "charge",
-            _ledger.c.occurred_at >= start,
-            _ledger.c.occurred_at < end,
-        )
-        .group_by(day)
-    ):
-        out[date.fromisoformat(str(value)[:10])] = -money.from_units(int(units or 0))
-    return out
+    params = {"tenant": tenant_id, "charge": EntryKind.CHARGE.value, "start": rows.time(start), "end": rows.time(end)}
+    return {as_date(day): -money.from_units(int(units or 0)) for day, units in rows.all(_DAILY, params)}
 
 
-def first_charge_day(session: Session, tenant: Tenant) -> date | None:
-    value = session.execute(
-        sa.select(sa.func.min(_ledger.c.occurred_at)).where(
-            _ledger.c.tenant_id == tenant.id, _ledger.c.kind == "charge"
-        )
-    ).scalar()
-    if value is None:
-        return None
-    return value.date() if isinstance(value, datetime) else date.fromisoformat(str(value)[:10])
+def first_charge_day(rows: Rows, tenant_id: int) -> date | None:
+    ((value,),) = rows.all(_FIRST_CHARGE, {"tenant": tenant_id, "charge": EntryKind.CHARGE.value})
+    return None if value is None else as_date(value)
 
 
-def spend_series(session: Session, tenant: Tenant, today: date, days: int) -> list[tuple[date, Decimal]]:
+def spend_series(rows: Rows, tenant_id: int, today: date, days: int) -> list[tuple[date, Decimal]]:
     """The charges of each of the ``days`` calendar days that end with ``today``, zero days included."""
     first = today - timedelta(days=days - 1)
-    spent = daily_spend(session, tenant, clock.day_start(first), clock.day_start(today) + timedelta(days=1))
+    spent = daily_spend(rows, tenant_id, clock.day_start(first), clock.day_start(today) + timedelta(days=1))
     return [(first + timedelta(days=i), spent.get(first + timedelta(days=i), ZERO)) for i in range(days)]
 
 
-def runway(
-    session: Session, tenant: Tenant, balance: Decimal, settings: AutoRecharge | None, now: datetime | None = None
-) -> Runway:
-    now = now or clock.now()
-    first_charge = first_charge_day(session, tenant)
+def runway(rows: Rows, tenant_id: int, balance: Decimal, threshold: Decimal | None, now: datetime) -> Runway:
+    """How long ``balance`` lasts at the recent daily spend (``threshold``: the active auto-recharge one)."""
+    first_charge = first_charge_day(rows, tenant_id)
     first, _days = window_start(now, first_charge)
-    spent = daily_spend(session, tenant, clock.day_start(first), clock.day_start(now.date()) + timedelta(days=1))
-    threshold = settings.threshold if settings is not None and settings.enabled else None
+    spent = daily_spend(rows, tenant_id, clock.day_start(first), clock.day_start(now.date()) + timedelta(days=1))
     return compute(balance, threshold, first_charge, spent, now)
-
-
-__all__ = [
-    "RUNWAY_WINDOW_DAYS",
-    "Runway",
-    "daily_spend",
-    "describe_runway",
-    "first_charge_day",
-    "observed_days",
-    "runway",
-    "spend_series",
-]

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from credits_cli import clock, refdata
 from credits_cli import db as dbmod
 
 
@@ -30,6 +31,9 @@ def isolated_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str
     for database in dbmod._opened.values():
         database.dispose()
     dbmod._opened.clear()
+    # What the last command read from the environment (the clock, the service data folder) ends with the test.
+    clock.pin(None)
+    refdata.use_folder(None)
 
 
 @pytest.fixture

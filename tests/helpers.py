@@ -57,3 +57,12 @@ def assert_error(result: Any, *needles: str) -> str:
 def assert_json(result: Any) -> Any:
     assert result.exit_code == 0, (result.stdout, result.stderr)
     return json.loads(result.stdout)
+
+
+def pin_now(monkeypatch: Any, when: str) -> None:
+    """Pin the clock for the commands of this test (``CREDITS_NOW``, read by each command) and for the
+    core called in-process (:func:`credits_cli.clock.pin`): the same moment for both."""
+    from credits_cli import clock
+
+    monkeypatch.setenv("CREDITS_NOW", when)
+    clock.pin(clock.parse_timestamp(when))

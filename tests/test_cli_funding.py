@@ -7,12 +7,12 @@ from datetime import datetime
 
 import pytest
 
-from tests.helpers import assert_error, assert_json, db_path, dump, rows
+from tests.helpers import assert_error, assert_json, db_path, dump, pin_now, rows
 
 
 @pytest.fixture(autouse=True)
 def pinned_clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CREDITS_NOW", "2026-03-10T08:00:00Z")
+    pin_now(monkeypatch, "2026-03-10T08:00:00Z")
 
 
 def make_tenant(cli, slug: str, country: str = "US", currency: str = "USD", billing: str | None = None) -> None:
@@ -153,7 +153,7 @@ def test_autorecharge_set_show_off(cli, tenant) -> None:
 
 def test_balance_shows_lots_and_expiry(cli, tenant, monkeypatch: pytest.MonkeyPatch) -> None:
     assert cli("topup", "100").exit_code == 0
-    monkeypatch.setenv("CREDITS_NOW", "2026-04-01T00:00:00Z")
+    pin_now(monkeypatch, "2026-04-01T00:00:00Z")
     assert cli("topup", "60").exit_code == 0
     assert cli("autorecharge", "set", "--threshold", "10", "--amount", "50").exit_code == 0
     doc = assert_json(cli("balance", "--json"))
@@ -167,7 +167,7 @@ def test_balance_shows_lots_and_expiry(cli, tenant, monkeypatch: pytest.MonkeyPa
     assert r.exit_code == 0
     assert "160.00 USD" in r.stdout and "2027-03-10" in r.stdout and "2027-04-01" in r.stdout
     # A year later the first lot has expired: balance writes it off.
-    monkeypatch.setenv("CREDITS_NOW", "2027-03-20T00:00:00Z")
+    pin_now(monkeypatch, "2027-03-20T00:00:00Z")
     assert cli("autorecharge", "off").exit_code == 0
     doc = assert_json(cli("balance", "--json"))
     assert doc["balance"] == "60.0000" and len(doc["lots"]) == 1
@@ -179,7 +179,7 @@ def test_balance_shows_lots_and_expiry(cli, tenant, monkeypatch: pytest.MonkeyPa
 
 def test_ledger_from_to(cli, tenant, monkeypatch: pytest.MonkeyPatch) -> None:
     for day, amount in (("2026-03-10", "100"), ("2026-03-20", "60"), ("2026-04-05", "70")):
-        monkeypatch.setenv("CREDITS_NOW", f"{day}T12:00:00Z")
+        pin_now(monkeypatch, f"{day}T12:00:00Z")
         assert cli("topup", amount).exit_code == 0
     doc = assert_json(cli("ledger", "--json"))
     assert [e["amount"] for e in doc["entries"]] == ["100.0000", "60.0000", "70.0000"]
@@ -269,7 +269,7 @@ def test_ledger_from_after_to_refused(cli, tenant) -> None:
 
 def test_tenant_show_and_balance_agree_after_expiry(cli, tenant, monkeypatch: pytest.MonkeyPatch) -> None:
     assert cli("topup", "100").exit_code == 0
-    monkeypatch.setenv("CREDITS_NOW", "2027-04-01T00:00:00Z")
+    pin_now(monkeypatch, "2027-04-01T00:00:00Z")
     assert assert_json(cli("tenant", "show", "--json"))["balance"] == "0.0000"
     assert assert_json(cli("balance", "--json"))["balance"] == "0.0000"
     assert assert_json(cli("tenant", "show", "--json"))["balance"] == "0.0000"
@@ -280,7 +280,7 @@ def test_a_long_ledger_streams_as_plain_text_with_every_entry(cli, tenant, monke
     from credits_cli.cli import common
 
     for day in range(1, 8):
-        monkeypatch.setenv("CREDITS_NOW", f"2026-03-{day:02d}T12:00:00Z")
+        pin_now(monkeypatch, f"2026-03-{day:02d}T12:00:00Z")
         assert cli("topup", "50").exit_code == 0
     monkeypatch.setattr(common, "TABLE_ROWS", 3)
     r = cli("ledger")

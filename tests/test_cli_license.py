@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import assert_error, assert_json, dump, rows
+from tests.helpers import assert_error, assert_json, dump, pin_now, rows
 
 
 @pytest.fixture
@@ -38,9 +38,9 @@ def test_assign_unassign_list(cli, people) -> None:
 
 
 def test_assign_twice_keeps_the_first_date(cli, people, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CREDITS_NOW", "2026-01-01T00:00:00Z")
+    pin_now(monkeypatch, "2026-01-01T00:00:00Z")
     assert cli("license", "assign", "ada@contoso.com").exit_code == 0
-    monkeypatch.setenv("CREDITS_NOW", "2026-02-01T00:00:00Z")
+    pin_now(monkeypatch, "2026-02-01T00:00:00Z")
     assert cli("license", "assign", "ada@contoso.com").exit_code == 0
     assert rows("SELECT licensed_at FROM users WHERE upn = 'ada@contoso.com'") == [("2026-01-01 00:00:00.000000",)]
 

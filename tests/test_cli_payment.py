@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import assert_error, assert_json, dump, rows
+from tests.helpers import assert_error, assert_json, dump, pin_now, rows
 
 
 @pytest.fixture
 def bare(cli, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("CREDITS_NOW", "2026-06-15T12:00:00Z")
+    pin_now(monkeypatch, "2026-06-15T12:00:00Z")
     assert cli("tenant", "add", "contoso", "--name", "Contoso", "--country", "US").exit_code == 0
     return "contoso"
 

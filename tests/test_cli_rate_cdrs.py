@@ -14,6 +14,7 @@ from sqlmodel import select
 from credits_cli import db as dbmod
 from credits_cli import ledger
 from credits_cli.models import Call, ImportRun, LedgerEntry, Tenant
+from tests.helpers import pin_now
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,7 +34,7 @@ c6,ada@contoso.com,2026-01-05T15:00:00Z,60,outbound,+999123
 
 @pytest.fixture
 def ready(cli, tenant, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("CREDITS_NOW", "2026-01-01T00:00:00Z")
+    pin_now(monkeypatch, "2026-01-01T00:00:00Z")
     assert cli("rates", "load", str(ROOT / "rates" / "default-usd.yaml")).exit_code == 0
     assert cli("topup", "100").exit_code == 0
     assert cli("user", "add", "ada@contoso.com", "--country", "US", "--plan", "payg").exit_code == 0
@@ -181,7 +182,7 @@ def test_examples_rate_cleanly(cli, tenant, monkeypatch: pytest.MonkeyPatch) -> 
     examples = ROOT / "examples"
     if not (examples / "calls.csv").exists():
         pytest.skip("examples/ not present")
-    monkeypatch.setenv("CREDITS_NOW", "2026-10-01T00:00:00Z")
+    pin_now(monkeypatch, "2026-10-01T00:00:00Z")
     assert cli("rates", "load", str(ROOT / "rates" / "default-usd.yaml")).exit_code == 0
     assert cli("topup", "100").exit_code == 0
     assert cli("user", "import", str(examples / "users.csv")).exit_code == 0

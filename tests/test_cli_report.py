@@ -11,13 +11,14 @@ import openpyxl
 import pytest
 
 from tests import reportdata
+from tests.helpers import pin_now
 
 D = Decimal
 
 
 @pytest.fixture
 def seeded(tenant, monkeypatch):
-    monkeypatch.setenv("CREDITS_NOW", "2026-11-30T12:00:00Z")
+    pin_now(monkeypatch, "2026-11-30T12:00:00Z")
     reportdata.seed()
 
 
@@ -94,7 +95,7 @@ def test_report_csv(cli, seeded, tmp_path):
 
 
 def test_csv_hostile_names(cli, tenant, monkeypatch, tmp_path):
-    monkeypatch.setenv("CREDITS_NOW", "2026-11-30T12:00:00Z")
+    pin_now(monkeypatch, "2026-11-30T12:00:00Z")
     names = ["=HYPERLINK(\"http://x\")", "+1", "-2", "@SUM(A1)", "\tx", "plain"]
     calls = [reportdata.CallSpec(datetime(2026, 11, 3, 9, n), name, "outbound", "442079460000", "charged",
                                  D("0.0100"), "GB", "44", name) for n, name in enumerate(names)]
@@ -155,7 +156,7 @@ def test_balance_shows_runway(cli, seeded):
 
 
 def test_terminal_never_passes_control_characters(cli, tenant, monkeypatch):
-    monkeypatch.setenv("CREDITS_NOW", "2026-11-30T12:00:00Z")
+    pin_now(monkeypatch, "2026-11-30T12:00:00Z")
     evil = "mallory\x1b[2J\x07[bold]x[/bold]@contoso.com"
     calls = [reportdata.CallSpec(datetime(2026, 11, 3, 9, 0), evil, "outbound", "442079460000", "charged",
                                  D("0.0100"), "GB", "44", "[red]UK")]
@@ -168,7 +169,7 @@ def test_terminal_never_passes_control_characters(cli, tenant, monkeypatch):
 
 
 def test_recommend_cli(cli, tenant, monkeypatch):
-    monkeypatch.setenv("CREDITS_NOW", "2026-11-30T12:00:00Z")
+    pin_now(monkeypatch, "2026-11-30T12:00:00Z")
     r = cli("recommend")
     assert r.exit_code == 0, r.stderr
     assert "one-off amount:  50.00 USD" in r.stdout

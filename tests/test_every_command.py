@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from tests.helpers import pin_now
+
 
 def ok(cli, *args: str):
     result = cli(*args)
@@ -14,7 +16,7 @@ def ok(cli, *args: str):
 
 
 def test_every_command_round_trip(cli, tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setenv("CREDITS_NOW", "2026-11-02T09:00:00Z")
+    pin_now(monkeypatch, "2026-11-02T09:00:00Z")
     ok(cli, "tenant", "add", "contoso", "--name", "Contoso", "--country", "US")
     ok(cli, "tenant", "add", "fabrikam", "--name", "Fabrikam", "--country", "DE", "--currency", "EUR")
     assert [t["slug"] for t in json.loads(ok(cli, "tenant", "list", "--json").stdout)] == ["contoso", "fabrikam"]

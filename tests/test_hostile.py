@@ -26,6 +26,7 @@ import pytest
 from openpyxl import load_workbook
 
 from tests import dbdump, procs
+from tests.helpers import pin_now
 
 HERE = Path(__file__).resolve().parent / "hostile"
 ROOT = HERE.parent.parent
@@ -35,7 +36,7 @@ GOOD_ID = "11111111-0000-0000-0000-000000000001"
 
 @pytest.fixture
 def ready(cli, tenant, monkeypatch: pytest.MonkeyPatch, isolated_db: str) -> str:
-    monkeypatch.setenv("CREDITS_NOW", NOW)
+    pin_now(monkeypatch, NOW)
     assert cli("rates", "load", str(ROOT / "rates" / "default-usd.yaml")).exit_code == 0
     assert cli("topup", "100").exit_code == 0
     assert cli("user", "add", "ada@contoso.com", "--country", "US", "--plan", "payg").exit_code == 0

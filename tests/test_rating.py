@@ -20,6 +20,7 @@ from credits_cli import db as dbmod
 from credits_cli import ledger, rating, refdata
 from credits_cli.models import Call, ImportRun, Notification, PoolUsage, Tenant
 from credits_cli.readers.base import CallRecord, RowError
+from tests.helpers import pin_now
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,11 +59,9 @@ def small_pools(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Mo
     data["calling_plans"]["international_minutes"] = 3
     data["conferencing"]["dialout_minutes_per_user"] = 2
     (folder / "service.yaml").write_text(yaml.safe_dump(data))
-    monkeypatch.setenv("CREDITS_RATES_DIR", str(folder))
-    monkeypatch.setenv("CREDITS_NOW", "2026-01-01T00:00:00Z")
-    refdata.service.cache_clear()
-    yield
-    refdata.service.cache_clear()
+    monkeypatch.setenv("CREDITS_RATES_DIR", str(folder))  # for each command
+    refdata.use_folder(folder)  # and for the engine called in-process
+    pin_now(monkeypatch, "2026-01-01T00:00:00Z")
 
 
 @pytest.fixture

@@ -7,8 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from credits_cli import recommend, spend, tenants, users
+from credits_cli import clock, recommend, spend, tenants, users
+from credits_cli.queries import SessionRows
 from tests import reportdata
+from tests.helpers import pin_now
 
 D = Decimal
 
@@ -34,7 +36,7 @@ def charged(day: int, amount: str, month: int = 11) -> reportdata.CallSpec:
 
 @pytest.fixture(autouse=True)
 def now(monkeypatch):
-    monkeypatch.setenv("CREDITS_NOW", "2026-11-30T12:00:00Z")
+    pin_now(monkeypatch, "2026-11-30T12:00:00Z")
 
 
 def test_no_usage_from_licensed_users(tenant):
@@ -120,7 +122,9 @@ def test_runway(tenant, cli):
         t = tenants.resolve(s, "contoso")
         from credits_cli import ledger
 
-        r = spend.runway(s, t, ledger.balance(s, t), ledger.get_auto_recharge(s, t))
+        settings = ledger.get_auto_recharge(s, t)
+        assert settings is not None
+        r = spend.runway(SessionRows(s), t.id, ledger.balance(s, t), settings.threshold, clock.now())
     assert (r.window_days, r.observed_days, r.window_spend, r.daily_spend) == (30, 30, D("60"), D("2.0000"))
     assert r.days_to_zero == D("20.0")  # 40 / 2
     assert r.days_to_threshold == D("15.0")  # (40 - 10) / 2
@@ -130,5 +134,5 @@ def test_runway(tenant, cli):
 def test_runway_without_spend(tenant):
     with reportdata.database().read() as s:
         t = tenants.resolve(s, "contoso")
-        r = spend.runway(s, t, D("0"), None)
+        r = spend.runway(SessionRows(s), t.id, D("0"), None, clock.now())
     assert r.daily_spend == 0 and r.days_to_zero is None and r.observed_days == 0

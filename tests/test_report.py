@@ -10,13 +10,14 @@ import pytest
 from credits_cli import ledger, report, tenants
 from credits_cli.errors import InvalidInput
 from tests import reportdata
+from tests.helpers import pin_now
 
 D = Decimal
 
 
 @pytest.fixture
 def november(tenant, monkeypatch):
-    monkeypatch.setenv("CREDITS_NOW", "2026-11-30T12:00:00Z")
+    pin_now(monkeypatch, "2026-11-30T12:00:00Z")
     reportdata.seed()
     db = reportdata.database()
     with db.read() as s:
@@ -127,7 +128,7 @@ def test_empty_period(tenant):
 
 def test_expiry_in_period(tenant, monkeypatch):
     """A lot bought in October 2025 expires in October 2026: the report shows it as expired."""
-    monkeypatch.setenv("CREDITS_NOW", "2026-11-30T12:00:00Z")
+    pin_now(monkeypatch, "2026-11-30T12:00:00Z")
     from datetime import datetime
 
     reportdata.seed(calls=[], topups=[(datetime(2025, 10, 3, 9, 0), D("60"))], pools=False)

@@ -11,6 +11,7 @@ import pytest
 
 from credits_cli import ledger, report, tenants, xlsx
 from tests import reportdata
+from tests.helpers import pin_now
 
 D = Decimal
 MONEY = '#,##0.0000 "USD"'
@@ -51,7 +52,7 @@ def column(ws, header: str) -> int:
 
 @pytest.fixture
 def seeded(tenant, monkeypatch):
-    monkeypatch.setenv("CREDITS_NOW", "2026-11-30T12:00:00Z")
+    pin_now(monkeypatch, "2026-11-30T12:00:00Z")
     reportdata.seed()
 
 
@@ -157,7 +158,7 @@ def test_daily_users_destinations_pools(seeded, tmp_path):
 
 
 def test_hostile_text_never_becomes_a_formula(tenant, monkeypatch, tmp_path):
-    monkeypatch.setenv("CREDITS_NOW", "2026-11-30T12:00:00Z")
+    pin_now(monkeypatch, "2026-11-30T12:00:00Z")
     calls = [
         reportdata.CallSpec(datetime(2026, 11, 3, 9, n), name, "outbound", name, "charged", D("0.0100"), name, name,
                             name, reason=name, external_id=f"{name}#{n}")

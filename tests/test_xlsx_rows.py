@@ -15,6 +15,7 @@ from openpyxl import Workbook
 
 from credits_cli import report, tenants, xlsx
 from tests import reportdata
+from tests.helpers import pin_now
 
 HOSTILE = ["=1+1", "+44 20 7946 0000", "-2", "@SUM(A1)", "#N/A", "#DIV/0!", "\tTAB", "\rCR", "bell\x07name",
            " padded ", "a & b < c > d", "not\uffffxml\ufffe", "x" * 40000, "", "=", "\u00e9t\u00e9 \u2603"]
@@ -104,7 +105,7 @@ def test_an_aware_time_is_refused_as_openpyxl_refuses_it():
 
 @pytest.fixture
 def seeded(tenant, monkeypatch):
-    monkeypatch.setenv("CREDITS_NOW", "2026-11-30T12:00:00Z")
+    pin_now(monkeypatch, "2026-11-30T12:00:00Z")
     hostile = [
         reportdata.CallSpec(datetime(2026, 11, 3, 9, n), name, "outbound", name, "charged", Decimal("0.0100"), name,
                             name, name, reason=name, external_id=f"{name[:50]}#{n}")

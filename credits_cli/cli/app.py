@@ -15,7 +15,7 @@ from typer.main import get_command_name
 
 from credits_cli import __version__
 from credits_cli.cli import directory, funding, notifications, rates, rating, report
-from credits_cli.cli.common import CreditsGroup, State
+from credits_cli.cli.common import CreditsGroup, start
 
 if TYPE_CHECKING:
     from typer.models import CommandInfo
@@ -60,7 +60,7 @@ def main_options(
     ] = False,
 ) -> None:
     """Keep a prepaid Communications Credits balance funded."""
-    ctx.obj = State(db_value=db, tenant_slug=tenant)
+    ctx.obj = start(db, tenant)
 
 
 directory.register(app)

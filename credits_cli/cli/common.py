@@ -17,6 +17,7 @@ import typer
 from typer.core import TyperGroup
 
 from credits_cli.errors import CreditsError
+from credits_cli.settings import Settings, from_environ
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -28,8 +29,11 @@ if TYPE_CHECKING:
 
 @dataclass
 class State:
+    """What every command of one process shares: the global options and the settings."""
+
     db_value: str | None = None
     tenant_slug: str | None = None
+    settings: Settings = field(default_factory=Settings)
     _db: Database | None = field(default=None, repr=False)
 
     @property
@@ -51,10 +55,21 @@ class State:
         return tenant
 
 
+def start(db_value: str | None, tenant_slug: str | None) -> State:
+    """Read the environment (here, once: STYLE "settings at the edge"), set the core up from it, and
+    return the state the command runs with."""
+    from credits_cli import clock, refdata
+
+    settings = from_environ(os.environ)
+    clock.pin(settings.now)
+    refdata.use_folder(settings.rates_dir)
+    return State(db_value=db_value, tenant_slug=tenant_slug, settings=settings)
+
+
 def state(ctx: typer.Context) -> State:
     root = ctx.find_root()
     if not isinstance(root.obj, State):
-        root.obj = State(db_value=os.environ.get("CREDITS_DB"), tenant_slug=os.environ.get("CREDITS_TENANT"))
+        root.obj = start(os.environ.get("CREDITS_DB"), os.environ.get("CREDITS_TENANT"))
     return root.obj
 
 

@@ -211,41 +211,25 @@ def autorecharge_off(ctx: typer.Context, json_out: Json = False) -> None:
 
 def balance(ctx: typer.Context, json_out: Json = False) -> None:
     """Balance, funding lots and their expiry, auto-recharge settings, runway."""
-    from credits_cli import clock, money, quick, runway
+    from credits_cli import balance as document
+    from credits_cli import clock, money, runway
 
     st = state(ctx)
 
     def work(s: Session) -> dict[str, Any]:
-        from credits_cli import ledger, payments, spend
+        from credits_cli import ledger
+        from credits_cli.queries import SessionRows
 
         t = st.tenant(s, lock=True)
         ledger.housekeep(s, t)  # write off lots that expired since the last command
-        lots = ledger.open_lots(s, t)
-        bal = ledger.balance(s, t)
-        settings = ledger.get_auto_recharge(s, t)
-        return {
-            "tenant": t.slug,
-            "currency": t.currency,
-            "balance": bal,
-            "as_of": clock.now(),
-            "lots": [
-                {
-                    "id": lot.id,
-                    "kind": lot.kind,
-                    "amount": lot.amount,
-                    "remaining": lot.remaining,
-                    "purchased_at": lot.purchased_at,
-                    "expires_at": lot.expires_at,
-                }
-                for lot in lots
-            ],
-            "autorecharge": settings_doc(settings),
-            "payment": payments.describe(payments.get_method(s, t)),
-            "runway": spend.runway(s, t, bal, settings).to_dict(),
-        }
+        return document.document(SessionRows(s), document.TenantRow(t.id or 0, t.slug, t.currency), clock.now())
 
     # Most of the time the answer needs no write: read it with stdlib sqlite3 and start instantly.
-    doc = quick.balance_doc(st.db_value, st.tenant_slug) or st.db.write(work)
+    doc = None
+    if st.settings.fast_balance:
+        doc = document.fast_document(st.db_value, st.tenant_slug, clock.now())
+    if doc is None:
+        doc = st.db.write(work)
     if json_out:
         print_json(doc)
         return

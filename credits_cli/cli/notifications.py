@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Annotated, Any
 
 import typer
@@ -104,8 +103,8 @@ def send(
     with st.db.read() as s:
         t = st.tenant(s)
     requeued = notify.requeue_unconfirmed(st.db, t) if resend_unconfirmed else 0
-    report = notify.deliver(st.db, t, host, port, sender)
-    password = os.environ.get("CREDITS_SMTP_PASSWORD")
+    password = st.settings.smtp_password
+    report = notify.deliver(st.db, t, host, port, sender, user=st.settings.smtp_user, password=password)
     errors = [e.replace(password, "***") for e in report.errors] if password else report.errors
     unconfirmed = report.unconfirmed + report.in_doubt_before
     doc = {

@@ -47,6 +47,7 @@ def rate_cdrs(
     if fmt not in FORMATS:
         raise InvalidInput(f"--format {fmt!r} must be one of {', '.join(FORMATS)}")
     st = state(ctx)
+    batch_size = st.settings.rate_batch()
     db = st.db
     with db.read() as s:  # fail early (no tenant, no rate table) before reading any file
         from credits_cli import rates
@@ -75,7 +76,8 @@ def rate_cdrs(
             bar.advance(task, n)
 
     try:
-        summary = rating.rate_records(db, st.tenant_slug, sources, dry_run=dry_run, progress=progress)
+        summary = rating.rate_records(db, st.tenant_slug, sources, dry_run=dry_run, progress=progress,
+                                      batch_size=batch_size or rating.BATCH_SIZE)
     finally:
         if bar is not None:
             bar.stop()
@@ -174,9 +176,10 @@ def calls(
 
     from credits_cli import clock, money, rating
     from credits_cli.errors import InvalidInput
+    from credits_cli.kinds import STATUSES
 
-    if status is not None and status not in rating.STATUSES:
-        raise InvalidInput(f"--status {status!r} must be one of {', '.join(rating.STATUSES)}")
+    if status is not None and status not in STATUSES:
+        raise InvalidInput(f"--status {status!r} must be one of {', '.join(STATUSES)}")
     if limit < 0:
         raise InvalidInput("--limit must be 0 or more")
     start = clock.day_start(clock.parse_day(date_from, what="--from")) if date_from else None

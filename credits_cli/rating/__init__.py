@@ -1,0 +1,243 @@
+"""Rating call records and debiting the balance (SPEC §6).
+
+:func:`rate_records` takes the call records of one or more files, puts them in
+start-time order (:mod:`.ordering`), and rates them in batches. Each batch (its
+calls, ledger entries, pool usage and notifications) is one transaction: an
+interrupted import leaves whole batches, and a rerun finishes the rest without
+charging anything twice (a call id the tenant already has is a ``duplicate``).
+
+Where things are: the rules, a pure decision per call, in :mod:`.rules`; reads
+and bulk writes in :mod:`.store`; what an import reports in :mod:`.summary`;
+the order of the input in :mod:`.ordering`. :func:`rate_batch` here ties them
+to the ledger (:class:`credits_cli.ledger.Account`: expiry, auto-recharge, the
+balance check of rule 6) and the outbox.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from credits_cli import clock, ledger, money, notify
+from credits_cli.kinds import EntryKind, Event, Reason, Status
+from credits_cli.models import ImportRun
+from credits_cli.rating import store
+from credits_cli.rating.ordering import MEMORY_RECORDS, batches, in_start_order
+from credits_cli.rating.rules import DIALOUT_POOL, Context, decide, kind_of
+from credits_cli.rating.store import Pool, Pools, iter_calls
+from credits_cli.rating.summary import BatchResult, Summary, summary_json, write_rejects
+from credits_cli.readers.base import CallRecord, RowError
+
+__all__ = ["BATCH_SIZE", "Summary", "in_start_order", "iter_calls", "rate_batch", "rate_records", "write_rejects"]
+
+#: Records per transaction. Each is a commit; a larger one costs SQLite less per call (a commit
+#: writes every index page it touched, and the unique call-id index is touched all over), and an
+#: interrupted import loses at most one transaction, which a rerun redoes.
+BATCH_SIZE = 50_000
+#: The most records per transaction that ``CREDITS_RATE_BATCH`` may ask for.
+MAX_BATCH_SIZE = 1_000_000
+#: Records rated and written at a time inside a transaction (bounds the memory of the rows built).
+CHUNK_SIZE = 5000
+#: SQLite page cache of an import's connection, in KiB.
+SQLITE_CACHE_KB = 32 * 1024
+_EVENTS = frozenset(Event)
+
+
+# --- rating one batch ---------------------------------------------------------------------------
+
+
+def rate_batch(session: Session, ctx: Context, batch: list[CallRecord], import_id: int | None) -> BatchResult:
+    """Rate one batch inside the caller's transaction and write it (calls, ledger, pools, outbox)."""
+    tenant = ctx.tenant
+    tid = tenant.id or 0
+    result = BatchResult()
+    statuses, reasons = result.statuses, result.reasons
+    account = ledger.Account.load(session, tenant, ctx.balance_mark)
+    existing = store.existing_ids(session, tid, list({r.external_id for r in batch}))
+    pools = Pools.load(session, ctx, {f"{r.start.year:04d}-{r.start.month:02d}" for r in batch})
+    seen: set[str] = set()
+    users = ctx.users
+    to_units = money.to_units
+    # One list per call, in the order of store.CALL_COLUMNS.
+    rows: list[list[Any]] = []
+    charges: list[tuple[int, int]] = []  # (index in account.pending of a charge entry, index in rows)
+
+    for rec in batch:
+        ext = rec.external_id
+        if ext in existing or ext in seen:
+            result.duplicates += 1
+            continue
+        kind = kind_of(rec)
+        if kind is None:
+            result.rejects.append(RowError(rec.source, rec.line, f"unknown call type {rec.call_type!r}"))
+            continue
+        seen.add(ext)
+        upn = rec.user_upn
+        user = users.get(upn) if upn else None
+        visible, country = ctx.place(rec.number)
+        d = decide(ctx, rec, kind, user, visible, country, pools.left)
+        if d.pool_seconds:
+            assert d.pool is not None
+            pool = pools.get(clock.month_key(rec.start), d.pool)
+            before = pool.used
+            pool.used += d.pool_seconds
+            pool.dirty = True
+            if d.pool == DIALOUT_POOL:
+                _pool_alerts(session, ctx, pool, before, rec.start)
+        status, reason, charge = d.status, d.reason, 0
+        if status is None:  # Balance (§6.6)
+            account.prepare(rec.start)
+            if d.amount > 0 and not account.can_charge():
+                status, reason = Status.DENIED, Reason.NO_BALANCE
+            else:
+                mark = len(account.pending)
+                account.charge(d.amount, rec.start)
+                charges.extend((i, len(rows)) for i in range(mark, len(account.pending))
+                               if account.pending[i]["kind"] == EntryKind.CHARGE)
+                status, charge = Status.CHARGED, to_units(d.amount) if d.amount else 0
+                result.charged += d.amount
+        statuses[status] += 1
+        if status is Status.DENIED:
+            reasons[reason] = reasons.get(reason, 0) + 1
+        rate = d.rate
+        rows.append([
+            tid, ext, import_id, rec.source, rec.line, upn, user.id if user else None, rec.start,
+            rec.duration_seconds, rec.call_type, d.kind, rec.number, country, d.domestic, status, reason,
+            rate.prefix if rate else None, rate.name if rate else None, d.billed_seconds, d.pool, d.pool_seconds,
+            d.charged_seconds, charge,
+        ])
+
+    # Write: calls first (their ids), then the ledger entries that name them.
+    if rows:
+        ids = store.insert_calls(session, rows)
+        for pending_index, row_index in charges:
+            account.pending[pending_index]["call_id"] = ids[row_index]
+    account.flush()
+    result.mark = account.mark()
+    pools.save(session, tid)
+    for outcome in account.recharges:
+        if outcome.succeeded:
+            result.recharges_succeeded += 1
+            result.recharged_amount += outcome.amount
+        else:
+            result.recharges_failed += 1
+    result.balance_after = account.balance
+    return result
+
+
+def _pool_alerts(session: Session, ctx: Context, pool: Pool, before: int, at: datetime) -> None:
+    """Dial-out pool at 80 % and 100 %: once per month each (the crossing happens once)."""
+    if pool.capacity <= 0:
+        return
+    for pct in ctx.alerts:
+        event = f"dialout_pool_{pct}"
+        if event not in _EVENTS:
+            continue
+        threshold = pool.capacity * pct  # compare used x 100 with capacity x pct, in integers
+        if before * 100 < threshold <= pool.used * 100:
+            notify.queue_event(
+                session, ctx.tenant, event, at, pool=f"dial-out {pool.used // 60} of {pool.capacity // 60} minutes"
+            )
+
+
+# --- a whole import --------------------------------------------------------------------------------
+
+
+Source = tuple[str, str, Iterable[CallRecord | RowError]]  # (file name, format, records)
+
+
+def rate_records(
+    db: Any,
+    tenant_slug: str | None,
+    sources: Sequence[Source],
+    *,
+    dry_run: bool = False,
+    batch_size: int = BATCH_SIZE,
+    memory_records: int = MEMORY_RECORDS,
+    progress: Callable[[int], None] | None = None,
+) -> Summary:
+    """Rate every record of ``sources`` for the tenant. ``db`` is a :class:`credits_cli.db.Database`.
+
+    ``batch_size`` is the records per transaction (the CLI passes ``CREDITS_RATE_BATCH``).
+    """
+    from credits_cli import rates, tenants
+
+    summary = Summary(dry_run=dry_run, files=[name for name, _, _ in sources])
+    summary.formats = {name: fmt for name, fmt, _ in sources}
+    errors: list[RowError] = []
+
+    def records() -> Iterator[CallRecord | RowError]:
+        for _name, _fmt, items in sources:
+            for item in items:
+                summary.rows_read += 1
+                yield item
+
+    with db.read() as session:
+        tenant = tenants.resolve(session, tenant_slug)
+        book = rates.load_book(session, tenant)
+        ctx = store.load_context(session, tenant, book)
+        summary.balance_before = ledger.balance(session, tenant)
+    summary.balance_after = summary.balance_before
+    summary.currency = tenant.currency
+    summary.rate_table = book.name
+    ordered = in_start_order(records(), errors.append, memory_records=memory_records)
+
+    if dry_run:
+        with Session(db.engine, expire_on_commit=False) as session:
+            try:
+                for batch in batches(ordered, min(batch_size, CHUNK_SIZE)):
+                    summary.add(rate_batch(session, ctx, batch, None))
+                    if progress:
+                        progress(len(batch))
+            finally:
+                session.rollback()
+    else:
+
+        def start(session: Session) -> int:
+            run = ImportRun(tenant_id=tenant.id or 0, started_at=clock.now(), files="\n".join(summary.files))
+            session.add(run)
+            session.flush()
+            return run.id or 0
+
+        import_id = db.write(start)
+        summary.import_id = import_id
+        chunk = min(batch_size, CHUNK_SIZE)
+        for batch in batches(ordered, batch_size):
+            mark = ctx.balance_mark
+
+            def work(session: Session, batch: list[CallRecord] = batch, mark: Any = mark) -> list[BatchResult]:
+                ctx.balance_mark = mark  # again from the top when the transaction is retried
+                if session.connection().dialect.name == "sqlite":
+                    # The unique (tenant, call id) index takes random inserts: keep its pages cached
+                    # (the default cache is 2 MB; this is a maximum, not an allocation, and kept
+                    # moderate so a large import's memory stays close to a small one's).
+                    session.connection().exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KB}")
+                db.lock_tenant(session, tenant.id or 0)
+                done: list[BatchResult] = []
+                for i in range(0, len(batch), chunk):
+                    done.append(rate_batch(session, ctx, batch[i : i + chunk], import_id))
+                    ctx.balance_mark = done[-1].mark
+                return done
+
+            for done in db.write(work):
+                summary.add(done)
+            if progress:
+                progress(len(batch))
+
+    summary.rejects[:0] = errors
+    summary.rejected += len(errors)
+    if not dry_run:
+
+        def finish(session: Session) -> None:
+            run = session.get(ImportRun, summary.import_id)
+            if run is not None:
+                run.finished_at = clock.now()
+                run.summary = json.dumps(summary_json(summary))
+                session.add(run)
+
+        db.write(finish)
+    return summary
