@@ -25,6 +25,7 @@ from sqlmodel import Session, col, select
 
 from credits_cli import clock, money, notify, payments
 from credits_cli.errors import InvalidInput, LedgerBroken, PurchaseRefused
+from credits_cli.kinds import FUNDING_KINDS, EntryKind, Event
 from credits_cli.models import AutoRecharge, Call, LedgerEntry, Lot, PoolUsage, Tenant
 from credits_cli.money import ZERO
 from credits_cli.queries import db_time
@@ -175,7 +176,8 @@ class Account:
                 amount = lot.remaining
                 lot.remaining = ZERO
                 lot.dirty = True
-                self._entry("expiry", -amount, lot.expires_at, lot_id=lot.id, note=f"lot {lot.id} expired unused")
+                note = f"lot {lot.id} expired unused"
+                self._entry(EntryKind.EXPIRY, -amount, lot.expires_at, lot_id=lot.id, note=note)
                 expired += amount
         if expired:
             self._crossed_zero(before, at)
@@ -207,8 +209,8 @@ class Account:
         if debt > 0:
             settle = min(debt, amount)
             open_lot.remaining -= settle
-            self._entry("settlement", -settle, at, lot_id=lot.id, note="covers calls charged below zero")
-            self._entry("settlement", settle, at, note=f"settled by lot {lot.id}")
+            self._entry(EntryKind.SETTLEMENT, -settle, at, lot_id=lot.id, note="covers calls charged below zero")
+            self._entry(EntryKind.SETTLEMENT, settle, at, note=f"settled by lot {lot.id}")
         return lot.id
 
     def charge(self, amount: Decimal, at: datetime, *, call_id: int | None = None, note: str = "") -> Decimal:
@@ -222,7 +224,7 @@ class Account:
         if amount == 0:
             return self.balance
         before = self.balance
-        self._debit_lots("charge", amount, at, call_id, note)
+        self._debit_lots(EntryKind.CHARGE, amount, at, call_id, note)
         self._crossed_zero(before, at)
         self.auto_recharge(at)
         return self.balance
@@ -250,27 +252,27 @@ class Account:
         if s.last_failure_at is not None and at - s.last_failure_at < RECHARGE_RETRY and at >= s.last_failure_at:
             return None
         try:
-            lot_id = self.purchase("recharge", s.amount, at, note="auto-recharge")
+            lot_id = self.purchase(EntryKind.RECHARGE, s.amount, at, note="auto-recharge")
         except PurchaseRefused as exc:
             reason = str(exc).removeprefix("purchase refused: ")
             s.last_failure_at = at
             self.session.add(s)
             outcome = RechargeOutcome(False, s.amount, at, reason=reason)
             self.recharges.append(outcome)
-            notify.queue_event(
-                self.session, self.tenant, "recharge_failed", at, amount=s.amount, balance=self.balance, reason=reason
-            )
+            notify.queue_event(self.session, self.tenant, Event.RECHARGE_FAILED, at, amount=s.amount,
+                               balance=self.balance, reason=reason)
             return outcome
         s.last_failure_at = None
         self.session.add(s)
         outcome = RechargeOutcome(True, s.amount, at, lot_id=lot_id)
         self.recharges.append(outcome)
-        notify.queue_event(self.session, self.tenant, "recharge_succeeded", at, amount=s.amount, balance=self.balance)
+        notify.queue_event(self.session, self.tenant, Event.RECHARGE_SUCCEEDED, at, amount=s.amount,
+                           balance=self.balance)
         return outcome
 
     def _crossed_zero(self, before: Decimal, at: datetime) -> None:
         if before > 0 >= self.balance:
-            notify.queue_event(self.session, self.tenant, "balance_zero", at, balance=self.balance)
+            notify.queue_event(self.session, self.tenant, Event.BALANCE_ZERO, at, balance=self.balance)
 
     def _payment_method(self) -> Any:
         if not self._method_loaded:
@@ -385,7 +387,7 @@ def topup(
     when = at or clock.now()
     account = Account.load(session, tenant)
     account.expire(when)
-    lot_id = account.purchase("topup", amount, when, note=note)
+    lot_id = account.purchase(EntryKind.TOPUP, amount, when, note=note)
     account.flush()
     return lot_id, account.balance
 
@@ -486,7 +488,7 @@ def verify(session: Session, tenant: Tenant) -> dict[str, Any]:
         if lot.remaining < 0 or lot.remaining > lot.amount:
             raise LedgerBroken(f"lot {lot.id}: remaining {lot.remaining} outside 0..{lot.amount}")
         credited = session.execute(
-            sa.select(sa.func.sum(amount)).where(ledger.c.lot_id == lot.id, ledger.c.kind.in_(("topup", "recharge")))
+            sa.select(sa.func.sum(amount)).where(ledger.c.lot_id == lot.id, ledger.c.kind.in_(FUNDING_KINDS))
         ).scalar()
         if money.from_units(int(credited or 0)) != lot.amount:
             raise LedgerBroken(f"lot {lot.id}: purchase of {lot.amount} is not in the ledger")
@@ -520,7 +522,7 @@ def verify(session: Session, tenant: Tenant) -> dict[str, Any]:
     orphan = session.execute(
         sa.select(sa.func.count())
         .select_from(ledger)
-        .where(ledger.c.tenant_id == tid, ledger.c.kind == "charge", ledger.c.call_id.is_(None))
+        .where(ledger.c.tenant_id == tid, ledger.c.kind == EntryKind.CHARGE, ledger.c.call_id.is_(None))
     ).scalar()
     pools_t = PoolUsage.__table__  # type: ignore[attr-defined]
     negative_pool = session.execute(

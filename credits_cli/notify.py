@@ -48,17 +48,18 @@ from sqlmodel import Session, col, select
 
 from credits_cli import clock, money
 from credits_cli.errors import InvalidInput
+from credits_cli.kinds import Delivery, Event
 from credits_cli.models import Admin, Notification, Tenant
 
 if TYPE_CHECKING:
     from credits_cli.db import Database
 
-EVENTS = {
-    "recharge_succeeded": "Communications Credits recharged",
-    "recharge_failed": "Communications Credits recharge FAILED",
-    "balance_zero": "Communications Credits balance reached zero",
-    "dialout_pool_80": "Audio Conferencing dial-out minutes at 80%",
-    "dialout_pool_100": "Audio Conferencing dial-out minutes used up",
+EVENTS: dict[str, str] = {
+    Event.RECHARGE_SUCCEEDED: "Communications Credits recharged",
+    Event.RECHARGE_FAILED: "Communications Credits recharge FAILED",
+    Event.BALANCE_ZERO: "Communications Credits balance reached zero",
+    Event.DIALOUT_POOL_80: "Audio Conferencing dial-out minutes at 80%",
+    Event.DIALOUT_POOL_100: "Audio Conferencing dial-out minutes used up",
 }
 
 
@@ -73,11 +74,11 @@ def _body(tenant: Tenant, event: str, at: datetime, details: dict[str, object]) 
         lines.append(f"Reason: {details['reason']}")
     if "pool" in details:
         lines.append(f"Pool: {details['pool']}")
-    advice = {
-        "recharge_failed": "Update the payment method (credits payment set) or top up (credits topup).",
-        "balance_zero": "Toll-free numbers and paid calls stop working until the balance is funded.",
-        "dialout_pool_100": "Further dial-out this month is charged to Communications Credits.",
-    }.get(event)
+    advice: str | None = {
+        Event.RECHARGE_FAILED: "Update the payment method (credits payment set) or top up (credits topup).",
+        Event.BALANCE_ZERO: "Toll-free numbers and paid calls stop working until the balance is funded.",
+        Event.DIALOUT_POOL_100: "Further dial-out this month is charged to Communications Credits.",
+    }.get(Event(event))
     if advice:
         lines += ["", advice]
     return "\n".join(lines) + "\n"
@@ -99,7 +100,7 @@ def queue_event(session: Session, tenant: Tenant, event: str, at: datetime, **de
                 subject=subject,
                 body=body,
                 created_at=at if at else now,
-                status="queued" if recipient else "no_recipient",
+                status=Delivery.QUEUED if recipient else Delivery.NO_RECIPIENT,
             )
         )
     return len(recipients)
@@ -187,8 +188,8 @@ def requeue_unconfirmed(db: Database, tenant: Tenant) -> int:
         result = session.execute(
             sa.update(Notification.__table__)  # type: ignore[attr-defined]
             .where(Notification.__table__.c.tenant_id == tenant.id)  # type: ignore[attr-defined]
-            .where(Notification.__table__.c.status == "sending")  # type: ignore[attr-defined]
-            .values(status="queued", last_error="interrupted while being sent; queued again")
+            .where(Notification.__table__.c.status == Delivery.SENDING)  # type: ignore[attr-defined]
+            .values(status=Delivery.QUEUED, last_error="interrupted while being sent; queued again")
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
@@ -213,8 +214,8 @@ def deliver(
 
     sender = check_email(sender)
     with db.read() as session:
-        queued = [(n.id, n) for n in list_outbox(session, tenant, status="queued")]
-        in_doubt = len(list_outbox(session, tenant, status="sending"))
+        queued = [(n.id, n) for n in list_outbox(session, tenant, status=Delivery.QUEUED)]
+        in_doubt = len(list_outbox(session, tenant, status=Delivery.SENDING))
     report = DeliveryReport(in_doubt_before=in_doubt)
     todo = list(queued)
     while todo:
@@ -333,8 +334,8 @@ def _claim(db: Database, note_id: int) -> bool:
         table = Notification.__table__  # type: ignore[attr-defined]
         result = session.execute(
             sa.update(table)
-            .where(table.c.id == note_id, table.c.status == "queued")
-            .values(status="sending", attempts=table.c.attempts + 1)
+            .where(table.c.id == note_id, table.c.status == Delivery.QUEUED)
+            .values(status=Delivery.SENDING, attempts=table.c.attempts + 1)
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -345,7 +346,7 @@ def _record_sent(db: Database, note_id: int) -> None:
     def work(session: Session) -> None:
         note = session.get(Notification, note_id)
         if note is not None:
-            note.status = "sent"
+            note.status = Delivery.SENT
             note.sent_at = clock.now()
             note.last_error = None
             session.add(note)
@@ -359,9 +360,9 @@ def _record_failure(db: Database, note_id: int | None, error: str) -> None:
     def work(session: Session) -> None:
         note = session.get(Notification, note_id)
         if note is not None:
-            if note.status != "sending":
+            if note.status != Delivery.SENDING:
                 note.attempts += 1
-            note.status = "queued"
+            note.status = Delivery.QUEUED
             note.last_error = error[:1000]
             session.add(note)
 

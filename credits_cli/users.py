@@ -12,19 +12,17 @@ from sqlmodel import Session, col, select
 
 from credits_cli import clock
 from credits_cli.errors import InvalidInput, NotFound
+from credits_cli.kinds import Plan
 from credits_cli.models import Tenant, User
 from credits_cli.tenants import check_country
 
-PLANS = ("none", "domestic", "domestic-international", "payg")
+PLANS = tuple(Plan)
 _PLAN_ALIASES = {
-    "": "none",
-    "none": "none",
-    "domestic": "domestic",
-    "domestic-international": "domestic-international",
-    "domestic+international": "domestic-international",
-    "international": "domestic-international",
-    "payg": "payg",
-    "pay-as-you-go": "payg",
+    "": Plan.NONE,
+    **{plan.value: plan for plan in Plan},
+    "domestic+international": Plan.DOMESTIC_INTERNATIONAL,
+    "international": Plan.DOMESTIC_INTERNATIONAL,
+    "pay-as-you-go": Plan.PAYG,
 }
 _TRUE = {"true", "yes", "1", "y"}
 _FALSE = {"false", "no", "0", "n", ""}

@@ -77,4 +77,4 @@ def test_unknown_tenant(cli, tenant, tenant_arg: str) -> None:
 
 
 def test_unknown_status_refused(cli, tenant) -> None:
-    assert_error(cli("notifications", "--status", "bogus"), "queued, sent or no_recipient")
+    assert_error(cli("notifications", "--status", "bogus"), "queued, sending, sent or no_recipient")

@@ -25,9 +25,11 @@ def outbox(
     if ctx.invoked_subcommand is not None:
         return
     from credits_cli import clock, notify
+    from credits_cli.kinds import Delivery
 
-    if status is not None and status not in ("queued", "sent", "no_recipient"):
-        fail(f"--status {status!r} must be queued, sent or no_recipient")
+    if status is not None and status not in tuple(Delivery):
+        *head, last = Delivery
+        fail(f"--status {status!r} must be {', '.join(head)} or {last}")
     st = state(ctx)
     with st.db.read() as s:
         t = st.tenant(s)
