@@ -36,6 +36,7 @@ def _prepare_sqlite_file(url: sa.engine.URL) -> None:
         return
     file = Path(path)
     if file.exists():
+        _owner_only(file)
         return
     try:
         file.parent.mkdir(parents=True, exist_ok=True)
@@ -43,6 +44,19 @@ def _prepare_sqlite_file(url: sa.engine.URL) -> None:
         os.close(fd)
     except OSError as exc:
         raise DatabaseError(f"cannot create database {file}: {exc.strerror}") from None
+
+
+def _owner_only(file: Path) -> None:
+    """The books are never readable by everyone: a database file (or journal) that any user of the
+    machine could read (0644, as ``cp`` or an older version may leave it) is made owner-only when
+    this user owns it. Group access is left alone: sharing with a group is a deliberate choice."""
+    for part in (file, Path(f"{file}-wal"), Path(f"{file}-shm")):
+        try:
+            st = part.stat()
+            if st.st_uid == os.getuid() and st.st_mode & 0o007 and part.is_file():
+                os.chmod(part, st.st_mode & 0o700)
+        except OSError:
+            continue
 
 
 def _is_busy(exc: BaseException) -> bool:
@@ -56,7 +70,10 @@ def _is_busy(exc: BaseException) -> bool:
 
 class Database:
     def __init__(self, url: str) -> None:
-        self.url = sa.engine.make_url(url)
+        try:
+            self.url = sa.engine.make_url(url)
+        except (ValueError, sa.exc.ArgumentError) as exc:
+            raise DatabaseError(f"cannot use database URL {_without_secret(url)}: {exc}") from None
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         try:
             if self.is_sqlite:
@@ -152,6 +169,14 @@ def lock_tenant_row(session: Session, tenant_id: int) -> None:
     """
     if session.connection().dialect.name != "sqlite":
         session.execute(sa.text("SELECT id FROM tenants WHERE id = :id FOR UPDATE"), {"id": tenant_id})
+
+
+def _without_secret(url: str) -> str:
+    """A URL as it may be shown: whatever stands between ``//`` and ``@`` (user and password) hidden."""
+    head, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    return f"{head}://***@{rest.rpartition('@')[2]}"
 
 
 def _describe(exc: BaseException) -> str:

@@ -25,7 +25,7 @@ from sqlmodel import Session, col, select
 
 from credits_cli import clock, money, notify, payments
 from credits_cli.errors import InvalidInput, LedgerBroken, PurchaseRefused
-from credits_cli.kinds import FUNDING_KINDS, EntryKind, Event
+from credits_cli.kinds import FUNDING_KINDS, EntryKind, Event, Status
 from credits_cli.models import AutoRecharge, Call, LedgerEntry, Lot, PoolUsage, Tenant
 from credits_cli.money import ZERO
 from credits_cli.queries import db_time
@@ -506,6 +506,18 @@ def verify(session: Session, tenant: Tenant) -> dict[str, Any]:
         )
     calls_t = Call.__table__  # type: ignore[attr-defined]
     call_charge = sa.type_coerce(calls_t.c.charge, sa.BigInteger)
+    # Only a charged call carries a charge (a free, included or denied one with money on it is a
+    # row someone changed, even when the ledger was changed to match).
+    wrong = session.execute(
+        sa.select(calls_t.c.external_id, calls_t.c.status, call_charge)
+        .where(calls_t.c.tenant_id == tid,
+               sa.or_(call_charge < 0, sa.and_(calls_t.c.status != Status.CHARGED, call_charge != 0)))
+        .limit(1)
+    ).first()
+    if wrong is not None:
+        raise LedgerBroken(
+            f"call {wrong[0]}: status {wrong[1]} but it carries a charge of {money.from_units(int(wrong[2]))}"
+        )
     mismatched = session.execute(
         sa.select(calls_t.c.external_id, call_charge, sa.func.coalesce(sa.func.sum(amount), 0))
         .select_from(calls_t.outerjoin(ledger, ledger.c.call_id == calls_t.c.id))

@@ -41,6 +41,7 @@ def ready(cli, tenant, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     assert cli("license", "assign", "ada@contoso.com").exit_code == 0
     path = tmp_path / "calls.csv"
     path.write_text(CALLS, encoding="utf-8")
+    pin_now(monkeypatch, "2026-01-10T00:00:00Z")  # the import runs after the calls (later ones are refused)
     return path
 
 

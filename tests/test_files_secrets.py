@@ -54,12 +54,23 @@ def test_new_database_file_and_its_wal_and_shm_are_owner_only(tmp_path: Path, op
 
 
 @sqlite_only
-def test_existing_file_permissions_are_left_alone(tmp_path: Path, cli) -> None:
+def test_group_permissions_are_left_alone(tmp_path: Path, cli) -> None:
     path = tmp_path / "shared.db"
     path.touch()
     path.chmod(0o640)
     assert cli("--db", str(path), "tenant", "list").exit_code == 0
     assert mode(path) == 0o640
+
+
+def test_a_world_readable_database_is_made_owner_only(tmp_path: Path, cli) -> None:
+    path = tmp_path / "copied.db"
+    path.touch()
+    path.chmod(0o644)
+    assert cli("--db", str(path), "tenant", "list").exit_code == 0
+    assert mode(path) == 0o600
+    for journal in (tmp_path / "copied.db-wal", tmp_path / "copied.db-shm"):
+        if journal.exists():
+            assert mode(journal) & 0o007 == 0
 
 
 def _authenticator(accept: bool, leak: bool = False) -> Any:

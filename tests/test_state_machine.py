@@ -290,6 +290,7 @@ class FundingMachine(RuleBasedStateMachine):
 
     def _rate(self, calls: list[SimCall]) -> None:
         again = sum(1 for c in calls if self.model.known(c.external_id))
+        clock.pin(self.model.now)  # the import runs when the calls have happened (later ones are refused)
         summary = rate_with_engine(self.database, self.slug, calls)
         for c in calls:
             self.model.call(c.external_id, c.upn, c.amount, c.at)

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
@@ -43,6 +44,12 @@ class State:
 
             self._db = open_database(self.db_value)
         return self._db
+
+    def database_file(self) -> Path | None:
+        """The SQLite file the database is, or None for a server (what an output must never overwrite)."""
+        from credits_cli.location import resolve_url, sqlite_file
+
+        return sqlite_file(resolve_url(self.db_value))
 
     def tenant(self, session: Session, *, lock: bool = False) -> Tenant:
         """The tenant of ``--tenant`` (or the only one); with ``lock``, its row is locked for this
@@ -85,7 +92,17 @@ def warn(message: str) -> None:
 def _one_line(message: str) -> str:
     from rich.markup import escape
 
-    return escape(" ".join(str(message).split()))
+    return escape(printable(" ".join(str(message).split())))
+
+
+#: Characters that must never reach a terminal from the data: C0 and C1 controls and DEL (an escape
+#: sequence in a display name could retitle the window, hide text or write a hyperlink).
+_UNPRINTABLE = dict.fromkeys([*range(0x20), 0x7F, *range(0x80, 0xA0)], "\ufffd")
+
+
+def printable(text: str) -> str:
+    """Text for a terminal: control characters (escape sequences included) become U+FFFD."""
+    return text.translate(_UNPRINTABLE) if not text.isprintable() else text
 
 
 class CreditsGroup(TyperGroup):
@@ -102,6 +119,9 @@ class CreditsGroup(TyperGroup):
             raise
         except BrokenPipeError:  # the reader went away (``credits ledger | head``): click ends quietly, exit 1
             raise
+        except OSError as exc:  # the file system said no (a full disk, no permission): one line, not a traceback
+            where = f"{exc.filename}: " if exc.filename else ""
+            fail(f"{where}{(exc.strerror or str(exc)).lower()}", 1)
         except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
             if os.environ.get("CREDITS_DEBUG"):
                 raise
@@ -155,17 +175,16 @@ def table(
 
     right = justify_right or set()
     # Cells hold what people typed (names, notes): never read them as Rich markup.
-    t = Table(title=escape(title) if title else None, title_justify="left", header_style="bold")
+    t = Table(title=escape(printable(title)) if title else None, title_justify="left", header_style="bold")
     for name in columns:
         t.add_column(name, justify="right" if name in right else "left", overflow="fold")
     for row in rows:
-        t.add_row(*("" if v is None else escape(str(v)) for v in row))
+        t.add_row(*("" if v is None else escape(printable(str(v))) for v in row))
     console().print(t)
 
 
 #: Rows a listing shows as a Rich table; a longer one streams as plain aligned text, in constant memory.
 TABLE_ROWS = 1000
-_CONTROL = dict.fromkeys([*range(0x20), 0x7F], " ")
 
 
 def listing(
@@ -189,7 +208,7 @@ def listing(
     right = justify_right or set()
 
     def cells(row: list[Any]) -> list[str]:
-        return ["" if v is None else str(v).translate(_CONTROL) for v in row]
+        return ["" if v is None else printable(str(v)) for v in row]
 
     widths = [len(name) for name in columns]
     for row in head:
@@ -201,7 +220,7 @@ def listing(
         ).rstrip() + "\n"
 
     out = sys.stdout
-    out.write(title.translate(_CONTROL) + "\n" + line(columns) + line(["-" * w for w in widths]))
+    out.write(printable(title) + "\n" + line(columns) + line(["-" * w for w in widths]))
     count = 0
     for row in itertools.chain(head, iterator):
         out.write(line(cells(row)))
@@ -239,7 +258,7 @@ def print_json_stream(
 def say(text: str) -> None:
     from rich.markup import escape
 
-    console().print(escape(text), highlight=False, soft_wrap=True)
+    console().print(escape(printable(text)), highlight=False, soft_wrap=True)
 
 
 #: ``--json`` of every data command.

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -37,10 +39,13 @@ def rate_cdrs(
     rejects: Annotated[
         Path | None, typer.Option("--rejects", help="Write rejected rows here (CSV: file,line,reason).")
     ] = None,
+    allow_old: Annotated[
+        bool, typer.Option("--allow-old", help="Rate calls that started more than 13 months ago (a replay).")
+    ] = False,
     json_out: Json = False,
 ) -> None:
     """Rate call records and debit the balance. Exit 3 when some rows were rejected."""
-    from credits_cli import rating
+    from credits_cli import outputs, rating
     from credits_cli.errors import InvalidInput
     from credits_cli.readers import open_records
 
@@ -48,56 +53,72 @@ def rate_cdrs(
         raise InvalidInput(f"--format {fmt!r} must be one of {', '.join(FORMATS)}")
     st = state(ctx)
     batch_size = st.settings.rate_batch()
+    if rejects is not None:  # before anything is read or written: never over the database or an input
+        outputs.check_target(rejects, what="--rejects", inputs=files, database=st.database_file())
     db = st.db
     with db.read() as s:  # fail early (no tenant, no rate table) before reading any file
         from credits_cli import rates
 
         rates.require_active(s, st.tenant(s))
-    if rejects is not None and rejects.exists() and rejects.is_dir():
-        raise InvalidInput(f"--rejects {rejects} is a folder; give a file name")
-    sources = []
-    for path in files:
-        if not path.is_file():
-            raise InvalidInput(f"{path}: no such file")
-        name, records = open_records(path, fmt)
-        sources.append((str(path), name, records))
-
-    progress = None
-    bar = None
-    if sys.stderr.isatty() and not json_out:
-        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-        bar = Progress(SpinnerColumn(), TextColumn("rating: {task.completed:,} calls"), TimeElapsedColumn(),
-                       console=err_console(), transient=True)
-        task = bar.add_task("rating", total=None)
-        bar.start()
-
-        def progress(n: int) -> None:
-            bar.advance(task, n)
-
+    # The rejects file is opened (under a temporary name) before the import, so a folder that does not
+    # exist stops the command before anything is read or written; rows stream into it as they are found.
+    out = outputs.AtomicFile(rejects, what="--rejects") if rejects is not None else None
     try:
-        summary = rating.rate_records(db, st.tenant_slug, sources, dry_run=dry_run, progress=progress,
-                                      batch_size=batch_size or rating.BATCH_SIZE)
+        sources = []
+        for path in files:
+            if not path.is_file():
+                raise InvalidInput(f"{path}: no such file")
+            name, records = open_records(path, fmt)
+            sources.append((str(path), name, records))
+        with _progress(json_out) as progress:
+            summary = rating.rate_records(
+                db, st.tenant_slug, sources, dry_run=dry_run, progress=progress,
+                batch_size=batch_size or rating.BATCH_SIZE, rejects_out=out.handle if out else None,
+                allow_old=allow_old,
+            )
+        failed = summary.rejects_failed
+        if out is not None and failed is None:
+            out.commit()
     finally:
-        if bar is not None:
-            bar.stop()
-    if rejects is not None:
-        try:
-            rating.write_rejects(rejects, summary.rejects)
-        except OSError as exc:
-            raise InvalidInput(f"cannot write --rejects {rejects}: {exc.strerror}") from None
+        if out is not None and not out.done:
+            out.discard()
     doc = summary.doc()
-    if rejects is not None:
+    if rejects is not None and failed is None:
         doc["rejects_file"] = str(rejects)
     if json_out:
         print_json(doc)
     else:
-        _print_summary(summary, rejects)
+        _print_summary(summary)
+    if summary.rejected:
+        where = f"; see {rejects}" if rejects and failed is None else "; use --rejects OUT.csv to list them"
+        first = summary.first_rejects[0] if summary.first_rejects else None
+        example = f" (first: {Path(first.source).name} line {first.line}: {first.reason})" if first else ""
+        warn(f"{summary.rejected:,} rows rejected{example}{where}")
+    if failed is not None:
+        warn(f"{failed}; the {summary.rejected:,} rejected rows are not listed (the import itself is complete)")
     if summary.rejected:
         raise typer.Exit(3)
 
 
-def _print_summary(summary: Summary, rejects: Path | None) -> None:
+@contextmanager
+def _progress(json_out: bool) -> Iterator[Callable[[int], None] | None]:
+    """A progress line on stderr while rating, on a terminal only."""
+    if not sys.stderr.isatty() or json_out:
+        yield None
+        return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    bar = Progress(SpinnerColumn(), TextColumn("rating: {task.completed:,} calls"), TimeElapsedColumn(),
+                   console=err_console(), transient=True)
+    task = bar.add_task("rating", total=None)
+    bar.start()
+    try:
+        yield lambda n: bar.advance(task, n)
+    finally:
+        bar.stop()
+
+
+def _print_summary(summary: Summary) -> None:
     from rich.table import Table
 
     from credits_cli import money
@@ -127,9 +148,7 @@ def _print_summary(summary: Summary, rejects: Path | None) -> None:
     t.add_row("balance before", money.fmt_display(summary.balance_before, cur))
     t.add_row("balance after", money.fmt_display(summary.balance_after, cur))
     console().print(t)
-    if summary.rejected:
-        where = f"; see {rejects}" if rejects else "; use --rejects OUT.csv to list them"
-        warn(f"{summary.rejected} rows rejected{where}")
+
 
 
 def call_doc(c: Any) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from credits_cli.cli.common import Json, console, print_json, say, state
+from credits_cli.cli.common import Json, console, print_json, printable, say, state
 
 if TYPE_CHECKING:
     from credits_cli.recommend import Recommendation
@@ -87,17 +87,12 @@ def report(
         say(f"wrote {len(w['files'])} CSV files in {w['directory']}")
 
 
-def _safe(text: str) -> str:
-    """Data shown in the terminal: control characters (escape sequences included) become U+FFFD."""
-    return "".join("\ufffd" if ord(ch) < 32 or 127 <= ord(ch) < 160 else ch for ch in text)
-
-
 def show_report(r: Report) -> None:
     from rich.markup import escape as _escape
     from rich.table import Table
 
     def escape(text: str) -> str:
-        return _escape(_safe(text))
+        return _escape(printable(text))
 
     from credits_cli import money
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import IO, Any
 
 from sqlmodel import Session
 
@@ -29,10 +29,12 @@ from credits_cli.rating import store
 from credits_cli.rating.ordering import MEMORY_RECORDS, batches, in_start_order
 from credits_cli.rating.rules import DIALOUT_POOL, Context, decide, kind_of
 from credits_cli.rating.store import Pool, Pools, iter_calls
-from credits_cli.rating.summary import BatchResult, Summary, summary_json, write_rejects
+from credits_cli.rating.summary import BatchResult, Rejects, Summary, summary_json
 from credits_cli.readers.base import CallRecord, RowError
 
-__all__ = ["BATCH_SIZE", "Summary", "in_start_order", "iter_calls", "rate_batch", "rate_records", "write_rejects"]
+__all__ = [
+    "BATCH_SIZE", "Rejects", "Summary", "in_start_order", "iter_calls", "plausible", "rate_batch", "rate_records",
+]
 
 #: Records per transaction. Each is a commit; a larger one costs SQLite less per call (a commit
 #: writes every index page it touched, and the unique call-id index is touched all over), and an
@@ -149,6 +151,28 @@ def _pool_alerts(session: Session, ctx: Context, pool: Pool, before: int, at: da
 
 Source = tuple[str, str, Iterable[CallRecord | RowError]]  # (file name, format, records)
 
+#: How far back a call may start and still be rated without --allow-old: a lot lasts 12 months, so
+#: a call older than this could not have drawn on any lot bought for it (SPEC §6; the time model).
+OLDEST_MONTHS = 13
+
+
+def plausible(
+    items: Iterable[CallRecord | RowError], now: datetime, *, allow_old: bool = False
+) -> Iterator[CallRecord | RowError]:
+    """The records, with those that start after ``now`` (the ledger is never moved by a date the
+    world has not reached) or, unless ``allow_old``, more than :data:`OLDEST_MONTHS` before it,
+    turned into rejected rows that say why."""
+    oldest = clock.add_months(now, -OLDEST_MONTHS)
+    for item in items:
+        if isinstance(item, CallRecord):
+            if item.start > now:
+                item = RowError(item.source, item.line, f"starts {clock.iso(item.start)}, after now "
+                                f"({clock.iso(now)}): a mistyped year, or a clock that is wrong")
+            elif item.start < oldest and not allow_old:
+                item = RowError(item.source, item.line, f"starts {clock.iso(item.start)}, more than "
+                                f"{OLDEST_MONTHS} months ago; rate it with --allow-old if it is meant")
+        yield item
+
 
 def rate_records(
     db: Any,
@@ -159,16 +183,21 @@ def rate_records(
     batch_size: int = BATCH_SIZE,
     memory_records: int = MEMORY_RECORDS,
     progress: Callable[[int], None] | None = None,
+    rejects_out: IO[str] | None = None,
+    allow_old: bool = False,
 ) -> Summary:
     """Rate every record of ``sources`` for the tenant. ``db`` is a :class:`credits_cli.db.Database`.
 
     ``batch_size`` is the records per transaction (the CLI passes ``CREDITS_RATE_BATCH``).
+    Each rejected row goes to ``rejects_out`` (the ``--rejects`` CSV) as it is found (see
+    :class:`Rejects`); the summary counts them. The import's record (``imports``) is written with its first batch and
+    finished with the summary; an import that fails part-way is finished as failed, with why.
     """
     from credits_cli import rates, tenants
 
     summary = Summary(dry_run=dry_run, files=[name for name, _, _ in sources])
     summary.formats = {name: fmt for name, fmt, _ in sources}
-    errors: list[RowError] = []
+    reject = Rejects(summary, rejects_out)
 
     def records() -> Iterator[CallRecord | RowError]:
         for _name, _fmt, items in sources:
@@ -184,28 +213,34 @@ def rate_records(
     summary.balance_after = summary.balance_before
     summary.currency = tenant.currency
     summary.rate_table = book.name
-    ordered = in_start_order(records(), errors.append, memory_records=memory_records)
+    ordered = in_start_order(plausible(records(), clock.now(), allow_old=allow_old), reject,
+                             memory_records=memory_records)
+
+    def added(done: BatchResult) -> None:
+        summary.add(done)
+        for row in done.rejects:
+            reject(row)
 
     if dry_run:
         with Session(db.engine, expire_on_commit=False) as session:
             try:
                 for batch in batches(ordered, min(batch_size, CHUNK_SIZE)):
-                    summary.add(rate_batch(session, ctx, batch, None))
+                    added(rate_batch(session, ctx, batch, None))
                     if progress:
                         progress(len(batch))
             finally:
                 session.rollback()
-    else:
+        summary.rejects_failed = reject.failed
+        return summary
 
-        def start(session: Session) -> int:
-            run = ImportRun(tenant_id=tenant.id or 0, started_at=clock.now(), files="\n".join(summary.files))
-            session.add(run)
-            session.flush()
-            return run.id or 0
+    def open_run(session: Session) -> int:
+        run = ImportRun(tenant_id=tenant.id or 0, started_at=clock.now(), files="\n".join(summary.files))
+        session.add(run)
+        session.flush()
+        return run.id or 0
 
-        import_id = db.write(start)
-        summary.import_id = import_id
-        chunk = min(batch_size, CHUNK_SIZE)
+    chunk = min(batch_size, CHUNK_SIZE)
+    try:
         for batch in batches(ordered, batch_size):
             mark = ctx.balance_mark
 
@@ -217,27 +252,39 @@ def rate_records(
                     # moderate so a large import's memory stays close to a small one's).
                     session.connection().exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KB}")
                 db.lock_tenant(session, tenant.id or 0)
+                import_id = summary.import_id or open_run(session)
                 done: list[BatchResult] = []
                 for i in range(0, len(batch), chunk):
                     done.append(rate_batch(session, ctx, batch[i : i + chunk], import_id))
+                    done[-1].import_id = import_id
                     ctx.balance_mark = done[-1].mark
                 return done
 
             for done in db.write(work):
-                summary.add(done)
+                summary.import_id = done.import_id
+                added(done)
             if progress:
                 progress(len(batch))
-
-    summary.rejects[:0] = errors
-    summary.rejected += len(errors)
-    if not dry_run:
-
-        def finish(session: Session) -> None:
-            run = session.get(ImportRun, summary.import_id)
-            if run is not None:
-                run.finished_at = clock.now()
-                run.summary = json.dumps(summary_json(summary))
-                session.add(run)
-
-        db.write(finish)
+    except BaseException as exc:
+        if summary.import_id is not None:  # some batches are in: say the import stopped, and why
+            failure = str(exc) or type(exc).__name__
+            db.write(lambda s: _finish(s, tenant.id or 0, summary, failed=failure))
+        raise
+    summary.rejects_failed = reject.failed
+    summary.import_id = db.write(lambda s: _finish(s, tenant.id or 0, summary))
     return summary
+
+
+def _finish(session: Session, tenant_id: int, summary: Summary, failed: str | None = None) -> int:
+    """Record the import's end (creating its record when no batch did: a file of rejected rows only)."""
+    run = session.get(ImportRun, summary.import_id) if summary.import_id else None
+    if run is None:
+        run = ImportRun(tenant_id=tenant_id, started_at=clock.now(), files="\n".join(summary.files))
+    doc = summary_json(summary)
+    if failed is not None:
+        doc["failed"] = failed[:500]
+    run.finished_at = clock.now()
+    run.summary = json.dumps(doc)
+    session.add(run)
+    session.flush()
+    return run.id or 0

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import heapq
 import operator
-import os
 import pickle
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
 from datetime import datetime
+from typing import IO
 
+from credits_cli.errors import InvalidInput
 from credits_cli.readers._common import make_record
 from credits_cli.readers.base import CallRecord, RowError
 
@@ -54,10 +55,10 @@ def in_start_order(
     if not spill:
         yield from buffer
         return
-    with tempfile.TemporaryDirectory(prefix="credits-sort-") as folder:
-        runs: list[_Run] = []
+    runs: list[_Run] = []
+    try:
         while True:
-            runs.append(_Run.write(os.path.join(folder, f"run{len(runs)}"), buffer))
+            runs.append(_Run.write(buffer))
             buffer = []
             for item in iterator:
                 if isinstance(item, RowError):
@@ -74,14 +75,20 @@ def in_start_order(
                 yield from run.read()
         else:  # heapq.merge is stable: on equal starts the earlier run (earlier in the file) comes first
             yield from heapq.merge(*(run.read() for run in runs), key=by_start)
+    finally:
+        for run in runs:
+            run.handle.close()
 
 
 @dataclass
 class _Run:
     """A sorted run of records in a temporary file: pickled chunks of (start times as ISO text,
-    the other fields as plain tuples). Text pickles five times faster than a datetime."""
+    the other fields as plain tuples). Text pickles five times faster than a datetime.
 
-    path: str
+    The file has no name (``tempfile.TemporaryFile``: unlinked as soon as it is made), so nothing
+    is left behind however the process ends, a ``kill -9`` included."""
+
+    handle: IO[bytes]
     first: datetime
     last: datetime
 
@@ -90,29 +97,37 @@ class _Run:
     CHUNK = 1000
 
     @classmethod
-    def write(cls, path: str, records: list[CallRecord]) -> _Run:
+    def write(cls, records: list[CallRecord]) -> _Run:
         others = operator.attrgetter(*_OTHER_FIELDS)
-        with open(path, "wb") as handle:
+        try:
+            handle = tempfile.TemporaryFile()
             for i in range(0, len(records), cls.CHUNK):
                 chunk = records[i : i + cls.CHUNK]
                 starts = [r.start.isoformat() for r in chunk]
                 pickle.dump((starts, [others(r) for r in chunk]), handle, pickle.HIGHEST_PROTOCOL)
-        return cls(path, records[0].start, records[-1].start)
+            handle.flush()
+        except OSError as exc:
+            raise InvalidInput(
+                f"cannot sort the calls: temporary files in {tempfile.gettempdir()}: "
+                f"{(exc.strerror or str(exc)).lower()} (TMPDIR chooses the folder)"
+            ) from None
+        return cls(handle, records[0].start, records[-1].start)
 
     def read(self) -> Iterator[CallRecord]:
         make = make_record
         parse = datetime.fromisoformat
-        with open(self.path, "rb") as handle:
-            while True:
-                try:
-                    starts, rows = pickle.load(handle)  # noqa: S301 - our own file, written just above
-                except EOFError:
-                    break
-                for start, (source, line, ext, upn, seconds, kind, number, direct, country, conf) in zip(
-                    starts, rows, strict=True
-                ):
-                    yield make(source, line, ext, upn, parse(start), seconds, kind, number, direct, country, conf)
-        os.unlink(self.path)
+        handle = self.handle
+        handle.seek(0)
+        while True:
+            try:
+                starts, rows = pickle.load(handle)  # noqa: S301 - our own file, written just above
+            except EOFError:
+                break
+            for start, (source, line, ext, upn, seconds, kind, number, direct, country, conf) in zip(
+                starts, rows, strict=True
+            ):
+                yield make(source, line, ext, upn, parse(start), seconds, kind, number, direct, country, conf)
+        handle.close()
 
 
 _RECORD_FIELDS = tuple(f.name for f in dataclass_fields(CallRecord))

@@ -2,15 +2,18 @@
 
 :class:`Summary` is the whole run's (printed by ``rate-cdrs``, stored with the
 import run); :class:`BatchResult` is one transaction's, added to it as each
-batch commits.
+batch commits. Rejected rows are not kept (a file can hold millions): each
+goes to the run's :class:`Rejects` sink as it is found, which counts it, keeps
+the first few for the summary line and hands it to the ``--rejects`` file.
 """
 
 from __future__ import annotations
 
+import csv
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from credits_cli import ledger, money
 from credits_cli.kinds import STATUSES
@@ -37,7 +40,12 @@ class Summary:
     recharged_amount: Decimal = ZERO
     balance_before: Decimal = ZERO
     balance_after: Decimal = ZERO
-    rejects: list[RowError] = field(default_factory=list)
+    #: the first rejected rows (all of them are in the --rejects file), for the summary's warning line
+    first_rejects: list[RowError] = field(default_factory=list)
+    #: what the files themselves said (a Graph page with more to download, ...)
+    notes: list[str] = field(default_factory=list)
+    #: why the --rejects file could not be written (a full disk), if it could not
+    rejects_failed: str | None = None
 
     def add(self, batch: BatchResult) -> None:
         for status, n in batch.statuses.items():
@@ -50,8 +58,6 @@ class Summary:
         self.recharges_failed += batch.recharges_failed
         self.recharged_amount += batch.recharged_amount
         self.balance_after = batch.balance_after
-        self.rejects.extend(batch.rejects)
-        self.rejected += len(batch.rejects)
 
     def doc(self) -> dict[str, Any]:
         return {
@@ -66,6 +72,7 @@ class Summary:
             "denied_reasons": dict(sorted(self.reasons.items())),
             "duplicates": self.duplicates,
             "rejected": self.rejected,
+            "notes": list(self.notes),
             "total_charged": self.total_charged,
             "recharges": {
                 "succeeded": self.recharges_succeeded,
@@ -89,6 +96,7 @@ class BatchResult:
     balance_after: Decimal = ZERO
     rejects: list[RowError] = field(default_factory=list)
     mark: ledger.BalanceMark | None = None  # the balance after the batch, once committed
+    import_id: int | None = None
 
 
 def summary_json(summary: Summary) -> dict[str, Any]:
@@ -100,12 +108,39 @@ def summary_json(summary: Summary) -> dict[str, Any]:
     return doc
 
 
-def write_rejects(path: Path, rejects: list[RowError]) -> None:
-    """``file,line,reason`` CSV of the rejected rows."""
-    import csv
+#: Rejected rows the summary keeps to show (the rest are only counted, and written to --rejects).
+SHOWN_REJECTS = 5
 
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["file", "line", "reason"])
-        for r in rejects:
-            writer.writerow([r.source, r.line, r.reason])
+
+class Rejects:
+    """Where rejected rows go as they are found: counted in the summary, the first few kept,
+    and each written to ``out`` (the ``--rejects`` CSV, ``file,line,reason``) when there is one.
+
+    A file that cannot be written (a full disk) does not stop the import: writing stops, the
+    import goes on, and :attr:`failed` says why (the command warns and exits 3).
+    """
+
+    def __init__(self, summary: Summary, out: IO[str] | None = None) -> None:
+        self.summary = summary
+        self.failed: str | None = None
+        self._writer: Callable[[list[Any]], Any] | None = None
+        if out is not None:
+            self._writer = csv.writer(out).writerow
+            self._write(["file", "line", "reason"])
+
+    def __call__(self, row: RowError) -> None:
+        self.summary.rejected += 1
+        if len(self.summary.first_rejects) < SHOWN_REJECTS:
+            self.summary.first_rejects.append(row)
+        if self._writer is not None:
+            self._write([row.source, row.line, row.reason])
+
+    def _write(self, fields: list[Any]) -> None:
+        assert self._writer is not None
+        try:
+            self._writer(fields)
+        except OSError as exc:
+            from credits_cli.outputs import describe_os_error
+
+            self.failed = describe_os_error(exc, "the rejects file")
+            self._writer = None
