@@ -3,8 +3,10 @@
 Two methods, following the service's own guidance (DOMAIN.md, Funding):
 
 * **From observed spend**, once the tenant has call charges. The last
-  :data:`USAGE_WINDOW_DAYS` calendar days (two months; fewer when the first
-  charge is more recent) give the average daily spend and the daily series.
+  :data:`USAGE_WINDOW_DAYS` days of imported calls (two months ending on the
+  day of the latest imported call; fewer when the first imported call is more
+  recent) give the average daily spend and the daily series: days that have
+  not been imported never count as days without spend.
   The *trigger* covers the peak spend of :data:`LEAD_DAYS` consecutive days
   (the time to notice a failed recharge, e.g. an expired card, and fix it);
   the *recharge amount* is a typical period's spend: the average daily spend
@@ -35,13 +37,15 @@ from credits_cli.models import Call, Tenant, User
 from credits_cli.money import ZERO
 from credits_cli.queries import SessionRows
 from credits_cli.refdata import service
-from credits_cli.runway import observed_days
+from credits_cli.runway import window
 
 USAGE_WINDOW_DAYS = 60
 LEAD_DAYS = 7
 PERIOD_DAYS = 30
 STARTER_USERS_PER_MINIMUM = 10
 STARTER_TRIGGER_SHARE = Decimal("0.25")
+#: Days after which the latest import is worth mentioning as old.
+STALE_DAYS = 7
 
 
 def whole(value: Decimal) -> Decimal:
@@ -86,9 +90,10 @@ def recommend(session: Session, tenant: Tenant, now: datetime | None = None) -> 
         ).scalar()
         or 0
     )
-    days = observed_days(spend.first_charge_day(SessionRows(session), tenant.id or 0), now.date(), USAGE_WINDOW_DAYS)
-    if days:
-        return _from_usage(session, tenant, now, days, balance, minimum, licensed)
+    rows = SessionRows(session)
+    span = window(spend.imported_span(rows, tenant.id or 0), USAGE_WINDOW_DAYS)
+    if span is not None and spend.first_charge_day(rows, tenant.id or 0) is not None:
+        return _from_usage(session, tenant, now, span, balance, minimum, licensed)
     return _from_licenses(session, tenant, balance, minimum, licensed)
 
 
@@ -102,10 +107,12 @@ def _one_off(target: Decimal, balance: Decimal, minimum: Decimal) -> Decimal:
 
 
 def _from_usage(
-    session: Session, tenant: Tenant, now: datetime, days: int, balance: Decimal, minimum: Decimal, licensed: int
+    session: Session, tenant: Tenant, now: datetime, span: tuple[date, date], balance: Decimal, minimum: Decimal,
+    licensed: int,
 ) -> Recommendation:
     cur = tenant.currency
-    series = spend.spend_series(SessionRows(session), tenant.id or 0, now.date(), days)
+    days = (span[1] - span[0]).days + 1
+    series = spend.spend_series(SessionRows(session), tenant.id or 0, span[1], days)
     total = sum((v for _, v in series), ZERO)
     average = money.round_money(total / days)
     peak_date, peak = max(series, key=lambda item: (item[1], item[0]))
@@ -125,9 +132,10 @@ def _from_usage(
     recharge = max(whole(period_spend), minimum)
     one_off = _one_off(trigger + recharge, balance, minimum)
     reasoning = [
-        f"observed: {_d(total, cur)} of call charges over the last {days} day(s) "
-        f"(window {USAGE_WINDOW_DAYS} days, up to {now.date()}), average {_d(average, cur)} a day, "
-        f"peak day {peak_date} at {_d(peak, cur)}",
+        f"observed: {_d(total, cur)} of call charges over the {days} day(s) from {span[0]} to {span[1]}, the "
+        f"latest imported calls (window {USAGE_WINDOW_DAYS} days), average {_d(average, cur)} a day, "
+        f"peak day {peak_date} at {_d(peak, cur)}"
+        + (f"; nothing imported since {span[1]}" if (now.date() - span[1]).days > STALE_DAYS else ""),
         f"trigger: covers the peak spend of a {LEAD_DAYS}-day lead time (the time to notice and fix a failed "
         f"recharge): {lead_text}; rounded up: {_d(trigger, cur)}",
         f"recharge amount: a typical {PERIOD_DAYS}-day period's spend, {_d(average, cur)} x {PERIOD_DAYS} = "

@@ -1,12 +1,17 @@
 """The runway: how long the balance lasts at the recent daily spend.
 
 Pure arithmetic over numbers the caller gathers (:func:`credits_cli.spend.runway`,
-for the balance document and its fast start alike). Recent daily spend is the
-average of the call charges of the last :data:`RUNWAY_WINDOW_DAYS` calendar days (UTC) up to and including today, or of
-the days since the first charge's day when that is more recent; days without
-charges count as zero. At that rate the runway is the days until the balance
-falls to the auto-recharge threshold and to zero (ignoring recharges and lot
-expiry).
+for the balance document and its fast start alike).
+
+Spend is measured over the data there is, never over days that have not been
+imported: the recent daily spend is the average of the call charges (by the
+day of the call, its service time) of the last :data:`RUNWAY_WINDOW_DAYS`
+days *of imported calls*, the window ending on the day of the latest imported
+call (or starting on the first's, when there is less). Set up today and import
+last month, and the runway is last month's pace, not a month diluted by the
+days since. At that rate the runway is the days, counted from now, until the
+balance falls to the auto-recharge threshold and to zero (ignoring recharges
+and lot expiry).
 """
 
 from __future__ import annotations
@@ -24,11 +29,13 @@ RUNWAY_WINDOW_DAYS = 30
 
 
 
-def observed_days(first: date | None, today: date, window_days: int) -> int:
-    """Calendar days of the window the tenant has been spending: its first charge's day to today, 1..window."""
-    if first is None:
-        return 0
-    return max(1, min(window_days, (today - first).days + 1))
+def window(span: tuple[date, date] | None, days: int) -> tuple[date, date] | None:
+    """The last ``days`` days of imported calls: from max(first call, last - days + 1) to the last
+    call's day; None when nothing has been imported."""
+    if span is None:
+        return None
+    first, last = span
+    return max(first, last - timedelta(days=days - 1)), last
 
 
 @dataclass
@@ -36,6 +43,8 @@ class Runway:
     balance: Decimal
     window_days: int  # the averaging window (RUNWAY_WINDOW_DAYS)
     observed_days: int  # days actually averaged over
+    observed_from: date | None  # the first and last day averaged (the latest imported calls)
+    observed_to: date | None
     window_spend: Decimal
     daily_spend: Decimal  # rounded half up to 4 decimals
     threshold: Decimal | None
@@ -49,6 +58,8 @@ class Runway:
             "balance": self.balance,
             "window_days": self.window_days,
             "observed_days": self.observed_days,
+            "observed_from": self.observed_from,
+            "observed_to": self.observed_to,
             "window_spend": self.window_spend,
             "daily_spend": self.daily_spend,
             "threshold": self.threshold,
@@ -65,23 +76,17 @@ def _days_until(amount: Decimal, per_day: Decimal) -> Decimal:
     return (amount / per_day).quantize(Decimal("0.1"), rounding=ROUND_FLOOR)
 
 
-def window_start(now: datetime, first_charge: date | None) -> tuple[date, int]:
-    """The first day averaged and the number of days, for a runway computed at ``now``."""
-    days = observed_days(first_charge, now.date(), RUNWAY_WINDOW_DAYS)
-    return now.date() - timedelta(days=max(days, 1) - 1), days
-
-
 def compute(
     balance: Decimal,
     threshold: Decimal | None,
-    first_charge: date | None,
+    span: tuple[date, date] | None,
     spent_by_day: Mapping[date, Decimal],
     now: datetime,
 ) -> Runway:
-    """The runway from the balance, the active threshold (None when auto-recharge is off),
-    the first charge's day and the charges per day of the window (see :func:`window_start`)."""
-    first, days = window_start(now, first_charge)
-    spent = sum((v for d, v in spent_by_day.items() if first <= d <= now.date()), ZERO) if days else ZERO
+    """The runway from the balance, the active threshold (None when auto-recharge is off), the days
+    averaged (:func:`window` of the imported calls' span) and the charges of each of those days."""
+    days = (span[1] - span[0]).days + 1 if span else 0
+    spent = sum((v for d, v in spent_by_day.items() if span and span[0] <= d <= span[1]), ZERO)
     per_day = money.round_money(spent / days) if days and spent > 0 else ZERO
     to_threshold = to_zero = None
     threshold_date = zero_date = None
@@ -95,6 +100,8 @@ def compute(
         balance=balance,
         window_days=RUNWAY_WINDOW_DAYS,
         observed_days=days,
+        observed_from=span[0] if span else None,
+        observed_to=span[1] if span else None,
         window_spend=spent,
         daily_spend=per_day,
         threshold=threshold,
@@ -109,11 +116,14 @@ def describe_runway(doc: dict[str, object], currency: str) -> str:
     """One line for ``balance``, from :meth:`Runway.to_dict`."""
     per_day = doc["daily_spend"]
     assert isinstance(per_day, Decimal)
+    if doc["observed_to"] is None:
+        return "runway: no calls imported yet"
+    span = f"{doc['observed_from']} to {doc['observed_to']}"
     if per_day <= 0:
-        return f"runway: no call charges in the last {doc['window_days']} days"
+        return f"runway: no call charges from {span}, the latest imported calls"
     text = (
-        f"runway: at {money.fmt_display(per_day, currency)} a day (average of the last {doc['observed_days']} "
-        f"day(s), window {doc['window_days']})"
+        f"runway: at {money.fmt_display(per_day, currency)} a day (average of the {doc['observed_days']} "
+        f"day(s) from {span}, the latest imported calls)"
     )
     if doc["days_to_threshold"] is not None:
         text += f", {doc['days_to_threshold']} days to the recharge threshold ({doc['threshold_date']})"

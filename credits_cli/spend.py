@@ -14,9 +14,10 @@ from credits_cli import clock, money
 from credits_cli.kinds import EntryKind
 from credits_cli.money import ZERO
 from credits_cli.queries import Rows, as_date
-from credits_cli.runway import Runway, compute, window_start
+from credits_cli.runway import RUNWAY_WINDOW_DAYS, Runway, compute, window
 
 _FIRST_CHARGE = "SELECT MIN(occurred_at) FROM ledger WHERE tenant_id = :tenant AND kind = :charge"
+_IMPORTED = "SELECT MIN(start), MAX(start) FROM calls WHERE tenant_id = :tenant"
 _DAILY = (
     "SELECT date(occurred_at), SUM(amount) FROM ledger WHERE tenant_id = :tenant AND kind = :charge "
     "AND occurred_at >= :start AND occurred_at < :end GROUP BY date(occurred_at)"
@@ -34,6 +35,12 @@ def first_charge_day(rows: Rows, tenant_id: int) -> date | None:
     return None if value is None else as_date(value)
 
 
+def imported_span(rows: Rows, tenant_id: int) -> tuple[date, date] | None:
+    """The days of the first and the latest imported call (any status), or None before the first import."""
+    ((first, last),) = rows.all(_IMPORTED, {"tenant": tenant_id})
+    return None if first is None else (as_date(first), as_date(last))
+
+
 def spend_series(rows: Rows, tenant_id: int, today: date, days: int) -> list[tuple[date, Decimal]]:
     """The charges of each of the ``days`` calendar days that end with ``today``, zero days included."""
     first = today - timedelta(days=days - 1)
@@ -42,8 +49,10 @@ def spend_series(rows: Rows, tenant_id: int, today: date, days: int) -> list[tup
 
 
 def runway(rows: Rows, tenant_id: int, balance: Decimal, threshold: Decimal | None, now: datetime) -> Runway:
-    """How long ``balance`` lasts at the recent daily spend (``threshold``: the active auto-recharge one)."""
-    first_charge = first_charge_day(rows, tenant_id)
-    first, _days = window_start(now, first_charge)
-    spent = daily_spend(rows, tenant_id, clock.day_start(first), clock.day_start(now.date()) + timedelta(days=1))
-    return compute(balance, threshold, first_charge, spent, now)
+    """How long ``balance`` lasts at the recent daily spend (``threshold``: the active auto-recharge one),
+    measured over the latest imported calls (see :mod:`credits_cli.runway`)."""
+    span = window(imported_span(rows, tenant_id), RUNWAY_WINDOW_DAYS)
+    spent = {} if span is None else daily_spend(
+        rows, tenant_id, clock.day_start(span[0]), clock.day_start(span[1]) + timedelta(days=1)
+    )
+    return compute(balance, threshold, span, spent, now)

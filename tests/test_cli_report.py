@@ -146,13 +146,15 @@ def test_balance_shows_runway(cli, seeded):
     assert cli("autorecharge", "set", "--threshold", "100", "--amount", "50").exit_code == 0
     r = cli("balance")
     assert r.exit_code == 0, r.stderr
-    # 2.4252 of charges in the 30 days to 30 November: 0.0808 a day; the balance 137.0748 includes December's 9.00
-    assert "runway: at 0.0808 USD a day" in r.stdout
+    # The imported calls run from 20 October to 1 December: the last 30 of those days, 2 November to 1 December,
+    # hold 2.4252 + 9.0000 = 11.4252 of charges: 0.3808 a day. The balance 137.0748 includes December's 9.00.
+    assert "runway: at 0.3808 USD a day (average of the 30 day(s) from 2026-11-02 to 2026-12-01" in r.stdout
     doc = json.loads(cli("balance", "--json").stdout)
     rw = doc["runway"]
-    assert rw["daily_spend"] == "0.0808" and rw["window_days"] == 30
-    assert rw["days_to_zero"] == "1696.4"  # 137.0748 / 0.0808
-    assert rw["days_to_threshold"] == "458.8"  # (137.0748 - 100) / 0.0808 = 458.85, rounded down
+    assert rw["daily_spend"] == "0.3808" and rw["window_days"] == 30
+    assert (rw["observed_from"], rw["observed_to"]) == ("2026-11-02", "2026-12-01")
+    assert rw["days_to_zero"] == "359.9"  # 137.0748 / 0.3808 = 359.96, rounded down
+    assert rw["days_to_threshold"] == "97.3"  # (137.0748 - 100) / 0.3808 = 97.36
 
 
 def test_terminal_never_passes_control_characters(cli, tenant, monkeypatch):
@@ -182,7 +184,8 @@ def test_recommend_cli(cli, tenant, monkeypatch):
     reportdata.seed(calls=calls, topups=[(datetime(2026, 10, 31), D("100"))], pools=False)
     doc = json.loads(cli("recommend", "--json").stdout)
     assert doc["basis"] == "usage"
-    # balance 100 - 35 = 65 < 25 + 50: 10 short, raised to the minimum purchase
-    assert (doc["trigger"], doc["recharge"], doc["one_off"]) == ("25.0000", "50.0000", "50.0000")
-    assert doc["observed_days"] == 30 and doc["average_daily"] == "1.1667"  # 35 / 30
+    # 35 over 1-20 November (the imported calls): 1.75 a day, 52.50 a month -> 53; balance 100 - 35 = 65 < 25 + 53:
+    # 13 short, raised to the minimum purchase
+    assert (doc["trigger"], doc["recharge"], doc["one_off"]) == ("25.0000", "53.0000", "50.0000")
+    assert doc["observed_days"] == 20 and doc["average_daily"] == "1.7500"  # 35 / 20
     assert doc["peak_day_date"] == "2026-11-20" and len(doc["reasoning"]) >= 4

@@ -78,15 +78,17 @@ def test_from_one_month_of_usage(tenant):
     reportdata.seed(calls=calls, topups=[(datetime(2026, 10, 31), D("100"))], pools=False)
     a = advise()
     assert a.basis == "usage"
-    assert a.observed_days == 30  # 1 to 30 November
+    assert a.observed_days == 20  # 1 to 20 November: the imported calls, not the days since (now is the 30th)
     assert a.observed_spend == D("60")
-    assert a.average_daily == D("2.0000")
+    assert a.average_daily == D("3.0000")
     assert (a.peak_day, str(a.peak_day_date)) == (D("25.00"), "2026-11-20")
     assert a.peak_lead_spend == D("35.00")  # 1-7 November
     assert a.trigger == D("35")
-    assert a.recharge == D("60")  # 2.00 x 30
+    assert a.recharge == D("90")  # 3.00 x 30
     assert a.balance == D("40")
-    assert a.one_off == D("55")  # 35 + 60 - 40
+    assert a.one_off == D("85")  # 35 + 90 - 40
+    assert "from 2026-11-01 to 2026-11-20, the latest imported calls" in a.reasoning[0]
+    assert "nothing imported since 2026-11-20" in a.reasoning[0]
     assert "peak spend of a 7-day lead time" in " ".join(a.reasoning)
 
 
@@ -94,9 +96,9 @@ def test_from_two_months_of_usage_small_spend(tenant):
     calls = [charged(1, "0.0100", month=10), charged(29, "1.2345")]
     reportdata.seed(calls=calls, topups=[(datetime(2026, 9, 30), D("500"))], pools=False)
     a = advise()
-    assert a.observed_days == 60  # capped at the two-month window: 1 Oct to 30 Nov is 61 days
-    assert a.observed_spend == D("1.2345")  # 1 October falls outside the last 60 days (2 Oct - 30 Nov)
-    assert a.average_daily == D("0.0206")  # 1.2345 / 60 = 0.020575 -> half up
+    assert a.observed_days == 60  # 1 October to 29 November, the imported calls: exactly the window
+    assert a.observed_spend == D("1.2445")
+    assert a.average_daily == D("0.0207")  # 1.2445 / 60 = 0.020741 -> half up
     assert a.trigger == D("2")
     assert a.recharge == D("50")  # 0.618 a month, raised to the minimum purchase
     assert a.one_off == 0
@@ -125,10 +127,12 @@ def test_runway(tenant, cli):
         settings = ledger.get_auto_recharge(s, t)
         assert settings is not None
         r = spend.runway(SessionRows(s), t.id, ledger.balance(s, t), settings.threshold, clock.now())
-    assert (r.window_days, r.observed_days, r.window_spend, r.daily_spend) == (30, 30, D("60"), D("2.0000"))
-    assert r.days_to_zero == D("20.0")  # 40 / 2
-    assert r.days_to_threshold == D("15.0")  # (40 - 10) / 2
-    assert str(r.zero_date) == "2026-12-20" and str(r.threshold_date) == "2026-12-15"
+    # measured over 1-20 November, the imported calls (not over the 10 days since, with nothing imported)
+    assert (r.window_days, r.observed_days, r.window_spend, r.daily_spend) == (30, 20, D("60"), D("3.0000"))
+    assert (str(r.observed_from), str(r.observed_to)) == ("2026-11-01", "2026-11-20")
+    assert r.days_to_zero == D("13.3")  # 40 / 3
+    assert r.days_to_threshold == D("10.0")  # (40 - 10) / 3
+    assert str(r.zero_date) == "2026-12-13" and str(r.threshold_date) == "2026-12-10"  # counted from now
 
 
 def test_runway_without_spend(tenant):
