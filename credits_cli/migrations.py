@@ -22,7 +22,12 @@ The rules, for whoever changes the schema next:
   SQLite and PostgreSQL. SQLite's ``ALTER TABLE`` only adds and renames
   columns; dropping NOT NULL, changing a type or adding a constraint to an
   existing table is a rebuild there (new table, ``INSERT ... SELECT``, drop,
-  rename), written out in the migration.
+  rename: sqlite.org/lang_altertable.html#otheralter), and SQLite's recipe
+  switches foreign keys off, which cannot be done inside the transaction a
+  migration runs in: the first such change must plan for that.
+* A migration that moves data gets a test that builds the database up to the
+  step before (``apply_migrations(session, until=...)``), writes rows of the
+  old shape, and upgrades.
 
 A migration is a function of the :class:`~sqlalchemy.engine.Connection` of the
 one write transaction that applies every pending migration and records each
