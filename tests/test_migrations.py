@@ -5,6 +5,9 @@
   tables, columns, types, nullability, indexes, unique constraints and foreign
   keys. A model change without its migration (or the reverse) fails here.
 * The comparison has teeth: a changed copy of the metadata is reported.
+* A database made by the code of commit c41acc5 (``tests/fixtures``, made by
+  ``make_old_db.sh``) opens and upgrades in place, keeps its data, and ends
+  with exactly the schema a fresh database gets, on SQLite and PostgreSQL.
 
 The SQLite cases always run; the PostgreSQL ones when
 ``CREDITS_TEST_DATABASE_URL`` names a server (each in a schema of its own).
@@ -12,8 +15,11 @@ The SQLite cases always run; the PostgreSQL ones when
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shutil
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -28,9 +34,12 @@ from alembic.migration import MigrationContext
 from credits_cli import db as dbmod
 from credits_cli import migrations
 from credits_cli.migrations import NAMES, add_column, apply_migrations, create_index, drop_index
-from tests.helpers import assert_error
+from tests.helpers import assert_error, assert_json
 
 ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+OLD = "c41acc5"  # the commit whose code made the fixtures
+OLD_NOW = "2026-10-31T12:00:00Z"  # CREDITS_NOW when they were made
 PG_URL = os.environ.get("CREDITS_TEST_DATABASE_URL")
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(not PG_URL, reason="no PostgreSQL server"))]
 
@@ -361,3 +370,85 @@ def test_a_database_not_made_by_credits_is_refused(cli, isolated_db: str) -> Non
     assert_error(cli("tenant", "list"), "not made by credits")
     with database.engine.connect() as conn:
         assert sa.inspect(conn).get_table_names() == ["stuff"]
+
+
+# --- a database made by the previous version ---------------------------------------
+
+
+def _expected() -> dict[str, Any]:
+    return json.loads((FIXTURES / f"{OLD}.json").read_text())
+
+
+def _assert_data_survived(cli: Callable[..., Any], *db: str) -> None:
+    """Today's CLI on the upgraded database reports what the old code did."""
+    expected = _expected()
+    verify = assert_json(cli(*db, "verify", "--json"))  # the full path: opens and migrates
+    assert verify == expected["verify"] and verify["ok"] is True
+    balance = assert_json(cli(*db, "balance", "--json"))
+    old = expected["balance"]
+    assert (balance["tenant"], balance["currency"], balance["balance"]) == (old["tenant"], old["currency"],
+                                                                            old["balance"])
+    assert [(lot["amount"], lot["remaining"], lot["expires_at"]) for lot in balance["lots"]] == [
+        (lot["amount"], lot["remaining"], lot["expires_at"]) for lot in old["lots"]]
+    calls = assert_json(cli(*db, "calls", "--json"))["calls"]
+    assert {c["external_id"]: [c["status"], c["charge"]] for c in calls} == expected["calls"]
+    assert len(calls) == len(expected["calls"]) == verify["calls"]
+    ledger = assert_json(cli(*db, "ledger", "--json"))["entries"]
+    assert [[e["kind"], e["amount"], e["occurred_at"]] for e in ledger] == expected["ledger"]
+
+
+def test_the_fixture_is_what_its_script_says() -> None:
+    expected = _expected()
+    assert OLD in expected["made_by"] and OLD_NOW in expected["made_by"]
+    assert len(expected["calls"]) >= 40 and len(expected["ledger"]) >= 10
+    con = sqlite3.connect(f"file:{FIXTURES / f'{OLD}.db'}?mode=ro", uri=True)
+    try:
+        assert sorted(n for (n,) in con.execute("SELECT name FROM schema_migrations")) == [
+            "0001_initial", "0002_calls_fewer_indexes"]
+        assert con.execute("SELECT count(*) FROM calls").fetchone()[0] == len(expected["calls"])
+    finally:
+        con.close()
+
+
+def test_an_old_sqlite_database_upgrades_in_place(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CREDITS_NOW", OLD_NOW)
+    copy = tmp_path / "old.db"
+    shutil.copyfile(FIXTURES / f"{OLD}.db", copy)
+    _assert_data_survived(cli, "--db", str(copy))
+    upgraded = dbmod.Database(dbmod.resolve_url(str(copy)))
+    fresh = dbmod.Database(_new_url("sqlite", tmp_path))
+    fresh.write(apply_migrations)
+    try:
+        assert applied(upgraded) == sorted(NAMES)
+        assert drift(upgraded) == []
+        assert shape(upgraded) == shape(fresh)  # the very text of every CREATE statement
+    finally:
+        upgraded.dispose()
+        fresh.dispose()
+
+
+@pytest.mark.skipif(not PG_URL, reason="no PostgreSQL server")
+def test_an_old_postgresql_database_upgrades_in_place(
+    cli, isolated_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CREDITS_NOW", OLD_NOW)
+    old = dbmod.Database(dbmod.resolve_url(isolated_db))
+    raw = old.engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute((FIXTURES / f"{OLD}.pg.sql").read_text())  # no parameters: several statements at once
+        cursor.close()
+        raw.commit()
+    finally:
+        raw.close()
+    assert applied(old) == ["0001_initial", "0002_calls_fewer_indexes"]  # as the old code left it
+    _assert_data_survived(cli)
+    fresh = dbmod.Database(_new_url("postgresql", tmp_path))
+    fresh.write(apply_migrations)
+    try:
+        assert applied(old) == sorted(NAMES)
+        assert drift(old) == []
+        assert shape(old) == shape(fresh)  # columns, constraints and index definitions, as PostgreSQL says them
+    finally:
+        old.dispose()
+        fresh.dispose()
