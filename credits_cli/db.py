@@ -26,6 +26,7 @@ from sqlmodel import Session, SQLModel
 from credits_cli import clock
 from credits_cli.errors import DatabaseError
 from credits_cli.location import resolve_url
+from credits_cli.migrations import apply_migrations, pending
 
 T = TypeVar("T")
 
@@ -94,8 +95,6 @@ class Database:
 
     # --- schema ---------------------------------------------------------------
     def migrate(self) -> None:
-        from credits_cli.migrations import apply_migrations, pending
-
         with self.read() as session:
             if not pending(session):
                 return
@@ -223,6 +222,7 @@ def open_database(value: str | None) -> Database:
 
 
 def metadata() -> sa.MetaData:
+    """The models' tables (the schema as it is now). Migrations never use it: they spell out their own DDL."""
     import credits_cli.models  # noqa: F401  (registers the tables)
 
     return SQLModel.metadata

@@ -1,7 +1,42 @@
 """Numbered schema migrations, recorded in ``schema_migrations``.
 
-Each migration is a function that receives the session of one write
-transaction. Add new ones at the end; never edit one that has shipped.
+The rules, for whoever changes the schema next:
+
+* **Add new migrations at the end of** :data:`MIGRATIONS`. **Never edit,
+  rename, reorder or remove one that has shipped**: databases out there hold
+  its result under its name, and a fresh database must go through the same
+  steps to reach the same shape.
+* **Each migration spells out its own DDL.** ``models.py`` describes the schema
+  as it is *now*; a migration is a step that was taken once, so no migration
+  imports the models or ``db.metadata()`` (a later model change would silently
+  change what an old step creates on a fresh database, and the next
+  ``ADD COLUMN`` would fail there). A schema change is a model change *and* a
+  new migration; ``tests/test_migrations.py`` builds a database migration by
+  migration and compares it with the models, so one without the other fails.
+* Spell types with SQLAlchemy's generic types, as the models compile them:
+  ``sa.String()`` for ``str`` (VARCHAR; SQLModel's AutoString), ``sa.Integer()``,
+  ``sa.BigInteger()`` for money (what the ``Money`` decorator stores),
+  ``sa.DateTime()``, ``sa.Boolean()``. Never the product's own classes.
+* Write the steps with the helpers below (:func:`create_table`,
+  :func:`add_column`, :func:`create_index`, :func:`drop_index`): each works on
+  SQLite and PostgreSQL. SQLite's ``ALTER TABLE`` only adds and renames
+  columns; dropping NOT NULL, changing a type or adding a constraint to an
+  existing table is a rebuild there (new table, ``INSERT ... SELECT``, drop,
+  rename: sqlite.org/lang_altertable.html#otheralter), and SQLite's recipe
+  switches foreign keys off, which cannot be done inside the transaction a
+  migration runs in: the first such change must plan for that.
+* A migration that moves data gets a test that builds the database up to the
+  step before (``apply_migrations(session, until=...)``), writes rows of the
+  old shape, and upgrades.
+
+A migration is a function of the :class:`~sqlalchemy.engine.Connection` of the
+one write transaction that applies every pending migration and records each
+(behind an advisory lock on PostgreSQL; ``BEGIN IMMEDIATE`` on SQLite). DDL is
+transactional on both, so a failed upgrade leaves the database as it was.
+
+This module imports neither SQLAlchemy nor SQLModel at module level (they are
+imported inside the functions that run): :data:`NAMES` is read at every quick
+start of ``credits balance``, which must not pay for loading them.
 """
 
 from __future__ import annotations
@@ -12,28 +47,317 @@ from typing import TYPE_CHECKING
 from credits_cli import clock
 from credits_cli.errors import DatabaseError
 
-if TYPE_CHECKING:  # SQLAlchemy loads only where a migration runs: ``NAMES`` is read at every quick start
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+    from sqlalchemy.engine import Connection
     from sqlmodel import Session
 
-
-def m0001_initial(session: Session) -> None:
-    from credits_cli.db import metadata
-
-    metadata().create_all(session.connection())
+#: The advisory lock (PostgreSQL) that lets one process at a time migrate a database.
+LOCK_KEY = 7262011
 
 
-def m0002_calls_fewer_indexes(session: Session) -> None:
+# --- helpers for migrations ----------------------------------------------------
+
+
+def create_table(conn: Connection, table: sa.Table) -> None:
+    """``CREATE TABLE`` (and ``CREATE INDEX`` for the indexes declared on it).
+
+    ``table`` is spelled out in the migration, on a ``sa.MetaData()`` of its
+    own, the way :func:`m0001_initial` does. Fails if the table exists.
+    """
+    table.create(conn, checkfirst=False)
+
+
+def add_column(conn: Connection, table: str, column: sa.Column) -> None:
+    """``ALTER TABLE table ADD COLUMN ...`` on SQLite and PostgreSQL.
+
+    ``column`` is a new ``sa.Column`` with a generic type, e.g.
+    ``sa.Column("plan_id", sa.Integer(), sa.ForeignKey("plans.id"))``. A
+    foreign key is written inline (``REFERENCES plans (id)``), which both
+    accept; PostgreSQL names it ``<table>_<column>_fkey``, as it names the ones
+    of ``CREATE TABLE``. A NOT NULL column needs a ``server_default``: it is
+    what the rows already there get (SQLite refuses the column without one,
+    PostgreSQL refuses it on a table that has rows). A primary-key, unique or
+    ``index=True`` column is refused: SQLite cannot add those; add the column,
+    then :func:`create_index` (``unique=True`` for uniqueness).
+    """
+    import sqlalchemy as sa
+
+    if column.primary_key or column.unique or column.index:
+        raise ValueError(f"add_column cannot add {column.name!r} as primary key, unique or indexed: use create_index")
+    if not column.nullable and column.server_default is None:
+        raise ValueError(f"add_column: NOT NULL column {column.name!r} needs a server_default for the existing rows")
+    sa.Table(table, sa.MetaData(), column)  # CreateColumn compiles a column of a table
+    quote = conn.dialect.identifier_preparer.quote
+    spec = str(sa.schema.CreateColumn(column).compile(dialect=conn.dialect))
+    for fk in column.foreign_keys:
+        target_table, target_column = fk.target_fullname.rsplit(".", 1)
+        spec += f" REFERENCES {quote(target_table)} ({quote(target_column)})"
+    conn.execute(sa.text(f"ALTER TABLE {quote(table)} ADD COLUMN {spec}"))
+
+
+def create_index(conn: Connection, name: str, table: str, *columns: str, unique: bool = False) -> None:
+    """``CREATE [UNIQUE] INDEX name ON table (columns)`` on SQLite and PostgreSQL.
+
+    Name it as the model will: a model's ``Field(index=True)`` is
+    ``ix_<table>_<column>``; an ``sa.Index`` in ``__table_args__`` has its own.
+    """
+    import sqlalchemy as sa
+
+    if not columns:
+        raise ValueError(f"create_index {name!r}: no columns")
+    quote = conn.dialect.identifier_preparer.quote
+    cols = ", ".join(quote(c) for c in columns)
+    conn.execute(sa.text(f"CREATE {'UNIQUE ' if unique else ''}INDEX {quote(name)} ON {quote(table)} ({cols})"))
+
+
+def drop_index(conn: Connection, name: str) -> None:
+    """``DROP INDEX IF EXISTS name`` (the same statement on SQLite and PostgreSQL)."""
+    import sqlalchemy as sa
+
+    conn.execute(sa.text(f"DROP INDEX IF EXISTS {conn.dialect.identifier_preparer.quote(name)}"))
+
+
+# --- the migrations -------------------------------------------------------------
+
+
+def m0001_initial(conn: Connection) -> None:
+    """The schema as the first version created it, frozen.
+
+    That version ran ``create_all`` of its models; these are those models'
+    tables spelled out in SQLAlchemy Core, column for column and in the same
+    order, with the same indexes (including ``ix_calls_user_id`` and
+    ``ix_calls_status``, which 0002 drops). Core rather than SQL text per
+    dialect: one spelling compiles to what ``create_all`` emitted on each (an
+    ``INTEGER`` primary key is SQLite's rowid and PostgreSQL's ``SERIAL``;
+    ``DateTime`` is ``DATETIME`` and ``TIMESTAMP WITHOUT TIME ZONE``; ``String``
+    is ``VARCHAR``; unnamed constraints get each database's own names), where
+    SQL text would be two copies of thirteen tables kept in step by hand.
+    ``tests/test_migrations.py`` holds the result to a database made by an
+    earlier version, on both databases.
+    """
+    import sqlalchemy as sa
+
+    meta = sa.MetaData()  # this migration's own: nothing else is ever added to it
+    text = sa.String
+    integer = sa.Integer
+    units = sa.BigInteger  # money: integer units of 1e-4
+
+    def when() -> sa.DateTime:
+        return sa.DateTime(timezone=False)
+
+    def flag() -> sa.Boolean:
+        return sa.Boolean(create_constraint=False)
+
+    def pk() -> sa.Column:
+        return sa.Column("id", integer(), primary_key=True, autoincrement=True)
+
+    def tenant_fk(primary_key: bool = False) -> sa.Column:
+        return sa.Column(
+            "tenant_id", integer(), sa.ForeignKey("tenants.id"), nullable=False, primary_key=primary_key,
+            autoincrement=False,
+        )
+
+    sa.Table(
+        "schema_migrations", meta,
+        sa.Column("name", text(), primary_key=True),
+        sa.Column("applied_at", when(), nullable=False),
+    )
+    sa.Table(
+        "tenants", meta,
+        pk(),
+        sa.Column("slug", text(), nullable=False),
+        sa.Column("name", text(), nullable=False),
+        sa.Column("country", text(), nullable=False),
+        sa.Column("billing_country", text(), nullable=False),
+        sa.Column("currency", text(), nullable=False),
+        sa.Column("created_at", when(), nullable=False),
+        sa.Index("ix_tenants_slug", "slug", unique=True),
+    )
+    sa.Table(
+        "admins", meta,
+        pk(),
+        tenant_fk(),
+        sa.Column("email", text(), nullable=False),
+        sa.Column("role", text(), nullable=False),
+        sa.Column("added_at", when(), nullable=False),
+        sa.UniqueConstraint("tenant_id", "email"),
+        sa.Index("ix_admins_tenant_id", "tenant_id"),
+    )
+    sa.Table(
+        "users", meta,
+        pk(),
+        tenant_fk(),
+        sa.Column("upn", text(), nullable=False),
+        sa.Column("name", text(), nullable=False),
+        sa.Column("country", text(), nullable=False),
+        sa.Column("plan", text(), nullable=False),
+        sa.Column("conferencing", flag(), nullable=False),
+        sa.Column("licensed", flag(), nullable=False),
+        sa.Column("licensed_at", when(), nullable=True),
+        sa.Column("created_at", when(), nullable=False),
+        sa.Column("updated_at", when(), nullable=False),
+        sa.UniqueConstraint("tenant_id", "upn"),
+        sa.Index("ix_users_tenant_id", "tenant_id"),
+    )
+    sa.Table(
+        "payment_methods", meta,
+        tenant_fk(primary_key=True),
+        sa.Column("kind", text(), nullable=False),
+        sa.Column("card_expiry", text(), nullable=True),
+        sa.Column("last4", text(), nullable=True),
+        sa.Column("updated_at", when(), nullable=False),
+    )
+    sa.Table(
+        "auto_recharge", meta,
+        tenant_fk(primary_key=True),
+        sa.Column("enabled", flag(), nullable=False),
+        sa.Column("threshold", units(), nullable=True),
+        sa.Column("amount", units(), nullable=True),
+        sa.Column("last_failure_at", when(), nullable=True),
+        sa.Column("updated_at", when(), nullable=False),
+    )
+    sa.Table(
+        "lots", meta,
+        pk(),
+        tenant_fk(),
+        sa.Column("kind", text(), nullable=False),
+        sa.Column("amount", units(), nullable=False),
+        sa.Column("remaining", units(), nullable=False),
+        sa.Column("purchased_at", when(), nullable=False),
+        sa.Column("expires_at", when(), nullable=False),
+        sa.Column("note", text(), nullable=False),
+        sa.Index("ix_lots_tenant_id", "tenant_id"),
+        sa.Index("ix_lots_expires_at", "expires_at"),
+    )
+    sa.Table(
+        "ledger", meta,
+        pk(),
+        tenant_fk(),
+        sa.Column("occurred_at", when(), nullable=False),
+        sa.Column("recorded_at", when(), nullable=False),
+        sa.Column("kind", text(), nullable=False),
+        sa.Column("amount", units(), nullable=False),
+        sa.Column("lot_id", integer(), sa.ForeignKey("lots.id"), nullable=True),
+        sa.Column("call_id", integer(), sa.ForeignKey("calls.id"), nullable=True),
+        sa.Column("note", text(), nullable=False),
+        sa.Index("ix_ledger_tenant_id", "tenant_id"),
+        sa.Index("ix_ledger_occurred_at", "occurred_at"),
+        sa.Index("ix_ledger_lot_id", "lot_id"),
+        sa.Index("ix_ledger_call_id", "call_id"),
+    )
+    sa.Table(
+        "notifications", meta,
+        pk(),
+        tenant_fk(),
+        sa.Column("event", text(), nullable=False),
+        sa.Column("recipient", text(), nullable=True),
+        sa.Column("subject", text(), nullable=False),
+        sa.Column("body", text(), nullable=False),
+        sa.Column("created_at", when(), nullable=False),
+        sa.Column("status", text(), nullable=False),
+        sa.Column("attempts", integer(), nullable=False),
+        sa.Column("last_error", text(), nullable=True),
+        sa.Column("sent_at", when(), nullable=True),
+        sa.Index("ix_notifications_tenant_id", "tenant_id"),
+        sa.Index("ix_notifications_status", "status"),
+    )
+    sa.Table(
+        "rate_tables", meta,
+        pk(),
+        tenant_fk(),
+        sa.Column("name", text(), nullable=False),
+        sa.Column("currency", text(), nullable=False),
+        sa.Column("decimals", integer(), nullable=False),
+        sa.Column("source", text(), nullable=False),
+        sa.Column("loaded_at", when(), nullable=False),
+        sa.Column("active", flag(), nullable=False),
+        sa.Index("ix_rate_tables_tenant_id", "tenant_id"),
+    )
+    sa.Table(
+        "rate_entries", meta,
+        pk(),
+        sa.Column("table_id", integer(), sa.ForeignKey("rate_tables.id"), nullable=False),
+        sa.Column("section", text(), nullable=False),
+        sa.Column("prefix", text(), nullable=False),
+        sa.Column("name", text(), nullable=False),
+        sa.Column("per_minute", text(), nullable=False),
+        sa.Column("connection_fee", text(), nullable=False),
+        sa.Column("minimum_seconds", integer(), nullable=False),
+        sa.Column("increment_seconds", integer(), nullable=False),
+        sa.UniqueConstraint("table_id", "section", "prefix"),
+        sa.Index("ix_rate_entries_table_id", "table_id"),
+    )
+    sa.Table(
+        "imports", meta,
+        pk(),
+        tenant_fk(),
+        sa.Column("started_at", when(), nullable=False),
+        sa.Column("finished_at", when(), nullable=True),
+        sa.Column("files", text(), nullable=False),
+        sa.Column("summary", text(), nullable=False),
+        sa.Index("ix_imports_tenant_id", "tenant_id"),
+    )
+    sa.Table(
+        "calls", meta,
+        pk(),
+        tenant_fk(),
+        sa.Column("external_id", text(), nullable=False),
+        sa.Column("import_id", integer(), sa.ForeignKey("imports.id"), nullable=True),
+        sa.Column("source_file", text(), nullable=False),
+        sa.Column("source_line", integer(), nullable=False),
+        sa.Column("user_upn", text(), nullable=False),
+        sa.Column("user_id", integer(), sa.ForeignKey("users.id"), nullable=True),
+        sa.Column("start", when(), nullable=False),
+        sa.Column("duration_seconds", integer(), nullable=False),
+        sa.Column("call_type", text(), nullable=False),
+        sa.Column("kind", text(), nullable=False),
+        sa.Column("number", text(), nullable=False),
+        sa.Column("country", text(), nullable=True),
+        sa.Column("domestic", flag(), nullable=True),
+        sa.Column("status", text(), nullable=False),
+        sa.Column("reason", text(), nullable=False),
+        sa.Column("rate_prefix", text(), nullable=True),
+        sa.Column("rate_name", text(), nullable=True),
+        sa.Column("billed_seconds", integer(), nullable=False),
+        sa.Column("pool", text(), nullable=True),
+        sa.Column("pool_seconds", integer(), nullable=False),
+        sa.Column("charged_seconds", integer(), nullable=False),
+        sa.Column("charge", units(), nullable=False),
+        sa.UniqueConstraint("tenant_id", "external_id"),
+        sa.Index("ix_calls_tenant_start", "tenant_id", "start"),
+        sa.Index("ix_calls_user_id", "user_id"),
+        sa.Index("ix_calls_status", "status"),
+    )
+    sa.Table(
+        "pool_usage", meta,
+        pk(),
+        tenant_fk(),
+        sa.Column("month", text(), nullable=False),
+        sa.Column("pool", text(), nullable=False),
+        sa.Column("capacity_seconds", integer(), nullable=False),
+        sa.Column("used_seconds", integer(), nullable=False),
+        sa.UniqueConstraint("tenant_id", "month", "pool"),
+        sa.Index("ix_pool_usage_tenant_id", "tenant_id"),
+    )
+    for table in meta.sorted_tables:  # in the order of their foreign keys (ledger names calls)
+        create_table(conn, table)
+
+
+def m0002_calls_fewer_indexes(conn: Connection) -> None:
     """Every rated call is inserted into ``calls``: keep only the indexes a query uses (the unique
     (tenant_id, external_id) and (tenant_id, start)); user_id and status are only ever filtered
     within a tenant's time range."""
     import sqlalchemy as sa
 
-    conn = session.connection()
     conn.execute(sa.text("DROP INDEX IF EXISTS ix_calls_user_id"))
     conn.execute(sa.text("DROP INDEX IF EXISTS ix_calls_status"))
 
 
-MIGRATIONS: list[tuple[str, Callable[[Session], None]]] = [
+Migration = Callable[["Connection"], None]
+
+#: Every migration, in the order they run. Append only.
+MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_initial", m0001_initial),
     ("0002_calls_fewer_indexes", m0002_calls_fewer_indexes),
 ]
@@ -42,51 +366,69 @@ MIGRATIONS: list[tuple[str, Callable[[Session], None]]] = [
 NAMES = tuple(name for name, _ in MIGRATIONS)
 
 
-def pending(session: Session) -> list[str]:
-    """Names of the migrations this database still needs (cheap; for a read session)."""
+# --- applying them --------------------------------------------------------------
+
+
+def _applied(conn: Connection) -> set[str] | None:
+    """The names recorded in ``schema_migrations``; None when there is no such table."""
     import sqlalchemy as sa
-    from sqlmodel import select
 
-    from credits_cli.models import SchemaMigration
+    if not sa.inspect(conn).has_table("schema_migrations"):
+        return None
+    return set(conn.execute(sa.text("SELECT name FROM schema_migrations")).scalars())
 
-    if not sa.inspect(session.connection()).has_table("schema_migrations"):
-        return [name for name, _ in MIGRATIONS]
-    applied = set(session.exec(select(SchemaMigration.name)).all())
-    _refuse_unknown(applied)
-    return [name for name, _ in MIGRATIONS if name not in applied]
+
+def _record(conn: Connection, name: str) -> None:
+    import sqlalchemy as sa
+
+    table = sa.table("schema_migrations", sa.column("name", sa.String()), sa.column("applied_at", sa.DateTime()))
+    conn.execute(sa.insert(table).values(name=name, applied_at=clock.now()))
 
 
 def _refuse_unknown(applied: set[str]) -> None:
     """A database migrated by a newer version must not be used (or written) by this one."""
-    unknown = applied - {name for name, _ in MIGRATIONS}
+    unknown = applied - set(NAMES)
     if unknown:
         raise DatabaseError(
             f"the database has migrations this version does not know ({', '.join(sorted(unknown))}); upgrade credits"
         )
 
 
-def apply_migrations(session: Session) -> list[str]:
+def pending(session: Session) -> list[str]:
+    """Names of the migrations this database still needs (cheap; for a read session)."""
+    applied = _applied(session.connection())
+    if applied is None:
+        return list(NAMES)
+    _refuse_unknown(applied)
+    return [name for name in NAMES if name not in applied]
+
+
+def apply_migrations(session: Session, until: str | None = None) -> list[str]:
+    """Apply and record the pending migrations (up to and including ``until``); their names.
+
+    Runs in the caller's write transaction. Refuses a database that has
+    tables but no ``schema_migrations`` (not made by credits) and one that
+    records a migration this version does not know (made by a newer one).
+    """
     import sqlalchemy as sa
-    from sqlmodel import select
 
-    from credits_cli.models import SchemaMigration
-
+    if until is not None and until not in NAMES:
+        raise ValueError(f"no migration named {until!r}")
     conn = session.connection()
     if conn.dialect.name == "postgresql":
-        conn.execute(sa.text("SELECT pg_advisory_xact_lock(7262011)"))
-    inspector = sa.inspect(conn)
-    applied: set[str] = set()
-    if inspector.has_table("schema_migrations"):
-        applied = set(session.exec(select(SchemaMigration.name)).all())
-    elif inspector.get_table_names():
-        raise DatabaseError("this database was not made by credits (no schema_migrations table)")
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
+    applied = _applied(conn)
+    if applied is None:
+        if sa.inspect(conn).get_table_names():
+            raise DatabaseError("this database was not made by credits (no schema_migrations table)")
+        applied = set()
     _refuse_unknown(applied)
     done = []
     for name, migration in MIGRATIONS:
-        if name in applied:
-            continue
-        migration(session)
-        session.add(SchemaMigration(name=name, applied_at=clock.now()))
-        session.flush()
-        done.append(name)
+        if name not in applied:
+            migration(conn)
+            _record(conn, name)
+            done.append(name)
+        if name == until:
+            break
     return done
