@@ -354,12 +354,26 @@ def m0002_calls_fewer_indexes(conn: Connection) -> None:
     conn.execute(sa.text("DROP INDEX IF EXISTS ix_calls_status"))
 
 
+def m0003_calls_keep_the_exports_charge(conn: Connection) -> None:
+    """What the export said a call cost (its charge, connection fee, currency, the license that paid
+    it, and the operator that carried it), kept beside our own charge for ``credits reconcile``.
+    Calls rated before have none (NULL): their exports were read without these columns."""
+    import sqlalchemy as sa
+
+    add_column(conn, "calls", sa.Column("ms_charge", sa.BigInteger(), nullable=True))
+    add_column(conn, "calls", sa.Column("ms_connection_fee", sa.BigInteger(), nullable=True))
+    add_column(conn, "calls", sa.Column("ms_currency", sa.String(), nullable=True))
+    add_column(conn, "calls", sa.Column("capability", sa.String(), nullable=True))
+    add_column(conn, "calls", sa.Column("operator", sa.String(), nullable=True))
+
+
 Migration = Callable[["Connection"], None]
 
 #: Every migration, in the order they run. Append only.
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_initial", m0001_initial),
     ("0002_calls_fewer_indexes", m0002_calls_fewer_indexes),
+    ("0003_calls_keep_the_exports_charge", m0003_calls_keep_the_exports_charge),
 ]
 
 #: Every migration's name, in order: a database whose applied migrations are exactly these is current.

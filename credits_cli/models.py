@@ -226,6 +226,13 @@ class Call(SQLModel, table=True):
     pool_seconds: int = 0
     charged_seconds: int = 0
     charge: Decimal = money_field(default=Decimal(0))
+    # What the export itself said the call cost (SPEC §6.8), kept beside our own charge for
+    # ``reconcile``; None where the format has no such column.
+    ms_charge: Decimal | None = money_field(nullable=True)
+    ms_connection_fee: Decimal | None = money_field(nullable=True)
+    ms_currency: str | None = None
+    capability: str | None = None  # the license that paid the call: MCOPSTNPP, MCOPSTN1, FREECALL, ...
+    operator: str | None = None  # Graph's operator: Microsoft, or an Operator Connect carrier
 
 
 class PoolUsage(SQLModel, table=True):
