@@ -9,7 +9,9 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from credits_cli import ledger, report, tenants, xlsx
+from credits_cli import ledger, tenants
+from credits_cli.reports import build as report
+from credits_cli.reports import xlsx
 from tests import reportdata
 
 D = Decimal

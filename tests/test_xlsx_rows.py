@@ -13,7 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook
 
-from credits_cli import report, tenants, xlsx
+from credits_cli import tenants
+from credits_cli.reports import build as report
+from credits_cli.reports import xlsx
 from tests import reportdata
 
 HOSTILE = ["=1+1", "+44 20 7946 0000", "-2", "@SUM(A1)", "#N/A", "#DIV/0!", "\tTAB", "\rCR", "bell\x07name",

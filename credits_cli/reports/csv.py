@@ -18,7 +18,7 @@ from typing import Any
 
 from credits_cli import clock, money
 from credits_cli.errors import InvalidInput
-from credits_cli.report import CALL_COLUMNS, LEDGER_COLUMNS, Report
+from credits_cli.reports.build import CALL_COLUMNS, LEDGER_COLUMNS, Report
 
 _DANGER = ("=", "+", "-", "@", "\t", "\r")
 FILES = ("summary", "daily", "users", "destinations", "pools", "ledger", "calls")

@@ -45,7 +45,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import to_excel
 from openpyxl.worksheet.properties import PageSetupProperties
 
-from credits_cli.report import CALL_COLUMNS, LEDGER_COLUMNS, Report
+from credits_cli.reports.build import CALL_COLUMNS, LEDGER_COLUMNS, Report
 
 #: Excel's row limit; a sheet holds MAX_ROWS - 1 data rows under its header.
 MAX_ROWS = 1_048_576
