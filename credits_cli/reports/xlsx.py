@@ -28,7 +28,6 @@ one sheet can (:data:`MAX_ROWS`).
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Iterable, Sequence
 from copy import copy
 from datetime import date, datetime
@@ -37,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from openpyxl import LXML, Workbook
-from openpyxl.cell.cell import ERROR_CODES, Cell, WriteOnlyCell
+from openpyxl.cell.cell import Cell, WriteOnlyCell
 from openpyxl.chart import BarChart, Reference
 from openpyxl.compat import safe_string
 from openpyxl.styles import Alignment, Font, PatternFill
@@ -46,21 +45,10 @@ from openpyxl.utils.datetime import to_excel
 from openpyxl.worksheet.properties import PageSetupProperties
 
 from credits_cli.reports.build import CALL_COLUMNS, LEDGER_COLUMNS, Report
+from credits_cli.reports.guard import cell_text, is_plain
 
 #: Excel's row limit; a sheet holds MAX_ROWS - 1 data rows under its header.
 MAX_ROWS = 1_048_576
-
-#: Text that must never be read as a formula (a leading = + - @ tab or CR), or that holds a character
-#: XML cannot (control characters, U+FFFE, U+FFFF, a lone surrogate).
-_DANGER = re.compile(r"^[=+\-@\t\r]|[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-_ERRORS = frozenset(ERROR_CODES)
-_MAX_TEXT = 32767
-
-
-def _plain(text: str) -> bool:
-    """Text written as it is: no formula start, no character XML cannot hold, no error value, not too long."""
-    return not _DANGER.search(text) and text not in _ERRORS and len(text) <= _MAX_TEXT
 
 MINUTES_FORMAT = "#,##0.00"
 COUNT_FORMAT = "#,##0"
@@ -149,12 +137,10 @@ class _Cells:
             return None
         if not isinstance(value, str):
             value = str(value)
-        if _plain(value):
+        if is_plain(value):
             return value
-        clean = _ILLEGAL.sub("\ufffd", value)[:_MAX_TEXT]
-        if clean[:1] in ("=", "+", "-", "@", "\t", "\r") or clean in _ERRORS:
-            return _Quoted(clean)
-        return clean
+        clean, quoted = cell_text(value)
+        return _Quoted(clean) if quoted else clean
 
     def text(self, ws: Any, value: Any, style: Any = None) -> Any:
         """Text from the data, made safe (:meth:`safe`): never a formula, never an error value."""
@@ -460,7 +446,7 @@ def write(
             for i in text_cols:
                 value = out[i]
                 # cells.safe for the texts that need it; the others are kept as they are
-                if value and (type(value) is not str or not _plain(value)):
+                if value and (type(value) is not str or not is_plain(value)):
                     out[i] = safe(value)
             return out
 
