@@ -1,49 +1,62 @@
-"""The report as an Excel workbook, written in openpyxl's write-only mode.
+"""The report as an Excel workbook (SPEC §7), written by XlsxWriter in constant-memory mode.
 
-Sheets: Summary, Daily (with a bar chart of daily spend), Users, Destinations,
-Pools, Ledger, Calls. On the Ledger sheet a run of consecutive call charges of
-one day is one row (exact sum, entry count, balance after; the charges one by
-one are the Calls sheet's Charge column). Calls and Ledger are streamed from the database and
-continue on "Calls (2)", "Calls (3)", ... when a period holds more rows than
-one sheet can (:data:`MAX_ROWS`).
+Sheets: Summary, Daily (with a column chart of daily spend), Users,
+Destinations, Pools, Ledger, Calls. On the Ledger sheet a run of consecutive
+call charges of one day is one row (exact sum, entry count, balance after; the
+charges one by one are the Calls sheet's Charge column). Calls and Ledger are
+streamed from the database and continue on "Calls (2)", "Calls (3)", ... when
+a period holds more rows than one sheet can (:data:`MAX_ROWS`).
 
-- Money cells are numbers (written from the exact ``Decimal``, so they read
-  back equal to the ledger to the fourth decimal) in the number format
-  ``#,##0.0000 "USD"``: four decimals everywhere, because charges carry four
-  and a total shown with fewer would not visibly add up.
-- Dates are dates, times are date-times (UTC), minutes are numbers.
-- Every sheet has its header row frozen, a filter on its table and set widths.
-  Totals rows sit below the filtered range, so sorting never moves them.
-- No text from the data ever becomes a formula or an error value: a text that
-  starts with ``= + - @``, a tab or a carriage return, or reads like an Excel
-  error (``#N/A``), is written as a string cell with Excel's quote prefix;
-  characters XML cannot hold are replaced by U+FFFD.
-- The file is written beside the target and renamed into place at the end, so
-  a failure never leaves half a workbook under the asked-for name.
-- The Calls and Ledger sheets take rows of plain values, written on openpyxl's
-  own sheet stream in batches (:func:`_fast`): the same XML ``append`` writes
-  cell by cell, at a fraction of the cost.
+- XlsxWriter's constant-memory mode writes each row out as soon as the next one
+  starts, so a month of a million calls holds one row in memory. Only its
+  public API is used: ``write_string``, ``write_number``, ``write_datetime``,
+  formats, ``set_column``, ``freeze_panes``, ``autofilter``, the print setup
+  and a native chart.
+- Money cells are numbers in the number format ``#,##0.0000 "USD"``: four
+  decimals everywhere, because charges carry four and a total shown with fewer
+  would not visibly add up. A number in an Excel cell is a binary double, and
+  XlsxWriter writes doubles: the exact ``Decimal`` of the ledger becomes a
+  float here, at the edge of the file and nowhere else. A double holds every
+  amount of up to eleven digits before the point to well within its fourth
+  decimal, so each cell reads back as the ledger's amount to the fourth
+  decimal (a test reads every money cell back and checks it).
+- Dates are dates, times are date-times (UTC), minutes, counts and shares are
+  numbers, each in its format.
+- Every sheet has its header row frozen, a filter over its header and data
+  rows, set widths, and prints one page wide (landscape when wide) with the
+  header row on every page. Totals rows (bold) sit below the filtered range,
+  so sorting never moves them.
+- No text from the data ever becomes a formula or an error value
+  (:mod:`credits_cli.reports.guard`): text is always written with
+  ``write_string``, never ``write``, and the workbook is opened with
+  ``strings_to_formulas``, ``strings_to_numbers`` and ``strings_to_urls`` off;
+  a text that starts with ``= + - @``, a tab or a carriage return, or reads
+  like an Excel error (``#N/A``), gets Excel's quote prefix, so it stays text
+  when the cell is edited; characters XML cannot hold become U+FFFD and text
+  is cut to the 32,767 characters a cell holds.
+- The file is written to a temporary file created beside the target under an
+  unpredictable name, and renamed into place at the end; on any failure the
+  temporary file and XlsxWriter's scratch files are removed, and a full disk
+  or an unwritable folder is one :class:`InvalidInput` line. The workbook, like
+  the database, is readable by its owner only.
 """
 
 from __future__ import annotations
 
+import math
 import os
+import tempfile
 from collections.abc import Callable, Iterable, Sequence
-from copy import copy
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from openpyxl import LXML, Workbook
-from openpyxl.cell.cell import Cell, WriteOnlyCell
-from openpyxl.chart import BarChart, Reference
-from openpyxl.compat import safe_string
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
-from openpyxl.utils.datetime import to_excel
-from openpyxl.worksheet.properties import PageSetupProperties
+import xlsxwriter
+from xlsxwriter.exceptions import FileCreateError, FileSizeError
 
+from credits_cli.errors import InvalidInput
 from credits_cli.reports.build import CALL_COLUMNS, LEDGER_COLUMNS, Report
 from credits_cli.reports.guard import cell_text, is_plain
 
@@ -55,7 +68,16 @@ COUNT_FORMAT = "#,##0"
 PERCENT_FORMAT = "0.00%"
 DATE_FORMAT = "yyyy-mm-dd"
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
-FONT = "Calibri"  # the workbook's default font: bold cells keep the same face
+HEADER_FILL = "#305496"
+#: A sheet whose columns are wider than this, together (in characters), prints in landscape.
+LANDSCAPE_WIDTH = 110
+#: One row in memory at a time; no text is ever taken for a formula, a number or a link.
+OPTIONS = {
+    "constant_memory": True,
+    "strings_to_formulas": False,
+    "strings_to_numbers": False,
+    "strings_to_urls": False,
+}
 
 
 def money_format(currency: str) -> str:
@@ -66,346 +88,244 @@ def minutes(seconds: int) -> Decimal:
     return (Decimal(seconds) / 60).quantize(Decimal("0.01"))
 
 
-class _Cells:
-    """Style prototypes made once per workbook; each styled cell shares one style array."""
+class Content(StrEnum):
+    """What a column holds, which decides how its cells are written and formatted."""
 
-    def __init__(self, wb: Workbook, currency: str) -> None:
+    TEXT = "text"  # text from the data, through the formula guard
+    COUNT = "count"  # a whole number of things (calls, entries, seconds)
+    NUMBER = "number"  # an identifier or line number: no thousands separator
+    MINUTES = "minutes"  # given in seconds, shown in minutes
+    MONEY = "money"  # a Decimal amount in the report's currency
+    PERCENT = "percent"  # a Decimal fraction
+    DATE = "date"
+    DATETIME = "datetime"  # naive UTC
+    ANY = "any"  # decided by each value's type (the Summary's Value column)
+
+
+class Column(NamedTuple):
+    header: str
+    width: float
+    content: Content
+
+
+Write = Callable[[int, int, Any], Any]
+
+
+class _Formats:
+    """The workbook's cell formats, made once each: by content, bold or not, quote prefix or not."""
+
+    def __init__(self, wb: Any, currency: str) -> None:
         self.wb = wb
-        self.ws = wb.create_sheet("Summary")
-        self._money = self._proto(number_format=money_format(currency))
-        self._money_bold = self._proto(number_format=money_format(currency), font=Font(name=FONT, bold=True))
-        self._date = self._proto(number_format=DATE_FORMAT)
-        self._datetime = self._proto(number_format=DATETIME_FORMAT)
-        self._minutes = self._proto(number_format=MINUTES_FORMAT)
-        self._count = self._proto(number_format=COUNT_FORMAT)
-        self._percent = self._proto(number_format=PERCENT_FORMAT)
-        self._quoted = self._proto(quotePrefix=True)
-        self._header = self._proto(
-            font=Font(name=FONT, bold=True, color="FFFFFF"),
-            fill=PatternFill("solid", fgColor="305496"),
-            alignment=Alignment(vertical="center", wrap_text=True),
-        )
-        self._bold = self._proto(font=Font(name=FONT, bold=True))
-        # Column styles of the two streamed sheets (see _fast): what cells.money / cells.datetime give.
-        self.quoted_style = self._quoted
-        self.money_style = self._money
-        self.datetime_style = self._datetime
+        self.number_formats = {
+            Content.COUNT: COUNT_FORMAT,
+            Content.MINUTES: MINUTES_FORMAT,
+            Content.MONEY: money_format(currency),
+            Content.PERCENT: PERCENT_FORMAT,
+            Content.DATE: DATE_FORMAT,
+            Content.DATETIME: DATETIME_FORMAT,
+        }
+        self._made: dict[tuple[Content, bool, bool], Any] = {}
+        self.header = wb.add_format({
+            "bold": True, "font_color": "#FFFFFF", "bg_color": HEADER_FILL, "pattern": 1,
+            "text_wrap": True, "valign": "vcenter",
+        })
 
-    def _proto(self, **attrs: Any) -> Any:
-        cell = WriteOnlyCell(self.ws)
-        for name, value in attrs.items():
-            setattr(cell, name, value)
-        return cell._style
+    def get(self, content: Content, bold: bool = False, quoted: bool = False) -> Any:
+        """The format for ``content`` (None: Excel's default, for plain text and identifiers)."""
+        key = (content, bold, quoted)
+        if key not in self._made:
+            props: dict[str, Any] = {}
+            if content in self.number_formats:
+                props["num_format"] = self.number_formats[content]
+            if bold:
+                props["bold"] = True
+            if quoted:
+                props["quote_prefix"] = True
+            self._made[key] = self.wb.add_format(props) if props else None
+        return self._made[key]
 
-    def _styled(self, ws: Any, value: Any, style: Any) -> Any:
-        cell = WriteOnlyCell(ws, value)
-        cell._style = copy(style)
-        return cell
 
-    def money(self, ws: Any, value: Decimal | None, bold: bool = False) -> Any:
-        if value is None:
+def _writers(ws: Any, formats: _Formats, content: Content, bold: bool) -> Write:
+    """How a column writes one value at (row, col): the column's own type fast, anything else by its type."""
+    if content is Content.TEXT:
+        return _text_writer(ws, formats, bold)
+
+    def any_value(r: int, c: int, v: Any) -> Any:
+        return _write_any(ws, formats, bold, r, c, v)
+
+    if content is Content.ANY:
+        return any_value
+    fmt = formats.get(content, bold)
+    write_number = ws.write_number
+    if content in (Content.COUNT, Content.NUMBER):
+
+        def whole(r: int, c: int, v: Any) -> Any:
+            if v.__class__ is int:
+                return write_number(r, c, v, fmt)
+            return any_value(r, c, v)
+
+        return whole
+    if content in (Content.MONEY, Content.PERCENT):
+
+        def decimal(r: int, c: int, v: Any) -> Any:
+            if v.__class__ is Decimal and v.is_finite():
+                return write_number(r, c, float(v), fmt)  # a double in the cell: see the module docstring
+            return any_value(r, c, v)
+
+        return decimal
+    if content is Content.MINUTES:
+
+        def in_minutes(r: int, c: int, v: Any) -> Any:
+            if v.__class__ is int:
+                return write_number(r, c, float(minutes(v)), fmt)
+            return any_value(r, c, v)
+
+        return in_minutes
+    write_datetime = ws.write_datetime
+    if content is Content.DATE:
+
+        def day(r: int, c: int, v: Any) -> Any:
+            if v.__class__ is date:
+                return write_datetime(r, c, v, fmt)
+            return any_value(r, c, v)
+
+        return day
+
+    def moment(r: int, c: int, v: Any) -> Any:
+        if v.__class__ is datetime and v.tzinfo is None:
+            return write_datetime(r, c, v, fmt)
+        return any_value(r, c, v)
+
+    return moment
+
+
+def _text_writer(ws: Any, formats: _Formats, bold: bool) -> Write:
+    """Text from the data, through the formula guard; ``write_string`` only, so never a formula."""
+    write_string = ws.write_string
+    plain = formats.get(Content.TEXT, bold)
+    quoted = formats.get(Content.TEXT, bold, quoted=True)
+
+    def text(r: int, c: int, v: Any) -> Any:
+        if v.__class__ is not str:
+            v = str(v)
+        if not v:
             return None
-        return self._styled(ws, value, self._money_bold if bold else self._money)
+        if is_plain(v):
+            return write_string(r, c, v, plain)
+        clean, quote = cell_text(v)
+        return write_string(r, c, clean, quoted if quote else plain)
 
-    def date(self, ws: Any, value: date) -> Any:
-        return self._styled(ws, value, self._date)
-
-    def datetime(self, ws: Any, value: datetime) -> Any:
-        return self._styled(ws, value, self._datetime)
-
-    def minutes(self, ws: Any, seconds: int) -> Any:
-        return self._styled(ws, minutes(seconds), self._minutes)
-
-    def count(self, ws: Any, value: int) -> Any:
-        return self._styled(ws, value, self._count)
-
-    def percent(self, ws: Any, value: Decimal) -> Any:
-        return self._styled(ws, value, self._percent)
-
-    def header(self, ws: Any, text: str) -> Any:
-        return self._styled(ws, text, self._header)
-
-    def bold(self, ws: Any, text: str) -> Any:
-        return self._styled(ws, text, self._bold)
-
-    def safe(self, value: Any) -> str | None:
-        """Text from the data for a streamed sheet (see :func:`_fast`): what :meth:`text` writes, as a string.
-
-        None for no text; a :class:`_Quoted` string where ``text`` gives a quote-prefixed cell.
-        """
-        if value is None or value == "":
-            return None
-        if not isinstance(value, str):
-            value = str(value)
-        if is_plain(value):
-            return value
-        clean, quoted = cell_text(value)
-        return _Quoted(clean) if quoted else clean
-
-    def text(self, ws: Any, value: Any, style: Any = None) -> Any:
-        """Text from the data, made safe (:meth:`safe`): never a formula, never an error value."""
-        clean = self.safe(value)
-        if clean is None:
-            return None
-        if style is None and type(clean) is str:
-            return clean
-        cell = WriteOnlyCell(ws)
-        cell.value = str(clean)
-        cell.data_type = "s"  # never "f" (formula) nor "e" (error)
-        cell._style = copy(style if style is not None else self._quoted)
-        return cell
+    return text
 
 
-def _setup(ws: Any, widths: Sequence[float], freeze: str = "A2") -> None:
-    for index, width in enumerate(widths, 1):
-        ws.column_dimensions[get_column_letter(index)].width = width
-    ws.freeze_panes = freeze
-    # Printed: every column on the page width, the header row on every page.
-    ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.page_setup.orientation = "landscape" if sum(widths) > 110 else "portrait"
-    ws.print_title_rows = "1:1"
+def _write_any(ws: Any, formats: _Formats, bold: bool, r: int, c: int, v: Any) -> Any:
+    """A value whose column does not say its type: money for a Decimal, a count for an int, and so on."""
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        return ws.write_boolean(r, c, v, formats.get(Content.TEXT, bold))
+    if isinstance(v, int):
+        return ws.write_number(r, c, v, formats.get(Content.COUNT, bold))
+    if isinstance(v, Decimal) and v.is_finite():
+        return ws.write_number(r, c, float(v), formats.get(Content.MONEY, bold))
+    if isinstance(v, float) and math.isfinite(v):
+        return ws.write_number(r, c, v, formats.get(Content.NUMBER, bold))
+    if isinstance(v, datetime):
+        if v.tzinfo is not None:
+            v = v.astimezone(UTC).replace(tzinfo=None)
+        return ws.write_datetime(r, c, v, formats.get(Content.DATETIME, bold))
+    if isinstance(v, date):
+        return ws.write_datetime(r, c, v, formats.get(Content.DATE, bold))
+    return _text_writer(ws, formats, bold)(r, c, v)
 
 
-def _filter(ws: Any, columns: int, last_row: int) -> None:
-    ws.auto_filter.ref = f"A1:{get_column_letter(columns)}{max(last_row, 1)}"
+class _Sheet:
+    """One worksheet, written top to bottom (constant memory: a row once left is never written again)."""
 
+    def __init__(self, wb: Any, formats: _Formats, title: str, columns: Sequence[Column]) -> None:
+        self.ws = ws = wb.add_worksheet(title)
+        self.title = title
+        self.columns = columns
+        self.formats = formats
+        self.writers = [_writers(ws, formats, col.content, False) for col in columns]
+        self._bold: list[Write] | None = None
+        self.row = 0  # the last row written (0: the header)
+        widths = [col.width for col in columns]
+        for index, width in enumerate(widths):
+            ws.set_column(index, index, width)
+        ws.freeze_panes(1, 0)
+        # Printed: every column on the page width, the header row on every page.
+        ws.fit_to_pages(1, 0)
+        if sum(widths) > LANDSCAPE_WIDTH:
+            ws.set_landscape()
+        else:
+            ws.set_portrait()
+        ws.repeat_rows(0)
+        for index, col in enumerate(columns):
+            ws.write_string(0, index, col.header, formats.header)
 
-#: Rows parsed and written at once by the streamed sheets' row writer.
-ROW_BATCH = 500
+    def add(self, values: Sequence[Any], bold: bool = False) -> None:
+        if bold and self._bold is None:
+            self._bold = [_writers(self.ws, self.formats, col.content, True) for col in self.columns]
+        writers = self._bold if bold and self._bold is not None else self.writers
+        self.row += 1
+        r = self.row
+        for c, v in enumerate(values):
+            if v is not None:
+                writers[c](r, c, v)
 
-
-class _Quoted(str):
-    """Text written with Excel's quote prefix (from :meth:`_Cells.safe`)."""
-
-    __slots__ = ()
-
-
-def _fast(ws: Any, cells: _Cells, styles: Sequence[Any]) -> bool:
-    """Make ``ws.append`` on this write-only sheet cheap: rows of plain values, written as plain XML.
-
-    openpyxl's ``append`` makes a cell object per value and writes each cell's
-    XML through nested context managers: most of a big report's time. Here
-    ``ws.append`` sends the row to :func:`_row_stream` on openpyxl's own sheet
-    stream, which writes the XML openpyxl writes for the same cells, byte for
-    byte, a batch of rows at a time. ``styles`` gives
-    each column the style its numbers and dates take (``None``: no style; a
-    date needs one). Text must come from :meth:`_Cells.safe`. A row holding
-    anything else (a cell object, an aware datetime, an unknown type) goes
-    through openpyxl's own row writer as :func:`_cells` makes it.
-
-    Without lxml, or for a workbook that writes ISO dates, the sheet keeps
-    openpyxl's ``append`` and this returns False: append :func:`_cells` rows then.
-    """
-    if not LXML or ws.parent.iso_dates or getattr(ws, "_rows", True) is not None:
-        return False  # (no ``_rows``: not the write-only sheet of openpyxl 3.1 this writer knows)
-    ws._get_writer()
-    rows = _row_stream(ws, cells, list(styles))
-    next(rows)
-    ws._rows = rows
-    return True
-
-
-def _row_stream(ws: Any, cells: _Cells, styles: list[Any]) -> Any:
-    """The generator behind ``ws.append`` (openpyxl's ``WriteOnlyWorksheet._write_rows``, plain rows inline).
-
-    A plain row becomes the markup openpyxl writes for it, text escaped (& < > and
-    CR, which XML would read as LF); every ROW_BATCH rows the markup is parsed by
-    lxml and the rows are written on the sheet's stream, which serialises them as
-    it serialises openpyxl's own elements. Parsing keeps the writer honest: markup
-    that is not well-formed raises instead of reaching the file.
-    """
-    from lxml.etree import XMLParser, fromstring  # present: openpyxl.LXML
-
-    parser = XMLParser(huge_tree=True, resolve_entities=False, no_network=True)
-    writer = ws._writer
-    cell_styles = ws.parent._cell_styles
-    epoch = ws.parent.epoch
-    width = len(styles)
-    letters = [get_column_letter(i) for i in range(1, width + 1)]
-    # style ids are registered at first use, as openpyxl registers them
-    ids: list[str | None] = [None] * width
-    quoted: str | None = None
-    batch: list[str] = []  # markup of the rows not yet written
-    empty: list[tuple[int, int]] = []  # (row, cell) in the batch of each empty text: openpyxl writes <c ...></c>
-    xf = writer.xf.send(True)
-
-    def flush() -> None:
-        if not batch:
-            return
-        markup = "<rows>" + "".join(batch) + "</rows>"
-        fix = empty[:]
-        batch.clear()
-        empty.clear()
-        parsed = fromstring(markup, parser)
-        for i, j in fix:
-            parsed[i][j].text = ""
-        for row in parsed:
-            xf.write(row)
-
-    with xf.element("sheetData"):
-        idx = 1
-        try:
-            while True:
-                values = yield
-                r = str(idx)
-                parts = [f'<row r="{r}">']
-                plain = 0 < len(values) <= width
-                if plain:
-                    n = 0  # cells in this row
-                    for col, v in enumerate(values):
-                        if v is None:
-                            continue
-                        t = type(v)
-                        if t is str or t is _Quoted:
-                            if t is str:
-                                head = f'<c r="{letters[col]}{r}" t="inlineStr">'
-                            else:
-                                if quoted is None:
-                                    quoted = str(cell_styles.add(cells.quoted_style))
-                                head = f'<c r="{letters[col]}{r}" s="{quoted}" t="inlineStr">'
-                            if not v:
-                                empty.append((len(batch), n))
-                                parts.append(head + "</c>")
-                            else:
-                                space = v != v.strip()
-                                if "&" in v or "<" in v or ">" in v or "\r" in v:
-                                    v = v.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-                                    v = v.replace("\r", "&#13;")
-                                if space:
-                                    parts.append(f'{head}<is><t xml:space="preserve">{v}</t></is></c>')
-                                else:
-                                    parts.append(f"{head}<is><t>{v}</t></is></c>")
-                            n += 1
-                            continue
-                        kind = "n"
-                        if t is int:
-                            text = f"{v:.16g}"  # what safe_string gives an int
-                        elif t is Decimal or t is float:
-                            text = safe_string(v)  # "" for NaN and infinities: openpyxl writes those
-                        elif t is bool:
-                            text, kind = ("1" if v else "0"), "b"
-                        elif (t is datetime and v.tzinfo is None or t is date) and styles[col] is not None:
-                            text = safe_string(to_excel(v, epoch))
-                        else:
-                            text = ""
-                        if not text:
-                            plain = False
-                            break
-                        if styles[col] is None:
-                            parts.append(f'<c r="{letters[col]}{r}" t="{kind}"><v>{text}</v></c>')
-                        else:
-                            sid = ids[col]
-                            if sid is None:
-                                sid = ids[col] = str(cell_styles.add(styles[col]))
-                            parts.append(f'<c r="{letters[col]}{r}" s="{sid}" t="{kind}"><v>{text}</v></c>')
-                        n += 1
-                    plain = plain and n > 0
-                if plain:
-                    parts.append("</row>")
-                    batch.append("".join(parts))
-                    if len(batch) >= ROW_BATCH:
-                        flush()
-                else:
-                    while empty and empty[-1][0] == len(batch):
-                        empty.pop()  # this row's, which goes to openpyxl
-                    flush()
-                    writer.write_row(xf, ws._values_to_row(_cells(ws, cells, values, styles), idx), idx)
-                idx += 1
-        except GeneratorExit:
-            flush()
-    writer.xf.send(None)
-
-
-def _cells(ws: Any, cells: _Cells, values: Sequence[Any], styles: Sequence[Any]) -> list[Any]:
-    """A row for openpyxl's own writer: text made safe as cells, numbers and dates with their column's style."""
-    out = list(values)
-    for col, v in enumerate(out):
-        if isinstance(v, str):
-            if v:
-                out[col] = cells.text(ws, v)
-            continue
-        style = styles[col] if col < len(styles) else None
-        if style is not None and v is not None and not isinstance(v, Cell):
-            cell = WriteOnlyCell(ws, v)
-            cell._style = copy(style)
-            out[col] = cell
-    return out
+    def filter(self) -> None:
+        """A filter over the header and the rows written so far (a totals row comes after)."""
+        self.ws.autofilter(0, 0, self.row, len(self.columns) - 1)
 
 
 def _table(
-    wb: Workbook,
-    cells: _Cells,
-    title: str,
-    headers: Sequence[str],
-    widths: Sequence[float],
-    rows: Iterable[Any],
-    convert: Callable[[Any, Any], list[Any]],
-    total: Callable[[Any], list[Any]] | None = None,
-    ws: Any = None,
-) -> Any:
-    """One sheet: header, rows, filter over header + rows, an optional totals row below."""
-    ws = ws if ws is not None else wb.create_sheet(title)
-    _setup(ws, widths)
-    ws.append([cells.header(ws, h) for h in headers])
-    count = 0
+    wb: Any, formats: _Formats, title: str, columns: Sequence[Column], rows: Iterable[Sequence[Any]],
+    total: Sequence[Any] | None = None, bold: Callable[[Sequence[Any]], bool] | None = None,
+) -> _Sheet:
+    """A small sheet: header, rows, the filter, an optional bold totals row below it."""
+    sheet = _Sheet(wb, formats, title, columns)
     for row in rows:
-        ws.append(convert(ws, row))
-        count += 1
-    _filter(ws, len(headers), count + 1)
+        sheet.add(row, bold=bold(row) if bold else False)
+    sheet.filter()
     if total is not None:
-        ws.append(total(ws))
-    return ws
+        sheet.add(total, bold=True)
+    return sheet
 
 
-def _streamed(
-    wb: Workbook,
-    cells: _Cells,
-    title: str,
-    headers: Sequence[str],
-    widths: Sequence[float],
-    rows: Iterable[Any],
-    convert: Callable[[Any, Any], list[Any]],
-    styles: Sequence[Any],
-) -> list[str]:
+def _streamed(wb: Any, formats: _Formats, title: str, columns: Sequence[Column], rows: Iterable[Sequence[Any]],
+              counted: Callable[[Sequence[Any]], None]) -> list[str]:
     """A table that continues on "Title (2)", "Title (3)", ... past MAX_ROWS. Returns the sheet titles.
 
-    ``convert`` gives plain values (text made safe by ``cells.safe``); ``styles`` is the style of each
-    column's numbers and dates (see :func:`_fast`).
+    The loop of a million rows: the column writers are looked up once a sheet, not once a cell.
     """
     limit = MAX_ROWS - 1
-    titles: list[str] = []
-    ws: Any = None
-    count = 0
-    fast = True
+    sheets: list[_Sheet] = []
 
-    def new_sheet() -> Any:
-        nonlocal fast
-        name = title if not titles else f"{title} ({len(titles) + 1})"
-        titles.append(name)
-        sheet = wb.create_sheet(name)
-        _setup(sheet, widths)
-        fast = _fast(sheet, cells, styles)
-        sheet.append([cells.header(sheet, h) for h in headers])
-        return sheet
+    def new_sheet() -> _Sheet:
+        name = title if not sheets else f"{title} ({len(sheets) + 1})"
+        sheets.append(_Sheet(wb, formats, name, columns))
+        return sheets[-1]
 
-    for row in rows:
-        if ws is None or count == limit:
-            if ws is not None:
-                _filter(ws, len(headers), count + 1)
-            ws = new_sheet()
-            count = 0
-        values = convert(ws, row)
-        if fast:
-            ws._rows.send(values)  # what ws.append does, less its checks: a row here is always a list
-        else:
-            ws.append(_cells(ws, cells, values, styles))
-        count += 1
-    if ws is None:
-        ws = new_sheet()
-    _filter(ws, len(headers), count + 1)
-    return titles
+    sheet = new_sheet()
+    writers = list(enumerate(sheet.writers))
+    r = 0
+    for values in rows:
+        if r == limit:
+            sheet.row = r
+            sheet.filter()
+            sheet = new_sheet()
+            writers = list(enumerate(sheet.writers))
+            r = 0
+        r += 1
+        for c, write in writers:
+            v = values[c]
+            if v is not None:
+                write(r, c, v)
+        counted(values)
+    sheet.row = r
+    sheet.filter()
+    return [s.title for s in sheets]
 
 
 def write(
@@ -413,59 +333,67 @@ def write(
 ) -> dict[str, Any]:
     """Write the workbook to ``path`` (atomically). Returns the sheet titles and row counts."""
     target = Path(path)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    wb = Workbook(write_only=True)
-    cells = _Cells(wb, report.currency)
-    cur = report.currency
     try:
-        _summary(wb, cells, report)
-        _daily(wb, cells, report)
-        _users(wb, cells, report)
-        _destinations(wb, cells, report)
-        _pools(wb, cells, report)
-        counts = {"ledger": 0, "ledger_entries": 0, "calls": 0}
-        safe = cells.safe
-
-        def ledger_row(ws: Any, r: tuple[Any, ...]) -> list[Any]:
-            counts["ledger"] += 1
-            at, entry_id, kind, entries, amount, balance, lot_id, call, note = r
-            counts["ledger_entries"] += entries
-            return [at, entry_id, safe(kind), entries, amount, balance, lot_id, safe(call), safe(note)]
-
-        money_style = cells.money_style
-        ledger_sheets = _streamed(
-            wb, cells, "Ledger", [_h(h, cur) for h, _ in LEDGER_COLUMNS], [20, 9, 12, 9, 18, 18, 7, 38, 44], ledger,
-            ledger_row, [cells.datetime_style, None, None, None, money_style, money_style, None, None, None],
-        )
-        text_cols = [i for i, (_, key) in enumerate(CALL_COLUMNS) if key not in _CALL_NUMERIC]
-        charge_col = [key for _, key in CALL_COLUMNS].index("charge")
-
-        def call_row(ws: Any, r: tuple[Any, ...]) -> list[Any]:
-            counts["calls"] += 1
-            out = list(r)
-            for i in text_cols:
-                value = out[i]
-                # cells.safe for the texts that need it; the others are kept as they are
-                if value and (type(value) is not str or not is_plain(value)):
-                    out[i] = safe(value)
-            return out
-
-        call_styles: list[Any] = [None] * len(CALL_COLUMNS)
-        call_styles[[key for _, key in CALL_COLUMNS].index("start")] = cells.datetime_style  # as the Ledger's
-        call_styles[charge_col] = money_style
-        call_sheets = _streamed(
-            wb, cells, "Calls", [_h(h, cur) for h, _ in CALL_COLUMNS],
-            [20, 38, 30, 10, 18, 18, 8, 28, 9, 10, 14, 11, 10, 16, 9, 11, 16, 28, 7], calls, call_row, call_styles,
-        )
-        wb.save(tmp)
+        fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {target}: {_reason(exc)}") from None
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "w+b") as fh, tempfile.TemporaryDirectory(
+            prefix="credits-xlsx-", ignore_cleanup_errors=True
+        ) as scratch:
+            wb = xlsxwriter.Workbook(fh, {**OPTIONS, "tmpdir": scratch})
+            wb.set_properties({
+                "title": f"Report for {report.tenant}, {report.period.first} to {report.period.last}",
+                "created": report.generated_at,
+            })
+            written = _sheets(wb, report, calls, ledger)
+            written["sheets"] = [ws.get_name() for ws in wb.worksheets()]
+            wb.close()
+            fh.flush()
+            os.fsync(fh.fileno())
         os.replace(tmp, target)
+    except (OSError, FileCreateError, FileSizeError) as exc:
+        tmp.unlink(missing_ok=True)
+        raise InvalidInput(f"cannot write {target}: {_reason(exc)}; nothing written") from None
     except BaseException:
         tmp.unlink(missing_ok=True)
-        _discard(wb)
         raise
+    return {"path": str(target), **written}
+
+
+def _reason(exc: BaseException) -> str:
+    """One line for a failed write: the system's words (``No space left on device``)."""
+    cause = exc.args[0] if isinstance(exc, FileCreateError) and exc.args else exc
+    if isinstance(cause, OSError) and cause.strerror:
+        return cause.strerror
+    if isinstance(exc, FileSizeError):
+        return "the workbook would need ZIP64 (over 4 GB)"
+    return str(cause).splitlines()[0] if str(cause) else type(cause).__name__
+
+
+def _sheets(wb: Any, r: Report, calls: Iterable[tuple[Any, ...]], ledger: Iterable[tuple[Any, ...]]) -> dict[str, Any]:
+    formats = _Formats(wb, r.currency)
+    _summary(wb, formats, r)
+    _daily(wb, formats, r)
+    _users(wb, formats, r)
+    _destinations(wb, formats, r)
+    _pools(wb, formats, r)
+    counts = {"ledger": 0, "ledger_entries": 0, "calls": 0}
+    entries_at = [key for _, key in LEDGER_COLUMNS].index("entries")
+
+    def ledger_row(row: Sequence[Any]) -> None:
+        counts["ledger"] += 1
+        counts["ledger_entries"] += row[entries_at]
+
+    def call_row(row: Sequence[Any]) -> None:
+        counts["calls"] += 1
+
+    cur = r.currency
+    ledger_sheets = _streamed(wb, formats, "Ledger", _columns(LEDGER_COLUMNS, _LEDGER_LAYOUT, cur), ledger,
+                              ledger_row)
+    call_sheets = _streamed(wb, formats, "Calls", _columns(CALL_COLUMNS, _CALL_LAYOUT, cur), calls, call_row)
     return {
-        "path": str(target),
-        "sheets": [ws.title for ws in wb.worksheets],
         "calls": counts["calls"],
         "ledger_rows": counts["ledger"],
         "ledger_entries": counts["ledger_entries"],
@@ -474,25 +402,45 @@ def write(
     }
 
 
-def _discard(wb: Workbook) -> None:
-    """Close and remove the half-written sheets' temporary files after a failure."""
-    for ws in wb.worksheets:
-        rows, writer = getattr(ws, "_rows", None), getattr(ws, "_writer", None)
-        try:
-            if rows is not None:
-                rows.close()
-        except Exception:  # noqa: BLE001 - best effort: the write already failed
-            pass
-        try:
-            if writer is not None:
-                writer.close()
-                writer.cleanup()
-        except Exception:  # noqa: BLE001
-            pass
+# --- the two streamed sheets: build.py's columns, with their widths and contents ------------------
+
+_CALL_LAYOUT: dict[str, tuple[float, Content]] = {
+    "start": (20, Content.DATETIME),
+    "external_id": (38, Content.TEXT),
+    "user_upn": (30, Content.TEXT),
+    "kind": (10, Content.TEXT),
+    "call_type": (18, Content.TEXT),
+    "number": (18, Content.TEXT),
+    "country": (8, Content.TEXT),
+    "rate_name": (28, Content.TEXT),
+    "rate_prefix": (9, Content.TEXT),
+    "status": (10, Content.TEXT),
+    "reason": (14, Content.TEXT),
+    "duration_seconds": (11, Content.COUNT),
+    "billed_seconds": (10, Content.COUNT),
+    "pool": (16, Content.TEXT),
+    "pool_seconds": (9, Content.COUNT),
+    "charged_seconds": (11, Content.COUNT),
+    "charge": (16, Content.MONEY),
+    "source_file": (28, Content.TEXT),
+    "source_line": (7, Content.NUMBER),
+}
+
+_LEDGER_LAYOUT: dict[str, tuple[float, Content]] = {
+    "occurred_at": (20, Content.DATETIME),
+    "id": (9, Content.NUMBER),
+    "kind": (12, Content.TEXT),
+    "entries": (9, Content.COUNT),
+    "amount": (18, Content.MONEY),
+    "balance": (18, Content.MONEY),
+    "lot_id": (7, Content.NUMBER),
+    "call": (38, Content.TEXT),
+    "note": (44, Content.TEXT),
+}
 
 
-_CALL_NUMERIC = {"start", "duration_seconds", "billed_seconds", "pool_seconds", "charged_seconds", "charge",
-                 "source_line"}
+def _columns(keys: Sequence[tuple[str, str]], layout: dict[str, tuple[float, Content]], cur: str) -> list[Column]:
+    return [Column(_h(header, cur), *layout[key]) for header, key in keys]
 
 
 def _h(header: str, currency: str) -> str:
@@ -502,117 +450,97 @@ def _h(header: str, currency: str) -> str:
 # --- the small sheets -------------------------------------------------------------------------
 
 
-def _summary(wb: Workbook, cells: _Cells, r: Report) -> None:
-    ws = cells.ws
-
-    def convert(ws: Any, row: tuple[str, str, Any]) -> list[Any]:
-        section, item, value = row
-        bold = item in ("Closing balance", "Total")
-        if isinstance(value, Decimal):
-            out = cells.money(ws, value, bold=bold)
-        elif isinstance(value, datetime):
-            out = cells.datetime(ws, value)
-        elif isinstance(value, date):
-            out = cells.date(ws, value)
-        elif isinstance(value, int):
-            out = cells.count(ws, value)
-        else:
-            out = cells.text(ws, value)
-        return [cells.text(ws, section), cells.bold(ws, item) if bold else cells.text(ws, item), out]
-
-    rows = r.summary_rows()
+def _summary(wb: Any, formats: _Formats, r: Report) -> None:
+    columns = [Column("Section", 18, Content.TEXT), Column("Item", 40, Content.TEXT),
+               Column("Value", 24, Content.ANY)]
+    rows: list[Sequence[Any]] = list(r.summary_rows())
     rows.append(("Check", "Opening + movements - closing (always 0)", r.check()))
-    _table(wb, cells, "Summary", ["Section", "Item", "Value"], [18, 40, 24], rows, convert, ws=ws)
+    _table(wb, formats, "Summary", columns, rows, bold=lambda row: row[1] in ("Closing balance", "Total"))
 
 
-def _daily(wb: Workbook, cells: _Cells, r: Report) -> None:
+def _daily(wb: Any, formats: _Formats, r: Report) -> None:
     cur = r.currency
-    headers = ["Date", "Calls", "Charged calls", "Denied calls", "Charged minutes", f"Spend ({cur})",
-               f"Funding ({cur})", f"Expired ({cur})", f"Adjustments ({cur})", f"Closing balance ({cur})"]
-
-    def convert(ws: Any, d: Any) -> list[Any]:
-        return [cells.date(ws, d.day), d.calls, d.charged_calls, d.denied_calls, cells.minutes(ws, d.charged_seconds),
-                cells.money(ws, d.spend), cells.money(ws, d.funding), cells.money(ws, d.expired),
-                cells.money(ws, d.other), cells.money(ws, d.closing)]
-
-    def total(ws: Any) -> list[Any]:
-        days = r.daily
-        return [cells.bold(ws, "Total"), sum(d.calls for d in days), sum(d.charged_calls for d in days),
-                sum(d.denied_calls for d in days), cells.minutes(ws, sum(d.charged_seconds for d in days)),
-                cells.money(ws, r.spend, True), cells.money(ws, r.funding, True), cells.money(ws, r.expired, True),
-                cells.money(ws, r.other, True), cells.money(ws, r.closing, True)]
-
-    ws = _table(wb, cells, "Daily", headers, [12, 9, 14, 13, 16, 18, 18, 16, 18, 22], r.daily, convert, total)
-    n = len(r.daily)
-    chart = BarChart()
-    chart.type = "col"
-    chart.title = f"Daily spend ({cur})"
-    chart.y_axis.title = cur
-    chart.x_axis.title = "Day (UTC)"
-    chart.x_axis.number_format = "d mmm"
-    chart.x_axis.majorTimeUnit = "days"
-    chart.y_axis.number_format = "#,##0.00"
-    chart.y_axis.majorGridlines = None
-    chart.legend = None
-    chart.height = 9
-    chart.width = max(18, min(40, n * 0.7))
-    data = Reference(ws, min_col=6, min_row=1, max_row=n + 1)
-    chart.add_data(data, titles_from_data=True)
-    chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=n + 1))
-    # openpyxl hides chart axes unless told otherwise
-    chart.x_axis.delete = False
-    chart.y_axis.delete = False
-    ws.add_chart(chart, "L2")
+    money = Content.MONEY
+    columns = [
+        Column("Date", 12, Content.DATE), Column("Calls", 9, Content.COUNT),
+        Column("Charged calls", 14, Content.COUNT), Column("Denied calls", 13, Content.COUNT),
+        Column("Charged minutes", 16, Content.MINUTES), Column(f"Spend ({cur})", 18, money),
+        Column(f"Funding ({cur})", 18, money), Column(f"Expired ({cur})", 16, money),
+        Column(f"Adjustments ({cur})", 18, money), Column(f"Closing balance ({cur})", 22, money),
+    ]
+    days = r.daily
+    rows = [(d.day, d.calls, d.charged_calls, d.denied_calls, d.charged_seconds, d.spend, d.funding, d.expired,
+             d.other, d.closing) for d in days]
+    total = ("Total", sum(d.calls for d in days), sum(d.charged_calls for d in days),
+             sum(d.denied_calls for d in days), sum(d.charged_seconds for d in days), r.spend, r.funding, r.expired,
+             r.other, r.closing)
+    sheet = _table(wb, formats, "Daily", columns, rows, total)
+    _daily_chart(wb, sheet, len(days), cur)
 
 
-def _users(wb: Workbook, cells: _Cells, r: Report) -> None:
+def _daily_chart(wb: Any, sheet: _Sheet, days: int, cur: str) -> None:
+    """A native column chart of the Spend column, beside the table."""
+    title = sheet.title
+    spend = [col.header for col in sheet.columns].index(f"Spend ({cur})")
+    chart = wb.add_chart({"type": "column"})
+    chart.add_series({
+        "name": sheet.columns[spend].header,
+        "categories": [title, 1, 0, days, 0],
+        "values": [title, 1, spend, days, spend],
+        "fill": {"color": HEADER_FILL},
+        "gap": 50,
+    })
+    chart.set_title({"name": f"Daily spend ({cur})"})
+    chart.set_x_axis({"name": "Day (UTC)", "date_axis": True, "num_format": "d mmm", "num_font": {"rotation": -45}})
+    chart.set_y_axis({"name": cur, "num_format": "#,##0.00", "major_gridlines": {"visible": False}})
+    chart.set_legend({"none": True})
+    cm = 96 / 2.54  # pixels per centimetre
+    chart.set_size({"width": round(max(18, min(40, days * 0.7)) * cm), "height": round(9 * cm)})
+    sheet.ws.insert_chart(1, len(sheet.columns) + 1, chart)
+
+
+def _users(wb: Any, formats: _Formats, r: Report) -> None:
     cur = r.currency
-    headers = ["User", "Name", "Calls", "Charged calls", "Denied calls", "Billed minutes", "Included minutes",
-               "Charged minutes", f"Spend ({cur})", "Share of spend"]
-    spend = sum((u.spend for u in r.users), Decimal(0))
-
-    def convert(ws: Any, u: Any) -> list[Any]:
-        share = (u.spend / spend).quantize(Decimal("0.0001")) if spend else Decimal(0)
-        return [cells.text(ws, u.upn or "(no user)"), cells.text(ws, u.name), u.calls, u.charged_calls,
-                u.denied_calls, cells.minutes(ws, u.billed_seconds), cells.minutes(ws, u.pool_seconds),
-                cells.minutes(ws, u.charged_seconds), cells.money(ws, u.spend), cells.percent(ws, share)]
-
-    def total(ws: Any) -> list[Any]:
-        us = r.users
-        return [cells.bold(ws, "Total"), None, sum(u.calls for u in us), sum(u.charged_calls for u in us),
-                sum(u.denied_calls for u in us), cells.minutes(ws, sum(u.billed_seconds for u in us)),
-                cells.minutes(ws, sum(u.pool_seconds for u in us)),
-                cells.minutes(ws, sum(u.charged_seconds for u in us)), cells.money(ws, spend, True), None]
-
-    _table(wb, cells, "Users", headers, [34, 26, 9, 14, 13, 15, 17, 16, 18, 14], r.users, convert, total)
+    columns = [
+        Column("User", 34, Content.TEXT), Column("Name", 26, Content.TEXT), Column("Calls", 9, Content.COUNT),
+        Column("Charged calls", 14, Content.COUNT), Column("Denied calls", 13, Content.COUNT),
+        Column("Billed minutes", 15, Content.MINUTES), Column("Included minutes", 17, Content.MINUTES),
+        Column("Charged minutes", 16, Content.MINUTES), Column(f"Spend ({cur})", 18, Content.MONEY),
+        Column("Share of spend", 14, Content.PERCENT),
+    ]
+    us = r.users
+    spend = sum((u.spend for u in us), Decimal(0))
+    rows = [(u.upn or "(no user)", u.name, u.calls, u.charged_calls, u.denied_calls, u.billed_seconds,
+             u.pool_seconds, u.charged_seconds, u.spend,
+             (u.spend / spend).quantize(Decimal("0.0001")) if spend else Decimal(0)) for u in us]
+    total = ("Total", None, sum(u.calls for u in us), sum(u.charged_calls for u in us),
+             sum(u.denied_calls for u in us), sum(u.billed_seconds for u in us), sum(u.pool_seconds for u in us),
+             sum(u.charged_seconds for u in us), spend, None)
+    _table(wb, formats, "Users", columns, rows, total)
 
 
-def _destinations(wb: Workbook, cells: _Cells, r: Report) -> None:
+def _destinations(wb: Any, formats: _Formats, r: Report) -> None:
     cur = r.currency
-    headers = ["Kind", "Prefix", "Destination", "Country", "Calls", "Charged calls", "Billed minutes",
-               "Charged minutes", f"Spend ({cur})"]
-
-    def convert(ws: Any, d: Any) -> list[Any]:
-        return [cells.text(ws, d.kind), cells.text(ws, d.prefix), cells.text(ws, d.name or "(unrated)"),
-                cells.text(ws, d.country), d.calls, d.charged_calls, cells.minutes(ws, d.billed_seconds),
-                cells.minutes(ws, d.charged_seconds), cells.money(ws, d.spend)]
-
-    def total(ws: Any) -> list[Any]:
-        ds = r.destinations
-        return [cells.bold(ws, "Total"), None, None, None, sum(d.calls for d in ds), sum(d.charged_calls for d in ds),
-                cells.minutes(ws, sum(d.billed_seconds for d in ds)),
-                cells.minutes(ws, sum(d.charged_seconds for d in ds)),
-                cells.money(ws, sum((d.spend for d in ds), Decimal(0)), True)]
-
-    _table(wb, cells, "Destinations", headers, [10, 9, 30, 9, 9, 14, 15, 16, 18], r.destinations, convert, total)
+    columns = [
+        Column("Kind", 10, Content.TEXT), Column("Prefix", 9, Content.TEXT), Column("Destination", 30, Content.TEXT),
+        Column("Country", 9, Content.TEXT), Column("Calls", 9, Content.COUNT),
+        Column("Charged calls", 14, Content.COUNT), Column("Billed minutes", 15, Content.MINUTES),
+        Column("Charged minutes", 16, Content.MINUTES), Column(f"Spend ({cur})", 18, Content.MONEY),
+    ]
+    ds = r.destinations
+    rows = [(d.kind, d.prefix, d.name or "(unrated)", d.country, d.calls, d.charged_calls, d.billed_seconds,
+             d.charged_seconds, d.spend) for d in ds]
+    total = ("Total", None, None, None, sum(d.calls for d in ds), sum(d.charged_calls for d in ds),
+             sum(d.billed_seconds for d in ds), sum(d.charged_seconds for d in ds),
+             sum((d.spend for d in ds), Decimal(0)))
+    _table(wb, formats, "Destinations", columns, rows, total)
 
 
-def _pools(wb: Workbook, cells: _Cells, r: Report) -> None:
-    headers = ["Month", "Pool", "Capacity (min)", "Used (min)", "Left (min)", "Used"]
-
-    def convert(ws: Any, p: Any) -> list[Any]:
-        return [cells.text(ws, p.month), cells.text(ws, p.pool), cells.minutes(ws, p.capacity_seconds),
-                cells.minutes(ws, p.used_seconds), cells.minutes(ws, p.left_seconds),
-                cells.percent(ws, p.used_fraction)]
-
-    _table(wb, cells, "Pools", headers, [10, 20, 15, 13, 13, 10], r.pools, convert)
+def _pools(wb: Any, formats: _Formats, r: Report) -> None:
+    columns = [
+        Column("Month", 10, Content.TEXT), Column("Pool", 20, Content.TEXT),
+        Column("Capacity (min)", 15, Content.MINUTES), Column("Used (min)", 13, Content.MINUTES),
+        Column("Left (min)", 13, Content.MINUTES), Column("Used", 10, Content.PERCENT),
+    ]
+    rows = [(p.month, p.pool, p.capacity_seconds, p.used_seconds, p.left_seconds, p.used_fraction) for p in r.pools]
+    _table(wb, formats, "Pools", columns, rows)
