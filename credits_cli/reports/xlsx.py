@@ -145,7 +145,7 @@ class _Formats:
         return self._made[key]
 
 
-def _writers(ws: Any, formats: _Formats, content: Content, bold: bool) -> Write:
+def _writer(ws: Any, formats: _Formats, content: Content, bold: bool) -> Write:
     """How a column writes one value at (row, col): the column's own type fast, anything else by its type."""
     if content is Content.TEXT:
         return _text_writer(ws, formats, bold)
@@ -247,7 +247,7 @@ class _Sheet:
         self.title = title
         self.columns = columns
         self.formats = formats
-        self.writers = [_writers(ws, formats, col.content, False) for col in columns]
+        self.writers = [_writer(ws, formats, col.content, False) for col in columns]
         self._bold: list[Write] | None = None
         self.row = 0  # the last row written (0: the header)
         widths = [col.width for col in columns]
@@ -266,7 +266,7 @@ class _Sheet:
 
     def add(self, values: Sequence[Any], bold: bool = False) -> None:
         if bold and self._bold is None:
-            self._bold = [_writers(self.ws, self.formats, col.content, True) for col in self.columns]
+            self._bold = [_writer(self.ws, self.formats, col.content, True) for col in self.columns]
         writers = self._bold if bold and self._bold is not None else self.writers
         self.row += 1
         r = self.row
