@@ -8,8 +8,9 @@ For each size, in the same run: generate the export (cached under bench/data/),
 time a bare ``csv.reader`` pass over it, then ``credits rate-cdrs`` end to end on
 a fresh SQLite database (database writes included) with its peak RSS. For the
 largest size, ``credits report --xlsx`` against a bare openpyxl write-only dump
-of the same rows. Then the start-up of ``credits --help`` and ``credits balance``
-against ``python -c pass``. Every command runs in its own process; a step whose
+of the same rows (and, beside it, a bare XlsxWriter constant-memory dump). Then
+the start-up of ``credits --help`` and ``credits balance`` against
+``python -c pass``. Every command runs in its own process; a step whose
 command fails is reported "n/a" with the command's last stderr line.
 """
 
@@ -71,6 +72,26 @@ sql = "SELECT " + ", ".join(cols) + " FROM calls WHERE tenant_id = (SELECT min(i
 for row in con.execute(sql):  # the database holds the one tenant and the one month
     ws.append((parse(row[0]),) + row[1:])
 wb.save(sys.argv[2])
+"""
+
+# The same dump through the library the report is written with: XlsxWriter in constant-memory mode, each row
+# through its generic write_row (no formats, no formula guard), beside the openpyxl yardstick.
+BARE_XLSXWRITER = """
+import sqlite3, sys
+from datetime import datetime
+import xlsxwriter
+con = sqlite3.connect(sys.argv[1])
+wb = xlsxwriter.Workbook(sys.argv[2], {"constant_memory": True, "strings_to_formulas": False,
+                                       "strings_to_numbers": False, "strings_to_urls": False})
+ws = wb.add_worksheet("Calls")
+cols = ["start", "user_upn", "call_type", "kind", "number", "country", "domestic", "status", "reason",
+        "rate_name", "duration_seconds", "billed_seconds", "pool_seconds", "charged_seconds", "charge"]
+ws.write_row(0, 0, cols)
+parse = datetime.fromisoformat
+sql = "SELECT " + ", ".join(cols) + " FROM calls WHERE tenant_id = (SELECT min(id) FROM tenants) ORDER BY start, id"
+for r, row in enumerate(con.execute(sql), 1):
+    ws.write_row(r, 0, (parse(row[0]),) + row[1:])
+wb.close()
 """
 
 # The storage floor: the rated calls copied into an empty calls table (same schema and indexes)
@@ -361,6 +382,15 @@ class Bench:
                  note=f"peak RSS {b.maxrss_kb / 1024:.0f} MB")
         self.add(f"{label}: ratio to bare openpyxl dump", f"{ratio:.2f}x", "<= 1.5x",
                  "PASS" if ratio <= 1.5 else "FAIL")
+        xw_out = self.work / f"bare-xlsxwriter-{n}.xlsx"
+        x = run([sys.executable, "-c", BARE_XLSXWRITER, str(db), str(xw_out)], self.env)
+        xw_out.unlink(missing_ok=True)
+        if not x.ok:
+            self.na(f"bare XlsxWriter constant-memory dump, {n:,}", "", x.why())
+            return
+        self.add(f"bare XlsxWriter constant-memory dump, {n:,}", f"{x.wall:.2f} s",
+                 note=f"peak RSS {x.maxrss_kb / 1024:.0f} MB")
+        self.add(f"{label}: ratio to bare XlsxWriter dump", f"{r.wall / x.wall:.2f}x")
 
     def startup(self) -> None:
         # An installed package has its bytecode; a checkout gets it on first import, unless
@@ -461,7 +491,7 @@ class Bench:
             f"## {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit {m['commit']}",
             "",
             f"Machine: {m['cpu']}, {m['nproc']} CPUs, {m['ram']} RAM, {m['os']}; Python {m['python']}, "
-            f"{m['openpyxl']}; load average at the end {m['load']}.",
+            f"{m['workbooks']}; load average at the end {m['load']}.",
             f"Command: `python bench/run.py {' '.join(shlex.quote(a) for a in sys.argv[1:])}`",
             "",
             "| figure | value | target | result | note |",
@@ -504,12 +534,14 @@ def machine() -> dict[str, str]:
         commit = "?"
     load = " ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
     probe = subprocess.run(
-        [sys.executable, "-c", "import openpyxl, openpyxl.xml as x; print(openpyxl.__version__, x.LXML)"],
+        [sys.executable, "-c", "import openpyxl, openpyxl.xml as x, xlsxwriter; "
+         "print(xlsxwriter.__version__, openpyxl.__version__, x.LXML)"],
         capture_output=True, text=True, check=False,
     ).stdout.split()
-    xl = f"openpyxl {probe[0]} ({'with' if probe[1:] == ['True'] else 'without'} lxml)" if probe else "no openpyxl"
+    xl = (f"XlsxWriter {probe[0]}, openpyxl {probe[1]} ({'with' if probe[2:] == ['True'] else 'without'} lxml)"
+          if len(probe) == 3 else "no XlsxWriter or openpyxl")
     return {"cpu": cpu, "nproc": str(os.cpu_count()), "ram": ram, "os": f"{platform.system()} {platform.release()}",
-            "python": platform.python_version(), "commit": commit, "load": load, "openpyxl": xl}
+            "python": platform.python_version(), "commit": commit, "load": load, "workbooks": xl}
 
 
 def parse_sizes(text: str) -> list[int]:

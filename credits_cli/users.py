@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -29,6 +33,11 @@ _FALSE = {"false", "no", "0", "n", ""}
 IMPORT_COLUMNS = ("upn", "name", "country", "plan", "conferencing", "licensed")
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_FIELD_CHARS = 4096  # no UPN, name or country comes near this
+#: Bounds of a users workbook: rows below the header, columns, and what its parts unpack to.
+MAX_SHEET_ROWS = 100_000
+MAX_SHEET_COLUMNS = 50
+MAX_UNPACKED_BYTES = 256 * 1024 * 1024
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # an Excel 97-2003 .xls (or any OLE2 file)
 
 
 def check_upn(text: str) -> str:
@@ -126,35 +135,14 @@ def read_text_file(path: Path, *, what: str = "file") -> str:
 
 
 def import_users(session: Session, tenant: Tenant, path: Path) -> ImportResult:
-    """Add or update users from CSV. All rows are checked first; any bad row
-    refuses the whole file (each bad row named), so nothing is half-imported."""
-    text = read_text_file(path, what="users file")
-    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
-    try:
-        header = [h.strip().lower() for h in (reader.fieldnames or [])]
-    except csv.Error as exc:
-        raise InvalidInput(f"{path}: line {reader.line_num}: not valid CSV ({exc})") from None
-    if not header:
-        raise InvalidInput(f"{path}: empty file; expected columns {','.join(IMPORT_COLUMNS)}")
-    missing = [c for c in ("upn", "country") if c not in header]
-    if missing:
-        raise InvalidInput(f"{path}: missing column(s) {', '.join(missing)}; expected {','.join(IMPORT_COLUMNS)}")
-    reader.fieldnames = header
-    try:
-        records = [(reader.line_num, row) for row in reader]
-    except csv.Error as exc:
-        raise InvalidInput(f"{path}: line {reader.line_num + 1}: not valid CSV ({exc}); nothing imported") from None
+    """Add or update users from a CSV file or an Excel workbook (.xlsx). All rows are
+    checked first; any bad row refuses the whole file (each bad row named), so
+    nothing is half-imported."""
+    records = read_users_file(path)
     rows: list[tuple[int, dict[str, str | None]]] = []
     errors: list[str] = []
     seen: dict[str, int] = {}
     for line, row in records:
-        # The csv module's field limit is process-wide (the call-record readers raise it): check ours here.
-        longest = max((len(v) for v in row.values() if isinstance(v, str)), default=0)
-        if longest > MAX_FIELD_CHARS:
-            raise InvalidInput(
-                f"{path}: line {line}: not valid CSV (a field of {longest:,} characters; "
-                f"at most {MAX_FIELD_CHARS:,}); nothing imported"
-            )
         clean = {k: (v.strip() if isinstance(v, str) else None) for k, v in row.items() if k}
         try:
             upn = check_upn(clean.get("upn") or "")
@@ -192,6 +180,149 @@ def import_users(session: Session, tenant: Tenant, path: Path) -> ImportResult:
         else:
             result.updated += 1
     return result
+
+
+#: A users file's records: (line, column -> text), the line as the file numbers it (a sheet's row).
+Records = list[tuple[int, dict[str, str | None]]]
+
+
+def read_users_file(path: Path) -> Records:
+    """The records of a users file: an Excel workbook (recognised by its content, or by the
+    suffix .xlsx) or else CSV. A file that is neither is one clear error."""
+    head = _head(path)
+    if head.startswith(b"PK\x03\x04") or path.suffix.lower() == ".xlsx":
+        return _workbook_records(path)
+    if head.startswith(_OLE_MAGIC):
+        raise InvalidInput(f"{path}: an Excel 97-2003 workbook (.xls); save it as .xlsx or CSV")
+    return _csv_records(path)
+
+
+def _head(path: Path) -> bytes:
+    try:
+        with path.open("rb") as fh:
+            return fh.read(8)
+    except FileNotFoundError:
+        raise InvalidInput(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InvalidInput(f"{path}: is a folder, not a file") from None
+    except OSError as exc:
+        raise InvalidInput(f"{path}: cannot read ({exc.strerror})") from None
+
+
+def _check_header(path: Path, header: list[str]) -> None:
+    if not header:
+        raise InvalidInput(f"{path}: empty file; expected columns {','.join(IMPORT_COLUMNS)}")
+    missing = [c for c in ("upn", "country") if c not in header]
+    if missing:
+        raise InvalidInput(f"{path}: missing column(s) {', '.join(missing)}; expected {','.join(IMPORT_COLUMNS)}")
+
+
+def _csv_records(path: Path) -> Records:
+    text = read_text_file(path, what="users file")
+    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    except csv.Error as exc:
+        raise InvalidInput(f"{path}: line {reader.line_num}: not valid CSV ({exc})") from None
+    _check_header(path, header)
+    reader.fieldnames = header
+    try:
+        records = [(reader.line_num, row) for row in reader]
+    except csv.Error as exc:
+        raise InvalidInput(f"{path}: line {reader.line_num + 1}: not valid CSV ({exc}); nothing imported") from None
+    for line, row in records:
+        # The csv module's field limit is process-wide (the call-record readers raise it): check ours here.
+        longest = max((len(v) for v in row.values() if isinstance(v, str)), default=0)
+        if longest > MAX_FIELD_CHARS:
+            raise InvalidInput(
+                f"{path}: line {line}: not valid CSV (a field of {longest:,} characters; "
+                f"at most {MAX_FIELD_CHARS:,}); nothing imported"
+            )
+    return records
+
+
+def _workbook_records(path: Path) -> Records:
+    """The first sheet of an .xlsx workbook: its first row the header, each later row a record.
+
+    Read with openpyxl in read-only mode, bounded: the file size of a CSV, what its parts unpack to,
+    :data:`MAX_SHEET_ROWS` rows and :data:`MAX_SHEET_COLUMNS` columns. Cells are made text as a CSV
+    would hold them (TRUE -> "true", 1 -> "1", empty -> "").
+    """
+    from openpyxl import load_workbook
+
+    not_workbook = f"{path}: not a readable Excel workbook (.xlsx); save the users as .xlsx or CSV"
+    try:
+        with path.open("rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size > MAX_FILE_BYTES:
+                raise InvalidInput(f"{path}: users file is too large ({size:,} bytes)")
+            try:
+                with zipfile.ZipFile(fh) as archive:
+                    names = archive.namelist()
+                    unpacked = sum(info.file_size for info in archive.infolist())
+            except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError):
+                raise InvalidInput(not_workbook) from None
+            if "xl/workbook.xml" not in names:
+                raise InvalidInput(not_workbook)
+            if unpacked > MAX_UNPACKED_BYTES:
+                raise InvalidInput(f"{path}: the workbook unpacks to more than {MAX_UNPACKED_BYTES:,} bytes")
+            fh.seek(0)
+            try:
+                return _sheet_records(path, load_workbook(fh, read_only=True, data_only=True))
+            except InvalidInput:
+                raise
+            except Exception:  # noqa: BLE001 - a damaged workbook fails in many ways (zip, XML, a missing part)
+                raise InvalidInput(not_workbook) from None
+    except OSError as exc:
+        raise InvalidInput(f"{path}: cannot read ({exc.strerror})") from None
+
+
+def _sheet_records(path: Path, workbook: Any) -> Records:
+    try:
+        if not workbook.worksheets:
+            raise InvalidInput(f"{path}: the workbook has no sheet")
+        sheet = workbook.worksheets[0]
+        first = next(sheet.iter_rows(max_row=1, values_only=True), ())
+        header = [_cell_text(v).strip().lower() for v in first]
+        while header and not header[-1]:
+            header.pop()
+        if len(header) > MAX_SHEET_COLUMNS:
+            raise InvalidInput(f"{path}: more than {MAX_SHEET_COLUMNS} columns; expected {','.join(IMPORT_COLUMNS)}")
+        _check_header(path, header)
+        records: Records = []
+        last = MAX_SHEET_ROWS + 1  # the header is row 1
+        for line, values in enumerate(
+            sheet.iter_rows(min_row=2, max_row=last + 1, max_col=len(header), values_only=True), start=2
+        ):
+            texts = [_cell_text(v) for v in values]
+            if not any(t.strip() for t in texts):
+                continue  # a blank row, as a blank line of a CSV file
+            if line > last:
+                raise InvalidInput(f"{path}: more than {MAX_SHEET_ROWS:,} rows; nothing imported")
+            longest = max(len(t) for t in texts)
+            if longest > MAX_FIELD_CHARS:
+                raise InvalidInput(
+                    f"{path}: line {line}: a cell of {longest:,} characters (at most {MAX_FIELD_CHARS:,}); "
+                    "nothing imported"
+                )
+            row: dict[str, str | None] = dict(zip(header, texts, strict=False))
+            records.append((line, row))
+        return records
+    finally:
+        workbook.close()
+
+
+def _cell_text(value: Any) -> str:
+    """A cell's value as the text a CSV file would hold."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
 
 
 def read_upn_file(path: Path) -> list[str]:

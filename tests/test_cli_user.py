@@ -183,3 +183,150 @@ def test_huge_field_refused_even_after_the_csv_limit_was_raised(cli, bare, tmp_p
         assert dump() == before
     finally:
         csv.field_size_limit(limit)
+
+
+# --- user import FILE.xlsx ----------------------------------------------------------------------
+
+
+def _xlsx(tmp_path: Path, rows: list[list], *, name: str = "users.xlsx", title: str = "Users") -> Path:
+    """A real workbook written by openpyxl: ``rows`` on its first sheet, a decoy second sheet."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = title
+    for row in rows:
+        ws.append(row)
+    wb.create_sheet("Notes").append(["upn", "country"])
+    wb["Notes"].append(["never@contoso.com", "US"])
+    path = tmp_path / name
+    wb.save(path)
+    return path
+
+
+HEADER = ["upn", "name", "country", "plan", "conferencing", "licensed"]
+
+
+def test_import_xlsx(cli, bare, tmp_path: Path) -> None:
+    path = _xlsx(tmp_path, [
+        [" UPN ", "Name", "Country", "Plan", "Conferencing", "Licensed"],
+        ["a@contoso.com", "A", "US", "domestic", True, False],  # Excel's TRUE and FALSE
+        ["b@contoso.com", "B", "GB", "domestic-international", 1, 0],  # numbers
+        [None, None, None, None, None, None],  # a blank row, skipped as a blank CSV line is
+        ["c@contoso.com", "Cee, Jr.", "de", None, "yes", "TRUE"],
+        ["d@contoso.com", None, "US", "payg", None, None],
+    ])
+    doc = assert_json(cli("user", "import", str(path), "--json"))
+    assert doc == {"added": 4, "updated": 0, "errors": []}
+    assert rows("SELECT upn, name, country, plan, conferencing, licensed FROM users ORDER BY upn") == [
+        ("a@contoso.com", "A", "US", "domestic", 1, 0),
+        ("b@contoso.com", "B", "GB", "domestic-international", 1, 0),
+        ("c@contoso.com", "Cee, Jr.", "DE", "none", 1, 1),
+        ("d@contoso.com", "", "US", "payg", 0, 0),
+    ]
+    again = _xlsx(tmp_path, [["upn", "country", "plan"], ["a@contoso.com", "US", "payg"]], name="again.xlsx")
+    r = cli("user", "import", str(again))
+    assert r.exit_code == 0 and "0 added, 1 updated" in r.stdout
+    assert rows("SELECT plan FROM users WHERE upn = 'a@contoso.com'") == [("payg",)]
+
+
+def test_a_workbook_is_recognised_by_its_content(cli, bare, tmp_path: Path) -> None:
+    path = _xlsx(tmp_path, [HEADER, ["a@contoso.com", "A", "US", "none", False, True]], name="users.csv")
+    assert cli("user", "import", str(path)).exit_code == 0
+    assert rows("SELECT upn, licensed FROM users") == [("a@contoso.com", 1)]
+
+
+def test_a_bad_row_in_a_workbook_refuses_it_whole_by_its_sheet_row(cli, bare, tmp_path: Path) -> None:
+    assert cli("user", "add", "keep@contoso.com", "--country", "US").exit_code == 0
+    before = dump()
+    path = _xlsx(tmp_path, [
+        HEADER,
+        ["a@contoso.com", "A", "US", "none", True, True],
+        [],  # row 3: blank
+        ["b@contoso.com", "B", "US", 7, True, True],  # row 4: a number where a plan goes
+        ["c@contoso.com", "C", "US", "none", 2, True],  # row 5: 2 is no yes or no
+    ])
+    err = assert_error(cli("user", "import", str(path)), "line 4", "unknown calling plan '7'", "1 more",
+                       "nothing imported")
+    assert "line 2" not in err
+    assert dump() == before
+    doc = cli("user", "import", str(path), "--json")
+    assert doc.exit_code == 1
+    assert '"line 5: conferencing \'2\' is not true/false, yes/no or 1/0"' in doc.stdout
+
+
+@pytest.mark.parametrize(
+    ("rows_", "needles"),
+    [
+        ([["upn", "name"], ["a@c.com", "A"]], ["missing column", "country"]),
+        ([[], ["a@c.com", "US"]], ["empty file"]),
+        ([["upn", "country", None, "extra"], ["a@c.com", "US"]], ["more than 3 columns"]),
+        ([["upn", "country", "name"], ["a@c.com", "US", "n" * 5000]], ["line 2", "a cell of 5,000 characters"]),
+        ([["upn", "country"], ["a@c.com", "US"], ["b@c.com", "US"], ["c@c.com", "US"], ["d@c.com", "US"]],
+         ["more than 3 rows"]),
+    ],
+    ids=["missing-column", "empty-header", "too-wide", "huge-cell", "too-long"],
+)
+def test_bounds_and_header_of_a_workbook(cli, bare, tmp_path: Path, monkeypatch, rows_, needles) -> None:
+    from credits_cli import users
+
+    monkeypatch.setattr(users, "MAX_SHEET_ROWS", 3)
+    monkeypatch.setattr(users, "MAX_SHEET_COLUMNS", 3)
+    before = dump()
+    assert_error(cli("user", "import", str(_xlsx(tmp_path, rows_))), *needles)
+    assert dump() == before
+
+
+def test_rows_up_to_the_bound_are_read(cli, bare, tmp_path: Path, monkeypatch) -> None:
+    from credits_cli import users
+
+    monkeypatch.setattr(users, "MAX_SHEET_ROWS", 3)
+    path = _xlsx(tmp_path, [["upn", "country"], ["a@c.com", "US"], ["b@c.com", "US"], ["c@c.com", "US"], [], []])
+    assert cli("user", "import", str(path)).exit_code == 0
+    assert rows("SELECT count(*) FROM users") == [(3,)]
+
+
+def _zip(path: Path, members: dict[str, bytes]) -> Path:
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["corrupt-zip", "truncated", "zip-of-csv", "text-named-xlsx", "broken-sheet"])
+def test_unreadable_workbooks(cli, bare, tmp_path: Path, kind: str) -> None:
+    path = tmp_path / "users.xlsx"
+    if kind == "corrupt-zip":
+        path.write_bytes(b"PK\x03\x04" + b"\x00garbage" * 100)
+    elif kind == "truncated":
+        good = _xlsx(tmp_path, [HEADER, ["a@contoso.com", "A", "US", "none", True, True]], name="good.xlsx")
+        path.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    elif kind == "zip-of-csv":
+        _zip(path, {"users.csv": b"upn,country\na@c.com,US\n"})
+    elif kind == "text-named-xlsx":
+        path.write_text("upn,country\na@c.com,US\n")
+    else:
+        _zip(path, {"[Content_Types].xml": b"<Types/>", "xl/workbook.xml": b"<workbook><sheets>"})
+    before = dump()
+    assert_error(cli("user", "import", str(path)), "not a readable Excel workbook")
+    assert dump() == before
+
+
+def test_an_old_xls_workbook_is_named(cli, bare, tmp_path: Path) -> None:
+    path = tmp_path / "users.xls"
+    path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 512)
+    assert_error(cli("user", "import", str(path)), "Excel 97-2003", "save it as .xlsx or CSV")
+
+
+def test_a_workbook_over_the_size_limits_is_refused(cli, bare, tmp_path: Path, monkeypatch) -> None:
+    from credits_cli import users
+
+    path = _xlsx(tmp_path, [HEADER, ["a@contoso.com", "A", "US", "none", True, True]])
+    monkeypatch.setattr(users, "MAX_FILE_BYTES", 1000)
+    assert_error(cli("user", "import", str(path)), "too large")
+    monkeypatch.setattr(users, "MAX_FILE_BYTES", 50 * 1024 * 1024)
+    monkeypatch.setattr(users, "MAX_UNPACKED_BYTES", 2000)
+    assert_error(cli("user", "import", str(path)), "unpacks to more than 2,000 bytes")
+    assert rows("SELECT count(*) FROM users") == [(0,)]

@@ -7,8 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from credits_cli import ledger, report, tenants
+from credits_cli import ledger, tenants
 from credits_cli.errors import InvalidInput
+from credits_cli.reports import build as report
 from tests import reportdata
 from tests.helpers import pin_now
 

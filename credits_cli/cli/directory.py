@@ -230,10 +230,16 @@ def user_add(
 @user_app.command("import")
 def user_import(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="CSV with columns upn,name,country,plan,conferencing,licensed.")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV file or Excel workbook (.xlsx: its first sheet) with the columns "
+            "upn,name,country,plan,conferencing,licensed in its first row."
+        ),
+    ],
     json_out: Json = False,
 ) -> None:
-    """Add or update users from a CSV file (all rows or none)."""
+    """Add or update users from a CSV file or an Excel workbook, .xlsx (all rows or none)."""
     from credits_cli import users
 
     st = state(ctx)

@@ -11,7 +11,7 @@ from credits_cli.cli.common import Json, console, print_json, printable, say, st
 
 if TYPE_CHECKING:
     from credits_cli.recommend import Recommendation
-    from credits_cli.report import Report
+    from credits_cli.reports.build import Report
 
 
 #: Width of the longest bar of the daily spend chart, in terminal cells.
@@ -50,7 +50,7 @@ def report(
     json_out: Json = False,
 ) -> None:
     """Usage and funding report: balance, funding, spend by kind, denied calls, pools, users, destinations."""
-    from credits_cli import report as rep
+    from credits_cli.reports import build as rep
 
     st = state(ctx)
     per = rep.period(start, end)
@@ -61,13 +61,13 @@ def report(
         t = st.tenant(s)
         data = rep.build(s, t, per)
         if xlsx_out is not None:
-            from credits_cli import xlsx
+            from credits_cli.reports import xlsx
 
             written["xlsx"] = xlsx.write(
                 xlsx_out, data, rep.iter_calls(s, t, per), rep.iter_ledger(s, t, per, data.opening)
             )
         if csv_out is not None:
-            from credits_cli import report_csv
+            from credits_cli.reports import csv as report_csv
 
             written["csv"] = report_csv.write(
                 csv_out, data, rep.iter_calls(s, t, per), rep.iter_ledger(s, t, per, data.opening)

@@ -18,9 +18,9 @@ from typing import Any
 
 from credits_cli import clock, money
 from credits_cli.errors import InvalidInput
-from credits_cli.report import CALL_COLUMNS, LEDGER_COLUMNS, Report
+from credits_cli.reports.build import CALL_COLUMNS, LEDGER_COLUMNS, Report
+from credits_cli.reports.guard import csv_text
 
-_DANGER = ("=", "+", "-", "@", "\t", "\r")
 FILES = ("summary", "daily", "users", "destinations", "pools", "ledger", "calls")
 
 
@@ -38,10 +38,7 @@ def safe(value: Any) -> str:
         return value.isoformat()
     if isinstance(value, int):
         return str(value)
-    text = str(value)
-    if text.startswith(_DANGER):
-        return "'" + text
-    return text
+    return csv_text(str(value))
 
 
 def _write(path: Path, headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:

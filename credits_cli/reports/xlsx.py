@@ -1,0 +1,546 @@
+"""The report as an Excel workbook (SPEC §7), written by XlsxWriter in constant-memory mode.
+
+Sheets: Summary, Daily (with a column chart of daily spend), Users,
+Destinations, Pools, Ledger, Calls. On the Ledger sheet a run of consecutive
+call charges of one day is one row (exact sum, entry count, balance after; the
+charges one by one are the Calls sheet's Charge column). Calls and Ledger are
+streamed from the database and continue on "Calls (2)", "Calls (3)", ... when
+a period holds more rows than one sheet can (:data:`MAX_ROWS`).
+
+- XlsxWriter's constant-memory mode writes each row out as soon as the next one
+  starts, so a month of a million calls holds one row in memory. Only its
+  public API is used: ``write_string``, ``write_number``, ``write_datetime``,
+  formats, ``set_column``, ``freeze_panes``, ``autofilter``, the print setup
+  and a native chart.
+- Money cells are numbers in the number format ``#,##0.0000 "USD"``: four
+  decimals everywhere, because charges carry four and a total shown with fewer
+  would not visibly add up. A number in an Excel cell is a binary double, and
+  XlsxWriter writes doubles: the exact ``Decimal`` of the ledger becomes a
+  float here, at the edge of the file and nowhere else. A double holds every
+  amount of up to eleven digits before the point to well within its fourth
+  decimal, so each cell reads back as the ledger's amount to the fourth
+  decimal (a test reads every money cell back and checks it).
+- Dates are dates, times are date-times (UTC), minutes, counts and shares are
+  numbers, each in its format.
+- Every sheet has its header row frozen, a filter over its header and data
+  rows, set widths, and prints one page wide (landscape when wide) with the
+  header row on every page. Totals rows (bold) sit below the filtered range,
+  so sorting never moves them.
+- No text from the data ever becomes a formula or an error value
+  (:mod:`credits_cli.reports.guard`): text is always written with
+  ``write_string``, never ``write``, and the workbook is opened with
+  ``strings_to_formulas``, ``strings_to_numbers`` and ``strings_to_urls`` off;
+  a text that starts with ``= + - @``, a tab or a carriage return, or reads
+  like an Excel error (``#N/A``), gets Excel's quote prefix, so it stays text
+  when the cell is edited; characters XML cannot hold become U+FFFD and text
+  is cut to the 32,767 characters a cell holds.
+- The file is written to a temporary file created beside the target under an
+  unpredictable name, and renamed into place at the end; on any failure the
+  temporary file and XlsxWriter's scratch files are removed, and a full disk
+  or an unwritable folder is one :class:`InvalidInput` line. The workbook, like
+  the database, is readable by its owner only.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import xlsxwriter
+from xlsxwriter.exceptions import FileCreateError, FileSizeError
+
+from credits_cli.errors import InvalidInput
+from credits_cli.reports.build import CALL_COLUMNS, LEDGER_COLUMNS, Report
+from credits_cli.reports.guard import cell_text, is_plain
+
+#: Excel's row limit; a sheet holds MAX_ROWS - 1 data rows under its header.
+MAX_ROWS = 1_048_576
+
+MINUTES_FORMAT = "#,##0.00"
+COUNT_FORMAT = "#,##0"
+PERCENT_FORMAT = "0.00%"
+DATE_FORMAT = "yyyy-mm-dd"
+DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
+HEADER_FILL = "#305496"
+#: A sheet whose columns are wider than this, together (in characters), prints in landscape.
+LANDSCAPE_WIDTH = 110
+#: One row in memory at a time; no text is ever taken for a formula, a number or a link.
+OPTIONS = {
+    "constant_memory": True,
+    "strings_to_formulas": False,
+    "strings_to_numbers": False,
+    "strings_to_urls": False,
+}
+
+
+def money_format(currency: str) -> str:
+    return f'#,##0.0000 "{currency}"'
+
+
+def minutes(seconds: int) -> Decimal:
+    return (Decimal(seconds) / 60).quantize(Decimal("0.01"))
+
+
+class Content(StrEnum):
+    """What a column holds, which decides how its cells are written and formatted."""
+
+    TEXT = "text"  # text from the data, through the formula guard
+    COUNT = "count"  # a whole number of things (calls, entries, seconds)
+    NUMBER = "number"  # an identifier or line number: no thousands separator
+    MINUTES = "minutes"  # given in seconds, shown in minutes
+    MONEY = "money"  # a Decimal amount in the report's currency
+    PERCENT = "percent"  # a Decimal fraction
+    DATE = "date"
+    DATETIME = "datetime"  # naive UTC
+    ANY = "any"  # decided by each value's type (the Summary's Value column)
+
+
+class Column(NamedTuple):
+    header: str
+    width: float
+    content: Content
+
+
+Write = Callable[[int, int, Any], Any]
+
+
+class _Formats:
+    """The workbook's cell formats, made once each: by content, bold or not, quote prefix or not."""
+
+    def __init__(self, wb: Any, currency: str) -> None:
+        self.wb = wb
+        self.number_formats = {
+            Content.COUNT: COUNT_FORMAT,
+            Content.MINUTES: MINUTES_FORMAT,
+            Content.MONEY: money_format(currency),
+            Content.PERCENT: PERCENT_FORMAT,
+            Content.DATE: DATE_FORMAT,
+            Content.DATETIME: DATETIME_FORMAT,
+        }
+        self._made: dict[tuple[Content, bool, bool], Any] = {}
+        self.header = wb.add_format({
+            "bold": True, "font_color": "#FFFFFF", "bg_color": HEADER_FILL, "pattern": 1,
+            "text_wrap": True, "valign": "vcenter",
+        })
+
+    def get(self, content: Content, bold: bool = False, quoted: bool = False) -> Any:
+        """The format for ``content`` (None: Excel's default, for plain text and identifiers)."""
+        key = (content, bold, quoted)
+        if key not in self._made:
+            props: dict[str, Any] = {}
+            if content in self.number_formats:
+                props["num_format"] = self.number_formats[content]
+            if bold:
+                props["bold"] = True
+            if quoted:
+                props["quote_prefix"] = True
+            self._made[key] = self.wb.add_format(props) if props else None
+        return self._made[key]
+
+
+def _writer(ws: Any, formats: _Formats, content: Content, bold: bool) -> Write:
+    """How a column writes one value at (row, col): the column's own type fast, anything else by its type."""
+    if content is Content.TEXT:
+        return _text_writer(ws, formats, bold)
+
+    def any_value(r: int, c: int, v: Any) -> Any:
+        return _write_any(ws, formats, bold, r, c, v)
+
+    if content is Content.ANY:
+        return any_value
+    fmt = formats.get(content, bold)
+    write_number = ws.write_number
+    if content in (Content.COUNT, Content.NUMBER):
+
+        def whole(r: int, c: int, v: Any) -> Any:
+            if v.__class__ is int:
+                return write_number(r, c, v, fmt)
+            return any_value(r, c, v)
+
+        return whole
+    if content in (Content.MONEY, Content.PERCENT):
+
+        def decimal(r: int, c: int, v: Any) -> Any:
+            if v.__class__ is Decimal and v.is_finite():
+                return write_number(r, c, float(v), fmt)  # a double in the cell: see the module docstring
+            return any_value(r, c, v)
+
+        return decimal
+    if content is Content.MINUTES:
+
+        def in_minutes(r: int, c: int, v: Any) -> Any:
+            if v.__class__ is int:
+                return write_number(r, c, float(minutes(v)), fmt)
+            return any_value(r, c, v)
+
+        return in_minutes
+    write_datetime = ws.write_datetime
+    if content is Content.DATE:
+
+        def day(r: int, c: int, v: Any) -> Any:
+            if v.__class__ is date:
+                return write_datetime(r, c, v, fmt)
+            return any_value(r, c, v)
+
+        return day
+
+    def moment(r: int, c: int, v: Any) -> Any:
+        if v.__class__ is datetime and v.tzinfo is None:
+            return write_datetime(r, c, v, fmt)
+        return any_value(r, c, v)
+
+    return moment
+
+
+def _text_writer(ws: Any, formats: _Formats, bold: bool) -> Write:
+    """Text from the data, through the formula guard; ``write_string`` only, so never a formula."""
+    write_string = ws.write_string
+    plain = formats.get(Content.TEXT, bold)
+    quoted = formats.get(Content.TEXT, bold, quoted=True)
+
+    def text(r: int, c: int, v: Any) -> Any:
+        if v.__class__ is not str:
+            v = str(v)
+        if not v:
+            return None
+        if is_plain(v):
+            return write_string(r, c, v, plain)
+        clean, quote = cell_text(v)
+        return write_string(r, c, clean, quoted if quote else plain)
+
+    return text
+
+
+def _write_any(ws: Any, formats: _Formats, bold: bool, r: int, c: int, v: Any) -> Any:
+    """A value whose column does not say its type: money for a Decimal, a count for an int, and so on."""
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        return ws.write_boolean(r, c, v, formats.get(Content.TEXT, bold))
+    if isinstance(v, int):
+        return ws.write_number(r, c, v, formats.get(Content.COUNT, bold))
+    if isinstance(v, Decimal) and v.is_finite():
+        return ws.write_number(r, c, float(v), formats.get(Content.MONEY, bold))
+    if isinstance(v, float) and math.isfinite(v):
+        return ws.write_number(r, c, v, formats.get(Content.NUMBER, bold))
+    if isinstance(v, datetime):
+        if v.tzinfo is not None:
+            v = v.astimezone(UTC).replace(tzinfo=None)
+        return ws.write_datetime(r, c, v, formats.get(Content.DATETIME, bold))
+    if isinstance(v, date):
+        return ws.write_datetime(r, c, v, formats.get(Content.DATE, bold))
+    return _text_writer(ws, formats, bold)(r, c, v)
+
+
+class _Sheet:
+    """One worksheet, written top to bottom (constant memory: a row once left is never written again)."""
+
+    def __init__(self, wb: Any, formats: _Formats, title: str, columns: Sequence[Column]) -> None:
+        self.ws = ws = wb.add_worksheet(title)
+        self.title = title
+        self.columns = columns
+        self.formats = formats
+        self.writers = [_writer(ws, formats, col.content, False) for col in columns]
+        self._bold: list[Write] | None = None
+        self.row = 0  # the last row written (0: the header)
+        widths = [col.width for col in columns]
+        for index, width in enumerate(widths):
+            ws.set_column(index, index, width)
+        ws.freeze_panes(1, 0)
+        # Printed: every column on the page width, the header row on every page.
+        ws.fit_to_pages(1, 0)
+        if sum(widths) > LANDSCAPE_WIDTH:
+            ws.set_landscape()
+        else:
+            ws.set_portrait()
+        ws.repeat_rows(0)
+        for index, col in enumerate(columns):
+            ws.write_string(0, index, col.header, formats.header)
+
+    def add(self, values: Sequence[Any], bold: bool = False) -> None:
+        if bold and self._bold is None:
+            self._bold = [_writer(self.ws, self.formats, col.content, True) for col in self.columns]
+        writers = self._bold if bold and self._bold is not None else self.writers
+        self.row += 1
+        r = self.row
+        for c, v in enumerate(values):
+            if v is not None:
+                writers[c](r, c, v)
+
+    def filter(self) -> None:
+        """A filter over the header and the rows written so far (a totals row comes after)."""
+        self.ws.autofilter(0, 0, self.row, len(self.columns) - 1)
+
+
+def _table(
+    wb: Any, formats: _Formats, title: str, columns: Sequence[Column], rows: Iterable[Sequence[Any]],
+    total: Sequence[Any] | None = None, bold: Callable[[Sequence[Any]], bool] | None = None,
+) -> _Sheet:
+    """A small sheet: header, rows, the filter, an optional bold totals row below it."""
+    sheet = _Sheet(wb, formats, title, columns)
+    for row in rows:
+        sheet.add(row, bold=bold(row) if bold else False)
+    sheet.filter()
+    if total is not None:
+        sheet.add(total, bold=True)
+    return sheet
+
+
+def _streamed(wb: Any, formats: _Formats, title: str, columns: Sequence[Column], rows: Iterable[Sequence[Any]],
+              counted: Callable[[Sequence[Any]], None]) -> list[str]:
+    """A table that continues on "Title (2)", "Title (3)", ... past MAX_ROWS. Returns the sheet titles.
+
+    The loop of a million rows: the column writers are looked up once a sheet, not once a cell.
+    """
+    limit = MAX_ROWS - 1
+    sheets: list[_Sheet] = []
+
+    def new_sheet() -> _Sheet:
+        name = title if not sheets else f"{title} ({len(sheets) + 1})"
+        sheets.append(_Sheet(wb, formats, name, columns))
+        return sheets[-1]
+
+    sheet = new_sheet()
+    writers = list(enumerate(sheet.writers))
+    r = 0
+    for values in rows:
+        if r == limit:
+            sheet.row = r
+            sheet.filter()
+            sheet = new_sheet()
+            writers = list(enumerate(sheet.writers))
+            r = 0
+        r += 1
+        for c, write in writers:
+            v = values[c]
+            if v is not None:
+                write(r, c, v)
+        counted(values)
+    sheet.row = r
+    sheet.filter()
+    return [s.title for s in sheets]
+
+
+def write(
+    path: Path, report: Report, calls: Iterable[tuple[Any, ...]], ledger: Iterable[tuple[Any, ...]]
+) -> dict[str, Any]:
+    """Write the workbook to ``path`` (atomically). Returns the sheet titles and row counts."""
+    target = Path(path)
+    try:
+        fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {target}: {_reason(exc)}") from None
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "w+b") as fh, tempfile.TemporaryDirectory(
+            prefix="credits-xlsx-", ignore_cleanup_errors=True
+        ) as scratch:
+            wb = xlsxwriter.Workbook(fh, {**OPTIONS, "tmpdir": scratch})
+            wb.set_properties({
+                "title": f"Report for {report.tenant}, {report.period.first} to {report.period.last}",
+                "created": report.generated_at,
+            })
+            written = _sheets(wb, report, calls, ledger)
+            written["sheets"] = [ws.get_name() for ws in wb.worksheets()]
+            wb.close()
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except (OSError, FileCreateError, FileSizeError) as exc:
+        tmp.unlink(missing_ok=True)
+        raise InvalidInput(f"cannot write {target}: {_reason(exc)}; nothing written") from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return {"path": str(target), **written}
+
+
+def _reason(exc: BaseException) -> str:
+    """One line for a failed write: the system's words (``No space left on device``)."""
+    cause = exc.args[0] if isinstance(exc, FileCreateError) and exc.args else exc
+    if isinstance(cause, OSError) and cause.strerror:
+        return cause.strerror
+    if isinstance(exc, FileSizeError):
+        return "the workbook would need ZIP64 (over 4 GB)"
+    return str(cause).splitlines()[0] if str(cause) else type(cause).__name__
+
+
+def _sheets(wb: Any, r: Report, calls: Iterable[tuple[Any, ...]], ledger: Iterable[tuple[Any, ...]]) -> dict[str, Any]:
+    formats = _Formats(wb, r.currency)
+    _summary(wb, formats, r)
+    _daily(wb, formats, r)
+    _users(wb, formats, r)
+    _destinations(wb, formats, r)
+    _pools(wb, formats, r)
+    counts = {"ledger": 0, "ledger_entries": 0, "calls": 0}
+    entries_at = [key for _, key in LEDGER_COLUMNS].index("entries")
+
+    def ledger_row(row: Sequence[Any]) -> None:
+        counts["ledger"] += 1
+        counts["ledger_entries"] += row[entries_at]
+
+    def call_row(row: Sequence[Any]) -> None:
+        counts["calls"] += 1
+
+    cur = r.currency
+    ledger_sheets = _streamed(wb, formats, "Ledger", _columns(LEDGER_COLUMNS, _LEDGER_LAYOUT, cur), ledger,
+                              ledger_row)
+    call_sheets = _streamed(wb, formats, "Calls", _columns(CALL_COLUMNS, _CALL_LAYOUT, cur), calls, call_row)
+    return {
+        "calls": counts["calls"],
+        "ledger_rows": counts["ledger"],
+        "ledger_entries": counts["ledger_entries"],
+        "calls_sheets": call_sheets,
+        "ledger_sheets": ledger_sheets,
+    }
+
+
+# --- the two streamed sheets: build.py's columns, with their widths and contents ------------------
+
+_CALL_LAYOUT: dict[str, tuple[float, Content]] = {
+    "start": (20, Content.DATETIME),
+    "external_id": (38, Content.TEXT),
+    "user_upn": (30, Content.TEXT),
+    "kind": (10, Content.TEXT),
+    "call_type": (18, Content.TEXT),
+    "number": (18, Content.TEXT),
+    "country": (8, Content.TEXT),
+    "rate_name": (28, Content.TEXT),
+    "rate_prefix": (9, Content.TEXT),
+    "status": (10, Content.TEXT),
+    "reason": (14, Content.TEXT),
+    "duration_seconds": (11, Content.COUNT),
+    "billed_seconds": (10, Content.COUNT),
+    "pool": (16, Content.TEXT),
+    "pool_seconds": (9, Content.COUNT),
+    "charged_seconds": (11, Content.COUNT),
+    "charge": (16, Content.MONEY),
+    "source_file": (28, Content.TEXT),
+    "source_line": (7, Content.NUMBER),
+}
+
+_LEDGER_LAYOUT: dict[str, tuple[float, Content]] = {
+    "occurred_at": (20, Content.DATETIME),
+    "id": (9, Content.NUMBER),
+    "kind": (12, Content.TEXT),
+    "entries": (9, Content.COUNT),
+    "amount": (18, Content.MONEY),
+    "balance": (18, Content.MONEY),
+    "lot_id": (7, Content.NUMBER),
+    "call": (38, Content.TEXT),
+    "note": (44, Content.TEXT),
+}
+
+
+def _columns(keys: Sequence[tuple[str, str]], layout: dict[str, tuple[float, Content]], cur: str) -> list[Column]:
+    return [Column(_h(header, cur), *layout[key]) for header, key in keys]
+
+
+def _h(header: str, currency: str) -> str:
+    return f"{header} ({currency})" if header in ("Charge", "Amount", "Balance") else header
+
+
+# --- the small sheets -------------------------------------------------------------------------
+
+
+def _summary(wb: Any, formats: _Formats, r: Report) -> None:
+    columns = [Column("Section", 18, Content.TEXT), Column("Item", 40, Content.TEXT),
+               Column("Value", 24, Content.ANY)]
+    rows: list[Sequence[Any]] = list(r.summary_rows())
+    rows.append(("Check", "Opening + movements - closing (always 0)", r.check()))
+    _table(wb, formats, "Summary", columns, rows, bold=lambda row: row[1] in ("Closing balance", "Total"))
+
+
+def _daily(wb: Any, formats: _Formats, r: Report) -> None:
+    cur = r.currency
+    money = Content.MONEY
+    columns = [
+        Column("Date", 12, Content.DATE), Column("Calls", 9, Content.COUNT),
+        Column("Charged calls", 14, Content.COUNT), Column("Denied calls", 13, Content.COUNT),
+        Column("Charged minutes", 16, Content.MINUTES), Column(f"Spend ({cur})", 18, money),
+        Column(f"Funding ({cur})", 18, money), Column(f"Expired ({cur})", 16, money),
+        Column(f"Adjustments ({cur})", 18, money), Column(f"Closing balance ({cur})", 22, money),
+    ]
+    days = r.daily
+    rows = [(d.day, d.calls, d.charged_calls, d.denied_calls, d.charged_seconds, d.spend, d.funding, d.expired,
+             d.other, d.closing) for d in days]
+    total = ("Total", sum(d.calls for d in days), sum(d.charged_calls for d in days),
+             sum(d.denied_calls for d in days), sum(d.charged_seconds for d in days), r.spend, r.funding, r.expired,
+             r.other, r.closing)
+    sheet = _table(wb, formats, "Daily", columns, rows, total)
+    _daily_chart(wb, sheet, len(days), cur)
+
+
+def _daily_chart(wb: Any, sheet: _Sheet, days: int, cur: str) -> None:
+    """A native column chart of the Spend column, beside the table."""
+    title = sheet.title
+    spend = [col.header for col in sheet.columns].index(f"Spend ({cur})")
+    chart = wb.add_chart({"type": "column"})
+    chart.add_series({
+        "name": sheet.columns[spend].header,
+        "categories": [title, 1, 0, days, 0],
+        "values": [title, 1, spend, days, spend],
+        "fill": {"color": HEADER_FILL},
+        "gap": 50,
+    })
+    chart.set_title({"name": f"Daily spend ({cur})"})
+    chart.set_x_axis({"name": "Day (UTC)", "date_axis": True, "num_format": "d mmm", "num_font": {"rotation": -45}})
+    chart.set_y_axis({"name": cur, "num_format": "#,##0.00", "major_gridlines": {"visible": False}})
+    chart.set_legend({"none": True})
+    cm = 96 / 2.54  # pixels per centimetre
+    chart.set_size({"width": round(max(18, min(40, days * 0.7)) * cm), "height": round(9 * cm)})
+    sheet.ws.insert_chart(1, len(sheet.columns) + 1, chart)
+
+
+def _users(wb: Any, formats: _Formats, r: Report) -> None:
+    cur = r.currency
+    columns = [
+        Column("User", 34, Content.TEXT), Column("Name", 26, Content.TEXT), Column("Calls", 9, Content.COUNT),
+        Column("Charged calls", 14, Content.COUNT), Column("Denied calls", 13, Content.COUNT),
+        Column("Billed minutes", 15, Content.MINUTES), Column("Included minutes", 17, Content.MINUTES),
+        Column("Charged minutes", 16, Content.MINUTES), Column(f"Spend ({cur})", 18, Content.MONEY),
+        Column("Share of spend", 14, Content.PERCENT),
+    ]
+    us = r.users
+    spend = sum((u.spend for u in us), Decimal(0))
+    rows = [(u.upn or "(no user)", u.name, u.calls, u.charged_calls, u.denied_calls, u.billed_seconds,
+             u.pool_seconds, u.charged_seconds, u.spend,
+             (u.spend / spend).quantize(Decimal("0.0001")) if spend else Decimal(0)) for u in us]
+    total = ("Total", None, sum(u.calls for u in us), sum(u.charged_calls for u in us),
+             sum(u.denied_calls for u in us), sum(u.billed_seconds for u in us), sum(u.pool_seconds for u in us),
+             sum(u.charged_seconds for u in us), spend, None)
+    _table(wb, formats, "Users", columns, rows, total)
+
+
+def _destinations(wb: Any, formats: _Formats, r: Report) -> None:
+    cur = r.currency
+    columns = [
+        Column("Kind", 10, Content.TEXT), Column("Prefix", 9, Content.TEXT), Column("Destination", 30, Content.TEXT),
+        Column("Country", 9, Content.TEXT), Column("Calls", 9, Content.COUNT),
+        Column("Charged calls", 14, Content.COUNT), Column("Billed minutes", 15, Content.MINUTES),
+        Column("Charged minutes", 16, Content.MINUTES), Column(f"Spend ({cur})", 18, Content.MONEY),
+    ]
+    ds = r.destinations
+    rows = [(d.kind, d.prefix, d.name or "(unrated)", d.country, d.calls, d.charged_calls, d.billed_seconds,
+             d.charged_seconds, d.spend) for d in ds]
+    total = ("Total", None, None, None, sum(d.calls for d in ds), sum(d.charged_calls for d in ds),
+             sum(d.billed_seconds for d in ds), sum(d.charged_seconds for d in ds),
+             sum((d.spend for d in ds), Decimal(0)))
+    _table(wb, formats, "Destinations", columns, rows, total)
+
+
+def _pools(wb: Any, formats: _Formats, r: Report) -> None:
+    columns = [
+        Column("Month", 10, Content.TEXT), Column("Pool", 20, Content.TEXT),
+        Column("Capacity (min)", 15, Content.MINUTES), Column("Used (min)", 13, Content.MINUTES),
+        Column("Left (min)", 13, Content.MINUTES), Column("Used", 10, Content.PERCENT),
+    ]
+    rows = [(p.month, p.pool, p.capacity_seconds, p.used_seconds, p.left_seconds, p.used_fraction) for p in r.pools]
+    _table(wb, formats, "Pools", columns, rows)
