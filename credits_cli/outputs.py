@@ -7,6 +7,8 @@
   ``mkstemp`` (random, created with ``O_EXCL``: a symlink planted there is
   never followed) and renames it into place only when everything was written;
   on any failure the temporary file is removed and the target is untouched.
+  A new file is readable by its owner only, as the database is; a file that
+  is replaced keeps its permissions.
   The temporary name carries the process id, so one left behind by a process
   that was killed is swept by the next write to the same folder.
 * :func:`write_folder` writes several files into a folder all or none.
@@ -136,7 +138,7 @@ class AtomicFile:
         self.tmp = Path(tmp)
         try:
             self.handle: IO[Any] = (
-                os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8", newline="")
+                os.fdopen(fd, "w+b") if binary else os.fdopen(fd, "w", encoding="utf-8", newline="")
             )
         except BaseException:
             os.close(fd)
@@ -172,13 +174,12 @@ class AtomicFile:
 
 
 def _mode_for(target: Path) -> int:
-    """Keep an existing file's permissions; a new file gets what the umask allows (mkstemp makes 0600)."""
+    """Keep an existing file's permissions; a new file is the owner's alone, as the database is (it holds
+    the same people's calls)."""
     try:
         return target.stat().st_mode & 0o777
     except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+        return 0o600
 
 
 @contextlib.contextmanager
@@ -193,11 +194,38 @@ def writing(target: Path, *, what: str = "output", binary: bool = False) -> Iter
         atomic.commit()
 
 
+@contextlib.contextmanager
+def scratch_folder(purpose: str) -> Iterator[Path]:
+    """A private temporary folder (``credits-PURPOSE-PID-RANDOM`` in the temporary directory), removed
+    at the end; folders of the same purpose left by processes that were killed are removed first."""
+    base = Path(tempfile.gettempdir())
+    prefix = f"credits-{purpose}-"
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(base):
+            pid = entry.name[len(prefix):].split("-", 1)[0] if entry.name.startswith(prefix) else ""
+            if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)) and entry.is_dir():
+                import shutil
+
+                shutil.rmtree(entry.path, ignore_errors=True)
+    try:
+        folder = Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=base))
+    except OSError as exc:
+        raise InvalidInput(describe_os_error(exc, base)) from None
+    try:
+        yield folder
+    finally:
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 #: The marker a folder output leaves, so that writing the same report again into it is allowed.
 FOLDER_MARK = ".credits-report"
 
 
-def write_folder(folder: Path, files: dict[str, Callable[[IO[Any]], Any]], *, what: str) -> dict[str, Any]:
+def write_folder(
+    folder: Path, files: dict[str, Callable[[IO[Any]], Any]], *, what: str, database: Path | None = None
+) -> dict[str, Any]:
     """Write ``files`` (name -> writer of an open text handle) into ``folder``: all of them or none.
 
     A folder that already holds a file of one of these names is refused unless
@@ -213,6 +241,8 @@ def write_folder(folder: Path, files: dict[str, Callable[[IO[Any]], Any]], *, wh
         raise InvalidInput(f"cannot create {folder}: {(exc.strerror or str(exc)).lower()}") from None
     if not folder.is_dir():
         raise InvalidInput(f"{what} {folder} is not a folder")
+    for name in files:
+        check_target(folder / name, what=what, database=database)
     ours = (folder / FOLDER_MARK).is_file()
     clashes = sorted(name for name in files if (folder / name).exists())
     if clashes and not ours:

@@ -11,7 +11,7 @@ import openpyxl
 import pytest
 
 from tests import reportdata
-from tests.helpers import pin_now
+from tests.helpers import assert_error, pin_now
 
 D = Decimal
 
@@ -73,8 +73,8 @@ def test_report_csv(cli, seeded, tmp_path):
     assert r.exit_code == 0, r.stderr
     assert "wrote 7 CSV files" in r.stdout
     names = sorted(p.name for p in folder.iterdir())
-    assert names == sorted(f"{n}.csv" for n in ("summary", "daily", "users", "destinations", "pools", "ledger",
-                                                 "calls"))
+    assert names == sorted([".credits-report"] + [f"{n}.csv" for n in ("summary", "daily", "users", "destinations",
+                                                                        "pools", "ledger", "calls")])
     with (folder / "calls.csv").open(newline="") as fh:
         calls = list(csv.DictReader(fh))
     assert len(calls) == 9
@@ -92,6 +92,47 @@ def test_report_csv(cli, seeded, tmp_path):
     with (folder / "daily.csv").open(newline="") as fh:
         daily = list(csv.DictReader(fh))
     assert sum(D(d["spend"]) for d in daily) == D("2.4252")
+
+
+def test_report_csv_never_overwrites_files_it_did_not_write(cli, seeded, tmp_path):
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    mine = folder / "calls.csv"  # the name of the project's own input format
+    mine.write_text("call_id,user,start,duration_seconds,kind,number\nc1,a@b.c,2026-11-01T00:00:00Z,60,outbound,+1\n")
+    before = mine.read_bytes()
+    assert_error(cli("report", "--csv", str(folder)), "already holds calls.csv")
+    assert mine.read_bytes() == before and sorted(p.name for p in folder.iterdir()) == ["calls.csv"]
+    # a folder an earlier report wrote is written again
+    again = tmp_path / "monthly"
+    assert cli("report", "--csv", str(again)).exit_code == 0
+    assert cli("report", "--csv", str(again)).exit_code == 0
+
+
+def test_report_csv_is_all_or_nothing(cli, seeded, tmp_path, monkeypatch):
+    from credits_cli.reports import csv as report_csv
+
+    real = report_csv.safe
+
+    def breaks(value):
+        if value == "+447700900123":
+            raise OSError(28, "No space left on device")
+        return real(value)
+
+    monkeypatch.setattr(report_csv, "safe", breaks)
+    folder = tmp_path / "out"
+    assert_error(cli("report", "--csv", str(folder)), "no space left on device")
+    assert list(folder.iterdir()) == []
+
+
+def test_report_outputs_never_overwrite_the_database(cli, seeded, tmp_path):
+    from tests.helpers import db_path, dump
+
+    database = db_path()
+    before = dump()
+    link = tmp_path / "r.xlsx"
+    link.symlink_to(database)
+    assert_error(cli("report", "--xlsx", str(link)), "is the database")
+    assert dump() == before
 
 
 def test_csv_hostile_names(cli, tenant, monkeypatch, tmp_path):

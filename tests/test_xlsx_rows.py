@@ -309,7 +309,7 @@ def test_a_file_size_limit_is_one_line_and_leaves_nothing(tmp_path, scratch):
 
 
 def test_a_missing_folder_is_one_line(tmp_path):
-    with pytest.raises(InvalidInput, match=r"^cannot write .*: No such file or directory$"):
+    with pytest.raises(InvalidInput, match=r"^cannot write .*: no such folder$"):
         xlsx.write(tmp_path / "nowhere" / "r.xlsx", tiny_report(), iter([]), iter([]))
 
 

@@ -24,13 +24,13 @@ def register(app: typer.Typer) -> None:
     app.command("recommend")(recommend)
 
 
-def _check_xlsx_target(path: Path) -> None:
+def _check_xlsx_target(path: Path, database: Path | None) -> None:
+    from credits_cli import outputs
     from credits_cli.errors import InvalidInput
 
     if path.suffix.lower() != ".xlsx":
         raise InvalidInput(f"{path} should end in .xlsx")
-    if path.is_dir():
-        raise InvalidInput(f"{path} is a directory")
+    outputs.check_target(path, what="--xlsx", database=database)
     if not path.parent.is_dir():
         raise InvalidInput(f"folder {path.parent} does not exist")
 
@@ -55,7 +55,7 @@ def report(
     st = state(ctx)
     per = rep.period(start, end)
     if xlsx_out is not None:
-        _check_xlsx_target(xlsx_out)
+        _check_xlsx_target(xlsx_out, st.database_file())
     written: dict[str, Any] = {}
     with st.db.read() as s:
         t = st.tenant(s)
@@ -70,7 +70,8 @@ def report(
             from credits_cli.reports import csv as report_csv
 
             written["csv"] = report_csv.write(
-                csv_out, data, rep.iter_calls(s, t, per), rep.iter_ledger(s, t, per, data.opening)
+                csv_out, data, rep.iter_calls(s, t, per), rep.iter_ledger(s, t, per, data.opening),
+                database=st.database_file(),
             )
     if json_out:
         print_json(data.to_dict() | {"written": written})

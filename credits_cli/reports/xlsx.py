@@ -44,8 +44,6 @@ a period holds more rows than one sheet can (:data:`MAX_ROWS`).
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -56,6 +54,7 @@ from typing import Any, NamedTuple
 import xlsxwriter
 from xlsxwriter.exceptions import FileCreateError, FileSizeError
 
+from credits_cli import outputs
 from credits_cli.errors import InvalidInput
 from credits_cli.reports.build import CALL_COLUMNS, LEDGER_COLUMNS, Report
 from credits_cli.reports.guard import cell_text, is_plain
@@ -331,34 +330,24 @@ def _streamed(wb: Any, formats: _Formats, title: str, columns: Sequence[Column],
 def write(
     path: Path, report: Report, calls: Iterable[tuple[Any, ...]], ledger: Iterable[tuple[Any, ...]]
 ) -> dict[str, Any]:
-    """Write the workbook to ``path`` (atomically). Returns the sheet titles and row counts."""
+    """Write the workbook to ``path`` (atomically: :class:`credits_cli.outputs.AtomicFile`). Returns the
+    sheet titles and row counts."""
     target = Path(path)
-    try:
-        fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise InvalidInput(f"cannot write {target}: {_reason(exc)}") from None
-    tmp = Path(name)
-    try:
-        with os.fdopen(fd, "w+b") as fh, tempfile.TemporaryDirectory(
-            prefix="credits-xlsx-", ignore_cleanup_errors=True
-        ) as scratch:
-            wb = xlsxwriter.Workbook(fh, {**OPTIONS, "tmpdir": scratch})
-            wb.set_properties({
-                "title": f"Report for {report.tenant}, {report.period.first} to {report.period.last}",
-                "created": report.generated_at,
-            })
-            written = _sheets(wb, report, calls, ledger)
-            written["sheets"] = [ws.get_name() for ws in wb.worksheets()]
-            wb.close()
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except (OSError, FileCreateError, FileSizeError) as exc:
-        tmp.unlink(missing_ok=True)
-        raise InvalidInput(f"cannot write {target}: {_reason(exc)}; nothing written") from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    atomic = outputs.AtomicFile(target, what="--xlsx", binary=True)
+    with atomic:
+        try:
+            with outputs.scratch_folder("xlsx") as scratch:
+                wb = xlsxwriter.Workbook(atomic.handle, {**OPTIONS, "tmpdir": str(scratch)})
+                wb.set_properties({
+                    "title": f"Report for {report.tenant}, {report.period.first} to {report.period.last}",
+                    "created": report.generated_at,
+                })
+                written = _sheets(wb, report, calls, ledger)
+                written["sheets"] = [ws.get_name() for ws in wb.worksheets()]
+                wb.close()
+        except (OSError, FileCreateError, FileSizeError) as exc:
+            raise InvalidInput(f"cannot write {target}: {_reason(exc)}; nothing written") from None
+        atomic.commit()
     return {"path": str(target), **written}
 
 
