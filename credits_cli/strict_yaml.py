@@ -13,19 +13,20 @@ An unquoted scalar is read by the YAML 1.2 core schema:
 - null: nothing, ``~``, ``null``, ``Null``, ``NULL``
 - booleans: ``true``, ``True``, ``TRUE``, ``false``, ``False``, ``FALSE``
 - whole numbers in decimal without leading zeros: ``44``, ``-1``, ``0``
-- other numbers with a decimal point: ``0.5``, ``1.5e+3``, ``.inf``, ``.nan``
-  (money fields then refuse them as floats: prices are quoted)
+- numbers with a decimal point (and a signed exponent, if any): ``0.5``,
+  ``1.5e+3``, ``.inf``, ``.nan`` (money fields then refuse them as floats:
+  prices are quoted)
 - text: everything else
 
 and refused, naming the line, when YAML 1.1 would read it differently, or when
 it is a number in another base than ten:
 
-- leading zeros, ``0044`` (1.1: octal 36; 1.2: 44). So a prefix 0044 never
-  becomes 36: written ``"0044"`` it is text, which the rate table then refuses
-  as "starts with 0; E.164 starts with a country code". Plain ``44`` stays a
-  number, which a table accepts as a prefix.
+- leading zeros, ``0044`` (1.1: octal 36; 1.2: 44), ``00``. So a prefix 0044
+  never becomes 36: written ``"0044"`` it is text, which the rate table then
+  refuses as "starts with 0; E.164 starts with a country code". Plain ``44``
+  stays a number, which a table accepts as a prefix.
 - other bases, ``0x31``, ``0o17``, ``0b101`` (``0x31`` is 49 in both versions,
-  Germany instead of a typo of 31: no number in these files is hexadecimal)
+  Germany's code: no number in these files is written in another base)
 - base 60, ``1:20``; digit separators, ``1_000``
 - the YAML 1.1 booleans ``yes``, ``no``, ``on``, ``off``, ``y``, ``n`` (in
   the capitalisations 1.1 knows): text in 1.2
@@ -33,10 +34,11 @@ it is a number in another base than ten:
 - dates ``2026-01-01``, the merge key ``<<`` and the value key ``=`` (1.1 only)
 
 Quoted and block scalars are text in both versions, as are scalars tagged
-``!!str``. Every other tag is refused (``!!python/...``, ``!!int``,
-``!!set``...), as are aliases (``*name``: how a small file expands into
-gigabytes, "billion laughs"), more than one document in a file, and a key
-repeated in the same mapping at any depth::
+``!!str``. Other tags are refused (``!!python/...``, ``!!int``, ``!!set``,
+``!``...; ``!!map`` and ``!!seq`` on their own kinds aside), as are aliases
+(``*name``: how a small file expands into gigabytes, "billion laughs"), more
+than one document in a file, and a key repeated in the same mapping at any
+depth::
 
     rates/x.yaml: line 12: duplicate key 'prefix' (first on line 11)
     rates/x.yaml: line 7: unquoted 0044 is the number 36 in YAML 1.1 and the number 44 in YAML 1.2; ...
