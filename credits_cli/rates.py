@@ -1,8 +1,10 @@
 """Rate tables (SPEC §4): loading ``rates/*.yaml``, longest-prefix lookup, pricing.
 
-A table is read with a safe YAML loader that refuses aliases (no
-"billion laughs"), Python tags and files larger than :data:`MAX_FILE_BYTES`.
-Every problem is one message naming the file and the entry, e.g.
+A table is read by :mod:`credits_cli.strict_yaml`: YAML where versions 1.1
+and 1.2 agree (an unquoted ``0044`` is refused, never the octal 36), no
+duplicate keys, aliases ("billion laughs") or tags, and no file larger than
+:data:`MAX_FILE_BYTES`. It is then validated by a typed model (``_Table``,
+pydantic); every problem is one message naming the file and the entry, e.g.
 ``rates/x.yaml: outbound[12] (prefix 447): per_minute '-1' is negative``.
 
 Pricing (SPEC §4): billed seconds = max(minimum, duration rounded up to the
@@ -21,16 +23,14 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from sqlmodel import Session, col, func, select
 
-from credits_cli import clock, money
+from credits_cli import clock, money, strict_yaml
 from credits_cli.errors import InvalidInput, NotFound
 from credits_cli.models import RateEntry, RateTable, Tenant
 
 SECTIONS = ("outbound", "tollfree", "dialout")
-TOP_KEYS = {"name", "currency", "decimals", "billing", *SECTIONS}
-ENTRY_KEYS = {"prefix", "name", "per_minute", "connection_fee", "minimum_seconds", "increment_seconds"}
-BILLING_KEYS = {"minimum_seconds", "increment_seconds"}
 #: A rate table larger than this is refused before it is parsed.
 MAX_FILE_BYTES = 4 * 1024 * 1024
 #: Rates may be finer than a charge (e.g. 0.012345 per minute), but not absurdly so.
@@ -211,47 +211,9 @@ class RateBook:
 # --- parsing a file -------------------------------------------------------------------
 
 
-def _safe_loader() -> type:
-    import yaml
-
-    class NoAliasSafeLoader(yaml.SafeLoader):
-        """SafeLoader that refuses aliases: a rate table never needs them, and
-        they are how a small file expands into gigabytes ("billion laughs")."""
-
-        def compose_node(self, parent: Any, index: Any) -> Any:
-            if self.check_event(yaml.AliasEvent):
-                event = self.peek_event()
-                raise yaml.composer.ComposerError(
-                    None, None, "aliases (*name) are not allowed in a rate table", event.start_mark
-                )
-            return super().compose_node(parent, index)
-
-    return NoAliasSafeLoader
-
-
 def read_yaml(path: Path) -> tuple[Any, str]:
-    """Read and parse a rate file safely. Returns (data, text)."""
-    import yaml
-
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
-    if not path.is_file():
-        raise InvalidInput(f"{path} is not a file")
-    if size > MAX_FILE_BYTES:
-        raise InvalidInput(f"{path}: {size:,} bytes is too large for a rate table (at most {MAX_FILE_BYTES:,})")
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except OSError as exc:
-        raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise InvalidInput(f"{path}: not UTF-8 text") from None
-    try:
-        data = yaml.load(text, Loader=_safe_loader())  # noqa: S506 - a SafeLoader subclass without aliases
-    except yaml.YAMLError as exc:
-        raise InvalidInput(f"{path}: not a valid rate table: {' '.join(str(exc).split())}") from None
-    return data, text
+    """Read and parse a rate file strictly (:mod:`credits_cli.strict_yaml`). Returns (data, text)."""
+    return strict_yaml.read(path, what="rate table", max_bytes=MAX_FILE_BYTES)
 
 
 @dataclass
@@ -262,108 +224,253 @@ class ParsedTable:
     rates: list[Rate]
 
 
-def _seconds(value: Any, where: str, key: str, *, low: int) -> int:
+# The file's typed model. Each validator raises ValueError with the message a user reads; the
+# problem's place (``outbound[3] (prefix 4477)``) is added from the error's location by
+# :func:`_problem`, so every message names the file and the entry in one line.
+
+
+def _seconds(value: Any, key: str, *, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidInput(f"{where}: {key} {value!r} must be a whole number of seconds")
+        raise ValueError(f"{key} {value!r} must be a whole number of seconds")
     if value < low or value > MAX_SECONDS:
-        raise InvalidInput(f"{where}: {key} {value} must be between {low} and {MAX_SECONDS}")
+        raise ValueError(f"{key} {value} must be between {low} and {MAX_SECONDS}")
     return value
 
 
-def _rate_value(value: Any, where: str, key: str) -> Decimal:
+def _rate_value(value: Any, key: str) -> Decimal:
     if isinstance(value, float):
-        raise InvalidInput(f"{where}: {key} {value!r} must be quoted (write \"{value}\") so it stays exact")
+        raise ValueError(f"{key} {value!r} must be quoted (write \"{value}\") so it stays exact")
     if isinstance(value, bool) or not isinstance(value, int | str):
-        raise InvalidInput(f"{where}: {key} {value!r} is not a decimal number")
+        raise ValueError(f"{key} {value!r} is not a decimal number")
     text = str(value).strip()
     if text.startswith("-"):
-        raise InvalidInput(f"{where}: {key} {text!r} is negative")
+        raise ValueError(f"{key} {text!r} is negative")
     if not _RATE_RE.match(text):
-        raise InvalidInput(
-            f"{where}: {key} {text!r} is not a plain decimal such as \"0.0230\" "
+        raise ValueError(
+            f"{key} {text!r} is not a plain decimal such as \"0.0230\" "
             f"(at most {MAX_RATE_DECIMALS} decimals, no exponents or signs)"
         )
     result = Decimal(text)
     if result > MAX_RATE:
-        raise InvalidInput(f"{where}: {key} {text} is too large (at most {MAX_RATE})")
+        raise ValueError(f"{key} {text} is too large (at most {MAX_RATE})")
     return result
+
+
+def _prefix(value: Any) -> str:
+    """E.164 digits without '+': an int (44) or text ("44", "+44"), not starting with 0."""
+    if value is None:
+        raise ValueError("missing prefix")
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError(f"prefix {value!r} must be digits")
+    prefix = str(value).strip().removeprefix("+")
+    if not prefix.isascii() or not prefix.isdigit():
+        raise ValueError(f"prefix {value!r} must be E.164 digits without '+', e.g. \"44\"")
+    if prefix.startswith("0"):
+        raise ValueError(f"prefix {prefix!r} starts with 0; E.164 starts with a country code")
+    if len(prefix) > MAX_PREFIX_DIGITS:
+        raise ValueError(f"prefix {prefix!r} is longer than {MAX_PREFIX_DIGITS} digits")
+    return prefix
+
+
+def _known_keys(data: dict[Any, Any], model: type[BaseModel]) -> None:
+    """Refuse a key that is not text (YAML allows ``5: x``) as the unknown key it is."""
+    for key in data:
+        if not isinstance(key, str):
+            raise ValueError(f"unknown key {str(key)!r} (known: {', '.join(sorted(model.model_fields))})")
+
+
+class _Model(BaseModel):
+    # built on first use: commands that only price calls never validate a file
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+
+class _Billing(_Model):
+    minimum_seconds: int = 60
+    increment_seconds: int = 60
+
+    @field_validator("minimum_seconds", "increment_seconds", mode="plain")
+    @classmethod
+    def _check_seconds(cls, value: Any, info: ValidationInfo) -> int:
+        return _seconds(value, str(info.field_name), low=0 if info.field_name == "minimum_seconds" else 1)
+
+
+class _Entry(_Model):
+    prefix: str
+    name: str = ""
+    per_minute: Decimal
+    connection_fee: Decimal = Decimal(0)
+    minimum_seconds: int | None = None  # None: the table's billing
+    increment_seconds: int | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _is_mapping(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            raise ValueError('an entry is a mapping like {prefix: "44", per_minute: ...}')
+        _known_keys(data, cls)
+        return data
+
+    @field_validator("prefix", mode="plain")
+    @classmethod
+    def _check_prefix(cls, value: Any) -> str:
+        return _prefix(value)
+
+    @field_validator("name", mode="plain")
+    @classmethod
+    def _check_name(cls, value: Any) -> str:
+        if not isinstance(value, str) or len(value) > 200:
+            raise ValueError("name must be text (at most 200 characters)")
+        return value.strip()
+
+    @field_validator("per_minute", "connection_fee", mode="plain")
+    @classmethod
+    def _check_rate(cls, value: Any, info: ValidationInfo) -> Decimal:
+        return _rate_value(value, str(info.field_name))
+
+    @field_validator("minimum_seconds", "increment_seconds", mode="plain")
+    @classmethod
+    def _check_seconds(cls, value: Any, info: ValidationInfo) -> int:
+        return _seconds(value, str(info.field_name), low=0 if info.field_name == "minimum_seconds" else 1)
+
+
+class _Table(_Model):
+    """A rate table file (SPEC §4)."""
+
+    name: str
+    currency: str
+    decimals: int = money.SCALE
+    billing: _Billing = Field(default_factory=_Billing)
+    outbound: list[_Entry]
+    tollfree: list[_Entry] = Field(default_factory=list)
+    dialout: list[_Entry] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _is_mapping(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            raise ValueError("a rate table is a mapping with name, currency, decimals and outbound")
+        _known_keys(data, cls)
+        return data
+
+    @field_validator("name", mode="plain")
+    @classmethod
+    def _check_name(cls, value: Any) -> str:
+        if not isinstance(value, str) or not _NAME_RE.match(value):
+            raise ValueError(f"name {value!r} must be letters, digits, '.', '_' or '-' (at most 80)")
+        return value
+
+    @field_validator("currency", mode="plain")
+    @classmethod
+    def _check_currency(cls, value: Any) -> str:
+        if not isinstance(value, str) or value.strip().upper() not in money.CURRENCY_DIGITS:
+            raise ValueError(f"unknown currency {value!r}")
+        return value.strip().upper()
+
+    @field_validator("decimals", mode="plain")
+    @classmethod
+    def _check_decimals(cls, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= money.SCALE:
+            raise ValueError(f"decimals {value!r} must be a whole number from 0 to {money.SCALE}")
+        return value
+
+    @field_validator("billing", mode="before")
+    @classmethod
+    def _check_billing(cls, value: Any) -> Any:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise ValueError("billing must be a mapping like {minimum_seconds: 60, increment_seconds: 60}")
+        try:
+            _known_keys(value, _Billing)
+        except ValueError as exc:
+            raise ValueError(f"billing: {exc}") from None
+        return value
+
+    @field_validator(*SECTIONS, mode="before")
+    @classmethod
+    def _check_section(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.field_name == "outbound" and not value:
+            raise ValueError("outbound must list at least one entry")
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise ValueError(f"{info.field_name} must be a list of entries")
+        return value
+
+    @model_validator(mode="after")
+    def _one_entry_per_prefix(self) -> _Table:
+        for section in SECTIONS:
+            seen: dict[str, int] = {}
+            for index, entry in enumerate(getattr(self, section)):
+                if entry.prefix in seen:
+                    where = f"{section}[{index}] (prefix {entry.prefix})"
+                    raise ValueError(f"{where}: duplicate prefix (also {section}[{seen[entry.prefix]}])")
+                seen[entry.prefix] = index
+        return self
+
+
+def _problem(exc: ValidationError, data: Any, label: str) -> str:
+    """The first problem of ``exc`` as one line naming the file and the entry.
+
+    An unknown key is reported before the other problems of its mapping (a misspelt key is
+    also a missing one).
+    """
+    errors = exc.errors()
+    first = errors[0]
+    for candidate in errors:
+        holder = candidate["loc"][:-1]
+        if candidate["type"] == "extra_forbidden" and first["loc"][: len(holder)] == holder:
+            first = candidate
+            break
+    loc = first["loc"]
+    # the mapping or list that holds the problem: a key's holder, or the entry itself
+    holder = loc if not loc or isinstance(loc[-1], int) else loc[:-1]
+    key = str(loc[-1]) if loc else ""
+    in_entry = len(holder) == 2
+    if first["type"] == "missing":
+        message = f"missing {key}" if in_entry else f"missing {key!r}"
+    elif first["type"] == "extra_forbidden":
+        model = _Entry if in_entry else _Billing if holder == ("billing",) else _Table
+        message = f"unknown key {key!r} (known: {', '.join(sorted(model.model_fields))})"
+    else:
+        error = first.get("ctx", {}).get("error")
+        message = str(error) if error is not None else first["msg"]
+    if not holder:
+        return f"{label}: {message}"
+    where = str(holder[0])
+    if in_entry:
+        section, index = holder
+        where += f"[{index}]"
+        try:
+            where += f" (prefix {_prefix(data[section][index]['prefix'])})"
+        except (LookupError, TypeError, ValueError):
+            pass
+    return f"{label}: {where}: {message}"
 
 
 def parse_table(data: Any, label: str) -> ParsedTable:
     """Validate a parsed YAML document; one clear message for the first problem."""
-    if not isinstance(data, dict):
-        raise InvalidInput(f"{label}: a rate table is a mapping with name, currency, decimals and outbound")
-    unknown = sorted(str(k) for k in data if k not in TOP_KEYS)
-    if unknown:
-        raise InvalidInput(f"{label}: unknown key {unknown[0]!r} (known: {', '.join(sorted(TOP_KEYS))})")
-    for key in ("name", "currency", "outbound"):
-        if key not in data:
-            raise InvalidInput(f"{label}: missing {key!r}")
-    name = data["name"]
-    if not isinstance(name, str) or not _NAME_RE.match(name):
-        raise InvalidInput(f"{label}: name {name!r} must be letters, digits, '.', '_' or '-' (at most 80)")
-    currency = data["currency"]
-    if not isinstance(currency, str) or currency.strip().upper() not in money.CURRENCY_DIGITS:
-        raise InvalidInput(f"{label}: unknown currency {currency!r}")
-    currency = currency.strip().upper()
-    decimals = data.get("decimals", money.SCALE)
-    if isinstance(decimals, bool) or not isinstance(decimals, int) or not 0 <= decimals <= money.SCALE:
-        raise InvalidInput(f"{label}: decimals {decimals!r} must be a whole number from 0 to {money.SCALE}")
-    billing = data.get("billing") or {}
-    if not isinstance(billing, dict):
-        raise InvalidInput(f"{label}: billing must be a mapping like {{minimum_seconds: 60, increment_seconds: 60}}")
-    bad = sorted(str(k) for k in billing if k not in BILLING_KEYS)
-    if bad:
-        raise InvalidInput(f"{label}: billing: unknown key {bad[0]!r} (known: {', '.join(sorted(BILLING_KEYS))})")
-    default_min = _seconds(billing.get("minimum_seconds", 60), f"{label}: billing", "minimum_seconds", low=0)
-    default_inc = _seconds(billing.get("increment_seconds", 60), f"{label}: billing", "increment_seconds", low=1)
-
-    rates: list[Rate] = []
-    for section in SECTIONS:
-        entries = data.get(section)
-        if entries is None:
-            if section == "outbound":
-                raise InvalidInput(f"{label}: outbound must list at least one entry")
-            continue
-        if not isinstance(entries, list):
-            raise InvalidInput(f"{label}: {section} must be a list of entries")
-        if section == "outbound" and not entries:
-            raise InvalidInput(f"{label}: outbound must list at least one entry")
-        seen: dict[str, int] = {}
-        for index, entry in enumerate(entries):
-            where = f"{label}: {section}[{index}]"
-            if not isinstance(entry, dict):
-                raise InvalidInput(f"{where}: an entry is a mapping like {{prefix: \"44\", per_minute: ...}}")
-            raw_prefix = entry.get("prefix")
-            if raw_prefix is None:
-                raise InvalidInput(f"{where}: missing prefix")
-            if isinstance(raw_prefix, bool) or not isinstance(raw_prefix, int | str):
-                raise InvalidInput(f"{where}: prefix {raw_prefix!r} must be digits")
-            prefix = str(raw_prefix).strip().removeprefix("+")
-            if not prefix.isascii() or not prefix.isdigit():
-                raise InvalidInput(f"{where}: prefix {raw_prefix!r} must be E.164 digits without '+', e.g. \"44\"")
-            if prefix.startswith("0"):
-                raise InvalidInput(f"{where}: prefix {prefix!r} starts with 0; E.164 starts with a country code")
-            if len(prefix) > MAX_PREFIX_DIGITS:
-                raise InvalidInput(f"{where}: prefix {prefix!r} is longer than {MAX_PREFIX_DIGITS} digits")
-            where = f"{where} (prefix {prefix})"
-            unknown = sorted(str(k) for k in entry if k not in ENTRY_KEYS)
-            if unknown:
-                raise InvalidInput(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(ENTRY_KEYS))})")
-            if prefix in seen:
-                raise InvalidInput(f"{where}: duplicate prefix (also {section}[{seen[prefix]}])")
-            seen[prefix] = index
-            entry_name = entry.get("name", "")
-            if not isinstance(entry_name, str) or len(entry_name) > 200:
-                raise InvalidInput(f"{where}: name must be text (at most 200 characters)")
-            if "per_minute" not in entry:
-                raise InvalidInput(f"{where}: missing per_minute")
-            per_minute = _rate_value(entry["per_minute"], where, "per_minute")
-            fee = _rate_value(entry.get("connection_fee", "0"), where, "connection_fee")
-            minimum = _seconds(entry.get("minimum_seconds", default_min), where, "minimum_seconds", low=0)
-            increment = _seconds(entry.get("increment_seconds", default_inc), where, "increment_seconds", low=1)
-            rates.append(Rate.make(section, prefix, entry_name.strip(), per_minute, fee, minimum, increment, decimals))
-    return ParsedTable(name=name, currency=currency, decimals=decimals, rates=rates)
+    try:
+        table = _Table.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidInput(_problem(exc, data, label)) from None
+    default_min = table.billing.minimum_seconds
+    default_inc = table.billing.increment_seconds
+    rates = [
+        Rate.make(
+            section,
+            entry.prefix,
+            entry.name,
+            entry.per_minute,
+            entry.connection_fee,
+            default_min if entry.minimum_seconds is None else entry.minimum_seconds,
+            default_inc if entry.increment_seconds is None else entry.increment_seconds,
+            table.decimals,
+        )
+        for section in SECTIONS
+        for entry in getattr(table, section)
+    ]
+    return ParsedTable(name=table.name, currency=table.currency, decimals=table.decimals, rates=rates)
 
 
 # --- the database ---------------------------------------------------------------------------

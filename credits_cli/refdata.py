@@ -3,17 +3,28 @@
 The ``rates/`` folder ships inside the package (``credits_cli/rates`` in a
 wheel) and sits beside it in a source checkout; :func:`use_folder` (the command
 line's ``CREDITS_RATES_DIR``) overrides both.
+
+The file is read by :mod:`credits_cli.strict_yaml` (YAML where versions 1.1
+and 1.2 agree, no duplicate keys) and validated by a typed model
+(``_ServiceFile``, pydantic): a missing key or a value of the wrong kind is
+one message naming the file and the key, e.g.
+``rates/service.yaml: calling_plans: missing key 'international_minutes'``,
+never an internal error. It is read once per process (:func:`service`).
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from credits_cli import money
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError, field_validator, model_validator
+
+from credits_cli import money, strict_yaml
 from credits_cli.errors import InvalidInput
 
 _folder: Path | None = None
@@ -92,42 +103,207 @@ def _title_variants(title: str) -> set[str]:
     return variants
 
 
-def _groups(raw: Any) -> dict[str, str]:
-    mapping: dict[str, str] = {}
-    for group in raw or []:
-        head = str(group[0])
-        for member in group:
-            mapping[str(member)] = head
-    return mapping
+# --- reading service.yaml ----------------------------------------------------------------------
+# The file's typed model. Validators raise ValueError with the message a user reads; its place
+# (``calling_plans.international_minutes``) comes from the error's location, in :func:`_problem`.
+
+#: service.yaml is a page of facts; a file larger than this is not one.
+MAX_SERVICE_BYTES = 1024 * 1024
+_COUNTRY_RE = re.compile(r"[A-Z]{2}")
+
+
+def _kind(value: Any) -> str:
+    """What a value is, in the words of the file."""
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value)
+
+
+def _whole(low: int, high: int | None = None) -> Callable[[Any], int]:
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"must be a whole number (found {_kind(value)})")
+        if value < low or (high is not None and value > high):
+            raise ValueError(f"{value} must be {f'from {low} to {high}' if high is not None else f'at least {low}'}")
+        return value
+
+    return check
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"must be text (found {_kind(value)})")
+    return value.strip()
+
+
+def _country(value: Any) -> str:
+    if not isinstance(value, str) or not _COUNTRY_RE.fullmatch(value):
+        raise ValueError(f"{_kind(value)} is not a country code (two capital letters, e.g. GB)")
+    return value
+
+
+def _country_or_default(value: Any) -> str:
+    return value if value == "default" else _country(value)
+
+
+def _currency(value: Any) -> str:
+    if not isinstance(value, str) or value not in money.CURRENCY_DIGITS:
+        raise ValueError(f"unknown currency {_kind(value)}")
+    return value
+
+
+def _amount(value: Any) -> Decimal:
+    try:
+        return money.parse_decimal(value, what="amount")
+    except InvalidInput as exc:
+        raise ValueError(str(exc)) from None
+
+
+_Country = Annotated[str, PlainValidator(_country)]
+_Minutes = Annotated[int, PlainValidator(_whole(0))]
+_Text = Annotated[str, PlainValidator(_text)]
+_Group = Annotated[list[_Country], Field(min_length=1)]
+
+
+class _Model(BaseModel):
+    # built on first use, in the one process that reads the file
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _mapping_of_known_keys(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            raise ValueError(f"must be a mapping of {', '.join(cls.model_fields)} (found {_kind(data)})")
+        for key in data:
+            if not isinstance(key, str):
+                raise ValueError(f"unknown key {str(key)!r} (known: {', '.join(sorted(cls.model_fields))})")
+        return data
+
+
+class _CallingPlans(_Model):
+    domestic_minutes: dict[Annotated[str, PlainValidator(_country_or_default)], _Minutes]
+    international_minutes: _Minutes
+    # plain defaults (pydantic copies them): a default_factory costs an inspect.signature at build
+    shared_domestic_pools: list[_Group] = []
+    domestic_equivalents: list[_Group] = []
+
+    @field_validator("domestic_minutes")
+    @classmethod
+    def _has_default(cls, value: dict[str, int]) -> dict[str, int]:
+        if "default" not in value:
+            raise ValueError("missing key 'default' (the minutes of every other country)")
+        return value
+
+
+class _Conferencing(_Model):
+    dialout_minutes_per_user: _Minutes
+    dialout_alerts: list[Annotated[int, PlainValidator(_whole(1, 100))]] = [80, 100]
+    zone_a: list[_Country]
+
+
+class _ServiceFile(_Model):
+    """rates/service.yaml."""
+
+    lot_validity_months: Annotated[int, PlainValidator(_whole(1))]
+    minimum_purchase: dict[Annotated[str, PlainValidator(_currency)], Annotated[Decimal, PlainValidator(_amount)]]
+    regions: dict[_Text, list[_Country]]
+    calling_plans: _CallingPlans
+    conferencing: _Conferencing
+    admin_roles: dict[_Text, _Text]
+
+    @field_validator("regions")
+    @classmethod
+    def _one_region_per_country(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        seen: dict[str, str] = {}
+        for region, countries in value.items():
+            for country in countries:
+                if country in seen:
+                    raise ValueError(f"{country} is in both {seen[country]} and {region}")
+                seen[country] = region
+        return value
+
+
+def _place(loc: tuple[int | str, ...]) -> str:
+    """('regions', 'Europe', 3) -> regions.Europe[3]"""
+    place = ""
+    for part in loc:
+        place += f"[{part}]" if isinstance(part, int) else f".{part}" if place else str(part)
+    return place
+
+
+def _problem(exc: ValidationError, label: str) -> str:
+    """The first problem of ``exc`` as one line naming the file and the key.
+
+    An unknown key is reported before the other problems of its mapping (a misspelt key is
+    also a missing one).
+    """
+    errors = exc.errors()
+    error = errors[0]
+    for candidate in errors:
+        holder = candidate["loc"][:-1]
+        if candidate["type"] == "extra_forbidden" and error["loc"][: len(holder)] == holder:
+            error = candidate
+            break
+    loc, kind = error["loc"], error["type"]
+    if loc and loc[-1] == "[key]":  # a mapping's key: the problem is the mapping's
+        loc = loc[:-2]
+    if kind == "missing":
+        loc, message = loc[:-1], f"missing key {loc[-1]!r}"
+    elif kind == "extra_forbidden":
+        model: type[BaseModel] = _ServiceFile
+        for part in loc[:-1]:
+            annotation = model.model_fields[str(part)].annotation
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                model = annotation
+        loc, message = loc[:-1], f"unknown key {loc[-1]!r} (known: {', '.join(sorted(model.model_fields))})"
+    elif kind == "value_error":
+        message = str(error.get("ctx", {}).get("error"))
+    elif kind == "too_short":
+        message = "must not be empty"
+    else:
+        expected = {"dict_type": "a mapping", "list_type": "a list"}.get(kind)
+        message = f"must be {expected} (found {_kind(error['input'])})" if expected else error["msg"]
+    place = _place(loc)
+    return f"{label}: {place}: {message}" if place else f"{label}: {message}"
+
+
+def _groups(groups: list[list[str]]) -> dict[str, str]:
+    """Each member of each group -> the group's first member."""
+    return {member: group[0] for group in groups for member in group}
+
+
+def read_service(path: Path) -> ServiceData:
+    """Read and validate a service data file; one message naming the file and the key at fault."""
+    raw, _ = strict_yaml.read(path, what="service data file", max_bytes=MAX_SERVICE_BYTES)
+    try:
+        facts = _ServiceFile.model_validate(raw)
+    except ValidationError as exc:
+        raise InvalidInput(_problem(exc, str(path))) from None
+    plans, conf = facts.calling_plans, facts.conferencing
+    return ServiceData(
+        lot_validity_months=facts.lot_validity_months,
+        minimum_purchase=dict(facts.minimum_purchase),
+        region_of={country: region for region, countries in facts.regions.items() for country in countries},
+        domestic_minutes_default=plans.domestic_minutes["default"],
+        domestic_minutes={k: v for k, v in plans.domestic_minutes.items() if k != "default"},
+        international_minutes=plans.international_minutes,
+        pool_country=_groups(plans.shared_domestic_pools),
+        domestic_group=_groups(plans.domestic_equivalents),
+        dialout_minutes_per_user=conf.dialout_minutes_per_user,
+        dialout_alerts=tuple(conf.dialout_alerts),
+        zone_a=frozenset(conf.zone_a),
+        admin_roles=dict(facts.admin_roles),
+    )
 
 
 @cache
-def service() -> ServiceData:
-    import yaml
-
-    path = rates_dir() / "service.yaml"
-    try:
-        # libyaml's safe loader when PyYAML has it (every command that rates or buys reads this file)
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except (OSError, yaml.YAMLError) as exc:
-        raise InvalidInput(f"cannot read {path}: {exc}") from None
-    plans = raw["calling_plans"]
-    conf = raw["conferencing"]
-    regions = {str(country): str(region) for region, countries in raw["regions"].items() for country in countries}
-    return ServiceData(
-        lot_validity_months=int(raw["lot_validity_months"]),
-        minimum_purchase={
-            str(cur): money.parse_decimal(val, what=f"minimum purchase {cur}")
-            for cur, val in raw["minimum_purchase"].items()
-        },
-        region_of=regions,
-        domestic_minutes_default=int(plans["domestic_minutes"]["default"]),
-        domestic_minutes={str(k): int(v) for k, v in plans["domestic_minutes"].items() if k != "default"},
-        international_minutes=int(plans["international_minutes"]),
-        pool_country=_groups(plans.get("shared_domestic_pools")),
-        domestic_group=_groups(plans.get("domestic_equivalents")),
-        dialout_minutes_per_user=int(conf["dialout_minutes_per_user"]),
-        dialout_alerts=tuple(int(x) for x in conf.get("dialout_alerts", [80, 100])),
-        zone_a=frozenset(str(c) for c in conf["zone_a"]),
-        admin_roles={str(k): str(v) for k, v in raw["admin_roles"].items()},
-    )
+def service(folder: Path | None = None) -> ServiceData:
+    """The service facts of ``folder``/service.yaml (by default the :func:`rates_dir`), read once:
+    every command that buys or rates asks for them."""
+    return read_service((folder or rates_dir()) / "service.yaml")

@@ -315,3 +315,69 @@ def json_tables(cli) -> list[object]:
     import json
 
     return json.loads(cli("rates", "list", "--json").stdout)["tables"]
+
+
+# --- YAML 1.1 surprises, through the real command (see credits_cli/strict_yaml.py) -------------------
+
+GOOD_HEAD = "name: mine\ncurrency: USD\ndecimals: 4\noutbound:\n  - {prefix: '1', name: US, per_minute: '0.0190'}\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "needles"),
+    [
+        # octal in YAML 1.1: the UK's 0044 would become 36 (Hungary)
+        (GOOD_HEAD + "  - {prefix: 0044, name: UK, per_minute: '0.0230'}\n",
+         ["mine.yaml: line 6: unquoted 0044 is the number 36 in YAML 1.1 and the number 44 in YAML 1.2"]),
+        # quoted, it is the text "0044", which a prefix cannot be
+        (GOOD_HEAD + "  - {prefix: '0044', name: UK, per_minute: '0.0230'}\n",
+         ["mine.yaml: outbound[1]: prefix '0044' starts with 0; E.164 starts with a country code"]),
+        # base 60 in YAML 1.1: 1:20 is 80 seconds
+        (GOOD_HEAD + "  - {prefix: '44', per_minute: '0.0230', minimum_seconds: 1:20}\n",
+         ["mine.yaml: line 6: unquoted 1:20 is the number 80 in YAML 1.1 and text in YAML 1.2"]),
+        # hexadecimal: 0x31 is 49 (Germany) in both versions
+        (GOOD_HEAD + "  - {prefix: 0x31, per_minute: '0.0230'}\n",
+         ["mine.yaml: line 6: unquoted 0x31 is the hexadecimal number 49"]),
+        # yes where a number is expected, and where text is expected
+        (GOOD_HEAD + "  - {prefix: '44', per_minute: yes}\n",
+         ["mine.yaml: line 6: unquoted yes is the boolean true in YAML 1.1 and text in YAML 1.2"]),
+        (GOOD_HEAD + "  - {prefix: '47', name: no, per_minute: '0.0230'}\n",
+         ["mine.yaml: line 6: unquoted no is the boolean false in YAML 1.1 and text in YAML 1.2"]),
+        # a key twice in one entry: the second price would silently win
+        (GOOD_HEAD + "  - prefix: '44'\n    per_minute: '0.0230'\n    per_minute: '0.0010'\n",
+         ["mine.yaml: line 8: duplicate key 'per_minute' (first on line 7)"]),
+        (GOOD_HEAD + "  - {prefix: '44', prefix: '33', per_minute: '0.0230'}\n",
+         ["mine.yaml: line 6: duplicate key 'prefix' (first on line 6)"]),
+        # a key twice at the top: the second list would silently replace the first
+        (GOOD_HEAD + "outbound:\n  - {prefix: '44', per_minute: '0.0230'}\n",
+         ["mine.yaml: line 6: duplicate key 'outbound' (first on line 4)"]),
+        # an alias
+        (GOOD_HEAD + "tollfree: &free\n  - {prefix: '1800', per_minute: '0'}\ndialout: *free\n",
+         ["mine.yaml: not a valid rate table: line 8: aliases (*free) are not allowed"]),
+    ],
+    ids=["0044", "quoted-0044", "1:20", "0x31", "yes-for-a-number", "no-for-text", "duplicate-in-entry",
+         "duplicate-in-flow-entry", "duplicate-at-top", "alias"],
+)
+def test_yaml_surprises_are_refused_and_nothing_is_loaded(
+    cli, tenant, tmp_path: Path, text: str, needles: list[str]
+) -> None:
+    from tests.helpers import assert_error, dump
+
+    assert cli("rates", "load", str(ROOT / "rates" / "default-usd.yaml")).exit_code == 0
+    path = tmp_path / "mine.yaml"
+    path.write_text(text, encoding="utf-8")
+    before = dump()
+    assert_error(cli("rates", "load", str(path)), *needles)
+    assert dump() == before
+    assert [t["name"] for t in json_tables(cli)] == ["default-usd-2026"]
+
+
+def test_an_unquoted_whole_number_is_still_a_prefix(cli, tenant, tmp_path: Path) -> None:
+    """44 is the same number in YAML 1.1 and 1.2, and a prefix may be written as one."""
+    import json
+
+    path = tmp_path / "plain.yaml"
+    path.write_text("name: plain\ncurrency: USD\noutbound:\n  - {prefix: 44, per_minute: 1, minimum_seconds: 1}\n")
+    result = cli("rates", "load", str(path))
+    assert result.exit_code == 0, result.stderr
+    quote = json.loads(cli("rates", "quote", "+44 20 7946 0123", "--seconds", "90", "--json").stdout)
+    assert (quote["prefix"], quote["billed_seconds"], quote["charge"]) == ("44", 120, "2.0000")
