@@ -1,7 +1,10 @@
 """Notifications: the outbox of events for a tenant's admins, and SMTP delivery.
 
 An event becomes one outbox row per admin, written in the same transaction as
-the change that caused it. :func:`deliver` sends queued rows over SMTP.
+the change that caused it. The row's ``created_at`` is when it was queued (the
+e-mail's ``Date:``, so that it sorts as new mail); the body says when the event
+happened (a call imported a month later happened a month ago). :func:`deliver`
+sends queued rows over SMTP.
 
 What a crash (or SIGKILL, or a lost connection) can and cannot do
 -----------------------------------------------------------------
@@ -65,7 +68,7 @@ EVENTS: dict[str, str] = {
 
 def _body(tenant: Tenant, event: str, at: datetime, details: dict[str, object]) -> str:
     cur = tenant.currency
-    lines = [f"Organisation: {tenant.name} ({tenant.slug})", f"When: {clock.iso(at)}"]
+    lines = [f"Organisation: {tenant.name} ({tenant.slug})", f"Happened at: {at:%Y-%m-%d %H:%M} UTC"]
     if "amount" in details:
         lines.append(f"Recharge amount: {money.fmt_display(details['amount'], cur)}")  # type: ignore[arg-type]
     if "balance" in details:
@@ -85,7 +88,8 @@ def _body(tenant: Tenant, event: str, at: datetime, details: dict[str, object]) 
 
 
 def queue_event(session: Session, tenant: Tenant, event: str, at: datetime, **details: object) -> int:
-    """Queue one message per admin for ``event``. Returns how many rows were written."""
+    """Queue one message per admin for ``event``, which happened ``at`` (said in the body); the rows are
+    created now (their ``created_at``, the e-mail's ``Date:``). Returns how many rows were written."""
     subject = f"[{tenant.slug}] {EVENTS[event]}"
     body = _body(tenant, event, at, details)
     admins = session.exec(select(Admin).where(Admin.tenant_id == tenant.id).order_by(col(Admin.email))).all()
@@ -99,7 +103,7 @@ def queue_event(session: Session, tenant: Tenant, event: str, at: datetime, **de
                 recipient=recipient,
                 subject=subject,
                 body=body,
-                created_at=at if at else now,
+                created_at=now,
                 status=Delivery.QUEUED if recipient else Delivery.NO_RECIPIENT,
             )
         )
@@ -138,7 +142,7 @@ def _message(note: Notification, sender: str, tenant_slug: str) -> EmailMessage:
     msg["From"] = sender
     msg["To"] = note.recipient or ""
     msg["Subject"] = note.subject
-    msg["Date"] = format_datetime(note.created_at.replace(tzinfo=UTC))
+    msg["Date"] = format_datetime(note.created_at.replace(tzinfo=UTC))  # when it was queued
     domain = sender.rpartition("@")[2] or "credits.invalid"
     msg["Message-ID"] = f"<credits-{tenant_slug}-{note.id}@{domain}>"
     msg["X-Credits-Event"] = note.event

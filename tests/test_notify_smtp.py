@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import email
+import email.utils
 import socket
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from email.message import Message
 from typing import Any
@@ -16,7 +17,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from credits_cli import db as dbmod
 from credits_cli import ledger, notify, payments, tenants
-from tests.helpers import assert_error, assert_json, db_path, dump, rows
+from tests.helpers import assert_error, assert_json, db_path, dump, pin_now, rows
 
 SENDER = "credits@contoso.com"
 PASSWORD = "s3cret-Pa55word!"
@@ -258,3 +259,23 @@ def test_server_hanging_up_keeps_the_rest_queued(cli, events: int) -> None:
     assert rows("SELECT count(*) FROM notifications WHERE status = 'sent'") == [(1,)]
     kept = rows("SELECT attempts, last_error FROM notifications WHERE status = 'queued'")
     assert len(kept) == events - 1 and all(a == 1 and e for a, e in kept)
+
+
+# --- what the message says -----------------------------------------------------------------------
+
+
+def test_date_is_when_queued_and_the_body_says_when_it_happened(cli, tenant, server: tuple[Collector, int],
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    handler, port = server
+    pin_now(monkeypatch, "2026-11-02T09:00:00Z")  # importing October's calls in November
+    database = dbmod.open_database(db_path())
+    database.write(lambda s: notify.queue_event(s, tenants.resolve(s, None), "balance_zero",
+                                                datetime(2026, 10, 29, 14, 2, 31), balance=Decimal("0")))
+    assert assert_json(cli("notifications", "--json"))[0]["created_at"] == "2026-11-02T09:00:00Z"
+    pin_now(monkeypatch, "2026-11-02T10:00:00Z")  # sent an hour later
+    r = cli("notifications", "send", "--smtp", f"127.0.0.1:{port}", "--sender", SENDER)
+    assert r.exit_code == 0, r.stderr
+    (_, _, msg), = handler.messages
+    assert email.utils.parsedate_to_datetime(msg["Date"]) == datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    body = msg.get_payload(decode=True).decode()
+    assert "Happened at: 2026-10-29 14:02 UTC" in body
