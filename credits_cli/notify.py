@@ -6,6 +6,24 @@ e-mail's ``Date:``, so that it sorts as new mail); the body says when the event
 happened (a call imported a month later happened a month ago). :func:`deliver`
 sends queued rows over SMTP.
 
+The connection (README "Notifications")
+---------------------------------------
+* **TLS.** ``smtps://HOST:PORT``, or port 465, is TLS from the first byte
+  (RFC 8314); otherwise STARTTLS is used whenever the server offers it. The
+  server's certificate is verified against the system's CAs, or the ones of
+  ``cafile``; one that does not verify ends the send: never a fall back to
+  clear text.
+* **The password travels only over TLS.** A server that offers no STARTTLS (or
+  whose offer an attacker removed from the EHLO answer) gets no ``AUTH``: the
+  rows stay queued with the reason, unless the admin allowed a clear-text login
+  on purpose (``insecure_login``, then a warning). Without a password, plain
+  SMTP stays allowed (an internal relay on port 25).
+* **Nothing a server says leaves unscrubbed.** Every error is recorded and
+  returned through :func:`scrub`, which takes out each form of the credentials
+  that ``AUTH`` put on the wire (and control characters), so that a server
+  echoing its input does not put the password on the terminal or in the
+  database.
+
 What a crash (or SIGKILL, or a lost connection) can and cannot do
 -----------------------------------------------------------------
 A row moves ``queued`` -> ``sending`` -> ``sent``, each step committed on its
@@ -30,21 +48,25 @@ own:
   duplicate is recognisable at the receiving end.
 
 Delivery is thus at-most-once without the admin's decision, with the in-doubt
-window narrowed to the final write of one message and its ``250`` reply.
+window narrowed to the final write of one message and its ``250``.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 import smtplib
 import socket
 import ssl
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -64,6 +86,9 @@ EVENTS: dict[str, str] = {
     Event.DIALOUT_POOL_80: "Audio Conferencing dial-out minutes at 80%",
     Event.DIALOUT_POOL_100: "Audio Conferencing dial-out minutes used up",
 }
+
+#: What stands in the place of a secret in every error.
+MASK = "***"
 
 
 def _body(tenant: Tenant, event: str, at: datetime, details: dict[str, object]) -> str:
@@ -117,15 +142,107 @@ def list_outbox(session: Session, tenant: Tenant, status: str | None = None) -> 
     return list(session.exec(query.order_by(col(Notification.id))).all())
 
 
-def parse_smtp(value: str) -> tuple[str, int]:
+# --- the server, the credentials and what may be said about them -------------------------------
+
+
+class Server(NamedTuple):
+    """Where to deliver: ``implicit_tls`` is TLS from the first byte (SMTPS), else STARTTLS when offered."""
+
+    host: str
+    port: int
+    implicit_tls: bool = False
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{'smtps://' if self.implicit_tls else ''}{host}:{self.port}"
+
+
+#: The port of SMTP over TLS from the first byte (RFC 8314).
+SMTPS_PORT = 465
+
+
+def parse_smtp(value: str) -> Server:
+    """``HOST[:PORT]`` (port 25 by default; 465 is TLS from the first byte), ``smtps://HOST[:PORT]`` (TLS
+    from the first byte, 465 by default) or ``smtp://HOST[:PORT]`` (STARTTLS when offered, on any port)."""
     text = value.strip()
-    host, sep, port_text = text.rpartition(":")
+    scheme, sep, rest = text.partition("://")
     if not sep:
-        host, port_text = text, "25"
+        scheme, rest = "", text
+    scheme = scheme.lower()
+    if scheme not in ("", "smtp", "smtps"):
+        raise InvalidInput(f"--smtp {value!r} must be HOST:PORT or smtps://HOST:PORT, e.g. smtp.contoso.com:587")
+    host, sep, port_text = rest.rpartition(":")
+    if not sep:
+        host, port_text = rest, str(SMTPS_PORT if scheme == "smtps" else 25)
     host = host.strip("[]")
     if not host or not (port_text.isascii() and port_text.isdigit()) or not 0 < int(port_text) < 65536:
-        raise InvalidInput(f"--smtp {value!r} must be HOST:PORT, e.g. smtp.contoso.com:587")
-    return host, int(port_text)
+        raise InvalidInput(f"--smtp {value!r} must be HOST:PORT or smtps://HOST:PORT, e.g. smtp.contoso.com:587")
+    port = int(port_text)
+    return Server(host, port, implicit_tls=scheme == "smtps" or (scheme == "" and port == SMTPS_PORT))
+
+
+def tls_context(cafile: Path | None = None) -> ssl.SSLContext:
+    """Certificates verified, host names checked: against the system's CAs, or only those of ``cafile``."""
+    try:
+        return ssl.create_default_context(cafile=str(cafile) if cafile else None)
+    except (OSError, ssl.SSLError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not PEM certificates"
+        raise InvalidInput(f"--cafile {str(cafile)!r} cannot be used: {reason}") from None
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """The SMTP login. The user name is not a secret (errors may name it); the password is."""
+
+    user: str
+    password: str = field(repr=False)
+
+    def forms(self) -> list[str]:
+        """What ``AUTH`` puts on the wire, as a server could echo it: the password itself, and base64 of
+        the AUTH PLAIN token (with and without an authorisation identity) and of each AUTH LOGIN step (the
+        user's too: of no use in an error); longest first, so that no form is cut by a shorter one."""
+        user, password = self.user.encode(), self.password.encode()
+        tokens = [b"\0" + user + b"\0" + password, user + b"\0" + user + b"\0" + password, user, password]
+        found = {self.password, *(base64.b64encode(t).decode() for t in tokens)} - {""}
+        return sorted(found, key=len, reverse=True)
+
+
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{2,}={0,2}")
+_URLSAFE = str.maketrans("-_", "+/")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def scrub(text: str, credentials: Credentials | None) -> str:
+    """``text`` (a server's words, or an error quoting them) fit to print and to store: every form of the
+    credentials (:meth:`Credentials.forms`, in any letter case) and any base64 run that decodes to
+    something holding the password become ``***``; control characters become spaces. The one function
+    every error of :func:`deliver` goes through."""
+    if credentials is not None and credentials.password:
+        forms = re.compile("|".join(re.escape(form) for form in credentials.forms()), re.IGNORECASE)
+        text = forms.sub(MASK, text)
+        secret = credentials.password.encode()
+        text = _BASE64_RUN.sub(lambda m: MASK if _decodes_to_hold(m.group(), secret) else m.group(), text)
+    return _CONTROL.sub(" ", text)
+
+
+def _decodes_to_hold(run: str, secret: bytes) -> bool:
+    """Whether base64 ``run`` (standard or URL-safe, cut anywhere) decodes to bytes holding ``secret``.
+    The encoded secret may start at any of four offsets in a run glued to other letters: try each."""
+    core = run.rstrip("=").translate(_URLSAFE)
+    for start in range(4):
+        part = core[start:]
+        if len(part) % 4 == 1:
+            part = part[:-1]
+        try:
+            decoded = base64.b64decode(part + "=" * (-len(part) % 4))
+        except (binascii.Error, ValueError):
+            continue
+        if secret in decoded:
+            return True
+    return False
+
+
+# --- delivery --------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -134,7 +251,8 @@ class DeliveryReport:
     failed: int = 0
     unconfirmed: int = 0  # handed to the server, answer lost: left 'sending'
     in_doubt_before: int = 0  # rows an earlier interrupted run left 'sending'
-    errors: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # scrubbed
+    warnings: list[str] = field(default_factory=list)
 
 
 def _message(note: Notification, sender: str, tenant_slug: str) -> EmailMessage:
@@ -151,10 +269,26 @@ def _message(note: Notification, sender: str, tenant_slug: str) -> EmailMessage:
 
 
 class _SMTP(smtplib.SMTP):
-    """smtplib.SMTP whose ``DATA`` asks ``self.before_end()`` for leave to send the final dot."""
+    """smtplib.SMTP that is TLS from the start for SMTPS, and whose ``DATA`` asks ``self.before_end()``
+    for leave to send the final dot."""
 
-    before_end: Callable[[], bool] | None = None
-    end_written = False  # the final dot is going out and the server has not answered yet
+    def __init__(self, server: Server, context: ssl.SSLContext, timeout: float) -> None:
+        self.server, self.context = server, context
+        self.before_end: Callable[[], bool] | None = None
+        self.end_written = False  # the final dot is going out and the server has not answered yet
+        super().__init__(server.host, server.port, timeout=timeout)
+
+    def connect(self, host: str = "localhost", port: int = 0, source_address: Any = None) -> tuple[int, bytes]:
+        # smtplib's own, with TLS from the first byte for SMTPS (its SMTP_SSL, in one class with DATA's claim).
+        sys.audit("smtplib.connect", self, host, port)
+        raw = socket.create_connection((host, port), self.timeout, source_address)
+        try:
+            self.sock = self.context.wrap_socket(raw, server_hostname=host) if self.server.implicit_tls else raw
+        except BaseException:
+            raw.close()
+            raise
+        self.file = None
+        return self.getreply()
 
     def data(self, msg: Any) -> tuple[int, bytes]:
         self.putcmd("data")
@@ -185,6 +319,10 @@ class _Abandon(Exception):
     """Another sender claimed the row: drop the connection before the final dot."""
 
 
+class _Refused(Exception):
+    """This end will not go on with the connection (no TLS to log in over): the reason, our own words."""
+
+
 def requeue_unconfirmed(db: Database, tenant: Tenant) -> int:
     """Put rows left ``sending`` by an interrupted run back in the queue. Returns how many."""
 
@@ -200,132 +338,173 @@ def requeue_unconfirmed(db: Database, tenant: Tenant) -> int:
     return db.write(work)
 
 
+Row = tuple[int, Notification]
+
+
 def deliver(
     db: Database,
     tenant: Tenant,
-    host: str,
-    port: int,
+    server: Server,
     sender: str,
     *,
-    user: str | None = None,
-    password: str | None = None,
+    credentials: Credentials | None = None,
+    cafile: Path | None = None,
+    insecure_login: bool = False,
     timeout: float = 30.0,
 ) -> DeliveryReport:
-    """Send every queued message of the tenant (see the module docstring for
-    what an interruption can do). Each row's state is committed on its own.
-    With ``password``, log in as ``user`` (default: the sender)."""
+    """Send every queued message of the tenant (see the module docstring for TLS, the login and what an
+    interruption can do). Each row's state is committed on its own. With ``credentials``, log in, over
+    TLS only unless ``insecure_login``."""
     from credits_cli.tenants import check_email
 
     sender = check_email(sender)
+    context = tls_context(cafile)
     with db.read() as session:
-        queued = [(n.id, n) for n in list_outbox(session, tenant, status=Delivery.QUEUED)]
+        queued = [(n.id or 0, n) for n in list_outbox(session, tenant, status=Delivery.QUEUED)]
         in_doubt = len(list_outbox(session, tenant, status=Delivery.SENDING))
-    report = DeliveryReport(in_doubt_before=in_doubt)
-    todo = list(queued)
+    run = _Run(db, tenant, server, sender, credentials, insecure_login, DeliveryReport(in_doubt_before=in_doubt))
+    if not queued:
+        return run.report
+    todo: list[Row] = queued
     while todo:
+        todo = run.connection(todo, context, timeout)
+    return run.report
+
+
+@dataclass
+class _Run:
+    """One ``deliver``: what it sends with, and the one place its failures are scrubbed and recorded."""
+
+    db: Database
+    tenant: Tenant
+    server: Server
+    sender: str
+    credentials: Credentials | None
+    insecure_login: bool
+    report: DeliveryReport
+
+    def fail(self, rows: Sequence[Row], reason: str, *, recipient: str | None = None) -> None:
+        """Back to the queue with ``reason``, scrubbed: the rows' ``last_error`` and the report's error."""
+        text = scrub(reason, self.credentials)
+        for note_id, _ in rows:
+            _record_failure(self.db, note_id, text)
+        self.report.failed += len(rows)
+        self.report.errors.append(scrub(f"{recipient}: {text}", self.credentials) if recipient else text)
+
+    def connection(self, todo: list[Row], context: ssl.SSLContext, timeout: float) -> list[Row]:
+        """Send over one connection; returns what is left for a new one (after an abandoned row)."""
         try:
-            smtp = _SMTP(host, port, timeout=timeout)
+            smtp = _SMTP(self.server, context, timeout)
         except (OSError, smtplib.SMTPException) as exc:
-            reason = _scrub(_reason(exc), password)
-            for note_id, _ in todo:
-                _record_failure(db, note_id, f"cannot connect to {host}:{port}: {reason}")
-            report.failed += len(todo)
-            report.errors.append(f"cannot connect to {host}:{port}: {reason}")
-            return report
+            self.fail(todo, self._cannot(exc, "cannot connect to"))
+            return []
         try:
-            todo = _send_batch(db, smtp, todo, tenant, sender, user, password, report)
+            try:
+                self._open(smtp, context)
+            except (_Refused, OSError, smtplib.SMTPException) as exc:
+                self.fail(todo, self._cannot(exc, "nothing was sent to"))
+                return []
+            return self._send(smtp, todo)
         finally:
             try:
                 smtp.quit()
             except (smtplib.SMTPException, OSError):
                 smtp.close()
-    return report
 
+    def _cannot(self, exc: BaseException, what: str) -> str:
+        """Why a connection got no message through (``what``: "cannot connect to", ...), to be scrubbed."""
+        if isinstance(exc, _Refused):
+            return str(exc)
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return (
+                f"the TLS certificate of {self.server} does not verify ({exc.verify_message}); nothing was sent "
+                "(--cafile names the CA of a server with a private one)"
+            )
+        if isinstance(exc, ssl.SSLError):
+            return f"TLS with {self.server} failed: {_reason(exc)}; nothing was sent"
+        if isinstance(exc, smtplib.SMTPAuthenticationError):
+            return f"{self.server} refused the login: {_reason(exc)}"
+        return f"{what} {self.server}: {_reason(exc)}"
 
-def _send_batch(
-    db: Database,
-    smtp: _SMTP,
-    todo: list[tuple[int | None, Notification]],
-    tenant: Tenant,
-    sender: str,
-    user: str | None,
-    password: str | None,
-    report: DeliveryReport,
-) -> list[tuple[int | None, Notification]]:
-    """Send over one connection; returns what is left for a new connection (after an abandoned row)."""
-    try:
+    def _open(self, smtp: _SMTP, context: ssl.SSLContext) -> None:
+        """Greet; TLS before any password; log in."""
         smtp.ehlo_or_helo_if_needed()
-        if smtp.has_extn("starttls"):
-            smtp.starttls(context=ssl.create_default_context())
-            smtp.ehlo()
-        if password:
+        if not self.server.implicit_tls:
+            if smtp.has_extn("starttls"):
+                smtp.starttls(context=context)
+                smtp.ehlo()
+            elif self.credentials is not None and not self.insecure_login:
+                raise _Refused(
+                    f"{self.server} offers no STARTTLS: the SMTP password is not sent in clear text, and nothing "
+                    f"was sent (use TLS from the start with smtps://{self.server.host}:{SMTPS_PORT} or port "
+                    f"{SMTPS_PORT}, or log in anyway with --insecure-login)"
+                )
+            elif self.credentials is not None:
+                warning = (f"{self.server} offers no STARTTLS: logging in without TLS (--insecure-login), "
+                           "the SMTP password crosses the network in clear text")
+                if warning not in self.report.warnings:
+                    self.report.warnings.append(warning)
+        if self.credentials is not None:
             try:
-                smtp.login(user or sender, password)
+                smtp.login(self.credentials.user, self.credentials.password)
             except UnicodeEncodeError:
                 # smtplib sends credentials as ASCII; say so without quoting any of them.
-                raise smtplib.SMTPException(
+                raise _Refused(
                     "cannot log in: the SMTP user name or password has characters other than ASCII"
                 ) from None
-    except (smtplib.SMTPException, OSError) as exc:
-        reason = _scrub(_reason(exc), password)
-        for note_id, _ in todo:
-            _record_failure(db, note_id, reason)
-        report.failed += len(todo)
-        report.errors.append(reason)
-        return []
-    for index, (note_id, note) in enumerate(todo):
-        assert note_id is not None
-        smtp.before_end = lambda nid=note_id: _claim(db, nid)
-        smtp.end_written = False
-        try:
+
+    def _send(self, smtp: _SMTP, todo: list[Row]) -> list[Row]:
+        for index, (note_id, note) in enumerate(todo):
+            smtp.before_end = lambda nid=note_id: _claim(self.db, nid)
+            smtp.end_written = False
             try:
-                refused = smtp.send_message(_message(note, sender, tenant.slug))
-            except (smtplib.SMTPException, OSError) as exc:
-                if not smtp.end_written:
-                    raise
-                # Handed over, but no answer came: in doubt, so the row stays 'sending'.
-                report.unconfirmed += 1
-                report.failed += len(todo) - index - 1  # the rest stay queued, untried
-                report.errors.append(
-                    f"{note.recipient}: no answer after the message was handed over: {_scrub(_reason(exc), password)}"
-                )
+                try:
+                    refused = smtp.send_message(_message(note, self.sender, self.tenant.slug))
+                except (smtplib.SMTPException, OSError) as exc:
+                    if not smtp.end_written:
+                        raise
+                    # Handed over, but no answer came: in doubt, so the row stays 'sending'.
+                    self.report.unconfirmed += 1
+                    self.report.failed += len(todo) - index - 1  # the rest stay queued, untried
+                    self.report.errors.append(scrub(
+                        f"{note.recipient}: no answer after the message was handed over: {_reason(exc)}",
+                        self.credentials,
+                    ))
+                    return []
+            except _Abandon:
+                smtp.close()  # no final dot: the server discards this copy
+                return todo[index + 1 :]
+            except smtplib.SMTPServerDisconnected as exc:
+                # The connection is gone: this row and every row not yet tried stay queued with the reason.
+                self.fail(todo[index:], _reason(exc), recipient=note.recipient)
                 return []
-        except _Abandon:
-            smtp.close()  # no final dot: the server discards this copy
-            return todo[index + 1 :]
-        except smtplib.SMTPServerDisconnected as exc:
-            # The connection is gone: this row and every row not yet tried stay queued with the reason.
-            for left_id, _ in todo[index:]:
-                _record_failure(db, left_id, _scrub(_reason(exc), password))
-            report.failed += len(todo) - index
-            report.errors.append(f"{note.recipient}: {_scrub(_reason(exc), password)}")
-            return []
-        except (smtplib.SMTPException, OSError) as exc:
-            _record_failure(db, note_id, _scrub(_reason(exc), password))
-            report.failed += 1
-            report.errors.append(f"{note.recipient}: {_scrub(_reason(exc), password)}")
-            continue
-        finally:
-            smtp.before_end = None
-        if refused:
-            text = "; ".join(f"{rcpt}: {code} {msg!r}" for rcpt, (code, msg) in refused.items())
-            _record_failure(db, note_id, text)
-            report.failed += 1
-            report.errors.append(text)
-            continue
-        _record_sent(db, note_id)
-        report.sent += 1
-    return []
+            except (smtplib.SMTPException, OSError) as exc:
+                self.fail([(note_id, note)], _reason(exc), recipient=note.recipient)
+                continue
+            finally:
+                smtp.before_end = None
+            if refused:
+                self.fail([(note_id, note)], _refusals(refused))
+                continue
+            _record_sent(self.db, note_id)
+            self.report.sent += 1
+        return []
 
 
-def _scrub(text: str, secret: str | None) -> str:
-    return text.replace(secret, "***") if secret else text
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _refusals(refused: dict[str, tuple[int, bytes]]) -> str:
+    return "; ".join(f"{rcpt}: {code} {_text(msg)}" for rcpt, (code, msg) in refused.items())
 
 
 def _reason(exc: BaseException) -> str:
+    """What went wrong, in the server's words where it gave some (to be scrubbed before use)."""
     if isinstance(exc, smtplib.SMTPResponseException):
-        text = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
-        return f"{exc.smtp_code} {text}"
+        return f"{exc.smtp_code} {_text(exc.smtp_error)}"
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return _refusals(exc.recipients)
     if isinstance(exc, socket.timeout):
         return "timed out"
     return str(exc) or type(exc).__name__
@@ -358,7 +537,7 @@ def _record_sent(db: Database, note_id: int) -> None:
     db.write(work)
 
 
-def _record_failure(db: Database, note_id: int | None, error: str) -> None:
+def _record_failure(db: Database, note_id: int, error: str) -> None:
     """Back to the queue with the error (counted as an attempt unless the claim already was)."""
 
     def work(session: Session) -> None:

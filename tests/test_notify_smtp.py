@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from email.message import Message
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from credits_cli import db as dbmod
 from credits_cli import ledger, notify, payments, tenants
 from tests.helpers import assert_error, assert_json, db_path, dump, pin_now, rows
+from tests.smtp import certificate, server_tls
 
 SENDER = "credits@contoso.com"
 PASSWORD = "s3cret-Pa55word!"
@@ -183,12 +185,14 @@ def test_bad_options(cli, events: int, args: list[str], needle: str) -> None:
     assert dump() == before
 
 
-@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
-def test_smtp_auth_password_never_shown_or_stored(cli, events: int, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_smtp_auth_password_never_shown_or_stored(cli, events: int, monkeypatch: pytest.MonkeyPatch,
+                                                  tmp_path: Path) -> None:
+    cert, key = certificate(tmp_path)
     handler = Collector()
-    controller, port = start(handler, authenticator=handler.authenticate, auth_require_tls=False,
+    controller, port = start(handler, tls_context=server_tls(cert, key), authenticator=handler.authenticate,
                              auth_required=True)
     try:
+        monkeypatch.setenv("CREDITS_SMTP_CAFILE", str(cert))
         monkeypatch.setenv("CREDITS_SMTP_USER", "mailer")
         monkeypatch.setenv("CREDITS_SMTP_PASSWORD", "wrong-" + PASSWORD)
         r = cli("notifications", "send", "--smtp", f"127.0.0.1:{port}", "--sender", SENDER)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -73,8 +74,31 @@ def outbox(
 @notifications_app.command("send")
 def send(
     ctx: typer.Context,
-    smtp: Annotated[str | None, typer.Option("--smtp", envvar="CREDITS_SMTP", help="SMTP server HOST:PORT.")] = None,
+    smtp: Annotated[
+        str | None,
+        typer.Option(
+            "--smtp",
+            envvar="CREDITS_SMTP",
+            help="SMTP server: HOST:PORT (STARTTLS when offered), or smtps://HOST:PORT or port 465 "
+            "(TLS from the first byte).",
+        ),
+    ] = None,
     sender: Annotated[str | None, typer.Option("--sender", envvar="CREDITS_SENDER", help="From address.")] = None,
+    cafile: Annotated[
+        Path | None,
+        typer.Option(
+            "--cafile",
+            help="PEM file of the CAs to trust for the server's certificate, instead of the system's "
+            "(default: CREDITS_SMTP_CAFILE).",
+        ),
+    ] = None,
+    insecure_login: Annotated[
+        bool,
+        typer.Option(
+            "--insecure-login",
+            help="Log in even when the server offers no TLS: the password then crosses the network in clear text.",
+        ),
+    ] = False,
     resend_unconfirmed: Annotated[
         bool,
         typer.Option(
@@ -91,8 +115,9 @@ def send(
     not sent again unless --resend-unconfirmed is given, so a rerun never
     delivers a message twice.
 
-    Set CREDITS_SMTP_USER and CREDITS_SMTP_PASSWORD in the environment to log in
-    (STARTTLS is used when the server offers it); the password is never printed or stored.
+    Set CREDITS_SMTP_USER and CREDITS_SMTP_PASSWORD in the environment to log in.
+    The password is sent only over TLS (STARTTLS, or smtps://), unless --insecure-login,
+    and is never printed or stored.
     """
     from credits_cli import notify
 
@@ -100,14 +125,25 @@ def send(
         fail("no SMTP server: give --smtp HOST:PORT or set CREDITS_SMTP")
     if not sender:
         fail("no sender address: give --sender ADDR or set CREDITS_SENDER")
-    host, port = notify.parse_smtp(smtp)
+    server = notify.parse_smtp(smtp)
     st = state(ctx)
     with st.db.read() as s:
         t = st.tenant(s)
-    requeued = notify.requeue_unconfirmed(st.db, t) if resend_unconfirmed else 0
     password = st.settings.smtp_password
-    report = notify.deliver(st.db, t, host, port, sender, user=st.settings.smtp_user, password=password)
-    errors = [e.replace(password, "***") for e in report.errors] if password else report.errors
+    credentials = notify.Credentials(st.settings.smtp_user or sender, password) if password else None
+    requeued = notify.requeue_unconfirmed(st.db, t) if resend_unconfirmed else 0
+    report = notify.deliver(
+        st.db,
+        t,
+        server,
+        sender,
+        credentials=credentials,
+        cafile=cafile or st.settings.smtp_cafile,
+        insecure_login=insecure_login,
+    )
+    for warning in report.warnings:
+        warn(warning)
+    errors = [notify.scrub(e, credentials) for e in report.errors]
     unconfirmed = report.unconfirmed + report.in_doubt_before
     doc = {
         "sent": report.sent,
