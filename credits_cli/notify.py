@@ -23,6 +23,10 @@ The connection (README "Notifications")
   that ``AUTH`` put on the wire (and control characters), so that a server
   echoing its input does not put the password on the terminal or in the
   database.
+* **A deadline for the whole send** (``timeout``, 60 s by default), enforced by
+  a watchdog that shuts the open connection down when it passes: a timeout per
+  read alone lets a server trickle one byte at a time for ever. Whatever was
+  not sent by then stays queued with the reason.
 
 What a crash (or SIGKILL, or a lost connection) can and cannot do
 -----------------------------------------------------------------
@@ -36,19 +40,26 @@ own:
   ``.``, so the server discards that copy; a row is never sent by two senders.
 * ``sent`` is committed only after the server answered ``250`` to the end of
   the message. So **no row is marked sent that the server did not accept.**
-* A refusal or a failure before the end of the message puts the row back to
+* A refusal, or a failure before the end of the message, puts the row back to
   ``queued`` with its error; it is tried again on the next run.
-* A row left in ``sending`` by a process that died is *in doubt*: the process
-  died somewhere between committing ``sending`` and committing ``sent``, i.e.
-  just before, while, or just after the server took the message. A rerun does
-  **not** send it again (so **no message is delivered twice by a rerun**); it
-  reports it. ``notifications send --resend-unconfirmed`` puts such rows back
-  in the queue when the admin decides they did not arrive; the copy carries
-  the same ``Message-ID`` (``<credits-TENANT-ROW@DOMAIN>``) as the first, so a
-  duplicate is recognisable at the receiving end.
+* So does a connection the *server side* drops, or lets time out (or the
+  deadline ends), after the final ``.`` and before its ``250``: a message the
+  server never confirmed is not delivered (RFC 5321 section 6.1: the server
+  takes responsibility with its ``250``), so the row goes back to ``queued``
+  with the error, counts as failed and is sent again on the next run. If the
+  server did keep that copy, the next one carries the same ``Message-ID``
+  (``<credits-TENANT-ROW@DOMAIN>``), so a duplicate is recognisable.
+* A row left in ``sending`` is *in doubt*: only our own process dying (a
+  SIGKILL, a power cut, Ctrl-C) between committing ``sending`` and recording
+  the server's answer leaves one, just before, while, or just after the server
+  took the message. A rerun does **not** send it again (so **no message is
+  delivered twice by a rerun**); it reports it. ``notifications send
+  --resend-unconfirmed`` puts such rows back in the queue when the admin
+  decides they did not arrive; the copy carries the same ``Message-ID``.
 
-Delivery is thus at-most-once without the admin's decision, with the in-doubt
-window narrowed to the final write of one message and its ``250``.
+Delivery is thus at-least-once when the server drops the line, and
+at-most-once without the admin's decision when this process dies, with that
+in-doubt window narrowed to the final write of one message and its ``250``.
 """
 
 from __future__ import annotations
@@ -60,6 +71,8 @@ import smtplib
 import socket
 import ssl
 import sys
+import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -87,6 +100,10 @@ EVENTS: dict[str, str] = {
     Event.DIALOUT_POOL_100: "Audio Conferencing dial-out minutes used up",
 }
 
+#: Seconds the whole of ``notifications send`` may take by default (``--timeout``).
+DEFAULT_TIMEOUT = 60.0
+#: The longest wait for one reply, within the deadline: a dead server is noticed before the deadline.
+READ_TIMEOUT = 30.0
 #: What stands in the place of a secret in every error.
 MASK = "***"
 
@@ -249,8 +266,7 @@ def _decodes_to_hold(run: str, secret: bytes) -> bool:
 class DeliveryReport:
     sent: int = 0
     failed: int = 0
-    unconfirmed: int = 0  # handed to the server, answer lost: left 'sending'
-    in_doubt_before: int = 0  # rows an earlier interrupted run left 'sending'
+    in_doubt_before: int = 0  # rows an interrupted run left 'sending'
     errors: list[str] = field(default_factory=list)  # scrubbed
     warnings: list[str] = field(default_factory=list)
 
@@ -268,27 +284,102 @@ def _message(note: Notification, sender: str, tenant_slug: str) -> EmailMessage:
     return msg
 
 
-class _SMTP(smtplib.SMTP):
-    """smtplib.SMTP that is TLS from the start for SMTPS, and whose ``DATA`` asks ``self.before_end()``
-    for leave to send the final dot."""
+class _Deadline:
+    """The time the whole send may take, enforced: when it passes, a watchdog shuts the open connection
+    down, which ends the read or write in progress at once (even a TLS handshake). The watchdog holds a
+    duplicate of the connection's socket, so it reaches the same connection after STARTTLS wrapped it."""
 
-    def __init__(self, server: Server, context: ssl.SSLContext, timeout: float) -> None:
-        self.server, self.context = server, context
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._ends = time.monotonic() + seconds
+        self._lock = threading.Lock()
+        self._line: socket.socket | None = None
+        self._fired = False
+        self._stop = threading.Event()
+        self._watchdog = threading.Thread(target=self._watch, name="smtp-deadline", daemon=True)
+
+    def __enter__(self) -> _Deadline:
+        self._watchdog.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._watchdog.join()
+        self.release()
+
+    @property
+    def passed(self) -> bool:
+        return self._fired or time.monotonic() >= self._ends
+
+    def read_timeout(self) -> float:
+        """The wait for one reply: :data:`READ_TIMEOUT`, or what is left of the deadline when less."""
+        return max(0.05, min(READ_TIMEOUT, self._ends - time.monotonic()))
+
+    def reason(self, server: Server) -> str:
+        return f"gave up after {self.seconds:g} s (--timeout) before {server} had finished"
+
+    def watch(self, sock: socket.socket) -> None:
+        """Put the new connection ``sock`` under the deadline (shut at once when it has passed already)."""
+        with self._lock:
+            self._release()
+            self._line = sock.dup()
+            if self._fired:
+                self._shut()
+
+    def release(self) -> None:
+        with self._lock:
+            self._release()
+
+    def _release(self) -> None:
+        if self._line is not None:
+            self._line.close()
+            self._line = None
+
+    def _shut(self) -> None:
+        if self._line is not None:
+            try:
+                self._line.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already gone
+
+    def _watch(self) -> None:
+        if self._stop.wait(max(0.0, self._ends - time.monotonic())):
+            return
+        with self._lock:
+            self._fired = True
+            self._shut()
+
+
+class _SMTP(smtplib.SMTP):
+    """smtplib.SMTP whose connection is under the deadline from its first byte, TLS from the start for
+    SMTPS, and whose ``DATA`` asks ``self.before_end()`` for leave to send the final dot."""
+
+    def __init__(self, server: Server, context: ssl.SSLContext, deadline: _Deadline) -> None:
+        self.server, self.context, self.deadline = server, context, deadline
         self.before_end: Callable[[], bool] | None = None
-        self.end_written = False  # the final dot is going out and the server has not answered yet
-        super().__init__(server.host, server.port, timeout=timeout)
+        self.end_written = False  # the final dot went out and the server has not answered yet
+        super().__init__(server.host, server.port, timeout=deadline.read_timeout())
 
     def connect(self, host: str = "localhost", port: int = 0, source_address: Any = None) -> tuple[int, bytes]:
-        # smtplib's own, with TLS from the first byte for SMTPS (its SMTP_SSL, in one class with DATA's claim).
+        # smtplib's own connect reads the greeting before the caller can reach the socket; this one puts
+        # the socket under the deadline first, so that a greeting trickled a byte at a time is cut short.
         sys.audit("smtplib.connect", self, host, port)
         raw = socket.create_connection((host, port), self.timeout, source_address)
+        self.deadline.watch(raw)
         try:
             self.sock = self.context.wrap_socket(raw, server_hostname=host) if self.server.implicit_tls else raw
         except BaseException:
             raw.close()
+            self.deadline.release()
             raise
         self.file = None
         return self.getreply()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.deadline.release()  # the duplicate too, so that the connection really ends
 
     def data(self, msg: Any) -> tuple[int, bytes]:
         self.putcmd("data")
@@ -350,11 +441,11 @@ def deliver(
     credentials: Credentials | None = None,
     cafile: Path | None = None,
     insecure_login: bool = False,
-    timeout: float = 30.0,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> DeliveryReport:
-    """Send every queued message of the tenant (see the module docstring for TLS, the login and what an
-    interruption can do). Each row's state is committed on its own. With ``credentials``, log in, over
-    TLS only unless ``insecure_login``."""
+    """Send every queued message of the tenant within ``timeout`` seconds (see the module docstring for
+    TLS, the login and what an interruption can do). Each row's state is committed on its own. With
+    ``credentials``, log in, over TLS only unless ``insecure_login``."""
     from credits_cli.tenants import check_email
 
     sender = check_email(sender)
@@ -365,9 +456,10 @@ def deliver(
     run = _Run(db, tenant, server, sender, credentials, insecure_login, DeliveryReport(in_doubt_before=in_doubt))
     if not queued:
         return run.report
-    todo: list[Row] = queued
-    while todo:
-        todo = run.connection(todo, context, timeout)
+    with _Deadline(timeout) as deadline:
+        todo: list[Row] = queued
+        while todo:
+            todo = run.connection(todo, context, deadline)
     return run.report
 
 
@@ -391,28 +483,33 @@ class _Run:
         self.report.failed += len(rows)
         self.report.errors.append(scrub(f"{recipient}: {text}", self.credentials) if recipient else text)
 
-    def connection(self, todo: list[Row], context: ssl.SSLContext, timeout: float) -> list[Row]:
+    def connection(self, todo: list[Row], context: ssl.SSLContext, deadline: _Deadline) -> list[Row]:
         """Send over one connection; returns what is left for a new one (after an abandoned row)."""
+        if deadline.passed:
+            self.fail(todo, deadline.reason(self.server))
+            return []
         try:
-            smtp = _SMTP(self.server, context, timeout)
+            smtp = _SMTP(self.server, context, deadline)
         except (OSError, smtplib.SMTPException) as exc:
-            self.fail(todo, self._cannot(exc, "cannot connect to"))
+            self.fail(todo, self._cannot(exc, "cannot connect to", deadline))
             return []
         try:
             try:
                 self._open(smtp, context)
             except (_Refused, OSError, smtplib.SMTPException) as exc:
-                self.fail(todo, self._cannot(exc, "nothing was sent to"))
+                self.fail(todo, self._cannot(exc, "nothing was sent to", deadline))
                 return []
-            return self._send(smtp, todo)
+            return self._send(smtp, todo, deadline)
         finally:
             try:
                 smtp.quit()
             except (smtplib.SMTPException, OSError):
                 smtp.close()
 
-    def _cannot(self, exc: BaseException, what: str) -> str:
+    def _cannot(self, exc: BaseException, what: str, deadline: _Deadline) -> str:
         """Why a connection got no message through (``what``: "cannot connect to", ...), to be scrubbed."""
+        if deadline.passed:
+            return deadline.reason(self.server)
         if isinstance(exc, _Refused):
             return str(exc)
         if isinstance(exc, ssl.SSLCertVerificationError):
@@ -453,32 +550,30 @@ class _Run:
                     "cannot log in: the SMTP user name or password has characters other than ASCII"
                 ) from None
 
-    def _send(self, smtp: _SMTP, todo: list[Row]) -> list[Row]:
+    def _send(self, smtp: _SMTP, todo: list[Row], deadline: _Deadline) -> list[Row]:
         for index, (note_id, note) in enumerate(todo):
+            if deadline.passed:
+                self.fail(todo[index:], deadline.reason(self.server))
+                return []
+            message = _message(note, self.sender, self.tenant.slug)
             smtp.before_end = lambda nid=note_id: _claim(self.db, nid)
             smtp.end_written = False
             try:
-                try:
-                    refused = smtp.send_message(_message(note, self.sender, self.tenant.slug))
-                except (smtplib.SMTPException, OSError) as exc:
-                    if not smtp.end_written:
-                        raise
-                    # Handed over, but no answer came: in doubt, so the row stays 'sending'.
-                    self.report.unconfirmed += 1
-                    self.report.failed += len(todo) - index - 1  # the rest stay queued, untried
-                    self.report.errors.append(scrub(
-                        f"{note.recipient}: no answer after the message was handed over: {_reason(exc)}",
-                        self.credentials,
-                    ))
-                    return []
+                refused = smtp.send_message(message)
             except _Abandon:
                 smtp.close()  # no final dot: the server discards this copy
                 return todo[index + 1 :]
-            except smtplib.SMTPServerDisconnected as exc:
-                # The connection is gone: this row and every row not yet tried stay queued with the reason.
-                self.fail(todo[index:], _reason(exc), recipient=note.recipient)
-                return []
             except (smtplib.SMTPException, OSError) as exc:
+                if _line_lost(exc):
+                    # The connection is gone (or the deadline ended it): this row and every row not yet
+                    # tried go back to the queue. A message sent to its end without a 250 is not delivered
+                    # (RFC 5321 6.1): sent again next time, with the same Message-ID.
+                    reason = deadline.reason(self.server) if deadline.passed else _reason(exc)
+                    if smtp.end_written:
+                        reason = (f"the server did not confirm the message ({reason}); queued again, and a "
+                                  "copy the server may have kept has the same Message-ID")
+                    self.fail(todo[index:], reason, recipient=note.recipient)
+                    return []
                 self.fail([(note_id, note)], _reason(exc), recipient=note.recipient)
                 continue
             finally:
@@ -489,6 +584,18 @@ class _Run:
             _record_sent(self.db, note_id)
             self.report.sent += 1
         return []
+
+
+def _line_lost(exc: BaseException) -> bool:
+    """Whether ``exc`` means the connection is over (dropped, timed out, or 421: the server is closing).
+    SMTPException is an OSError: the server's refusals are told apart first."""
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return True
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return any(code == 421 for code, _ in exc.recipients.values())
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return exc.smtp_code == 421
+    return not isinstance(exc, smtplib.SMTPException)  # a socket or TLS error
 
 
 def _text(value: bytes | str) -> str:

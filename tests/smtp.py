@@ -1,5 +1,6 @@
 """A real SMTP server on loopback (aiosmtpd) that keeps what it accepted; a throwaway certificate for
-its TLS; a wiretap in front of it that keeps what the client sent and can play an attacker."""
+its TLS; a wiretap in front of it that keeps what the client sent and can play an attacker or a slow
+server."""
 
 from __future__ import annotations
 
@@ -61,7 +62,7 @@ def smtp_server(inbox: Inbox | None = None, **smtp_options: Any) -> Iterator[tup
         controller.stop()
 
 
-# --- TLS, and a wiretap that can play an attacker ------------------------------------------------------
+# --- TLS, and a wiretap that can play an attacker or a slow server ------------------------------------
 
 
 def certificate(folder: Path) -> tuple[Path, Path]:
@@ -103,10 +104,13 @@ class Tap:
 
 
 @contextmanager
-def wiretap(target: str, *, strip_starttls: bool = False) -> Iterator[Tap]:
+def wiretap(
+    target: str, *, strip_starttls: bool = False, trickle: float = 0.0, cut_at: bytes | None = None
+) -> Iterator[Tap]:
     """A TCP relay on loopback in front of the server at ``target`` ("HOST:PORT"). It keeps what the
     client sent; ``strip_starttls`` plays the attacker who removes STARTTLS from the server's EHLO answer
-    (the keyword becomes XXXXXXXA)."""
+    (the keyword becomes XXXXXXXA); ``trickle`` passes the server's bytes one at a time, that many
+    seconds apart; ``cut_at`` drops both connections as soon as the client has sent those bytes."""
     host, _, port = target.rpartition(":")
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(0.1)
@@ -131,9 +135,20 @@ def wiretap(target: str, *, strip_starttls: bool = False) -> Iterator[Tap]:
                 if upstream:
                     with tap.lock:
                         tap.from_client.extend(data)
-                elif strip_starttls:
+                        cut = cut_at is not None and cut_at in tap.from_client
+                    if cut:
+                        break
+                    sink.sendall(data)
+                    continue
+                if strip_starttls:
                     data = data.replace(b"STARTTLS", b"XXXXXXXA")
-                sink.sendall(data)
+                if not trickle:
+                    sink.sendall(data)
+                    continue
+                for i in range(len(data)):
+                    if stop.wait(trickle):
+                        return
+                    sink.sendall(data[i : i + 1])
         except OSError:
             pass
         finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import email.utils
 import socket
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -19,7 +20,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from credits_cli import db as dbmod
 from credits_cli import ledger, notify, payments, tenants
 from tests.helpers import assert_error, assert_json, db_path, dump, pin_now, rows
-from tests.smtp import certificate, server_tls
+from tests.smtp import Inbox, certificate, server_tls, smtp_server, wiretap
 
 SENDER = "credits@contoso.com"
 PASSWORD = "s3cret-Pa55word!"
@@ -265,6 +266,92 @@ def test_server_hanging_up_keeps_the_rest_queued(cli, events: int) -> None:
     assert len(kept) == events - 1 and all(a == 1 and e for a, e in kept)
 
 
+# --- a deadline for the whole send --------------------------------------------------------------------
+
+
+def test_trickling_server_ends_within_the_deadline(cli, events: int, server: tuple[Collector, int]) -> None:
+    """The greeting comes one byte every 0.3 s: a timeout per read never fires, the deadline does."""
+    handler, port = server
+    with wiretap(f"127.0.0.1:{port}", trickle=0.3) as tap:
+        began = time.monotonic()
+        r = cli("notifications", "send", "--smtp", tap.address, "--sender", SENDER, "--timeout", "1")
+        took = time.monotonic() - began
+    assert took < 3.5, took
+    assert_error(r, f"{events} message(s) not delivered", "gave up after 1 s (--timeout)")
+    assert handler.messages == []
+    kept = rows("SELECT status, last_error FROM notifications")
+    assert [s for s, _ in kept] == ["queued"] * events and all("gave up after 1 s" in e for _, e in kept)
+
+
+def test_slow_answers_end_within_the_deadline_and_the_rest_waits(cli, events: int) -> None:
+    """Each message is answered after 0.5 s; the deadline (1.2 s) falls while one waits for its answer."""
+    handler = Collector()
+    slow = Inbox(delay=0.5)
+    with smtp_server(slow) as (address, inbox):
+        began = time.monotonic()
+        r = cli("notifications", "send", "--smtp", address, "--sender", SENDER, "--timeout", "1.2")
+        took = time.monotonic() - began
+        assert took < 3.5, took
+        assert_error(r, "not delivered", "gave up after 1.2 s (--timeout)")
+        statuses = [s for (s,) in rows("SELECT status FROM notifications ORDER BY id")]
+        assert "sending" not in statuses and 1 <= statuses.count("queued") < events
+        sent_ids = {f"<credits-contoso-{i}@contoso.com>" for (i,) in rows(
+            "SELECT id FROM notifications WHERE status = 'sent'")}
+        assert sent_ids <= set(inbox.message_ids()), "marked sent but never accepted"
+    # The next run, with time enough, sends what was left.
+    controller, port = start(handler)
+    try:
+        r = cli("notifications", "send", "--smtp", f"127.0.0.1:{port}", "--sender", SENDER)
+    finally:
+        controller.stop()
+    assert r.exit_code == 0, r.stderr
+    assert rows("SELECT count(*) FROM notifications WHERE status = 'sent'") == [(events,)]
+
+
+# --- a connection the server drops in the middle of a message -------------------------------------
+
+
+class HangsUpOnce(Collector):
+    """Drops the connection after the first message's final dot, without answering (and without keeping
+    the message); accepts everything afterwards."""
+
+    hung_up = False
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if not self.hung_up:
+            self.hung_up = True
+            server.transport.abort()
+            return "250 never heard"
+        return await super().handle_DATA(server, session, envelope)
+
+
+@pytest.mark.parametrize("where", ["after-the-final-dot", "within-the-message"])
+def test_connection_dropped_mid_data_is_sent_again(cli, events: int, where: str) -> None:
+    handler = HangsUpOnce() if where == "after-the-final-dot" else Collector()
+    controller, port = start(handler)
+    try:
+        cut = None if where == "after-the-final-dot" else b"X-Credits-Event"
+        with wiretap(f"127.0.0.1:{port}", cut_at=cut) as tap:
+            r = cli("notifications", "send", "--smtp", tap.address, "--sender", SENDER)
+        err = assert_error(r, f"{events} message(s) not delivered")
+        assert f"sent 0, failed {events}" in r.stdout
+        if where == "after-the-final-dot":
+            assert "did not confirm" in err and "same Message-ID" in err
+        assert handler.messages == []
+        kept = rows("SELECT status, attempts, last_error FROM notifications ORDER BY id")
+        assert [(s, a) for s, a, _ in kept] == [("queued", 1)] * events and all(e for _, _, e in kept)
+        (first_id,) = rows("SELECT min(id) FROM notifications")[0]
+        # The next send delivers them all, the interrupted one with the Message-ID it had.
+        r = cli("notifications", "send", "--smtp", f"127.0.0.1:{port}", "--sender", SENDER)
+        assert r.exit_code == 0, r.stderr
+        assert f"sent {events}, failed 0" in r.stdout
+    finally:
+        controller.stop()
+    assert rows("SELECT count(*) FROM notifications WHERE status = 'sent' AND last_error IS NULL") == [(events,)]
+    ids = [m["Message-ID"] for _, _, m in handler.messages]
+    assert f"<credits-contoso-{first_id}@contoso.com>" in ids and len(set(ids)) == events
+
+
 # --- what the message says -----------------------------------------------------------------------
 
 
@@ -283,3 +370,9 @@ def test_date_is_when_queued_and_the_body_says_when_it_happened(cli, tenant, ser
     assert email.utils.parsedate_to_datetime(msg["Date"]) == datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
     body = msg.get_payload(decode=True).decode()
     assert "Happened at: 2026-10-29 14:02 UTC" in body
+
+
+def test_timeout_default_is_the_one_of_notify() -> None:
+    from credits_cli.cli import notifications
+
+    assert notifications.DEFAULT_TIMEOUT == notify.DEFAULT_TIMEOUT

@@ -9,6 +9,9 @@ import typer
 
 from credits_cli.cli.common import Json, fail, print_json, say, state, table, warn
 
+#: ``--timeout``'s default, in seconds (the same as notify.DEFAULT_TIMEOUT; notify loads with the command).
+DEFAULT_TIMEOUT = 60.0
+
 notifications_app = typer.Typer(help="The outbox of e-mails to admins, and delivery over SMTP.")
 
 
@@ -99,6 +102,15 @@ def send(
             help="Log in even when the server offers no TLS: the password then crosses the network in clear text.",
         ),
     ] = False,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            "--timeout",
+            min=0.1,
+            max=86400,
+            help="Seconds the whole send may take; what is not sent by then stays queued.",
+        ),
+    ] = DEFAULT_TIMEOUT,
     resend_unconfirmed: Annotated[
         bool,
         typer.Option(
@@ -111,9 +123,10 @@ def send(
 ) -> None:
     """Deliver queued messages; each is marked sent only once the server accepted it.
 
-    A message whose sending was interrupted (crash, kill) stays 'sending' and is
-    not sent again unless --resend-unconfirmed is given, so a rerun never
-    delivers a message twice.
+    A message the server did not confirm (the connection dropped or timed out) stays
+    queued and is sent again next time. A message whose sending was interrupted by
+    this process dying (crash, kill) stays 'sending' and is not sent again unless
+    --resend-unconfirmed is given, so a rerun never delivers a message twice.
 
     Set CREDITS_SMTP_USER and CREDITS_SMTP_PASSWORD in the environment to log in.
     The password is sent only over TLS (STARTTLS, or smtps://), unless --insecure-login,
@@ -140,11 +153,12 @@ def send(
         credentials=credentials,
         cafile=cafile or st.settings.smtp_cafile,
         insecure_login=insecure_login,
+        timeout=timeout,
     )
     for warning in report.warnings:
         warn(warning)
     errors = [notify.scrub(e, credentials) for e in report.errors]
-    unconfirmed = report.unconfirmed + report.in_doubt_before
+    unconfirmed = report.in_doubt_before
     doc = {
         "sent": report.sent,
         "failed": report.failed,
