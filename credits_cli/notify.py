@@ -551,11 +551,18 @@ class _Run:
                 ) from None
 
     def _send(self, smtp: _SMTP, todo: list[Row], deadline: _Deadline) -> list[Row]:
+        from credits_cli.tenants import check_email
+
         for index, (note_id, note) in enumerate(todo):
             if deadline.passed:
                 self.fail(todo[index:], deadline.reason(self.server))
                 return []
-            message = _message(note, self.sender, self.tenant.slug)
+            try:
+                check_email(note.recipient or "")  # a row queued before the address rules were this strict
+                message = _message(note, self.sender, self.tenant.slug)
+            except (InvalidInput, ValueError) as exc:
+                self.fail([(note_id, note)], f"not sent: {exc} (credits admin remove it)")
+                continue
             smtp.before_end = lambda nid=note_id: _claim(self.db, nid)
             smtp.end_written = False
             try:

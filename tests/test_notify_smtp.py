@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import email.utils
 import socket
+import sqlite3
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -370,6 +371,21 @@ def test_date_is_when_queued_and_the_body_says_when_it_happened(cli, tenant, ser
     assert email.utils.parsedate_to_datetime(msg["Date"]) == datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
     body = msg.get_payload(decode=True).decode()
     assert "Happened at: 2026-10-29 14:02 UTC" in body
+
+
+def test_a_stored_address_with_a_control_character_is_not_sent(cli, events: int,
+                                                               server: tuple[Collector, int]) -> None:
+    """A row queued before the address rules refused control characters: kept back, the others go."""
+    handler, port = server
+    con = sqlite3.connect(db_path())
+    with con:
+        con.execute("UPDATE notifications SET recipient = 'ops\x07x@contoso.com' WHERE recipient = 'ops@contoso.com'")
+    con.close()
+    r = cli("notifications", "send", "--smtp", f"127.0.0.1:{port}", "--sender", SENDER)
+    err = assert_error(r, "2 message(s) not delivered", "control character", "U+0007")
+    assert "\x07" not in err + r.stdout
+    assert sorted(m["To"] for _, _, m in handler.messages) == ["billing@contoso.com"] * 2
+    assert rows("SELECT count(*) FROM notifications WHERE status = 'queued' AND last_error LIKE '%U+0007%'") == [(2,)]
 
 
 def test_timeout_default_is_the_one_of_notify() -> None:
