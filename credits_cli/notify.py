@@ -1,7 +1,32 @@
 """Notifications: the outbox of events for a tenant's admins, and SMTP delivery.
 
 An event becomes one outbox row per admin, written in the same transaction as
-the change that caused it. :func:`deliver` sends queued rows over SMTP.
+the change that caused it. The row's ``created_at`` is when it was queued (the
+e-mail's ``Date:``, so that it sorts as new mail); the body says when the event
+happened (a call imported a month later happened a month ago). :func:`deliver`
+sends queued rows over SMTP.
+
+The connection (README "Notifications")
+---------------------------------------
+* **TLS.** ``smtps://HOST:PORT``, or port 465, is TLS from the first byte
+  (RFC 8314); otherwise STARTTLS is used whenever the server offers it. The
+  server's certificate is verified against the system's CAs, or the ones of
+  ``cafile``; one that does not verify ends the send: never a fall back to
+  clear text.
+* **The password travels only over TLS.** A server that offers no STARTTLS (or
+  whose offer an attacker removed from the EHLO answer) gets no ``AUTH``: the
+  rows stay queued with the reason, unless the admin allowed a clear-text login
+  on purpose (``insecure_login``, then a warning). Without a password, plain
+  SMTP stays allowed (an internal relay on port 25).
+* **Nothing a server says leaves unscrubbed.** Every error is recorded and
+  returned through :func:`scrub`, which takes out each form of the credentials
+  that ``AUTH`` put on the wire (and control characters), so that a server
+  echoing its input does not put the password on the terminal or in the
+  database.
+* **A deadline for the whole send** (``timeout``, 60 s by default), enforced by
+  a watchdog that shuts the open connection down when it passes: a timeout per
+  read alone lets a server trickle one byte at a time for ever. Whatever was
+  not sent by then stays queued with the reason.
 
 What a crash (or SIGKILL, or a lost connection) can and cannot do
 -----------------------------------------------------------------
@@ -15,33 +40,46 @@ own:
   ``.``, so the server discards that copy; a row is never sent by two senders.
 * ``sent`` is committed only after the server answered ``250`` to the end of
   the message. So **no row is marked sent that the server did not accept.**
-* A refusal or a failure before the end of the message puts the row back to
+* A refusal, or a failure before the end of the message, puts the row back to
   ``queued`` with its error; it is tried again on the next run.
-* A row left in ``sending`` by a process that died is *in doubt*: the process
-  died somewhere between committing ``sending`` and committing ``sent``, i.e.
-  just before, while, or just after the server took the message. A rerun does
-  **not** send it again (so **no message is delivered twice by a rerun**); it
-  reports it. ``notifications send --resend-unconfirmed`` puts such rows back
-  in the queue when the admin decides they did not arrive; the copy carries
-  the same ``Message-ID`` (``<credits-TENANT-ROW@DOMAIN>``) as the first, so a
-  duplicate is recognisable at the receiving end.
+* So does a connection the *server side* drops, or lets time out (or the
+  deadline ends), after the final ``.`` and before its ``250``: a message the
+  server never confirmed is not delivered (RFC 5321 section 6.1: the server
+  takes responsibility with its ``250``), so the row goes back to ``queued``
+  with the error, counts as failed and is sent again on the next run. If the
+  server did keep that copy, the next one carries the same ``Message-ID``
+  (``<credits-TENANT-ROW@DOMAIN>``), so a duplicate is recognisable.
+* A row left in ``sending`` is *in doubt*: only our own process dying (a
+  SIGKILL, a power cut, Ctrl-C) between committing ``sending`` and recording
+  the server's answer leaves one, just before, while, or just after the server
+  took the message. A rerun does **not** send it again (so **no message is
+  delivered twice by a rerun**); it reports it. ``notifications send
+  --resend-unconfirmed`` puts such rows back in the queue when the admin
+  decides they did not arrive; the copy carries the same ``Message-ID``.
 
-Delivery is thus at-most-once without the admin's decision, with the in-doubt
-window narrowed to the final write of one message and its ``250`` reply.
+Delivery is thus at-least-once when the server drops the line, and
+at-most-once without the admin's decision when this process dies, with that
+in-doubt window narrowed to the final write of one message and its ``250``.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 import smtplib
 import socket
 import ssl
-from collections.abc import Callable
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -62,10 +100,17 @@ EVENTS: dict[str, str] = {
     Event.DIALOUT_POOL_100: "Audio Conferencing dial-out minutes used up",
 }
 
+#: Seconds the whole of ``notifications send`` may take by default (``--timeout``).
+DEFAULT_TIMEOUT = 60.0
+#: The longest wait for one reply, within the deadline: a dead server is noticed before the deadline.
+READ_TIMEOUT = 30.0
+#: What stands in the place of a secret in every error.
+MASK = "***"
+
 
 def _body(tenant: Tenant, event: str, at: datetime, details: dict[str, object]) -> str:
     cur = tenant.currency
-    lines = [f"Organisation: {tenant.name} ({tenant.slug})", f"When: {clock.iso(at)}"]
+    lines = [f"Organisation: {tenant.name} ({tenant.slug})", f"Happened at: {at:%Y-%m-%d %H:%M} UTC"]
     if "amount" in details:
         lines.append(f"Recharge amount: {money.fmt_display(details['amount'], cur)}")  # type: ignore[arg-type]
     if "balance" in details:
@@ -85,7 +130,8 @@ def _body(tenant: Tenant, event: str, at: datetime, details: dict[str, object]) 
 
 
 def queue_event(session: Session, tenant: Tenant, event: str, at: datetime, **details: object) -> int:
-    """Queue one message per admin for ``event``. Returns how many rows were written."""
+    """Queue one message per admin for ``event``, which happened ``at`` (said in the body); the rows are
+    created now (their ``created_at``, the e-mail's ``Date:``). Returns how many rows were written."""
     subject = f"[{tenant.slug}] {EVENTS[event]}"
     body = _body(tenant, event, at, details)
     admins = session.exec(select(Admin).where(Admin.tenant_id == tenant.id).order_by(col(Admin.email))).all()
@@ -99,7 +145,7 @@ def queue_event(session: Session, tenant: Tenant, event: str, at: datetime, **de
                 recipient=recipient,
                 subject=subject,
                 body=body,
-                created_at=at if at else now,
+                created_at=now,
                 status=Delivery.QUEUED if recipient else Delivery.NO_RECIPIENT,
             )
         )
@@ -113,24 +159,116 @@ def list_outbox(session: Session, tenant: Tenant, status: str | None = None) -> 
     return list(session.exec(query.order_by(col(Notification.id))).all())
 
 
-def parse_smtp(value: str) -> tuple[str, int]:
+# --- the server, the credentials and what may be said about them -------------------------------
+
+
+class Server(NamedTuple):
+    """Where to deliver: ``implicit_tls`` is TLS from the first byte (SMTPS), else STARTTLS when offered."""
+
+    host: str
+    port: int
+    implicit_tls: bool = False
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{'smtps://' if self.implicit_tls else ''}{host}:{self.port}"
+
+
+#: The port of SMTP over TLS from the first byte (RFC 8314).
+SMTPS_PORT = 465
+
+
+def parse_smtp(value: str) -> Server:
+    """``HOST[:PORT]`` (port 25 by default; 465 is TLS from the first byte), ``smtps://HOST[:PORT]`` (TLS
+    from the first byte, 465 by default) or ``smtp://HOST[:PORT]`` (STARTTLS when offered, on any port)."""
     text = value.strip()
-    host, sep, port_text = text.rpartition(":")
+    scheme, sep, rest = text.partition("://")
     if not sep:
-        host, port_text = text, "25"
+        scheme, rest = "", text
+    scheme = scheme.lower()
+    if scheme not in ("", "smtp", "smtps"):
+        raise InvalidInput(f"--smtp {value!r} must be HOST:PORT or smtps://HOST:PORT, e.g. smtp.contoso.com:587")
+    host, sep, port_text = rest.rpartition(":")
+    if not sep:
+        host, port_text = rest, str(SMTPS_PORT if scheme == "smtps" else 25)
     host = host.strip("[]")
     if not host or not (port_text.isascii() and port_text.isdigit()) or not 0 < int(port_text) < 65536:
-        raise InvalidInput(f"--smtp {value!r} must be HOST:PORT, e.g. smtp.contoso.com:587")
-    return host, int(port_text)
+        raise InvalidInput(f"--smtp {value!r} must be HOST:PORT or smtps://HOST:PORT, e.g. smtp.contoso.com:587")
+    port = int(port_text)
+    return Server(host, port, implicit_tls=scheme == "smtps" or (scheme == "" and port == SMTPS_PORT))
+
+
+def tls_context(cafile: Path | None = None) -> ssl.SSLContext:
+    """Certificates verified, host names checked: against the system's CAs, or only those of ``cafile``."""
+    try:
+        return ssl.create_default_context(cafile=str(cafile) if cafile else None)
+    except (OSError, ssl.SSLError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not PEM certificates"
+        raise InvalidInput(f"--cafile {str(cafile)!r} cannot be used: {reason}") from None
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """The SMTP login. The user name is not a secret (errors may name it); the password is."""
+
+    user: str
+    password: str = field(repr=False)
+
+    def forms(self) -> list[str]:
+        """What ``AUTH`` puts on the wire, as a server could echo it: the password itself, and base64 of
+        the AUTH PLAIN token (with and without an authorisation identity) and of each AUTH LOGIN step (the
+        user's too: of no use in an error); longest first, so that no form is cut by a shorter one."""
+        user, password = self.user.encode(), self.password.encode()
+        tokens = [b"\0" + user + b"\0" + password, user + b"\0" + user + b"\0" + password, user, password]
+        found = {self.password, *(base64.b64encode(t).decode() for t in tokens)} - {""}
+        return sorted(found, key=len, reverse=True)
+
+
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{2,}={0,2}")
+_URLSAFE = str.maketrans("-_", "+/")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def scrub(text: str, credentials: Credentials | None) -> str:
+    """``text`` (a server's words, or an error quoting them) fit to print and to store: every form of the
+    credentials (:meth:`Credentials.forms`, in any letter case) and any base64 run that decodes to
+    something holding the password become ``***``; control characters become spaces. The one function
+    every error of :func:`deliver` goes through."""
+    if credentials is not None and credentials.password:
+        forms = re.compile("|".join(re.escape(form) for form in credentials.forms()), re.IGNORECASE)
+        text = forms.sub(MASK, text)
+        secret = credentials.password.encode()
+        text = _BASE64_RUN.sub(lambda m: MASK if _decodes_to_hold(m.group(), secret) else m.group(), text)
+    return _CONTROL.sub(" ", text)
+
+
+def _decodes_to_hold(run: str, secret: bytes) -> bool:
+    """Whether base64 ``run`` (standard or URL-safe, cut anywhere) decodes to bytes holding ``secret``.
+    The encoded secret may start at any of four offsets in a run glued to other letters: try each."""
+    core = run.rstrip("=").translate(_URLSAFE)
+    for start in range(4):
+        part = core[start:]
+        if len(part) % 4 == 1:
+            part = part[:-1]
+        try:
+            decoded = base64.b64decode(part + "=" * (-len(part) % 4))
+        except (binascii.Error, ValueError):
+            continue
+        if secret in decoded:
+            return True
+    return False
+
+
+# --- delivery --------------------------------------------------------------------------------------
 
 
 @dataclass
 class DeliveryReport:
     sent: int = 0
     failed: int = 0
-    unconfirmed: int = 0  # handed to the server, answer lost: left 'sending'
-    in_doubt_before: int = 0  # rows an earlier interrupted run left 'sending'
-    errors: list[str] = field(default_factory=list)
+    in_doubt_before: int = 0  # rows an interrupted run left 'sending'
+    errors: list[str] = field(default_factory=list)  # scrubbed
+    warnings: list[str] = field(default_factory=list)
 
 
 def _message(note: Notification, sender: str, tenant_slug: str) -> EmailMessage:
@@ -138,7 +276,7 @@ def _message(note: Notification, sender: str, tenant_slug: str) -> EmailMessage:
     msg["From"] = sender
     msg["To"] = note.recipient or ""
     msg["Subject"] = note.subject
-    msg["Date"] = format_datetime(note.created_at.replace(tzinfo=UTC))
+    msg["Date"] = format_datetime(note.created_at.replace(tzinfo=UTC))  # when it was queued
     domain = sender.rpartition("@")[2] or "credits.invalid"
     msg["Message-ID"] = f"<credits-{tenant_slug}-{note.id}@{domain}>"
     msg["X-Credits-Event"] = note.event
@@ -146,11 +284,102 @@ def _message(note: Notification, sender: str, tenant_slug: str) -> EmailMessage:
     return msg
 
 
-class _SMTP(smtplib.SMTP):
-    """smtplib.SMTP whose ``DATA`` asks ``self.before_end()`` for leave to send the final dot."""
+class _Deadline:
+    """The time the whole send may take, enforced: when it passes, a watchdog shuts the open connection
+    down, which ends the read or write in progress at once (even a TLS handshake). The watchdog holds a
+    duplicate of the connection's socket, so it reaches the same connection after STARTTLS wrapped it."""
 
-    before_end: Callable[[], bool] | None = None
-    end_written = False  # the final dot is going out and the server has not answered yet
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._ends = time.monotonic() + seconds
+        self._lock = threading.Lock()
+        self._line: socket.socket | None = None
+        self._fired = False
+        self._stop = threading.Event()
+        self._watchdog = threading.Thread(target=self._watch, name="smtp-deadline", daemon=True)
+
+    def __enter__(self) -> _Deadline:
+        self._watchdog.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._watchdog.join()
+        self.release()
+
+    @property
+    def passed(self) -> bool:
+        return self._fired or time.monotonic() >= self._ends
+
+    def read_timeout(self) -> float:
+        """The wait for one reply: :data:`READ_TIMEOUT`, or what is left of the deadline when less."""
+        return max(0.05, min(READ_TIMEOUT, self._ends - time.monotonic()))
+
+    def reason(self, server: Server) -> str:
+        return f"gave up after {self.seconds:g} s (--timeout) before {server} had finished"
+
+    def watch(self, sock: socket.socket) -> None:
+        """Put the new connection ``sock`` under the deadline (shut at once when it has passed already)."""
+        with self._lock:
+            self._release()
+            self._line = sock.dup()
+            if self._fired:
+                self._shut()
+
+    def release(self) -> None:
+        with self._lock:
+            self._release()
+
+    def _release(self) -> None:
+        if self._line is not None:
+            self._line.close()
+            self._line = None
+
+    def _shut(self) -> None:
+        if self._line is not None:
+            try:
+                self._line.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already gone
+
+    def _watch(self) -> None:
+        if self._stop.wait(max(0.0, self._ends - time.monotonic())):
+            return
+        with self._lock:
+            self._fired = True
+            self._shut()
+
+
+class _SMTP(smtplib.SMTP):
+    """smtplib.SMTP whose connection is under the deadline from its first byte, TLS from the start for
+    SMTPS, and whose ``DATA`` asks ``self.before_end()`` for leave to send the final dot."""
+
+    def __init__(self, server: Server, context: ssl.SSLContext, deadline: _Deadline) -> None:
+        self.server, self.context, self.deadline = server, context, deadline
+        self.before_end: Callable[[], bool] | None = None
+        self.end_written = False  # the final dot went out and the server has not answered yet
+        super().__init__(server.host, server.port, timeout=deadline.read_timeout())
+
+    def connect(self, host: str = "localhost", port: int = 0, source_address: Any = None) -> tuple[int, bytes]:
+        # smtplib's own connect reads the greeting before the caller can reach the socket; this one puts
+        # the socket under the deadline first, so that a greeting trickled a byte at a time is cut short.
+        sys.audit("smtplib.connect", self, host, port)
+        raw = socket.create_connection((host, port), self.timeout, source_address)
+        self.deadline.watch(raw)
+        try:
+            self.sock = self.context.wrap_socket(raw, server_hostname=host) if self.server.implicit_tls else raw
+        except BaseException:
+            raw.close()
+            self.deadline.release()
+            raise
+        self.file = None
+        return self.getreply()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.deadline.release()  # the duplicate too, so that the connection really ends
 
     def data(self, msg: Any) -> tuple[int, bytes]:
         self.putcmd("data")
@@ -181,6 +410,10 @@ class _Abandon(Exception):
     """Another sender claimed the row: drop the connection before the final dot."""
 
 
+class _Refused(Exception):
+    """This end will not go on with the connection (no TLS to log in over): the reason, our own words."""
+
+
 def requeue_unconfirmed(db: Database, tenant: Tenant) -> int:
     """Put rows left ``sending`` by an interrupted run back in the queue. Returns how many."""
 
@@ -196,132 +429,196 @@ def requeue_unconfirmed(db: Database, tenant: Tenant) -> int:
     return db.write(work)
 
 
+Row = tuple[int, Notification]
+
+
 def deliver(
     db: Database,
     tenant: Tenant,
-    host: str,
-    port: int,
+    server: Server,
     sender: str,
     *,
-    user: str | None = None,
-    password: str | None = None,
-    timeout: float = 30.0,
+    credentials: Credentials | None = None,
+    cafile: Path | None = None,
+    insecure_login: bool = False,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> DeliveryReport:
-    """Send every queued message of the tenant (see the module docstring for
-    what an interruption can do). Each row's state is committed on its own.
-    With ``password``, log in as ``user`` (default: the sender)."""
+    """Send every queued message of the tenant within ``timeout`` seconds (see the module docstring for
+    TLS, the login and what an interruption can do). Each row's state is committed on its own. With
+    ``credentials``, log in, over TLS only unless ``insecure_login``."""
     from credits_cli.tenants import check_email
 
     sender = check_email(sender)
+    context = tls_context(cafile)
     with db.read() as session:
-        queued = [(n.id, n) for n in list_outbox(session, tenant, status=Delivery.QUEUED)]
+        queued = [(n.id or 0, n) for n in list_outbox(session, tenant, status=Delivery.QUEUED)]
         in_doubt = len(list_outbox(session, tenant, status=Delivery.SENDING))
-    report = DeliveryReport(in_doubt_before=in_doubt)
-    todo = list(queued)
-    while todo:
+    run = _Run(db, tenant, server, sender, credentials, insecure_login, DeliveryReport(in_doubt_before=in_doubt))
+    if not queued:
+        return run.report
+    with _Deadline(timeout) as deadline:
+        todo: list[Row] = queued
+        while todo:
+            todo = run.connection(todo, context, deadline)
+    return run.report
+
+
+@dataclass
+class _Run:
+    """One ``deliver``: what it sends with, and the one place its failures are scrubbed and recorded."""
+
+    db: Database
+    tenant: Tenant
+    server: Server
+    sender: str
+    credentials: Credentials | None
+    insecure_login: bool
+    report: DeliveryReport
+
+    def fail(self, rows: Sequence[Row], reason: str, *, recipient: str | None = None) -> None:
+        """Back to the queue with ``reason``, scrubbed: the rows' ``last_error`` and the report's error."""
+        text = scrub(reason, self.credentials)
+        for note_id, _ in rows:
+            _record_failure(self.db, note_id, text)
+        self.report.failed += len(rows)
+        self.report.errors.append(scrub(f"{recipient}: {text}", self.credentials) if recipient else text)
+
+    def connection(self, todo: list[Row], context: ssl.SSLContext, deadline: _Deadline) -> list[Row]:
+        """Send over one connection; returns what is left for a new one (after an abandoned row)."""
+        if deadline.passed:
+            self.fail(todo, deadline.reason(self.server))
+            return []
         try:
-            smtp = _SMTP(host, port, timeout=timeout)
+            smtp = _SMTP(self.server, context, deadline)
         except (OSError, smtplib.SMTPException) as exc:
-            reason = _scrub(_reason(exc), password)
-            for note_id, _ in todo:
-                _record_failure(db, note_id, f"cannot connect to {host}:{port}: {reason}")
-            report.failed += len(todo)
-            report.errors.append(f"cannot connect to {host}:{port}: {reason}")
-            return report
+            self.fail(todo, self._cannot(exc, "cannot connect to", deadline))
+            return []
         try:
-            todo = _send_batch(db, smtp, todo, tenant, sender, user, password, report)
+            try:
+                self._open(smtp, context)
+            except (_Refused, OSError, smtplib.SMTPException) as exc:
+                self.fail(todo, self._cannot(exc, "nothing was sent to", deadline))
+                return []
+            return self._send(smtp, todo, deadline)
         finally:
             try:
                 smtp.quit()
             except (smtplib.SMTPException, OSError):
                 smtp.close()
-    return report
 
+    def _cannot(self, exc: BaseException, what: str, deadline: _Deadline) -> str:
+        """Why a connection got no message through (``what``: "cannot connect to", ...), to be scrubbed."""
+        if deadline.passed:
+            return deadline.reason(self.server)
+        if isinstance(exc, _Refused):
+            return str(exc)
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return (
+                f"the TLS certificate of {self.server} does not verify ({exc.verify_message}); nothing was sent "
+                "(--cafile names the CA of a server with a private one)"
+            )
+        if isinstance(exc, ssl.SSLError):
+            return f"TLS with {self.server} failed: {_reason(exc)}; nothing was sent"
+        if isinstance(exc, smtplib.SMTPAuthenticationError):
+            return f"{self.server} refused the login: {_reason(exc)}"
+        return f"{what} {self.server}: {_reason(exc)}"
 
-def _send_batch(
-    db: Database,
-    smtp: _SMTP,
-    todo: list[tuple[int | None, Notification]],
-    tenant: Tenant,
-    sender: str,
-    user: str | None,
-    password: str | None,
-    report: DeliveryReport,
-) -> list[tuple[int | None, Notification]]:
-    """Send over one connection; returns what is left for a new connection (after an abandoned row)."""
-    try:
+    def _open(self, smtp: _SMTP, context: ssl.SSLContext) -> None:
+        """Greet; TLS before any password; log in."""
         smtp.ehlo_or_helo_if_needed()
-        if smtp.has_extn("starttls"):
-            smtp.starttls(context=ssl.create_default_context())
-            smtp.ehlo()
-        if password:
+        if not self.server.implicit_tls:
+            if smtp.has_extn("starttls"):
+                smtp.starttls(context=context)
+                smtp.ehlo()
+            elif self.credentials is not None and not self.insecure_login:
+                raise _Refused(
+                    f"{self.server} offers no STARTTLS: the SMTP password is not sent in clear text, and nothing "
+                    f"was sent (use TLS from the start with smtps://{self.server.host}:{SMTPS_PORT} or port "
+                    f"{SMTPS_PORT}, or log in anyway with --insecure-login)"
+                )
+            elif self.credentials is not None:
+                warning = (f"{self.server} offers no STARTTLS: logging in without TLS (--insecure-login), "
+                           "the SMTP password crosses the network in clear text")
+                if warning not in self.report.warnings:
+                    self.report.warnings.append(warning)
+        if self.credentials is not None:
             try:
-                smtp.login(user or sender, password)
+                smtp.login(self.credentials.user, self.credentials.password)
             except UnicodeEncodeError:
                 # smtplib sends credentials as ASCII; say so without quoting any of them.
-                raise smtplib.SMTPException(
+                raise _Refused(
                     "cannot log in: the SMTP user name or password has characters other than ASCII"
                 ) from None
-    except (smtplib.SMTPException, OSError) as exc:
-        reason = _scrub(_reason(exc), password)
-        for note_id, _ in todo:
-            _record_failure(db, note_id, reason)
-        report.failed += len(todo)
-        report.errors.append(reason)
-        return []
-    for index, (note_id, note) in enumerate(todo):
-        assert note_id is not None
-        smtp.before_end = lambda nid=note_id: _claim(db, nid)
-        smtp.end_written = False
-        try:
-            try:
-                refused = smtp.send_message(_message(note, sender, tenant.slug))
-            except (smtplib.SMTPException, OSError) as exc:
-                if not smtp.end_written:
-                    raise
-                # Handed over, but no answer came: in doubt, so the row stays 'sending'.
-                report.unconfirmed += 1
-                report.failed += len(todo) - index - 1  # the rest stay queued, untried
-                report.errors.append(
-                    f"{note.recipient}: no answer after the message was handed over: {_scrub(_reason(exc), password)}"
-                )
+
+    def _send(self, smtp: _SMTP, todo: list[Row], deadline: _Deadline) -> list[Row]:
+        from credits_cli.tenants import check_email
+
+        for index, (note_id, note) in enumerate(todo):
+            if deadline.passed:
+                self.fail(todo[index:], deadline.reason(self.server))
                 return []
-        except _Abandon:
-            smtp.close()  # no final dot: the server discards this copy
-            return todo[index + 1 :]
-        except smtplib.SMTPServerDisconnected as exc:
-            # The connection is gone: this row and every row not yet tried stay queued with the reason.
-            for left_id, _ in todo[index:]:
-                _record_failure(db, left_id, _scrub(_reason(exc), password))
-            report.failed += len(todo) - index
-            report.errors.append(f"{note.recipient}: {_scrub(_reason(exc), password)}")
-            return []
-        except (smtplib.SMTPException, OSError) as exc:
-            _record_failure(db, note_id, _scrub(_reason(exc), password))
-            report.failed += 1
-            report.errors.append(f"{note.recipient}: {_scrub(_reason(exc), password)}")
-            continue
-        finally:
-            smtp.before_end = None
-        if refused:
-            text = "; ".join(f"{rcpt}: {code} {msg!r}" for rcpt, (code, msg) in refused.items())
-            _record_failure(db, note_id, text)
-            report.failed += 1
-            report.errors.append(text)
-            continue
-        _record_sent(db, note_id)
-        report.sent += 1
-    return []
+            try:
+                check_email(note.recipient or "")  # a row queued before the address rules were this strict
+                message = _message(note, self.sender, self.tenant.slug)
+            except (InvalidInput, ValueError) as exc:
+                self.fail([(note_id, note)], f"not sent: {exc} (credits admin remove it)")
+                continue
+            smtp.before_end = lambda nid=note_id: _claim(self.db, nid)
+            smtp.end_written = False
+            try:
+                refused = smtp.send_message(message)
+            except _Abandon:
+                smtp.close()  # no final dot: the server discards this copy
+                return todo[index + 1 :]
+            except (smtplib.SMTPException, OSError) as exc:
+                if _line_lost(exc):
+                    # The connection is gone (or the deadline ended it): this row and every row not yet
+                    # tried go back to the queue. A message sent to its end without a 250 is not delivered
+                    # (RFC 5321 6.1): sent again next time, with the same Message-ID.
+                    reason = deadline.reason(self.server) if deadline.passed else _reason(exc)
+                    if smtp.end_written:
+                        reason = (f"the server did not confirm the message ({reason}); queued again, and a "
+                                  "copy the server may have kept has the same Message-ID")
+                    self.fail(todo[index:], reason, recipient=note.recipient)
+                    return []
+                self.fail([(note_id, note)], _reason(exc), recipient=note.recipient)
+                continue
+            finally:
+                smtp.before_end = None
+            if refused:
+                self.fail([(note_id, note)], _refusals(refused))
+                continue
+            _record_sent(self.db, note_id)
+            self.report.sent += 1
+        return []
 
 
-def _scrub(text: str, secret: str | None) -> str:
-    return text.replace(secret, "***") if secret else text
+def _line_lost(exc: BaseException) -> bool:
+    """Whether ``exc`` means the connection is over (dropped, timed out, or 421: the server is closing).
+    SMTPException is an OSError: the server's refusals are told apart first."""
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return True
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return any(code == 421 for code, _ in exc.recipients.values())
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return exc.smtp_code == 421
+    return not isinstance(exc, smtplib.SMTPException)  # a socket or TLS error
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _refusals(refused: dict[str, tuple[int, bytes]]) -> str:
+    return "; ".join(f"{rcpt}: {code} {_text(msg)}" for rcpt, (code, msg) in refused.items())
 
 
 def _reason(exc: BaseException) -> str:
+    """What went wrong, in the server's words where it gave some (to be scrubbed before use)."""
     if isinstance(exc, smtplib.SMTPResponseException):
-        text = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
-        return f"{exc.smtp_code} {text}"
+        return f"{exc.smtp_code} {_text(exc.smtp_error)}"
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return _refusals(exc.recipients)
     if isinstance(exc, socket.timeout):
         return "timed out"
     return str(exc) or type(exc).__name__
@@ -354,7 +651,7 @@ def _record_sent(db: Database, note_id: int) -> None:
     db.write(work)
 
 
-def _record_failure(db: Database, note_id: int | None, error: str) -> None:
+def _record_failure(db: Database, note_id: int, error: str) -> None:
     """Back to the queue with the error (counted as an attempt unless the claim already was)."""
 
     def work(session: Session) -> None:

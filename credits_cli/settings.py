@@ -13,18 +13,19 @@ rest is given to the functions that need it as plain arguments.
 | ``CREDITS_RATES_DIR`` | ``rates_dir``: the folder holding ``service.yaml`` |
 | ``CREDITS_RATE_BATCH`` | ``rate_batch()``: calls per rating transaction, 1 to 1,000,000 |
 | ``CREDITS_SMTP_USER`` / ``CREDITS_SMTP_PASSWORD`` | ``smtp_user`` / ``smtp_password``: SMTP login |
+| ``CREDITS_SMTP_CAFILE`` | ``smtp_cafile``: the CAs (PEM) trusted for the SMTP server, not the system's |
 | ``CREDITS_NO_QUICK`` | ``fast_balance`` off: ``balance`` always takes the full path |
 | ``CREDITS_DEBUG`` | ``debug``: an unexpected error shows its traceback |
 
 ``CREDITS_DB``, ``CREDITS_TENANT``, ``CREDITS_SMTP`` and ``CREDITS_SENDER`` are
 the environment variables of command-line options (Typer reads them with the
-option).
+option). ``notifications send --cafile`` overrides ``CREDITS_SMTP_CAFILE``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -41,7 +42,8 @@ class Settings:
     rates_dir: Path | None = None
     rate_batch_text: str = ""  # checked when an import asks for it: see rate_batch()
     smtp_user: str | None = None
-    smtp_password: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    smtp_cafile: Path | None = None
     fast_balance: bool = True
     debug: bool = False
 
@@ -60,12 +62,14 @@ def from_environ(env: Mapping[str, str]) -> Settings:
     """The settings an environment gives; a malformed value is one clear :class:`InvalidInput`."""
     pinned = env.get("CREDITS_NOW", "").strip()
     rates = env.get("CREDITS_RATES_DIR", "").strip()
+    cafile = env.get("CREDITS_SMTP_CAFILE", "").strip()
     return Settings(
         now=clock.parse_timestamp(pinned, what="CREDITS_NOW") if pinned else None,
         rates_dir=Path(rates) if rates else None,
         rate_batch_text=env.get("CREDITS_RATE_BATCH", ""),
         smtp_user=env.get("CREDITS_SMTP_USER") or None,
         smtp_password=env.get("CREDITS_SMTP_PASSWORD") or None,
+        smtp_cafile=Path(cafile) if cafile else None,
         fast_balance=not env.get("CREDITS_NO_QUICK"),
         debug=bool(env.get("CREDITS_DEBUG")),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from sqlmodel import Session, col, select
 
@@ -13,6 +14,9 @@ from credits_cli.refdata import service
 
 _SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _EMAIL_RE = re.compile(r"^[^@\s,;<>\"]+@[^@\s,;<>\"]+\.[^@\s,;<>\"]+$")
+#: What a header parser reads as syntax, not as part of an address (RFC 5322 specials; quotes, commas,
+#: semicolons and angle brackets are refused by _EMAIL_RE already).
+_SPECIALS = frozenset("()[]:\\")
 
 
 def check_country(code: str, *, what: str = "country") -> str:
@@ -26,10 +30,46 @@ def check_country(code: str, *, what: str = "country") -> str:
 
 
 def check_email(text: str) -> str:
-    value = text.strip()
-    if len(value) > 254 or not _EMAIL_RE.match(value):
+    """An address as it will travel: lower-case, and exactly what smtplib puts in the envelope and the
+    ``To:`` header. Refused: control characters (C0, DEL, C1), invisible format characters and line
+    separators (a header could be cut or an address shown as another); the characters a header parser
+    reads as syntax (``a(comment)@x.com`` is sent to ``a@x.com``, ``a:b@x.com`` to ``b@x.com``); dots
+    at the ends of a part or doubled (``a@x.com.`` becomes ``<>``)."""
+    value = text.strip(" ")  # stray spaces only: a control character at either end is refused too
+    odd = next((c for c in value if unicodedata.category(c)[0] in "CZ"), None)
+    if odd is not None:
+        category = unicodedata.category(odd)
+        kind = (
+            "a control character" if category == "Cc"
+            else "a space or line separator" if category[0] == "Z"
+            else "an invisible character"
+        )
+        raise InvalidInput(f"{text!r} is not an e-mail address: it has {kind} (U+{ord(odd):04X})")
+    local, _, domain = value.rpartition("@")
+    if (
+        len(value) > 254
+        or not _EMAIL_RE.match(value)
+        or any(c in _SPECIALS for c in value)
+        or any(part.startswith(".") or part.endswith(".") or ".." in part for part in (local, domain))
+        or not _travels_as_written(value.lower())
+    ):
         raise InvalidInput(f"{text!r} is not an e-mail address")
     return value.lower()
+
+
+def _travels_as_written(address: str) -> bool:
+    """Whether smtplib sends ``address`` unchanged: in the ``To:`` header and as the envelope recipient
+    it takes from that header."""
+    from email.message import EmailMessage
+    from email.utils import getaddresses
+
+    message = EmailMessage()
+    try:
+        message["To"] = address
+    except ValueError:
+        return False
+    header = str(message["To"])
+    return header == address and getaddresses([header]) == [("", address)]
 
 
 def add_tenant(session: Session, slug: str, *, name: str, country: str, billing_country: str, currency: str) -> Tenant:

@@ -24,7 +24,7 @@ def isolated_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str
         value = str(tmp_path / "credits.db")
     monkeypatch.setenv("CREDITS_DB", value)
     for name in ("CREDITS_TENANT", "CREDITS_NOW", "CREDITS_SMTP", "CREDITS_SENDER",
-                 "CREDITS_SMTP_USER", "CREDITS_SMTP_PASSWORD"):
+                 "CREDITS_SMTP_USER", "CREDITS_SMTP_PASSWORD", "CREDITS_SMTP_CAFILE"):
         monkeypatch.delenv(name, raising=False)
     dbmod._opened.clear()
     yield value

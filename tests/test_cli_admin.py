@@ -43,6 +43,54 @@ def test_bad_email_refused(cli, bare, email: str) -> None:
     assert dump() == before
 
 
+@pytest.mark.parametrize(
+    ("email", "needle"),
+    [
+        ("ops\x07@contoso.com", "control character (U+0007)"),
+        ("ops@contoso.com\x00", "control character (U+0000)"),
+        ("ops@contoso.com\r\nBcc: all@contoso.com", "control character (U+000D)"),
+        ("\tops@contoso.com", "control character (U+0009)"),
+        ("ops\x7f@contoso.com", "control character (U+007F)"),
+        ("ops\x85@contoso.com", "control character (U+0085)"),
+        ("ops\x9b31m@contoso.com", "control character (U+009B)"),
+        ("ops@contoso.com\u2028", "line separator (U+2028)"),
+        ("ops\u200b@contoso.com", "invisible character (U+200B)"),
+        ("ops\u202e@contoso.com", "invisible character (U+202E)"),
+    ],
+)
+def test_control_characters_in_an_address_are_refused(cli, bare, email: str, needle: str) -> None:
+    before = dump()
+    err = assert_error(cli("admin", "add", email, "--role", "billing-admin"), "not an e-mail address", needle)
+    assert not any(c in err for c in "\x00\x07\x7f\x85\x9b\u2028\u200b\u202e"), "shown escaped"
+    assert dump() == before
+
+
+@pytest.mark.parametrize(
+    "email",
+    [
+        "ops(comment)@contoso.com",  # a header parser drops the comment: sent to ops@contoso.com
+        "group:ops@contoso.com",  # read as a group: sent to ops@contoso.com
+        "ops[1]@contoso.com",
+        "o\\ps@contoso.com",
+        "ops@contoso.com.",  # the To: header becomes <>
+        "ops@contoso..com",
+        ".ops@contoso.com",
+        "o..ps@contoso.com",
+    ],
+)
+def test_addresses_smtplib_would_change_are_refused(cli, bare, email: str) -> None:
+    before = dump()
+    assert_error(cli("admin", "add", email, "--role", "billing-admin"), "not an e-mail address")
+    assert dump() == before
+
+
+@pytest.mark.parametrize("email", ["o'brien+credits@contoso.com", "jörg@müller.de", "  Ops@Contoso.com "])
+def test_unusual_but_good_addresses_are_kept(cli, bare, email: str) -> None:
+    r = cli("admin", "add", email, "--role", "billing-admin")
+    assert r.exit_code == 0, r.stderr
+    assert rows("SELECT email FROM admins") == [(email.strip().lower(),)]
+
+
 def test_add_list_change_role_remove(cli, bare) -> None:
     assert cli("admin", "add", "b@contoso.com", "--role", "billing-admin").exit_code == 0
     assert cli("admin", "add", "a@contoso.com", "--role", "Global Administrator").exit_code == 0

@@ -9,7 +9,7 @@ import pytest
 
 from credits_cli import db as dbmod
 from credits_cli import ledger, tenants
-from tests.helpers import assert_error, assert_json, db_path, rows
+from tests.helpers import assert_error, assert_json, db_path, pin_now, rows
 
 T0 = datetime(2026, 5, 1, 10, 0)
 
@@ -33,16 +33,19 @@ def test_empty_outbox(cli, tenant) -> None:
     assert assert_json(cli("notifications", "--json")) == []
 
 
-def test_recharge_and_zero_events_reach_the_outbox(cli, tenant) -> None:
+def test_recharge_and_zero_events_reach_the_outbox(cli, tenant, monkeypatch: pytest.MonkeyPatch) -> None:
     assert cli("topup", "60").exit_code == 0
     assert cli("autorecharge", "set", "--threshold", "10", "--amount", "50").exit_code == 0
+    pin_now(monkeypatch, "2026-06-03T08:30:00Z")  # May's calls rated in June
     charge("55", T0)  # 5 left < 10: recharge succeeds
     doc = assert_json(cli("notifications", "--json"))
     assert [(d["event"], d["recipient"], d["status"]) for d in doc] == [
         ("recharge_succeeded", "billing@contoso.com", "queued")
     ]
     assert doc[0]["subject"] == "[contoso] Communications Credits recharged"
-    assert doc[0]["created_at"] == "2026-05-01T10:00:00Z"
+    assert doc[0]["created_at"] == "2026-06-03T08:30:00Z"  # queued now; the body says when it happened
+    (body,) = rows("SELECT body FROM notifications")[0]
+    assert "Happened at: 2026-05-01 10:00 UTC" in body
     assert cli("autorecharge", "off").exit_code == 0
     charge("56", T0 + timedelta(minutes=1))  # 55 -> -1: zero crossing
     charge("1", T0 + timedelta(minutes=2))  # denied: no new event

@@ -14,11 +14,18 @@ import sqlalchemy as sa
 
 from credits_cli import db as dbmod
 from tests import procs
-from tests.smtp import Inbox, smtp_server
+from tests.smtp import Inbox, certificate, server_tls, smtp_server
 from tests.test_crash import make_tenant, opened, outbox, queue_messages, send_env
 
 SECRET = "pa55-Word!S3cret"
 sqlite_only = pytest.mark.skipif(procs.on_postgres, reason="about the SQLite file on disk")
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A STARTTLS server's options, and the environment that makes the client trust its certificate."""
+    cert, key = certificate(tmp_path_factory.mktemp("tls"))
+    return {"server": {"tls_context": server_tls(cert, key)}, "env": {"CREDITS_SMTP_CAFILE": str(cert)}}
 
 
 @pytest.fixture
@@ -100,12 +107,14 @@ def _everything_stored(db: str) -> bytes:
 
 
 @pytest.mark.parametrize("leak", [False, True], ids=["refused", "refused-and-echoed"])
-def test_smtp_password_refused_is_never_printed_nor_stored(tmp_path: Path, leak: bool) -> None:
+def test_smtp_password_refused_is_never_printed_nor_stored(tmp_path: Path, leak: bool, tls: dict[str, Any]) -> None:
     db = procs.new_database(tmp_path, "auth")
     make_tenant(db, admins=2)
     queue_messages(db, 1)
-    with smtp_server(authenticator=_authenticator(False, leak), auth_require_tls=False) as (address, _inbox):
-        env = send_env(db, address) | {"CREDITS_SMTP_USER": "relay@contoso.com", "CREDITS_SMTP_PASSWORD": SECRET}
+    with smtp_server(authenticator=_authenticator(False, leak), **tls["server"]) as (address, _inbox):
+        env = send_env(db, address) | tls["env"] | {
+            "CREDITS_SMTP_USER": "relay@contoso.com", "CREDITS_SMTP_PASSWORD": SECRET,
+        }
         for args in (["notifications", "send"], ["notifications", "send", "--json"]):
             result = procs.run(db, *args, env=env, check=False)
             assert result.returncode == 1
@@ -118,12 +127,12 @@ def test_smtp_password_refused_is_never_printed_nor_stored(tmp_path: Path, leak:
     assert SECRET.encode() not in _everything_stored(db)
 
 
-def test_smtp_password_accepted_is_not_stored(tmp_path: Path) -> None:
+def test_smtp_password_accepted_is_not_stored(tmp_path: Path, tls: dict[str, Any]) -> None:
     db = procs.new_database(tmp_path, "authok")
     make_tenant(db, admins=2)
     queue_messages(db, 1)
-    with smtp_server(Inbox(), authenticator=_authenticator(True), auth_require_tls=False) as (address, inbox):
-        env = send_env(db, address) | {"CREDITS_SMTP_PASSWORD": SECRET}
+    with smtp_server(Inbox(), authenticator=_authenticator(True), **tls["server"]) as (address, inbox):
+        env = send_env(db, address) | tls["env"] | {"CREDITS_SMTP_PASSWORD": SECRET}
         result = procs.run(db, "notifications", "send", env=env)
         assert SECRET not in result.stdout + result.stderr
         assert len(inbox.accepted) == 2
@@ -140,13 +149,13 @@ def test_database_password_is_not_printed_when_the_server_is_unreachable(tmp_pat
     assert SECRET not in result.stdout + result.stderr
 
 
-def test_non_ascii_smtp_password_is_one_clear_line(tmp_path: Path) -> None:
+def test_non_ascii_smtp_password_is_one_clear_line(tmp_path: Path, tls: dict[str, Any]) -> None:
     db = procs.new_database(tmp_path, "nonascii")
     make_tenant(db, admins=1)
     queue_messages(db, 1)
     secret = "Wörd-" + SECRET
-    with smtp_server(authenticator=_authenticator(True), auth_require_tls=False) as (address, _inbox):
-        env = send_env(db, address) | {"CREDITS_SMTP_PASSWORD": secret}
+    with smtp_server(authenticator=_authenticator(True), **tls["server"]) as (address, _inbox):
+        env = send_env(db, address) | tls["env"] | {"CREDITS_SMTP_PASSWORD": secret}
         result = procs.run(db, "notifications", "send", env=env, check=False)
     assert result.returncode == 1
     assert "other than ASCII" in result.stderr and "internal error" not in result.stderr

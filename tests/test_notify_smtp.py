@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import email
+import email.utils
 import socket
+import sqlite3
+import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from email.message import Message
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +20,8 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from credits_cli import db as dbmod
 from credits_cli import ledger, notify, payments, tenants
-from tests.helpers import assert_error, assert_json, db_path, dump, rows
+from tests.helpers import assert_error, assert_json, db_path, dump, pin_now, rows
+from tests.smtp import Inbox, certificate, server_tls, smtp_server, wiretap
 
 SENDER = "credits@contoso.com"
 PASSWORD = "s3cret-Pa55word!"
@@ -182,12 +187,14 @@ def test_bad_options(cli, events: int, args: list[str], needle: str) -> None:
     assert dump() == before
 
 
-@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
-def test_smtp_auth_password_never_shown_or_stored(cli, events: int, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_smtp_auth_password_never_shown_or_stored(cli, events: int, monkeypatch: pytest.MonkeyPatch,
+                                                  tmp_path: Path) -> None:
+    cert, key = certificate(tmp_path)
     handler = Collector()
-    controller, port = start(handler, authenticator=handler.authenticate, auth_require_tls=False,
+    controller, port = start(handler, tls_context=server_tls(cert, key), authenticator=handler.authenticate,
                              auth_required=True)
     try:
+        monkeypatch.setenv("CREDITS_SMTP_CAFILE", str(cert))
         monkeypatch.setenv("CREDITS_SMTP_USER", "mailer")
         monkeypatch.setenv("CREDITS_SMTP_PASSWORD", "wrong-" + PASSWORD)
         r = cli("notifications", "send", "--smtp", f"127.0.0.1:{port}", "--sender", SENDER)
@@ -258,3 +265,130 @@ def test_server_hanging_up_keeps_the_rest_queued(cli, events: int) -> None:
     assert rows("SELECT count(*) FROM notifications WHERE status = 'sent'") == [(1,)]
     kept = rows("SELECT attempts, last_error FROM notifications WHERE status = 'queued'")
     assert len(kept) == events - 1 and all(a == 1 and e for a, e in kept)
+
+
+# --- a deadline for the whole send --------------------------------------------------------------------
+
+
+def test_trickling_server_ends_within_the_deadline(cli, events: int, server: tuple[Collector, int]) -> None:
+    """The greeting comes one byte every 0.3 s: a timeout per read never fires, the deadline does."""
+    handler, port = server
+    with wiretap(f"127.0.0.1:{port}", trickle=0.3) as tap:
+        began = time.monotonic()
+        r = cli("notifications", "send", "--smtp", tap.address, "--sender", SENDER, "--timeout", "1")
+        took = time.monotonic() - began
+    assert took < 3.5, took
+    assert_error(r, f"{events} message(s) not delivered", "gave up after 1 s (--timeout)")
+    assert handler.messages == []
+    kept = rows("SELECT status, last_error FROM notifications")
+    assert [s for s, _ in kept] == ["queued"] * events and all("gave up after 1 s" in e for _, e in kept)
+
+
+def test_slow_answers_end_within_the_deadline_and_the_rest_waits(cli, events: int) -> None:
+    """Each message is answered after 0.5 s; the deadline (1.2 s) falls while one waits for its answer."""
+    handler = Collector()
+    slow = Inbox(delay=0.5)
+    with smtp_server(slow) as (address, inbox):
+        began = time.monotonic()
+        r = cli("notifications", "send", "--smtp", address, "--sender", SENDER, "--timeout", "1.2")
+        took = time.monotonic() - began
+        assert took < 3.5, took
+        assert_error(r, "not delivered", "gave up after 1.2 s (--timeout)")
+        statuses = [s for (s,) in rows("SELECT status FROM notifications ORDER BY id")]
+        assert "sending" not in statuses and 1 <= statuses.count("queued") < events
+        sent_ids = {f"<credits-contoso-{i}@contoso.com>" for (i,) in rows(
+            "SELECT id FROM notifications WHERE status = 'sent'")}
+        assert sent_ids <= set(inbox.message_ids()), "marked sent but never accepted"
+    # The next run, with time enough, sends what was left.
+    controller, port = start(handler)
+    try:
+        r = cli("notifications", "send", "--smtp", f"127.0.0.1:{port}", "--sender", SENDER)
+    finally:
+        controller.stop()
+    assert r.exit_code == 0, r.stderr
+    assert rows("SELECT count(*) FROM notifications WHERE status = 'sent'") == [(events,)]
+
+
+# --- a connection the server drops in the middle of a message -------------------------------------
+
+
+class HangsUpOnce(Collector):
+    """Drops the connection after the first message's final dot, without answering (and without keeping
+    the message); accepts everything afterwards."""
+
+    hung_up = False
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if not self.hung_up:
+            self.hung_up = True
+            server.transport.abort()
+            return "250 never heard"
+        return await super().handle_DATA(server, session, envelope)
+
+
+@pytest.mark.parametrize("where", ["after-the-final-dot", "within-the-message"])
+def test_connection_dropped_mid_data_is_sent_again(cli, events: int, where: str) -> None:
+    handler = HangsUpOnce() if where == "after-the-final-dot" else Collector()
+    controller, port = start(handler)
+    try:
+        cut = None if where == "after-the-final-dot" else b"X-Credits-Event"
+        with wiretap(f"127.0.0.1:{port}", cut_at=cut) as tap:
+            r = cli("notifications", "send", "--smtp", tap.address, "--sender", SENDER)
+        err = assert_error(r, f"{events} message(s) not delivered")
+        assert f"sent 0, failed {events}" in r.stdout
+        if where == "after-the-final-dot":
+            assert "did not confirm" in err and "same Message-ID" in err
+        assert handler.messages == []
+        kept = rows("SELECT status, attempts, last_error FROM notifications ORDER BY id")
+        assert [(s, a) for s, a, _ in kept] == [("queued", 1)] * events and all(e for _, _, e in kept)
+        (first_id,) = rows("SELECT min(id) FROM notifications")[0]
+        # The next send delivers them all, the interrupted one with the Message-ID it had.
+        r = cli("notifications", "send", "--smtp", f"127.0.0.1:{port}", "--sender", SENDER)
+        assert r.exit_code == 0, r.stderr
+        assert f"sent {events}, failed 0" in r.stdout
+    finally:
+        controller.stop()
+    assert rows("SELECT count(*) FROM notifications WHERE status = 'sent' AND last_error IS NULL") == [(events,)]
+    ids = [m["Message-ID"] for _, _, m in handler.messages]
+    assert f"<credits-contoso-{first_id}@contoso.com>" in ids and len(set(ids)) == events
+
+
+# --- what the message says -----------------------------------------------------------------------
+
+
+def test_date_is_when_queued_and_the_body_says_when_it_happened(cli, tenant, server: tuple[Collector, int],
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    handler, port = server
+    pin_now(monkeypatch, "2026-11-02T09:00:00Z")  # importing October's calls in November
+    database = dbmod.open_database(db_path())
+    database.write(lambda s: notify.queue_event(s, tenants.resolve(s, None), "balance_zero",
+                                                datetime(2026, 10, 29, 14, 2, 31), balance=Decimal("0")))
+    assert assert_json(cli("notifications", "--json"))[0]["created_at"] == "2026-11-02T09:00:00Z"
+    pin_now(monkeypatch, "2026-11-02T10:00:00Z")  # sent an hour later
+    r = cli("notifications", "send", "--smtp", f"127.0.0.1:{port}", "--sender", SENDER)
+    assert r.exit_code == 0, r.stderr
+    (_, _, msg), = handler.messages
+    assert email.utils.parsedate_to_datetime(msg["Date"]) == datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    body = msg.get_payload(decode=True).decode()
+    assert "Happened at: 2026-10-29 14:02 UTC" in body
+
+
+def test_a_stored_address_with_a_control_character_is_not_sent(cli, events: int,
+                                                               server: tuple[Collector, int]) -> None:
+    """A row queued before the address rules refused control characters: kept back, the others go."""
+    handler, port = server
+    con = sqlite3.connect(db_path())
+    with con:
+        con.execute("UPDATE notifications SET recipient = 'ops\x07x@contoso.com' WHERE recipient = 'ops@contoso.com'")
+    con.close()
+    r = cli("notifications", "send", "--smtp", f"127.0.0.1:{port}", "--sender", SENDER)
+    err = assert_error(r, "2 message(s) not delivered", "control character", "U+0007")
+    assert "\x07" not in err + r.stdout
+    assert sorted(m["To"] for _, _, m in handler.messages) == ["billing@contoso.com"] * 2
+    assert rows("SELECT count(*) FROM notifications WHERE status = 'queued' AND last_error LIKE '%U+0007%'") == [(2,)]
+
+
+def test_timeout_default_is_the_one_of_notify() -> None:
+    from credits_cli.cli import notifications
+
+    assert notifications.DEFAULT_TIMEOUT == notify.DEFAULT_TIMEOUT

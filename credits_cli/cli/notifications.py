@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from credits_cli.cli.common import Json, fail, print_json, say, state, table, warn
+
+#: ``--timeout``'s default, in seconds (the same as notify.DEFAULT_TIMEOUT; notify loads with the command).
+DEFAULT_TIMEOUT = 60.0
 
 notifications_app = typer.Typer(help="The outbox of e-mails to admins, and delivery over SMTP.")
 
@@ -73,8 +77,40 @@ def outbox(
 @notifications_app.command("send")
 def send(
     ctx: typer.Context,
-    smtp: Annotated[str | None, typer.Option("--smtp", envvar="CREDITS_SMTP", help="SMTP server HOST:PORT.")] = None,
+    smtp: Annotated[
+        str | None,
+        typer.Option(
+            "--smtp",
+            envvar="CREDITS_SMTP",
+            help="SMTP server: HOST:PORT (STARTTLS when offered), or smtps://HOST:PORT or port 465 "
+            "(TLS from the first byte).",
+        ),
+    ] = None,
     sender: Annotated[str | None, typer.Option("--sender", envvar="CREDITS_SENDER", help="From address.")] = None,
+    cafile: Annotated[
+        Path | None,
+        typer.Option(
+            "--cafile",
+            help="PEM file of the CAs to trust for the server's certificate, instead of the system's "
+            "(default: CREDITS_SMTP_CAFILE).",
+        ),
+    ] = None,
+    insecure_login: Annotated[
+        bool,
+        typer.Option(
+            "--insecure-login",
+            help="Log in even when the server offers no TLS: the password then crosses the network in clear text.",
+        ),
+    ] = False,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            "--timeout",
+            min=0.1,
+            max=86400,
+            help="Seconds the whole send may take; what is not sent by then stays queued.",
+        ),
+    ] = DEFAULT_TIMEOUT,
     resend_unconfirmed: Annotated[
         bool,
         typer.Option(
@@ -87,12 +123,14 @@ def send(
 ) -> None:
     """Deliver queued messages; each is marked sent only once the server accepted it.
 
-    A message whose sending was interrupted (crash, kill) stays 'sending' and is
-    not sent again unless --resend-unconfirmed is given, so a rerun never
-    delivers a message twice.
+    A message the server did not confirm (the connection dropped or timed out) stays
+    queued and is sent again next time. A message whose sending was interrupted by
+    this process dying (crash, kill) stays 'sending' and is not sent again unless
+    --resend-unconfirmed is given, so a rerun never delivers a message twice.
 
-    Set CREDITS_SMTP_USER and CREDITS_SMTP_PASSWORD in the environment to log in
-    (STARTTLS is used when the server offers it); the password is never printed or stored.
+    Set CREDITS_SMTP_USER and CREDITS_SMTP_PASSWORD in the environment to log in.
+    The password is sent only over TLS (STARTTLS, or smtps://), unless --insecure-login,
+    and is never printed or stored.
     """
     from credits_cli import notify
 
@@ -100,15 +138,27 @@ def send(
         fail("no SMTP server: give --smtp HOST:PORT or set CREDITS_SMTP")
     if not sender:
         fail("no sender address: give --sender ADDR or set CREDITS_SENDER")
-    host, port = notify.parse_smtp(smtp)
+    server = notify.parse_smtp(smtp)
     st = state(ctx)
     with st.db.read() as s:
         t = st.tenant(s)
-    requeued = notify.requeue_unconfirmed(st.db, t) if resend_unconfirmed else 0
     password = st.settings.smtp_password
-    report = notify.deliver(st.db, t, host, port, sender, user=st.settings.smtp_user, password=password)
-    errors = [e.replace(password, "***") for e in report.errors] if password else report.errors
-    unconfirmed = report.unconfirmed + report.in_doubt_before
+    credentials = notify.Credentials(st.settings.smtp_user or sender, password) if password else None
+    requeued = notify.requeue_unconfirmed(st.db, t) if resend_unconfirmed else 0
+    report = notify.deliver(
+        st.db,
+        t,
+        server,
+        sender,
+        credentials=credentials,
+        cafile=cafile or st.settings.smtp_cafile,
+        insecure_login=insecure_login,
+        timeout=timeout,
+    )
+    for warning in report.warnings:
+        warn(warning)
+    errors = [notify.scrub(e, credentials) for e in report.errors]
+    unconfirmed = report.in_doubt_before
     doc = {
         "sent": report.sent,
         "failed": report.failed,
