@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from credits_cli import __version__
+from credits_cli import __version__, migrations
 from tests.helpers import assert_error, db_path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,7 +47,7 @@ def test_credits_db_environment(cli, tmp_path: Path, monkeypatch: pytest.MonkeyP
     con = sqlite3.connect(target)
     assert list(con.execute("SELECT slug FROM tenants")) == [("contoso",)]
     applied = [n for (n,) in con.execute("SELECT name FROM schema_migrations")]
-    assert applied == ["0001_initial", "0002_calls_fewer_indexes"]
+    assert applied == list(migrations.NAMES)
     con.close()
 
 
