@@ -28,9 +28,9 @@ from sqlmodel import Session, col, func, select
 
 from credits_cli import clock, money, strict_yaml
 from credits_cli.errors import InvalidInput, NotFound
+from credits_cli.kinds import SECTIONS, Section
 from credits_cli.models import RateEntry, RateTable, Tenant
 
-SECTIONS = ("outbound", "tollfree", "dialout")
 #: A rate table larger than this is refused before it is parsed.
 MAX_FILE_BYTES = 4 * 1024 * 1024
 #: Rates may be finer than a charge (e.g. 0.012345 per minute), but not absurdly so.
@@ -160,9 +160,9 @@ class RateBook:
     _decisive: dict[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        outbound = self.lengths.get("outbound", ())
+        outbound = self.lengths.get(Section.OUTBOUND, ())
         self._decisive = {
-            section: max(lengths + (outbound if section == "dialout" else ()), default=0)
+            section: max(lengths + (outbound if section == Section.DIALOUT else ()), default=0)
             for section, lengths in self.lengths.items()
         }
 
@@ -198,8 +198,8 @@ class RateBook:
                 rate = entries.get(digits[:length])
                 if rate is not None:
                     return rate
-        if section == "dialout":
-            return self._lookup("outbound", digits)
+        if section == Section.DIALOUT:
+            return self._lookup(Section.OUTBOUND, digits)
         return None
 
     def count(self, section: str | None = None) -> int:
@@ -389,7 +389,7 @@ class _Table(_Model):
     @field_validator(*SECTIONS, mode="before")
     @classmethod
     def _check_section(cls, value: Any, info: ValidationInfo) -> Any:
-        if info.field_name == "outbound" and not value:
+        if info.field_name == Section.OUTBOUND and not value:
             raise ValueError("outbound must list at least one entry")
         if value is None:
             return []
