@@ -80,8 +80,8 @@ class Account:
     recharges: list[RechargeOutcome] = field(default_factory=list)
     _method_loaded: bool = False
     _method: Any = None
-    #: When this account's entries are recorded: taken once (one transaction, one moment).
-    recorded_at: datetime = field(default_factory=clock.now)
+    #: When this account's entries are posted (booked): taken once (one transaction, one moment).
+    posted_at: datetime = field(default_factory=clock.now)
     #: The auto-recharge threshold when the rule is on (copied from ``settings``: the per-call check
     #: reads a plain field); None when off. :meth:`auto_recharge` re-reads the settings below it.
     _threshold: Decimal | None = None
@@ -138,8 +138,8 @@ class Account:
         self.pending.append(
             {
                 "tenant_id": self.tenant.id,
-                "occurred_at": at,
-                "recorded_at": self.recorded_at,
+                "service_at": at,
+                "posted_at": self.posted_at,
                 "kind": kind,
                 "amount": amount,
                 "lot_id": lot_id,
@@ -305,7 +305,7 @@ class Account:
         return BalanceMark(int(last), self.balance, self.unfunded)
 
 
-_ENTRY_COLUMNS = ("tenant_id", "occurred_at", "recorded_at", "kind", "amount", "lot_id", "call_id", "note")
+_ENTRY_COLUMNS = ("tenant_id", "service_at", "posted_at", "kind", "amount", "lot_id", "call_id", "note")
 
 
 def insert_entries(session: Session, entries: list[dict[str, Any]]) -> None:
@@ -320,7 +320,7 @@ def insert_entries(session: Session, entries: list[dict[str, Any]]) -> None:
     conn.exec_driver_sql(
         sql,
         [
-            (e["tenant_id"], stamp(e["occurred_at"]), stamp(e["recorded_at"]), e["kind"], to_units(e["amount"]),
+            (e["tenant_id"], stamp(e["service_at"]), stamp(e["posted_at"]), e["kind"], to_units(e["amount"]),
              e["lot_id"], e["call_id"], e["note"])
             for e in entries
         ],
@@ -407,9 +407,15 @@ def balance(session: Session, tenant: Tenant) -> Decimal:
     return sum_money(session, LedgerEntry.amount, LedgerEntry.tenant_id == tenant.id)
 
 
-def balance_before(session: Session, tenant: Tenant, moment: datetime) -> Decimal:
-    """The balance of the entries that occurred before ``moment``."""
-    return sum_money(session, LedgerEntry.amount, LedgerEntry.tenant_id == tenant.id, LedgerEntry.occurred_at < moment)
+def balance_posted_before(session: Session, tenant: Tenant, moment: datetime) -> Decimal:
+    """The balance as the books stood at ``moment``: every entry posted before it (posting order)."""
+    return sum_money(session, LedgerEntry.amount, LedgerEntry.tenant_id == tenant.id, LedgerEntry.posted_at < moment)
+
+
+def balance_served_by(session: Session, tenant: Tenant, moment: datetime) -> Decimal:
+    """The balance of what had happened by ``moment`` (service time): purchases made, calls made and
+    lots expired by then, whenever they were booked. What the admin center showed at that moment."""
+    return sum_money(session, LedgerEntry.amount, LedgerEntry.tenant_id == tenant.id, LedgerEntry.service_at <= moment)
 
 
 def open_lots(session: Session, tenant: Tenant) -> list[Lot]:
@@ -432,17 +438,18 @@ def entries(
 def iter_entries(
     session: Session, tenant: Tenant, start: datetime | None = None, end: datetime | None = None
 ) -> Iterator[Any]:
-    """The tenant's entries in time order, streamed (a year of calls is a million entries): rows with
-    ``id, occurred_at, kind, amount, lot_id, call_id, note``, read while the session is open."""
+    """The tenant's entries in posting order (the order they were booked), those posted in
+    [start, end), streamed (a year of calls is a million entries): rows with ``id, service_at,
+    posted_at, kind, amount, lot_id, call_id, note``, read while the session is open."""
     t = LedgerEntry.__table__  # type: ignore[attr-defined]
-    query = sa.select(t.c.id, t.c.occurred_at, t.c.kind, t.c.amount, t.c.lot_id, t.c.call_id, t.c.note).where(
-        t.c.tenant_id == tenant.id
-    )
+    query = sa.select(
+        t.c.id, t.c.service_at, t.c.posted_at, t.c.kind, t.c.amount, t.c.lot_id, t.c.call_id, t.c.note
+    ).where(t.c.tenant_id == tenant.id)
     if start is not None:
-        query = query.where(t.c.occurred_at >= start)
+        query = query.where(t.c.posted_at >= start)
     if end is not None:
-        query = query.where(t.c.occurred_at < end)
-    query = query.order_by(t.c.occurred_at, t.c.id).execution_options(yield_per=5000)
+        query = query.where(t.c.posted_at < end)
+    query = query.order_by(t.c.id).execution_options(yield_per=5000)
     yield from session.execute(query)
 
 

@@ -18,7 +18,7 @@ The rules, for whoever changes the schema next:
   ``sa.BigInteger()`` for money (what the ``Money`` decorator stores),
   ``sa.DateTime()``, ``sa.Boolean()``. Never the product's own classes.
 * Write the steps with the helpers below (:func:`create_table`,
-  :func:`add_column`, :func:`create_index`, :func:`drop_index`): each works on
+  :func:`add_column`, :func:`rename_column`, :func:`create_index`, :func:`drop_index`): each works on
   SQLite and PostgreSQL. SQLite's ``ALTER TABLE`` only adds and renames
   columns; dropping NOT NULL, changing a type or adding a constraint to an
   existing table is a rebuild there (new table, ``INSERT ... SELECT``, drop,
@@ -109,6 +109,15 @@ def create_index(conn: Connection, name: str, table: str, *columns: str, unique:
     quote = conn.dialect.identifier_preparer.quote
     cols = ", ".join(quote(c) for c in columns)
     conn.execute(sa.text(f"CREATE {'UNIQUE ' if unique else ''}INDEX {quote(name)} ON {quote(table)} ({cols})"))
+
+
+def rename_column(conn: Connection, table: str, old: str, new: str) -> None:
+    """``ALTER TABLE table RENAME COLUMN old TO new`` (SQLite 3.25+ and PostgreSQL). An index on the
+    column keeps its name: drop it and create one named for the new column where the model says so."""
+    import sqlalchemy as sa
+
+    quote = conn.dialect.identifier_preparer.quote
+    conn.execute(sa.text(f"ALTER TABLE {quote(table)} RENAME COLUMN {quote(old)} TO {quote(new)}"))
 
 
 def drop_index(conn: Connection, name: str) -> None:
@@ -367,6 +376,19 @@ def m0003_calls_keep_the_exports_charge(conn: Connection) -> None:
     add_column(conn, "calls", sa.Column("operator", sa.String(), nullable=True))
 
 
+def m0004_ledger_posting_and_service_time(conn: Connection) -> None:
+    """Each ledger entry's two times say what they are: ``service_at`` (was ``occurred_at``: when the
+    call started, when a purchase was really made) and ``posted_at`` (was ``recorded_at``: when the
+    tool booked it). Balances are read in posting order and usage by service time, per tenant: one
+    index for each, led by the tenant (they replace the tenant-only and time-only indexes)."""
+    rename_column(conn, "ledger", "occurred_at", "service_at")
+    rename_column(conn, "ledger", "recorded_at", "posted_at")
+    drop_index(conn, "ix_ledger_occurred_at")
+    drop_index(conn, "ix_ledger_tenant_id")
+    create_index(conn, "ix_ledger_tenant_service", "ledger", "tenant_id", "service_at")
+    create_index(conn, "ix_ledger_tenant_posted", "ledger", "tenant_id", "posted_at")
+
+
 Migration = Callable[["Connection"], None]
 
 #: Every migration, in the order they run. Append only.
@@ -374,6 +396,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_initial", m0001_initial),
     ("0002_calls_fewer_indexes", m0002_calls_fewer_indexes),
     ("0003_calls_keep_the_exports_charge", m0003_calls_keep_the_exports_charge),
+    ("0004_ledger_posting_and_service_time", m0004_ledger_posting_and_service_time),
 ]
 
 #: Every migration's name, in order: a database whose applied migrations are exactly these is current.

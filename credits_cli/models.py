@@ -125,13 +125,22 @@ class LedgerEntry(SQLModel, table=True):
     A charge that spans two lots is two entries; the part of a charge no lot
     covers (the balance goes below zero) has ``lot_id`` NULL and is settled
     by the next purchase with a ``settlement`` pair.
+
+    Two times (the accountants' model, see :mod:`credits_cli.ledger`):
+    ``posted_at`` is when the tool booked the entry, ``service_at`` when what it
+    records happened (the call's start; the day a purchase was really made).
+    Balances follow posting order; usage follows service time.
     """
 
     __tablename__ = "ledger"
+    __table_args__ = (
+        sa.Index("ix_ledger_tenant_service", "tenant_id", "service_at"),
+        sa.Index("ix_ledger_tenant_posted", "tenant_id", "posted_at"),
+    )
     id: int | None = Field(default=None, primary_key=True)
-    tenant_id: int = Field(foreign_key="tenants.id", index=True)
-    occurred_at: datetime = Field(index=True, sa_type=sa.DateTime)
-    recorded_at: datetime = Field(sa_type=sa.DateTime)
+    tenant_id: int = Field(foreign_key="tenants.id")
+    service_at: datetime = Field(sa_type=sa.DateTime)
+    posted_at: datetime = Field(sa_type=sa.DateTime)
     kind: str
     amount: Decimal = money_field()  # signed: credits positive, debits negative
     lot_id: int | None = Field(default=None, foreign_key="lots.id", index=True)

@@ -16,16 +16,17 @@ from credits_cli.money import ZERO
 from credits_cli.queries import Rows, as_date
 from credits_cli.runway import RUNWAY_WINDOW_DAYS, Runway, compute, window
 
-_FIRST_CHARGE = "SELECT MIN(occurred_at) FROM ledger WHERE tenant_id = :tenant AND kind = :charge"
+_FIRST_CHARGE = "SELECT MIN(service_at) FROM ledger WHERE tenant_id = :tenant AND kind = :charge"
 _IMPORTED = "SELECT MIN(start), MAX(start) FROM calls WHERE tenant_id = :tenant"
 _DAILY = (
-    "SELECT date(occurred_at), SUM(amount) FROM ledger WHERE tenant_id = :tenant AND kind = :charge "
-    "AND occurred_at >= :start AND occurred_at < :end GROUP BY date(occurred_at)"
+    "SELECT date(service_at), SUM(amount) FROM ledger WHERE tenant_id = :tenant AND kind = :charge "
+    "AND service_at >= :start AND service_at < :end GROUP BY date(service_at)"
 )
 
 
 def daily_spend(rows: Rows, tenant_id: int, start: datetime, end: datetime) -> dict[date, Decimal]:
-    """Charges per UTC day in [start, end), as positive amounts (days without charges absent)."""
+    """Charges per UTC day of the call (service time) in [start, end), as positive amounts (days
+    without charges absent)."""
     params = {"tenant": tenant_id, "charge": EntryKind.CHARGE.value, "start": rows.time(start), "end": rows.time(end)}
     return {as_date(day): -money.from_units(int(units or 0)) for day, units in rows.all(_DAILY, params)}
 

@@ -299,7 +299,7 @@ def _reading_11(text: str, tag_11: str) -> str:
 
     try:
         return _describe(yaml.load(text, Loader=yaml.SafeLoader))  # noqa: S506 - a safe loader, one scalar
-    except yaml.YAMLError:
+    except (yaml.YAMLError, ValueError):  # ValueError: what 1.1 resolves as a number but cannot read (0b_)
         return f"a {kind}"
 
 

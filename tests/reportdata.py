@@ -19,8 +19,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from credits_cli import clock, ledger, tenants, users
 from credits_cli import db as dbmod
-from credits_cli import ledger, tenants, users
 from credits_cli.models import Call, PoolUsage
 
 D = Decimal
@@ -81,9 +81,11 @@ def database() -> dbmod.Database:
 
 def seed(slug: str = "contoso", calls: list[CallSpec] | None = None, topups: list[Any] | None = None,
          users_too: bool = True, pools: bool = True) -> None:
-    """Insert the calls and charge them through the ledger, in time order, with the top-ups between."""
+    """Insert the calls and charge them through the ledger, in time order, with the top-ups between,
+    each booked when it happened (posted at its service time: a tenant that imports every day)."""
     specs = base_calls() if calls is None else calls
     funding = TOPUPS if topups is None else topups
+    now = clock.now()
 
     def work(s: Any) -> None:
         t = tenants.resolve(s, slug)
@@ -97,6 +99,7 @@ def seed(slug: str = "contoso", calls: list[CallSpec] | None = None, topups: lis
         events += [(c.start, 1, c) for c in specs]
         events.sort(key=lambda e: (e[0], e[1]))
         for n, (at, what, item) in enumerate(events):
+            clock.pin(at)  # booked as it happened
             if what == 0:
                 ledger.topup(s, t, item, at=at)
                 continue
@@ -138,4 +141,7 @@ def seed(slug: str = "contoso", calls: list[CallSpec] | None = None, topups: lis
             s.add(PoolUsage(tenant_id=t.id or 0, month="2026-10", pool="dialout", capacity_seconds=3600,
                             used_seconds=100))
 
-    database().write(work)
+    try:
+        database().write(work)
+    finally:
+        clock.pin(now)

@@ -171,7 +171,7 @@ def test_balance_shows_lots_and_expiry(cli, tenant, monkeypatch: pytest.MonkeyPa
     assert cli("autorecharge", "off").exit_code == 0
     doc = assert_json(cli("balance", "--json"))
     assert doc["balance"] == "60.0000" and len(doc["lots"]) == 1
-    assert rows("SELECT kind, amount, occurred_at FROM ledger WHERE kind = 'expiry'") == [
+    assert rows("SELECT kind, amount, service_at FROM ledger WHERE kind = 'expiry'") == [
         ("expiry", -1000000, "2027-03-10 08:00:00.000000")
     ]
     assert assert_json(cli("verify", "--json"))["ok"] is True
@@ -287,9 +287,9 @@ def test_a_long_ledger_streams_as_plain_text_with_every_entry(cli, tenant, monke
     assert r.exit_code == 0
     lines = r.stdout.splitlines()
     assert lines[0] == "ledger of contoso (USD)"
-    assert lines[1].split() == ["#", "time", "kind", "amount", "balance", "lot", "note"]
+    assert lines[1].split() == ["#", "posted", "for", "kind", "amount", "balance", "lot", "note"]
     body = [line.split() for line in lines[3:]]
-    assert [row[4] for row in body] == [f"{50 * i}.0000" for i in range(1, 8)]  # the running balance, in order
+    assert [row[5] for row in body] == [f"{50 * i}.0000" for i in range(1, 8)]  # the running balance, in order
     doc = assert_json(cli("ledger", "--json"))  # the streamed JSON document
     assert len(doc["entries"]) == 7 and doc["closing_balance"] == "350.0000" and doc["opening_balance"] == "0.0000"
 

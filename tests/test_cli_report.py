@@ -23,7 +23,7 @@ def seeded(tenant, monkeypatch):
 
 
 def test_report_terminal(cli, seeded):
-    r = cli("report")  # the current month: November 2026
+    r = cli("report", "--month", "2026-11")
     assert r.exit_code == 0, r.stderr
     out = r.stdout
     assert "Report for contoso (Contoso), 2026-11-01 to 2026-11-30" in out
@@ -57,8 +57,17 @@ def test_report_json(cli, seeded):
         "day": "2026-11-05", "calls": 2, "charged_calls": 1, "denied_calls": 1, "charged_seconds": 4115,
         "spend": "1.2345", "funding": "0.0000", "expired": "0.0000", "other": "0.0000",
         "closing": "96.7355",  # 98.50 - 0.53 - 1.2345
+        "charges_posted": "1.2345",
     }
     assert doc["generated_at"] == "2026-11-30T12:00:00Z"
+
+
+def test_with_no_dates_the_latest_month_with_calls(cli, seeded):
+    doc = json.loads(cli("report", "--json").stdout)
+    assert doc["period"] == {"from": "2026-12-01", "to": "2026-12-31", "days": 31}  # the last call is on 1 December
+    assert "latest month with calls" in doc["period_reason"] and "2026-12-01" in doc["period_reason"]
+    r = cli("report")
+    assert "the latest month with calls" in " ".join(r.stdout.split())
 
 
 def test_report_other_period(cli, seeded):
@@ -69,7 +78,7 @@ def test_report_other_period(cli, seeded):
 
 def test_report_csv(cli, seeded, tmp_path):
     folder = tmp_path / "out"
-    r = cli("report", "--csv", str(folder))
+    r = cli("report", "--month", "2026-11", "--csv", str(folder))
     assert r.exit_code == 0, r.stderr
     assert "wrote 7 CSV files" in r.stdout
     names = sorted(p.name for p in folder.iterdir())
@@ -120,7 +129,7 @@ def test_report_csv_is_all_or_nothing(cli, seeded, tmp_path, monkeypatch):
 
     monkeypatch.setattr(report_csv, "safe", breaks)
     folder = tmp_path / "out"
-    assert_error(cli("report", "--csv", str(folder)), "no space left on device")
+    assert_error(cli("report", "--month", "2026-11", "--csv", str(folder)), "no space left on device")
     assert list(folder.iterdir()) == []
 
 
@@ -151,7 +160,7 @@ def test_csv_hostile_names(cli, tenant, monkeypatch, tmp_path):
 
 def test_report_xlsx(cli, seeded, tmp_path):
     out = tmp_path / "november.xlsx"
-    r = cli("report", "--xlsx", str(out))
+    r = cli("report", "--month", "2026-11", "--xlsx", str(out))
     assert r.exit_code == 0, r.stderr
     assert f"wrote {out}" in r.stdout
     wb = openpyxl.load_workbook(out)
@@ -161,7 +170,8 @@ def test_report_xlsx(cli, seeded, tmp_path):
 
 
 def test_report_json_with_files(cli, seeded, tmp_path):
-    r = cli("report", "--json", "--xlsx", str(tmp_path / "r.xlsx"), "--csv", str(tmp_path / "c"))
+    r = cli("report", "--month", "2026-11", "--json", "--xlsx", str(tmp_path / "r.xlsx"), "--csv",
+            str(tmp_path / "c"))
     doc = json.loads(r.stdout)
     assert doc["written"]["xlsx"]["calls"] == 9
     assert doc["written"]["csv"]["rows"]["calls"] == 9

@@ -252,7 +252,7 @@ def test_expiry_write_off_killed_and_rerun_equals_a_clean_run(tmp_path: Path) ->
             ledger.verify(s, t)
             lots = {lot.id: lot.note for lot in s.exec(select(Lot))}
             return sorted(
-                (e.kind, e.occurred_at.isoformat(), e.amount, lots.get(e.lot_id, "")) for e in ledger.entries(s, t)
+                (e.kind, e.service_at.isoformat(), e.amount, lots.get(e.lot_id, "")) for e in ledger.entries(s, t)
             )
 
     expected, report = crash.assert_same_as_clean_run(

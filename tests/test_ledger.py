@@ -144,7 +144,7 @@ def test_expiry_writes_off_the_remainder(env: Env) -> None:
     assert env.account(lambda a: a.expire(expires)) == D("70")
     assert env.balance() == 0
     last = env.entries()[-1]
-    assert last.kind == "expiry" and last.amount == D("-70") and last.occurred_at == expires
+    assert last.kind == "expiry" and last.amount == D("-70") and last.service_at == expires
     assert env.lots()[0].remaining == 0
     # Expiring again does nothing.
     assert env.account(lambda a: a.expire(expires + timedelta(days=30))) == 0
@@ -160,7 +160,7 @@ def test_fifo_oldest_lot_first_and_a_charge_spanning_two_lots(env: Env) -> None:
     env.charge("45.1234", T0 + timedelta(days=3))
     lots = {lot.id: lot for lot in env.lots()}
     assert lots[first].remaining == 0 and lots[second].remaining == D("44.8766")
-    spanning = [e for e in env.entries() if e.occurred_at == T0 + timedelta(days=3)]
+    spanning = [e for e in env.entries() if e.service_at == T0 + timedelta(days=3)]
     assert [(e.lot_id, e.amount) for e in spanning] == [(first, D("-30")), (second, D("-15.1234"))]
     assert env.balance() == D("44.8766")
     env.verify()
@@ -351,7 +351,7 @@ def test_verify_detects_a_bogus_entry(env: Env) -> None:
     env.verify()
     _sql(
         env,
-        "INSERT INTO ledger (tenant_id, occurred_at, recorded_at, kind, amount, lot_id, note) "
+        "INSERT INTO ledger (tenant_id, service_at, posted_at, kind, amount, lot_id, note) "
         "VALUES (?, '2026-02-01 00:00:00', '2026-02-01 00:00:00', 'adjustment', 50000, ?, 'bogus')",
         env.tenant_id,
         lot_id,
@@ -364,7 +364,7 @@ def test_verify_detects_an_unfunded_credit(env: Env) -> None:
     env.topup("100", T0)
     _sql(
         env,
-        "INSERT INTO ledger (tenant_id, occurred_at, recorded_at, kind, amount, lot_id, note) "
+        "INSERT INTO ledger (tenant_id, service_at, posted_at, kind, amount, lot_id, note) "
         "VALUES (?, '2026-02-01 00:00:00', '2026-02-01 00:00:00', 'adjustment', 50000, NULL, 'free money')",
         env.tenant_id,
     )
@@ -478,7 +478,7 @@ def test_verify_detects_debt_beside_a_funded_lot(env: Env) -> None:
     env.topup("100", T0)
     _sql(
         env,
-        "INSERT INTO ledger (tenant_id, occurred_at, recorded_at, kind, amount, lot_id, note) "
+        "INSERT INTO ledger (tenant_id, service_at, posted_at, kind, amount, lot_id, note) "
         "VALUES (?, '2026-02-01 00:00:00', '2026-02-01 00:00:00', 'charge', -50000, NULL, 'bogus')",
         env.tenant_id,
     )

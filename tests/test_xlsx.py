@@ -24,11 +24,11 @@ SHEETS = ["Summary", "Daily", "Users", "Destinations", "Pools", "Ledger", "Calls
 #: Each sheet's column widths, as the writer sets them (in characters).
 WIDTHS = {
     "Summary": [18, 40, 24],
-    "Daily": [12, 9, 14, 13, 16, 18, 18, 16, 18, 22],
+    "Daily": [12, 9, 14, 13, 16, 18, 18, 20, 16, 18, 22],
     "Users": [34, 26, 9, 14, 13, 15, 17, 16, 18, 14],
     "Destinations": [10, 9, 30, 9, 9, 14, 15, 16, 18],
     "Pools": [10, 20, 15, 13, 13, 10],
-    "Ledger": [20, 9, 12, 9, 18, 18, 7, 38, 44],
+    "Ledger": [20, 20, 9, 12, 9, 18, 18, 7, 38, 44],
     "Calls": [20, 38, 30, 10, 18, 18, 8, 28, 9, 10, 14, 11, 10, 16, 9, 11, 16, 28, 7],
 }
 #: Sheets with a bold totals row below the filtered range.
@@ -40,8 +40,9 @@ def _write(tmp_path: Path, per=("2026-11-01", "2026-11-30")) -> tuple[Path, repo
     db = reportdata.database()
     with db.read() as s:
         t = tenants.resolve(s, "contoso")
-        p = report.period(*per)
-        r = report.build(s, t, p)
+        chosen = report.period(*per)
+        p = chosen.period
+        r = report.build(s, t, p, reason=chosen.reason)
         written = xlsx.write(out, r, report.iter_calls(s, t, p), report.iter_ledger(s, t, p, r.opening))
         entries = ledger.entries(s, t, p.start, p.end)
     return out, r, entries, written
@@ -105,7 +106,7 @@ def test_every_sheet_has_a_frozen_styled_header_a_filter_and_widths(book):
             assert widths[index] <= width < widths[index] + 1, (ws.title, index, width)
         data_rows = ws.max_row - 1 - (1 if ws.title in TOTALS else 0)
         assert ws.auto_filter.ref == f"A1:{openpyxl.utils.get_column_letter(len(widths))}{data_rows + 1}", ws.title
-    assert wb["Daily"].auto_filter.ref == "A1:J31"  # header + 30 days; the totals row is below the filter
+    assert wb["Daily"].auto_filter.ref == "A1:K31"  # header + 30 days; the totals row is below the filter
 
 
 def test_totals_rows_are_bold_and_below_the_filter(book):
@@ -136,13 +137,13 @@ def test_printing_fits_the_page_width_with_the_header_on_every_page(book):
 def test_number_formats(book):
     wb = book[0]
     formats = {
-        "Daily": ["yyyy-mm-dd", "#,##0", "#,##0", "#,##0", "#,##0.00", MONEY, MONEY, MONEY, MONEY, MONEY],
+        "Daily": ["yyyy-mm-dd", "#,##0", "#,##0", "#,##0", "#,##0.00", MONEY, MONEY, MONEY, MONEY, MONEY, MONEY],
         "Users": ["General", "General", "#,##0", "#,##0", "#,##0", "#,##0.00", "#,##0.00", "#,##0.00", MONEY,
                   "0.00%"],
         "Destinations": ["General"] * 4 + ["#,##0", "#,##0", "#,##0.00", "#,##0.00", MONEY],
         "Pools": ["General", "General", "#,##0.00", "#,##0.00", "#,##0.00", "0.00%"],
-        "Ledger": ["yyyy-mm-dd hh:mm:ss", "General", "General", "#,##0", MONEY, MONEY, "General", "General",
-                   "General"],
+        "Ledger": ["yyyy-mm-dd hh:mm:ss", "yyyy-mm-dd hh:mm:ss", "General", "General", "#,##0", MONEY, MONEY,
+                   "General", "General", "General"],
         "Calls": ["yyyy-mm-dd hh:mm:ss"] + ["General"] * 10 + ["#,##0", "#,##0", "General", "#,##0", "#,##0", MONEY,
                                                                 "General", "General"],
     }
@@ -186,7 +187,8 @@ def test_summary_equals_the_report(book):
     values = {(row[0].value, row[1].value): row[2] for row in rows}
     assert money(values[("Balance", "Closing balance")]) == D("146.0748") == D("98.5000") + sum(
         e.amount for e in entries)
-    assert money(values[("Spend by kind", "Total")]) == r.spend == D("2.4252")
+    assert money(values[("Spend by kind (calls in the period)", "Total")]) == r.spend == D("2.4252")
+    assert money(values[("Balance", "Call charges posted")]) == -r.charges_posted == D("-2.4252")
 
 
 def test_daily_users_destinations_add_up_to_the_report(book):
@@ -198,9 +200,10 @@ def test_daily_users_destinations_add_up_to_the_report(book):
         assert cells[0].value == datetime(day.day.year, day.day.month, day.day.day)
         assert [c.value for c in cells[1:4]] == [day.calls, day.charged_calls, day.denied_calls]
         assert Decimal(str(cells[4].value)) == xlsx.minutes(day.charged_seconds)
-        assert [money(c) for c in cells[5:10]] == [day.spend, day.funding, day.expired, day.other, day.closing]
+        assert [money(c) for c in cells[5:11]] == [day.spend, day.funding, day.charges_posted, day.expired, day.other,
+                                                  day.closing]
     total = list(daily[32])
-    assert [money(c) for c in total[5:10]] == [r.spend, r.funding, r.expired, r.other, r.closing]
+    assert [money(c) for c in total[5:11]] == [r.spend, r.funding, r.charges_posted, r.expired, r.other, r.closing]
     assert sum(money(c[5]) for c in rows) == r.spend and sum(money(c[6]) for c in rows) == r.funding
     assert total[1].value == r.calls and total[3].value == r.denied_calls
 
@@ -231,19 +234,20 @@ def test_calls_and_ledger_money_is_the_ledgers(book):
     charges = [money(row[0]) for row in calls.iter_rows(min_row=2, min_col=col, max_col=col)]
     assert sum(charges) == D("2.4252") == -sum(e.amount for e in entries if e.kind == "charge")
     led = wb["Ledger"]
-    assert column(led, "Amount (USD)") == 5 and column(led, "Balance (USD)") == 6
+    assert column(led, "Amount (USD)") == 6 and column(led, "Balance (USD)") == 7
     rows = list(led.iter_rows(min_row=2))
-    assert sum(money(row[4]) for row in rows) == sum(e.amount for e in entries)
-    assert sum(row[3].value for row in rows) == len(entries) == 6
+    assert sum(money(row[5]) for row in rows) == sum(e.amount for e in entries)
+    assert sum(row[4].value for row in rows) == len(entries) == 6
     # the two charges of 2 November are one row; the balance after every row is exact
     first = [c.value for c in rows[0]]
-    assert first[1:4] == [None, "charge", 2] and money(rows[0][4]) == D("-0.53") and money(rows[0][5]) == D("97.97")
-    assert first[0] == datetime(2026, 11, 2, 10, 0) and first[8] == "2 call charges from 09:00:00 to 10:00:00"
-    assert [c.value for c in rows[1][2:4]] == ["charge", 1] and rows[1][7].value == "call-6"
-    assert money(rows[1][4]) == D("-1.2345")
-    assert rows[3][2].value == "topup" and money(rows[3][5]) == D("146.0755")
-    assert money(rows[-1][5]) == r.closing == D("146.0748")
-    assert isinstance(rows[1][1].value, int) and rows[1][1].number_format == "General"  # an entry id, not a count
+    assert first[2:5] == [None, "charge", 2] and money(rows[0][5]) == D("-0.53") and money(rows[0][6]) == D("97.97")
+    assert first[0] == first[1] == datetime(2026, 11, 2, 10, 0)  # posted as it happened, in this data
+    assert first[9] == "2 call charges for calls from 2026-11-02 09:00:00 to 10:00:00"
+    assert [c.value for c in rows[1][3:5]] == ["charge", 1] and rows[1][8].value == "call-6"
+    assert money(rows[1][5]) == D("-1.2345")
+    assert rows[3][3].value == "topup" and money(rows[3][6]) == D("146.0755")
+    assert money(rows[-1][6]) == r.closing == D("146.0748")
+    assert isinstance(rows[1][2].value, int) and rows[1][2].number_format == "General"  # an entry id, not a count
 
 
 def _chart_parts(path: Path) -> tuple[list[str], ElementTree.Element]:

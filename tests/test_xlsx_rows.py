@@ -73,7 +73,8 @@ def tiny_report(days: int = 1) -> Report:
     return Report(
         tenant="contoso", tenant_name="Contoso", currency="USD", period=Period(first, first + timedelta(days - 1)),
         generated_at=datetime(2026, 11, 30, 12), opening=D("10"), closing=D("9.99"), movements={"charge": D("-0.01")},
-        topups=D(0), topup_count=0, recharges=D(0), recharge_count=0, spend=D("0.01"), expired=D(0), other=D(0),
+        topups=D(0), topup_count=0, recharges=D(0), recharge_count=0, charges_posted=D("0.01"), late_charges=D(0),
+        late_calls=0, spend=D("0.01"), expired=D(0), other=D(0),
         ledger_entries=1, calls=1, statuses={"charged": 1}, by_kind=[], denied=[], pools=[], users=[],
         destinations=[], daily=daily,
     )
@@ -94,7 +95,8 @@ def call(n: int = 0, **values: Any) -> tuple[Any, ...]:
 
 def entry(n: int = 0, **values: Any) -> tuple[Any, ...]:
     row: dict[str, Any] = {
-        "occurred_at": datetime(2026, 11, 2, 9, 0) + timedelta(minutes=n), "id": n + 1, "kind": "charge",
+        "posted_at": datetime(2026, 11, 2, 9, 0) + timedelta(minutes=n),
+        "service_at": datetime(2026, 11, 2, 9, 0) + timedelta(minutes=n), "id": n + 1, "kind": "charge",
         "entries": 1, "amount": D("-0.0100"), "balance": D("9.9900"), "lot_id": 1, "call": f"call-{n}", "note": "",
     }
     row.update(values)
@@ -193,7 +195,7 @@ def test_every_money_cell_reads_back_as_the_exact_decimal(tmp_path_factory, char
     col = KEYS.index("charge") + 1
     got = [money(row[0]) for row in wb["Calls"].iter_rows(min_row=2, min_col=col, max_col=col)]
     assert got == charges
-    rows = list(wb["Ledger"].iter_rows(min_row=2, min_col=5, max_col=6))
+    rows = list(wb["Ledger"].iter_rows(min_row=2, min_col=6, max_col=7))
     assert [money(a) for a, _ in rows] == [-c for c in charges]
     assert [money(b) for _, b in rows] == [c * 3 for c in charges]
 
@@ -243,7 +245,7 @@ def test_a_full_sheet_does_not_start_an_empty_one(tmp_path, monkeypatch):
     wb = openpyxl.load_workbook(out)
     assert wb["Calls (2)"].auto_filter.ref == "A1:S5"
     ledger = wb["Ledger"]  # no entries: the header alone, its filter on the header
-    assert ledger.max_row == 1 and ledger.auto_filter.ref == "A1:I1"
+    assert ledger.max_row == 1 and ledger.auto_filter.ref == "A1:J1"
 
 
 @pytest.fixture

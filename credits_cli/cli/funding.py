@@ -267,11 +267,19 @@ def balance(ctx: typer.Context, json_out: Json = False) -> None:
 
 def ledger_cmd(
     ctx: typer.Context,
-    start: Annotated[str | None, typer.Option("--from", help="First day, YYYY-MM-DD (inclusive).")] = None,
-    end: Annotated[str | None, typer.Option("--to", help="Last day, YYYY-MM-DD (inclusive).")] = None,
+    start: Annotated[
+        str | None, typer.Option("--from", help="First day entries were posted, YYYY-MM-DD (inclusive).")
+    ] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last day entries were posted, YYYY-MM-DD (inclusive).")]
+    = None,
     json_out: Json = False,
 ) -> None:
-    """Every movement of the balance."""
+    """Every movement of the balance, in the order it was posted, with the running balance.
+
+    Each entry has two times: when it was posted (booked by credits) and when what it records
+    happened (the call's start, the day a purchase was made). The running balance follows posting
+    order, as the books do; --from/--to select by posting day.
+    """
     from datetime import timedelta
 
     from credits_cli import clock, ledger, money
@@ -285,7 +293,7 @@ def ledger_cmd(
         raise InvalidInput(f"--from {start} is after --to {end}")
     with st.db.read() as s:  # open while the entries stream out
         t = st.tenant(s)
-        opening = ledger.balance_before(s, t, lo) if lo else money.ZERO
+        opening = ledger.balance_posted_before(s, t, lo) if lo else money.ZERO
         closing = [opening]
 
         def docs() -> Iterator[dict[str, Any]]:
@@ -293,8 +301,9 @@ def ledger_cmd(
             for e in ledger.iter_entries(s, t, lo, hi):
                 running += e.amount
                 closing[0] = running
-                yield {"id": e.id, "occurred_at": e.occurred_at, "kind": e.kind, "amount": e.amount,
-                       "balance": running, "lot": e.lot_id, "call": e.call_id, "note": e.note}
+                # occurred_at: the service time (the name scripts have read since the first version)
+                yield {"id": e.id, "occurred_at": e.service_at, "posted_at": e.posted_at, "kind": e.kind,
+                       "amount": e.amount, "balance": running, "lot": e.lot_id, "call": e.call_id, "note": e.note}
 
         if json_out:
             print_json_stream({"currency": t.currency, "opening_balance": opening}, "entries", docs(),
@@ -302,10 +311,10 @@ def ledger_cmd(
             return
         shown = listing(
             f"ledger of {t.slug} ({t.currency})",
-            ["#", "time", "kind", "amount", "balance", "lot", "note"],
+            ["#", "posted", "for", "kind", "amount", "balance", "lot", "note"],
             (
-                [d["id"], clock.iso(d["occurred_at"]), d["kind"], money.fmt(d["amount"]), money.fmt(d["balance"]),
-                 d["lot"], d["note"]]
+                [d["id"], clock.iso(d["posted_at"]), clock.iso(d["occurred_at"]), d["kind"], money.fmt(d["amount"]),
+                 money.fmt(d["balance"]), d["lot"], d["note"]]
                 for d in docs()
             ),
             justify_right={"amount", "balance"},

@@ -37,29 +37,37 @@ def _check_xlsx_target(path: Path, database: Path | None) -> None:
 
 def report(
     ctx: typer.Context,
+    month: Annotated[str | None, typer.Option("--month", help="The month YYYY-MM.")] = None,
+    last_month: Annotated[bool, typer.Option("--last-month", help="The calendar month before this one.")] = False,
     start: Annotated[
-        str | None, typer.Option("--from", help="First day, YYYY-MM-DD (default: this month's first).")
+        str | None, typer.Option("--from", help="First day YYYY-MM-DD, or a month YYYY-MM (its first day).")
     ] = None,
     end: Annotated[
         str | None,
-        typer.Option("--to", help="Last day, YYYY-MM-DD, inclusive (default: the end of --from's month)."),
+        typer.Option("--to", help="Last day YYYY-MM-DD (inclusive), or a month YYYY-MM (its last day)."),
     ] = None,
     xlsx_out: Annotated[Path | None, typer.Option("--xlsx", help="Also write an Excel workbook here.")] = None,
     csv_out: Annotated[Path | None, typer.Option("--csv", help="Also write the tables as CSV files in this folder.")]
     = None,
     json_out: Json = False,
 ) -> None:
-    """Usage and funding report: balance, funding, spend by kind, denied calls, pools, users, destinations."""
+    """Usage and funding report: balance, funding, spend by kind, denied calls, pools, users, destinations.
+
+    With no dates it covers the latest month that has calls. The balance follows the order entries
+    were posted (a late import counts in the period it was imported, and the report says how much of
+    it was for earlier calls); the spend is that of the calls made in the period.
+    """
     from credits_cli.reports import build as rep
 
     st = state(ctx)
-    per = rep.period(start, end)
     if xlsx_out is not None:
         _check_xlsx_target(xlsx_out, st.database_file())
     written: dict[str, Any] = {}
     with st.db.read() as s:
         t = st.tenant(s)
-        data = rep.build(s, t, per)
+        chosen = rep.period(start, end, month=month, last_month=last_month, latest_call=rep.latest_call_day(s, t))
+        per = chosen.period
+        data = rep.build(s, t, per, reason=chosen.reason)
         if xlsx_out is not None:
             from credits_cli.reports import xlsx
 
@@ -109,17 +117,20 @@ def show_report(r: Report) -> None:
     p = r.period
     out.print(
         f"[bold]Report for {escape(r.tenant)}[/] ({escape(r.tenant_name)}), {p.first} to {p.last} "
-        f"({p.days} days, UTC), {cur}",
+        f"({p.days} days, UTC), {cur}" + (f": {escape(r.period_reason)}" if r.period_reason else ""),
         highlight=False,
     )
 
-    bal = Table(title="Balance", title_justify="left", header_style="bold", show_header=False)
+    bal = Table(title="Balance (entries posted in the period)", title_justify="left", header_style="bold",
+                show_header=False)
     bal.add_column("item")
     bal.add_column("amount", justify="right")
     bal.add_row("Opening balance", m(r.opening))
     bal.add_row(f"Funding: top-ups ({r.topup_count})", m(r.topups))
     bal.add_row(f"Funding: recharges ({r.recharge_count})", m(r.recharges))
-    bal.add_row("Call charges", m(-r.spend))
+    bal.add_row("Call charges posted", m(-r.charges_posted))
+    if r.late_charges:
+        bal.add_row(f"  of which for {r.late_calls:,} calls before {p.first}", m(-r.late_charges))
     if r.expired:
         bal.add_row("Expired", m(-r.expired))
     if r.other:
@@ -127,7 +138,7 @@ def show_report(r: Report) -> None:
     bal.add_row("[bold]Closing balance[/]", f"[bold]{m(r.closing)}[/]")
     out.print(bal)
 
-    kinds = Table(title="Spend by kind", title_justify="left", header_style="bold")
+    kinds = Table(title="Spend by kind (calls made in the period)", title_justify="left", header_style="bold")
     for name, right in (("kind", False), ("calls", True), ("charged", True), ("charged min", True),
                         ("included min", True), ("spend", True)):
         kinds.add_column(name, justify="right" if right else "left")

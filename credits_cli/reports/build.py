@@ -1,16 +1,26 @@
 """The usage and funding report of one period (SPEC §7): pure data, no terminal.
 
 :func:`build` adds up, in the database and in integer storage units, what the
-terminal summary, the workbook, the CSV files and the JSON document all show:
-opening and closing balance, funding, spend by kind, denied calls and why,
-pool use, users, destinations and the daily series. The two tables that can
-hold a million rows (calls and ledger entries) are never loaded: :func:`iter_calls`
-and :func:`iter_ledger` stream them from the database for the writers.
+terminal summary, the workbook, the CSV files and the JSON document all show.
+The two tables that can hold a million rows (calls and ledger entries) are
+never loaded: :func:`iter_calls` and :func:`iter_ledger` stream them.
 
-Spend is the ledger's: the ``charge`` entries that occurred in the period (a
-charge occurs at its call's start). Breakdowns by user and destination add up
-the calls' own charges, which ``verify`` keeps equal to their ledger entries,
-so every table agrees with the ledger to the last digit.
+Two times, as accountants keep them (see :mod:`credits_cli.ledger`):
+
+* **the balance follows posting order**: the opening and closing balance, the
+  funding, the charges, expiries and adjustments of the period are the ledger
+  entries *posted* in it (booked by credits), so no report shows a balance the
+  books never held. A late import is posted in the period it was imported, as
+  a late invoice is; the report says how much of what was posted was for calls
+  of earlier periods (:attr:`Report.late_charges`);
+* **usage follows service time**: spend by kind, user and destination, calls,
+  pools and the daily spend are those of the calls *made* in the period (the
+  ledger's charges by their call's start; breakdowns add up the calls' own
+  charges, which ``verify`` keeps equal to the ledger, so they agree to the
+  last digit).
+
+With no dates a report covers the latest month that has calls (:func:`period`).
+Days after now are not listed.
 """
 
 from __future__ import annotations
@@ -86,19 +96,69 @@ class Period:
             yield self.first + timedelta(days=offset)
 
 
-def period(start: str | None, end: str | None, today: date | None = None) -> Period:
-    """``--from``/``--to`` -> a period. Default: the current calendar month.
+@dataclass(frozen=True)
+class Chosen:
+    """A period and why it was chosen (shown in the report's header)."""
 
-    ``--from`` alone runs to the end of that day's month; ``--to`` alone starts
-    at the first of its month.
+    period: Period
+    reason: str
+
+
+def _month_of(text: str, what: str) -> tuple[date, date] | None:
+    """``YYYY-MM`` -> (first day, last day) of that month; None for anything else."""
+    raw = text.strip()
+    if len(raw) == 7 and raw[4] == "-" and raw[:4].isdigit() and raw[5:].isdigit():
+        if not 1 <= int(raw[5:]) <= 12:
+            raise InvalidInput(f"{what} {text!r} is not a month like 2026-10")
+        first = date(int(raw[:4]), int(raw[5:]), 1)
+        return first, clock.month_bounds(first)[1] - timedelta(days=1)
+    return None
+
+
+def period(
+    start: str | None = None,
+    end: str | None = None,
+    *,
+    month: str | None = None,
+    last_month: bool = False,
+    latest_call: date | None = None,
+    today: date | None = None,
+) -> Chosen:
+    """The period a report covers, from ``--from``/``--to`` (a day, or a month ``YYYY-MM``),
+    ``--month YYYY-MM`` or ``--last-month``.
+
+    With none of them, the latest month that has calls (``latest_call``), else this month.
+    ``--from`` alone runs to the end of that day's month; ``--to`` alone starts at the first of its
+    month.
     """
     today = today or clock.now().date()
-    first = clock.parse_day(start, what="--from") if start else None
-    last = clock.parse_day(end, what="--to") if end else None
-    if first is None and last is None:
-        first, nxt = clock.month_bounds(today)
-        last = nxt - timedelta(days=1)
-    elif first is None:
+    given = sum(1 for x in (start or end, month, last_month) if x)
+    if given > 1:
+        raise InvalidInput("give one of --month, --last-month, or --from/--to")
+    if month is not None:
+        found = _month_of(month, "--month")
+        if found is None:
+            raise InvalidInput(f"--month {month!r} is not a month like 2026-10")
+        return Chosen(Period(*found), f"the month {month.strip()} (--month)")
+    if last_month:
+        previous = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+        return Chosen(Period(previous, clock.month_bounds(previous)[1] - timedelta(days=1)),
+                      "last month (--last-month)")
+    if start is None and end is None:
+        anchor = latest_call or today
+        month_first, nxt = clock.month_bounds(anchor)
+        why = (f"the latest month with calls (the last imported call is on {latest_call})" if latest_call
+               else "this month (no calls imported yet)")
+        return Chosen(Period(month_first, nxt - timedelta(days=1)), why)
+    first: date | None = None
+    last: date | None = None
+    if start:
+        as_month = _month_of(start, "--from")
+        first = as_month[0] if as_month else clock.parse_day(start, what="--from")
+    if end:
+        as_month = _month_of(end, "--to")
+        last = as_month[1] if as_month else clock.parse_day(end, what="--to")
+    if first is None:
         assert last is not None
         first = clock.month_bounds(last)[0]
     elif last is None:
@@ -107,7 +167,13 @@ def period(start: str | None, end: str | None, today: date | None = None) -> Per
         raise InvalidInput(f"--to {last} is before --from {first}")
     if (last - first).days > 3660:
         raise InvalidInput("a report covers at most ten years")
-    return Period(first, last)
+    return Chosen(Period(first, last), "the dates given")
+
+
+def latest_call_day(session: Session, tenant: Tenant) -> date | None:
+    """The day of the tenant's latest imported call, or None before the first import."""
+    value = session.execute(sa.select(sa.func.max(_calls.c.start)).where(_calls.c.tenant_id == tenant.id)).scalar()
+    return None if value is None else _day(value)
 
 
 # --- the report's rows --------------------------------------------------------------------
@@ -182,11 +248,12 @@ class DayRow:
     charged_calls: int
     denied_calls: int
     charged_seconds: int
-    spend: Decimal  # charges (positive)
-    funding: Decimal  # top-ups and recharges
-    expired: Decimal  # expired lots (positive)
-    other: Decimal  # adjustments and settlements (signed)
-    closing: Decimal  # balance at the end of the day
+    spend: Decimal  # charges of the day's calls (positive; service time)
+    funding: Decimal  # top-ups and recharges posted that day
+    expired: Decimal  # expired lots (positive) posted that day
+    other: Decimal  # adjustments and settlements (signed) posted that day
+    closing: Decimal  # the balance at the end of the day: every entry posted by then
+    charges_posted: Decimal = ZERO  # charges posted that day, whatever the day of their calls (positive)
 
 
 @dataclass
@@ -196,14 +263,17 @@ class Report:
     currency: str
     period: Period
     generated_at: datetime
-    opening: Decimal
-    closing: Decimal
-    movements: dict[str, Decimal]  # ledger kind -> signed sum in the period
+    opening: Decimal  # every entry posted before the period
+    closing: Decimal  # every entry posted by its end
+    movements: dict[str, Decimal]  # ledger kind -> signed sum posted in the period
     topups: Decimal
     topup_count: int
     recharges: Decimal
     recharge_count: int
-    spend: Decimal  # charges in the period (positive)
+    charges_posted: Decimal  # call charges posted in the period (positive), whatever the day of the calls
+    late_charges: Decimal  # of which for calls made before the period (a late import)
+    late_calls: int
+    spend: Decimal  # charges of the calls made in the period (positive): usage, by service time
     expired: Decimal  # expired remainders (positive)
     other: Decimal  # adjustments and settlements (signed)
     ledger_entries: int
@@ -216,6 +286,7 @@ class Report:
     destinations: list[DestinationRow]
     daily: list[DayRow]
     notes: list[str] = field(default_factory=list)
+    period_reason: str = ""
 
     @property
     def funding(self) -> Decimal:
@@ -245,17 +316,19 @@ class Report:
             ("Report", "From", p.first),
             ("Report", "To", p.last),
             ("Report", "Generated at (UTC)", self.generated_at),
+            *([("Report", "Period", self.period_reason)] if self.period_reason else []),
             ("Balance", "Opening balance", self.opening),
             ("Balance", f"Top-ups ({self.topup_count})", self.topups),
             ("Balance", f"Recharges ({self.recharge_count})", self.recharges),
-            ("Balance", "Call charges", -self.spend),
+            ("Balance", "Call charges posted", -self.charges_posted),
+            ("Balance", f"of which for calls before {p.first} ({self.late_calls})", -self.late_charges),
             ("Balance", "Expired", -self.expired),
             ("Balance", "Adjustments and settlements", self.other),
             ("Balance", "Closing balance", self.closing),
         ]
         for row in self.by_kind:
-            rows.append(("Spend by kind", row.kind, row.spend))
-        rows.append(("Spend by kind", "Total", self.spend))
+            rows.append(("Spend by kind (calls in the period)", row.kind, row.spend))
+        rows.append(("Spend by kind (calls in the period)", "Total", self.spend))
         for status in self._status_order():
             rows.append(("Calls by status", status, self.statuses.get(status, 0)))
         rows.append(("Calls by status", "Total", self.calls))
@@ -281,33 +354,41 @@ class Report:
 # --- building it ----------------------------------------------------------------------------
 
 
-def build(session: Session, tenant: Tenant, per: Period, *, now: datetime | None = None) -> Report:
+def build(
+    session: Session, tenant: Tenant, per: Period, *, now: datetime | None = None, reason: str = ""
+) -> Report:
+    """The report of ``per``: its balance in posting order, its usage by service time (module docstring)."""
     tid = tenant.id
     start, end = per.start, per.end
-    in_ledger = sa.and_(_ledger.c.tenant_id == tid, _ledger.c.occurred_at >= start, _ledger.c.occurred_at < end)
+    posted = sa.and_(_ledger.c.tenant_id == tid, _ledger.c.posted_at >= start, _ledger.c.posted_at < end)
+    served = sa.and_(_ledger.c.tenant_id == tid, _ledger.c.service_at >= start, _ledger.c.service_at < end)
     in_calls = sa.and_(_calls.c.tenant_id == tid, _calls.c.start >= start, _calls.c.start < end)
 
     opening = _m(session.execute(sa.select(_units(_ledger.c.amount)).where(
-        _ledger.c.tenant_id == tid, _ledger.c.occurred_at < start)).scalar())
+        _ledger.c.tenant_id == tid, _ledger.c.posted_at < start)).scalar())
 
     movements: dict[str, Decimal] = {}
     counts: dict[str, int] = {}
     entries = 0
     for kind, units, count in session.execute(
-        sa.select(_ledger.c.kind, _units(_ledger.c.amount), sa.func.count()).where(in_ledger).group_by(_ledger.c.kind)
+        sa.select(_ledger.c.kind, _units(_ledger.c.amount), sa.func.count()).where(posted).group_by(_ledger.c.kind)
     ):
         movements[kind] = _m(units)
         counts[kind] = int(count)
         entries += int(count)
     closing = opening + sum(movements.values(), ZERO)
+    late_units, late_calls = session.execute(
+        sa.select(_units(_ledger.c.amount), sa.func.count(sa.distinct(_ledger.c.call_id)))
+        .where(posted, _ledger.c.kind == EntryKind.CHARGE, _ledger.c.service_at < start)
+    ).one()
 
-    # Spend by kind: the ledger's charges, each attributed to its call's kind.
+    # Spend by kind: the ledger's charges of the period's calls (service time), each by its call's kind.
     spend_kind: dict[str, Decimal] = {}
     kind_or_other = sa.func.coalesce(_calls.c.kind, sa.literal_column("'other'"))  # one expression: PostgreSQL
     for kind, units in session.execute(
         sa.select(kind_or_other, _units(_ledger.c.amount))
         .select_from(_ledger.outerjoin(_calls, _calls.c.id == _ledger.c.call_id))
-        .where(in_ledger, _ledger.c.kind == EntryKind.CHARGE)
+        .where(served, _ledger.c.kind == EntryKind.CHARGE)
         .group_by(kind_or_other)
     ):
         spend_kind[kind] = -_m(units)
@@ -406,14 +487,15 @@ def build(session: Session, tenant: Tenant, per: Period, *, now: datetime | None
     ]
     destinations.sort(key=lambda d: (-d.spend, -d.calls, d.kind, d.prefix, d.name, d.country))
 
-    daily = _daily(session, tid, per, opening, in_ledger, in_calls, charged, denied)
+    generated = now or clock.now()
+    daily = _daily(session, tid, per, opening, posted, served, in_calls, charged, denied, generated)
 
     return Report(
         tenant=tenant.slug,
         tenant_name=tenant.name,
         currency=tenant.currency,
         period=per,
-        generated_at=now or clock.now(),
+        generated_at=generated,
         opening=opening,
         closing=closing,
         movements=movements,
@@ -421,7 +503,10 @@ def build(session: Session, tenant: Tenant, per: Period, *, now: datetime | None
         topup_count=counts.get(EntryKind.TOPUP, 0),
         recharges=movements.get(EntryKind.RECHARGE, ZERO),
         recharge_count=counts.get(EntryKind.RECHARGE, 0),
-        spend=-movements.get(EntryKind.CHARGE, ZERO),
+        charges_posted=-movements.get(EntryKind.CHARGE, ZERO),
+        late_charges=-_m(late_units),
+        late_calls=int(late_calls or 0),
+        spend=sum(spend_kind.values(), ZERO),
         expired=-movements.get(EntryKind.EXPIRY, ZERO),
         other=sum((v for k, v in movements.items() if k not in _MAIN_ENTRIES), ZERO),
         ledger_entries=entries,
@@ -433,6 +518,7 @@ def build(session: Session, tenant: Tenant, per: Period, *, now: datetime | None
         users=users,
         destinations=destinations,
         daily=daily,
+        period_reason=reason,
     )
 
 
@@ -446,15 +532,26 @@ def _months(per: Period) -> list[str]:
 
 
 def _daily(
-    session: Session, tid: Any, per: Period, opening: Decimal, in_ledger: Any, in_calls: Any, charged: Any,
-    denied: Any,
+    session: Session, tid: Any, per: Period, opening: Decimal, posted: Any, served: Any, in_calls: Any,
+    charged: Any, denied: Any, now: datetime,
 ) -> list[DayRow]:
-    day_l = sa.func.date(_ledger.c.occurred_at)
+    """Each day of the period up to today: the day's calls and their spend (service time), and the
+    day's postings with the balance at its end (posting order). Days still to come are not listed."""
+    day_p = sa.func.date(_ledger.c.posted_at)
     moves: dict[date, dict[str, Decimal]] = {}
     for day, kind, units in session.execute(
-        sa.select(day_l, _ledger.c.kind, _units(_ledger.c.amount)).where(in_ledger).group_by(day_l, _ledger.c.kind)
+        sa.select(day_p, _ledger.c.kind, _units(_ledger.c.amount)).where(posted).group_by(day_p, _ledger.c.kind)
     ):
         moves.setdefault(_day(day), {})[str(kind)] = _m(units)
+    day_s = sa.func.date(_ledger.c.service_at)
+    spent = {
+        _day(day): -_m(units)
+        for day, units in session.execute(
+            sa.select(day_s, _units(_ledger.c.amount))
+            .where(served, _ledger.c.kind == EntryKind.CHARGE)
+            .group_by(day_s)
+        )
+    }
     day_c = sa.func.date(_calls.c.start)
     calls: dict[date, tuple[int, int, int, int]] = {}
     for day, n, nc, nd, c in session.execute(
@@ -465,6 +562,8 @@ def _daily(
     rows: list[DayRow] = []
     balance = opening
     for day in per.each_day():
+        if day > now.date():
+            break
         m = moves.get(day, {})
         n, nc, nd, c = calls.get(day, (0, 0, 0, 0))
         balance += sum(m.values(), ZERO)
@@ -475,11 +574,12 @@ def _daily(
                 charged_calls=nc,
                 denied_calls=nd,
                 charged_seconds=c,
-                spend=-m.get(EntryKind.CHARGE, ZERO),
+                spend=spent.get(day, ZERO),
                 funding=m.get(EntryKind.TOPUP, ZERO) + m.get(EntryKind.RECHARGE, ZERO),
                 expired=-m.get(EntryKind.EXPIRY, ZERO),
                 other=sum((v for k, v in m.items() if k not in _MAIN_ENTRIES), ZERO),
                 closing=balance,
+                charges_posted=-m.get(EntryKind.CHARGE, ZERO),
             )
         )
     return rows
@@ -513,7 +613,8 @@ CALL_COLUMNS: tuple[tuple[str, str], ...] = (
 #: Columns of the Ledger table. Consecutive call charges of one day are one row
 #: (``Entries`` says how many); every other entry is a row of its own.
 LEDGER_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("Time (UTC)", "occurred_at"),
+    ("Posted (UTC)", "posted_at"),
+    ("For (UTC)", "service_at"),
     ("Entry", "id"),
     ("Kind", "kind"),
     ("Entries", "entries"),
@@ -539,53 +640,53 @@ def iter_calls(session: Session, tenant: Tenant, per: Period) -> Iterator[tuple[
 
 
 def iter_ledger(session: Session, tenant: Tenant, per: Period, opening: Decimal) -> Iterator[tuple[Any, ...]]:
-    """The period's ledger with the running balance, in LEDGER_COLUMNS order.
+    """The entries posted in the period, in posting order, with the running balance from ``opening``
+    (the balance posted before the period), as tuples in LEDGER_COLUMNS order.
 
-    A run of consecutive call charges within one day is one row: its time is
-    the last charge's, its amount their exact sum, its balance the balance
-    after them (the calls themselves are on the Calls table). Every other
-    entry, and a charge that stands alone, is its own row. The balance column
-    is therefore exact on every row, and the amounts add up to the ledger.
+    A run of consecutive call charges for calls of one day, posted on one day, is one row: its times
+    are the last charge's, its amount their exact sum, its balance the balance after them (the calls
+    themselves are on the Calls table). Every other entry, and a charge that stands alone, is its own
+    row. The balance column is therefore exact on every row, and the amounts add up to the ledger.
     """
     query = (
-        sa.select(_ledger.c.occurred_at, _ledger.c.id, _ledger.c.kind, _ledger.c.amount, _ledger.c.lot_id,
-                  _calls.c.external_id, _ledger.c.note)
+        sa.select(_ledger.c.posted_at, _ledger.c.service_at, _ledger.c.id, _ledger.c.kind, _ledger.c.amount,
+                  _ledger.c.lot_id, _calls.c.external_id, _ledger.c.note)
         .select_from(_ledger.outerjoin(_calls, _calls.c.id == _ledger.c.call_id))
-        .where(_ledger.c.tenant_id == tenant.id, _ledger.c.occurred_at >= per.start, _ledger.c.occurred_at < per.end)
-        .order_by(_ledger.c.occurred_at, _ledger.c.id)
+        .where(_ledger.c.tenant_id == tenant.id, _ledger.c.posted_at >= per.start, _ledger.c.posted_at < per.end)
+        .order_by(_ledger.c.id)
         .execution_options(stream_results=True, yield_per=STREAM_BATCH)
     )
     balance = opening
-    run: list[Any] = []  # the pending charge run: [first row, last time, count, total units, day]
+    run: list[Any] = []  # the pending charge run: [first row, last row, count, total units, (posting, service day)]
 
     def flush_run() -> tuple[Any, ...]:
-        first, last_at, count, units, _ = run
+        first, last, count, units, _ = run
         if count == 1:
-            at, entry_id, kind, amount, lot_id, call, note = first
-            return (at, entry_id, kind, 1, amount, balance, lot_id, call, note)
-        first_at = first[0]
-        note = f"{count} call charges from {first_at:%H:%M:%S} to {last_at:%H:%M:%S}"
-        return (last_at, None, EntryKind.CHARGE.value, count, money.from_units(units), balance, None, None, note)
+            posted_at, service_at, entry_id, kind, amount, lot_id, call, note = first
+            return (posted_at, service_at, entry_id, kind, 1, amount, balance, lot_id, call, note)
+        note = f"{count} call charges for calls from {first[1]:%Y-%m-%d %H:%M:%S} to {last[1]:%H:%M:%S}"
+        return (last[0], last[1], None, EntryKind.CHARGE.value, count, money.from_units(units), balance, None, None,
+                note)
 
     for row in session.execute(query):
-        at, entry_id, kind, amount, lot_id, call, note = row
+        posted_at, service_at, entry_id, kind, amount, lot_id, call, note = row
         if kind == EntryKind.CHARGE:
-            day = at.date()
-            if run and run[4] != day:
+            days = (posted_at.date(), service_at.date())
+            if run and run[4] != days:
                 yield flush_run()
                 run = []
             balance += amount
             if run:
-                run[1] = at
+                run[1] = tuple(row)
                 run[2] += 1
                 run[3] += money.to_units(amount)
             else:
-                run = [tuple(row), at, 1, money.to_units(amount), day]
+                run = [tuple(row), tuple(row), 1, money.to_units(amount), days]
             continue
         if run:
             yield flush_run()
             run = []
         balance += amount
-        yield (at, entry_id, kind, 1, amount, balance, lot_id, call, note)
+        yield (posted_at, service_at, entry_id, kind, 1, amount, balance, lot_id, call, note)
     if run:
         yield flush_run()

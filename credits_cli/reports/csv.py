@@ -72,10 +72,10 @@ def write(
             [*r.summary_rows(), ("Check", "Opening + movements - closing (always 0)", r.check())],
         ),
         "daily.csv": _table(
-            ["date", "calls", "charged_calls", "denied_calls", "charged_seconds", "spend", "funding", "expired",
-             "adjustments", "closing_balance"],
-            ([d.day, d.calls, d.charged_calls, d.denied_calls, d.charged_seconds, d.spend, d.funding, d.expired,
-              d.other, d.closing] for d in r.daily),
+            ["date", "calls", "charged_calls", "denied_calls", "charged_seconds", "spend", "funding",
+             "charges_posted", "expired", "adjustments", "closing_balance"],
+            ([d.day, d.calls, d.charged_calls, d.denied_calls, d.charged_seconds, d.spend, d.funding,
+              d.charges_posted, d.expired, d.other, d.closing] for d in r.daily),
         ),
         "users.csv": _table(
             ["user", "name", "calls", "charged_calls", "denied_calls", "billed_seconds", "pool_seconds",

@@ -416,7 +416,8 @@ _CALL_LAYOUT: dict[str, tuple[float, Content]] = {
 }
 
 _LEDGER_LAYOUT: dict[str, tuple[float, Content]] = {
-    "occurred_at": (20, Content.DATETIME),
+    "posted_at": (20, Content.DATETIME),
+    "service_at": (20, Content.DATETIME),
     "id": (9, Content.NUMBER),
     "kind": (12, Content.TEXT),
     "entries": (9, Content.COUNT),
@@ -454,15 +455,16 @@ def _daily(wb: Any, formats: _Formats, r: Report) -> None:
         Column("Date", 12, Content.DATE), Column("Calls", 9, Content.COUNT),
         Column("Charged calls", 14, Content.COUNT), Column("Denied calls", 13, Content.COUNT),
         Column("Charged minutes", 16, Content.MINUTES), Column(f"Spend ({cur})", 18, money),
-        Column(f"Funding ({cur})", 18, money), Column(f"Expired ({cur})", 16, money),
-        Column(f"Adjustments ({cur})", 18, money), Column(f"Closing balance ({cur})", 22, money),
+        Column(f"Funding ({cur})", 18, money), Column(f"Charges posted ({cur})", 20, money),
+        Column(f"Expired ({cur})", 16, money), Column(f"Adjustments ({cur})", 18, money),
+        Column(f"Closing balance ({cur})", 22, money),
     ]
     days = r.daily
-    rows = [(d.day, d.calls, d.charged_calls, d.denied_calls, d.charged_seconds, d.spend, d.funding, d.expired,
-             d.other, d.closing) for d in days]
+    rows = [(d.day, d.calls, d.charged_calls, d.denied_calls, d.charged_seconds, d.spend, d.funding,
+             d.charges_posted, d.expired, d.other, d.closing) for d in days]
     total = ("Total", sum(d.calls for d in days), sum(d.charged_calls for d in days),
-             sum(d.denied_calls for d in days), sum(d.charged_seconds for d in days), r.spend, r.funding, r.expired,
-             r.other, r.closing)
+             sum(d.denied_calls for d in days), sum(d.charged_seconds for d in days), r.spend, r.funding,
+             r.charges_posted, r.expired, r.other, r.closing)
     sheet = _table(wb, formats, "Daily", columns, rows, total)
     _daily_chart(wb, sheet, len(days), cur)
 
