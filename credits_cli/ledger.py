@@ -240,7 +240,8 @@ class Account:
 
     def auto_recharge(self, at: datetime) -> RechargeOutcome | None:
         """SPEC §6.6: below the threshold with auto-recharge on, try a recharge
-        (after a failure, not again for an hour)."""
+        (after a failure, not again for an hour). The admins hear of a failure once per run of
+        failures (SPEC §6.7): until a recharge succeeds or the payment method changes."""
         threshold = self._threshold
         if threshold is None or self.balance >= threshold:
             return None
@@ -256,13 +257,18 @@ class Account:
         except PurchaseRefused as exc:
             reason = str(exc).removeprefix("purchase refused: ")
             s.last_failure_at = at
+            first = s.failing_since is None
+            if first:
+                s.failing_since = at
             self.session.add(s)
             outcome = RechargeOutcome(False, s.amount, at, reason=reason)
             self.recharges.append(outcome)
-            notify.queue_event(self.session, self.tenant, Event.RECHARGE_FAILED, at, amount=s.amount,
-                               balance=self.balance, reason=reason)
+            if first:
+                notify.queue_event(self.session, self.tenant, Event.RECHARGE_FAILED, at, amount=s.amount,
+                                   balance=self.balance, reason=reason)
             return outcome
         s.last_failure_at = None
+        s.failing_since = None
         self.session.add(s)
         outcome = RechargeOutcome(True, s.amount, at, lot_id=lot_id)
         self.recharges.append(outcome)
@@ -352,6 +358,7 @@ def set_auto_recharge(session: Session, tenant: Tenant, threshold: Decimal, amou
     settings.threshold = threshold
     settings.amount = amount
     settings.last_failure_at = None
+    settings.failing_since = None
     settings.updated_at = clock.now()
     session.add(settings)
     session.flush()

@@ -389,6 +389,14 @@ def m0004_ledger_posting_and_service_time(conn: Connection) -> None:
     create_index(conn, "ix_ledger_tenant_posted", "ledger", "tenant_id", "posted_at")
 
 
+def m0005_recharge_failure_episodes(conn: Connection) -> None:
+    """A failed recharge is retried every hour; its admins are told once per run of failures (until a
+    recharge succeeds or the payment method changes): ``failing_since`` marks the run."""
+    import sqlalchemy as sa
+
+    add_column(conn, "auto_recharge", sa.Column("failing_since", sa.DateTime(), nullable=True))
+
+
 Migration = Callable[["Connection"], None]
 
 #: Every migration, in the order they run. Append only.
@@ -397,6 +405,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("0002_calls_fewer_indexes", m0002_calls_fewer_indexes),
     ("0003_calls_keep_the_exports_charge", m0003_calls_keep_the_exports_charge),
     ("0004_ledger_posting_and_service_time", m0004_ledger_posting_and_service_time),
+    ("0005_recharge_failure_episodes", m0005_recharge_failure_episodes),
 ]
 
 #: Every migration's name, in order: a database whose applied migrations are exactly these is current.

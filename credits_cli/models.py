@@ -100,6 +100,8 @@ class AutoRecharge(SQLModel, table=True):
     threshold: Decimal | None = money_field(nullable=True)
     amount: Decimal | None = money_field(nullable=True)
     last_failure_at: datetime | None = Field(default=None, sa_type=sa.DateTime)
+    #: when the current run of failed recharges began (its admins were told once); None while they succeed
+    failing_since: datetime | None = Field(default=None, sa_type=sa.DateTime)
     updated_at: datetime = Field(sa_type=sa.DateTime)
 
 

@@ -56,8 +56,20 @@ def _upsert(session: Session, tenant: Tenant, kind: str, expiry: str | None, las
     method.last4 = last4
     method.updated_at = clock.now()
     session.add(method)
+    _new_episode(session, tenant)
     session.flush()
     return method
+
+
+def _new_episode(session: Session, tenant: Tenant) -> None:
+    """A changed payment method starts a new episode: a failure of the next recharge is news the admins
+    hear again (SPEC §6.7). The hourly pause after a failure (§6.6) stands."""
+    from credits_cli.models import AutoRecharge
+
+    settings = session.get(AutoRecharge, tenant.id)
+    if settings is not None:
+        settings.failing_since = None
+        session.add(settings)
 
 
 def get_method(session: Session, tenant: Tenant) -> PaymentMethod | None:

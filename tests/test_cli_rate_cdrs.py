@@ -71,7 +71,7 @@ def test_rate_cdrs_json_summary_rejects_and_exit_code(cli, ready: Path, tmp_path
     # UK 61 s at 0.0230 (60/60) = 0.0460; US toll-free 60 s at 0.0180
     assert doc["total_charged"] == "0.0640"
     assert (doc["balance_before"], doc["balance_after"]) == ("100.0000", "99.9360")
-    assert doc["recharges"] == {"succeeded": 0, "failed": 0, "amount": "0.0000"}
+    assert doc["recharges"] == {"succeeded": 0, "failed": 0, "failure": None, "amount": "0.0000"}
     with rejects.open(newline="", encoding="utf-8") as f:
         rows = list(csv.reader(f))
     assert rows[0] == ["file", "line", "reason"]
@@ -235,3 +235,37 @@ def test_all_calls_past_the_table_limit_stream_with_their_count(cli, ready: Path
     assert r.exit_code == 0
     monkeypatch.setattr(common, "TABLE_ROWS", 1000)
     assert "Calls (5)" in cli("calls").stdout  # a short listing stays a table
+
+
+def test_a_dry_balance_ends_with_exit_4_one_message_per_admin_and_a_warning(cli, ready: Path, tmp_path: Path,
+                                                                             monkeypatch) -> None:
+    """An expired card, auto-recharge on, and a day of calls: retried every hour, told once (per admin),
+    and the scheduled job learns of it from the exit code and the warning on stderr."""
+    assert cli("admin", "add", "finance@contoso.com", "--role", "billing-admin").exit_code == 0
+    assert cli("autorecharge", "set", "--threshold", "99.99", "--amount", "50").exit_code == 0
+    assert cli("payment", "set", "--card-expiry", "2025-06").exit_code == 0
+    lines = ["call_id,user,start,duration_seconds,kind,number"]
+    lines += [f"h{h}-{m},ada@contoso.com,2026-01-05T{h:02d}:{m:02d}:00Z,9000,outbound,+442079460123"
+              for h in range(24) for m in (0, 30)]
+    path = tmp_path / "day.csv"
+    path.write_text("\n".join(lines) + "\n")
+    pin_now(monkeypatch, "2026-01-10T00:00:00Z")
+    r = cli("rate-cdrs", str(path), "--json")
+    assert r.exit_code == 4, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["recharges"]["failed"] >= 10 and "expired" in doc["recharges"]["failure"]
+    assert doc["denied_reasons"].get("no_balance", 0) > 0
+    assert "recharge attempt(s) failed" in r.stderr and "denied for lack of balance" in r.stderr
+    outbox = json.loads(cli("notifications", "--json").stdout)
+    failed = [n for n in outbox if n["event"] == "recharge_failed"]
+    assert sorted(n["recipient"] for n in failed) == ["billing@contoso.com", "finance@contoso.com"]
+    assert all(n["created_at"] == "2026-01-10T00:00:00Z" for n in failed)  # queued now, not at the call
+    assert cli("verify").exit_code == 0
+
+
+def test_exit_4_wins_over_3_when_both_happen(cli, ready: Path, monkeypatch) -> None:
+    assert cli("payment", "set", "--card-expiry", "2025-06").exit_code == 0
+    assert cli("autorecharge", "set", "--threshold", "99.99", "--amount", "50").exit_code == 0
+    r = cli("rate-cdrs", str(ready))  # the fixture's file has a rejected row
+    assert r.exit_code == 4
+    assert "rows rejected" in r.stderr and "recharge attempt(s) failed" in r.stderr

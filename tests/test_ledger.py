@@ -256,16 +256,37 @@ def test_recharge_failure_with_an_expired_card_then_retry_after_an_hour(env: Env
     env.charge("1", t1 + timedelta(minutes=30))
     env.account(lambda a: a.prepare(t1 + timedelta(minutes=59, seconds=59)))
     assert env.events() == ["recharge_failed"]
-    # An hour later: tried again (still failing).
+    # An hour later: tried again (still failing), in the same episode: the admins were told already.
     env.account(lambda a: a.prepare(t1 + timedelta(hours=1)))
-    assert env.events() == ["recharge_failed", "recharge_failed"]
+    assert env.events() == ["recharge_failed"]
     assert env.settings().last_failure_at == t1 + timedelta(hours=1)  # type: ignore[union-attr]
+    assert env.settings().failing_since == t1  # type: ignore[union-attr]
     # The card is replaced: the next attempt an hour later succeeds and clears the failure.
     env.set_card("2099-12")
+    assert env.settings().failing_since is None  # type: ignore[union-attr]  # a new method, a new episode
     env.account(lambda a: a.prepare(t1 + timedelta(hours=2)))
     assert env.events()[-1] == "recharge_succeeded"
     assert env.settings().last_failure_at is None  # type: ignore[union-attr]
     assert env.balance() == D("64")
+    env.verify()
+
+
+def test_a_new_failure_episode_is_news_again(env: Env) -> None:
+    """A failure after a success, or after the payment method changed, is told again: once per episode."""
+    env.topup("100", T0)
+    env.auto("20", "50")
+    env.set_card("2025-12")
+    t1 = T0 + timedelta(minutes=5)
+    env.charge("85", t1)
+    for hour in range(1, 5):
+        env.account(lambda a, h=hour: a.prepare(t1 + timedelta(hours=h)))
+    assert env.events() == ["recharge_failed"]
+    env.set_card("2025-11")  # another card, expired too: a new episode
+    env.account(lambda a: a.prepare(t1 + timedelta(hours=6)))
+    assert env.events() == ["recharge_failed", "recharge_failed"]
+    env.set_card("2099-12")
+    env.account(lambda a: a.prepare(t1 + timedelta(hours=8)))
+    assert env.events()[-1] == "recharge_succeeded"
     env.verify()
 
 

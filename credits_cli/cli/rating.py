@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from credits_cli.cli.common import Json, console, err_console, listing, print_json, print_json_stream, say, state, warn
+from credits_cli.kinds import Reason
 
 if TYPE_CHECKING:
     from credits_cli.rating import Summary
@@ -44,7 +45,11 @@ def rate_cdrs(
     ] = False,
     json_out: Json = False,
 ) -> None:
-    """Rate call records and debit the balance. Exit 3 when some rows were rejected."""
+    """Rate call records and debit the balance.
+
+    Exit 3 when some rows were rejected; exit 4 when recharges failed or calls were denied for lack of
+    balance (4 wins when both happen: a balance that ran dry stops toll-free numbers).
+    """
     from credits_cli import outputs, rating
     from credits_cli.errors import InvalidInput
     from credits_cli.readers import open_records
@@ -96,8 +101,26 @@ def rate_cdrs(
         warn(f"{summary.rejected:,} rows rejected{example}{where}")
     if failed is not None:
         warn(f"{failed}; the {summary.rejected:,} rejected rows are not listed (the import itself is complete)")
+    short = _money_trouble(summary)
+    if short:
+        warn(short)
+        raise typer.Exit(4)  # before 3: a balance that ran dry stops toll-free lines, rejected rows wait
     if summary.rejected:
         raise typer.Exit(3)
+
+
+def _money_trouble(summary: Summary) -> str:
+    """One line when the import met recharges that failed or calls denied for lack of balance (exit 4)."""
+    parts = []
+    if summary.recharges_failed:
+        reason = f" ({summary.recharge_failure})" if summary.recharge_failure else ""
+        parts.append(f"{summary.recharges_failed:,} recharge attempt(s) failed{reason}")
+    denied = summary.reasons.get(Reason.NO_BALANCE, 0)
+    if denied:
+        parts.append(f"{denied:,} call(s) denied for lack of balance")
+    if not parts:
+        return ""
+    return "; ".join(parts) + ": fund the balance (credits topup) or fix the payment method (credits payment set)"
 
 
 @contextmanager

@@ -127,6 +127,7 @@ def rate_batch(session: Session, ctx: Context, batch: list[CallRecord], import_i
             result.recharged_amount += outcome.amount
         else:
             result.recharges_failed += 1
+            result.recharge_failure = outcome.reason
     result.balance_after = account.balance
     return result
 

@@ -37,6 +37,7 @@ class Summary:
     total_charged: Decimal = ZERO
     recharges_succeeded: int = 0
     recharges_failed: int = 0
+    recharge_failure: str = ""  # why the last recharge failed
     recharged_amount: Decimal = ZERO
     balance_before: Decimal = ZERO
     balance_after: Decimal = ZERO
@@ -56,6 +57,7 @@ class Summary:
         self.total_charged += batch.charged
         self.recharges_succeeded += batch.recharges_succeeded
         self.recharges_failed += batch.recharges_failed
+        self.recharge_failure = batch.recharge_failure or self.recharge_failure
         self.recharged_amount += batch.recharged_amount
         self.balance_after = batch.balance_after
 
@@ -77,6 +79,7 @@ class Summary:
             "recharges": {
                 "succeeded": self.recharges_succeeded,
                 "failed": self.recharges_failed,
+                "failure": self.recharge_failure or None,
                 "amount": self.recharged_amount,
             },
             "balance_before": self.balance_before,
@@ -92,6 +95,7 @@ class BatchResult:
     charged: Decimal = ZERO
     recharges_succeeded: int = 0
     recharges_failed: int = 0
+    recharge_failure: str = ""
     recharged_amount: Decimal = ZERO
     balance_after: Decimal = ZERO
     rejects: list[RowError] = field(default_factory=list)
