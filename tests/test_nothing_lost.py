@@ -145,7 +145,8 @@ def test_a_call_dated_in_the_future_is_a_rejected_row_and_moves_nothing(cli, rea
     r = cli("rate-cdrs", str(path), "--rejects", str(out), "--json")
     assert r.exit_code == 3, r.stderr
     doc = json.loads(r.stdout)
-    assert doc["rejected"] == 2 and doc["recharges"] == {"succeeded": 0, "failed": 0, "failure": None, "amount": "0.0000"}
+    assert doc["rejected"] == 2
+    assert doc["recharges"] == {"succeeded": 0, "failed": 0, "failure": None, "amount": "0.0000"}
     reasons = out.read_text()
     assert "2098-10-05T10:00:00Z, after now" in reasons and "2027-10-05T10:00:00Z, after now" in reasons
     assert assert_json(cli("balance", "--json"))["balance"] == balance
