@@ -397,6 +397,47 @@ def m0005_recharge_failure_episodes(conn: Connection) -> None:
     add_column(conn, "auto_recharge", sa.Column("failing_since", sa.DateTime(), nullable=True))
 
 
+def m0006_user_history(conn: Connection) -> None:
+    """Dated licenses and plans (:mod:`credits_cli.history`): each change of a user's country, plan,
+    Audio Conferencing or license is a row with the moment it holds from. The users already there
+    start with what they hold now, from the beginning (as if set up today), the license included
+    whether held or not: an earlier version did not keep when it changed."""
+    import sqlalchemy as sa
+
+    meta = sa.MetaData()
+    history = sa.Table(
+        "user_history",
+        meta,
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("tenant_id", sa.Integer(), sa.ForeignKey("tenants.id"), nullable=False),
+        sa.Column("user_id", sa.Integer(), sa.ForeignKey("users.id"), nullable=False),
+        sa.Column("field", sa.String(), nullable=False),
+        sa.Column("value", sa.String(), nullable=False),
+        sa.Column("valid_from", sa.DateTime(), nullable=True),
+        sa.Column("recorded_at", sa.DateTime(), nullable=False),
+        sa.Index("ix_user_history_tenant_id", "tenant_id"),
+        sa.Index("ix_user_history_user_id", "user_id"),
+    )
+    sa.Table("tenants", meta, sa.Column("id", sa.Integer(), primary_key=True))
+    sa.Table("users", meta, sa.Column("id", sa.Integer(), primary_key=True))
+    create_table(conn, history)
+    users = sa.table("users", sa.column("id"), sa.column("tenant_id"), sa.column("country"), sa.column("plan"),
+                     sa.column("conferencing"), sa.column("licensed"))
+    now = clock.now()
+    rows = []
+    for user_id, tenant_id, country, plan, conferencing, licensed in conn.execute(
+        sa.select(users.c.id, users.c.tenant_id, users.c.country, users.c.plan, users.c.conferencing,
+                  users.c.licensed)
+    ):
+        for name, value in (("country", country), ("plan", plan), ("conferencing", conferencing),
+                            ("licensed", licensed)):
+            text = ("true" if value else "false") if name in ("conferencing", "licensed") else str(value)
+            rows.append({"tenant_id": tenant_id, "user_id": user_id, "field": name, "value": text,
+                         "valid_from": None, "recorded_at": now})
+    if rows:
+        conn.execute(sa.insert(history), rows)
+
+
 Migration = Callable[["Connection"], None]
 
 #: Every migration, in the order they run. Append only.
@@ -406,6 +447,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("0003_calls_keep_the_exports_charge", m0003_calls_keep_the_exports_charge),
     ("0004_ledger_posting_and_service_time", m0004_ledger_posting_and_service_time),
     ("0005_recharge_failure_episodes", m0005_recharge_failure_episodes),
+    ("0006_user_history", m0006_user_history),
 ]
 
 #: Every migration's name, in order: a database whose applied migrations are exactly these is current.

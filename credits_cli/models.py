@@ -84,6 +84,20 @@ class User(SQLModel, table=True):
     updated_at: datetime = Field(sa_type=sa.DateTime)
 
 
+class UserHistory(SQLModel, table=True):
+    """One dated change of a user's country, plan, Audio Conferencing or license (see
+    :mod:`credits_cli.history`). ``valid_from`` NULL: the value holds from the beginning."""
+
+    __tablename__ = "user_history"
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenants.id", index=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    field: str  # country | plan | conferencing | licensed
+    value: str  # as text: "US", "domestic", "true"
+    valid_from: datetime | None = Field(default=None, sa_type=sa.DateTime)
+    recorded_at: datetime = Field(sa_type=sa.DateTime)
+
+
 class PaymentMethod(SQLModel, table=True):
     __tablename__ = "payment_methods"
     tenant_id: int = Field(foreign_key="tenants.id", primary_key=True)

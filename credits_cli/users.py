@@ -10,11 +10,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlmodel import Session, col, select
 
-from credits_cli import clock
+from credits_cli import clock, history
 from credits_cli.errors import InvalidInput, NotFound
 from credits_cli.kinds import Plan
 from credits_cli.models import Tenant, User
@@ -72,33 +72,52 @@ def upsert_user(
     tenant: Tenant,
     upn: str,
     *,
-    country: str,
+    country: str | None = None,
     plan: str | None = None,
     conferencing: bool | None = None,
     name: str | None = None,
     licensed: bool | None = None,
+    at: datetime | None = None,
 ) -> tuple[User, bool]:
-    """Add a user or update the fields given. Returns (user, created)."""
+    """Add a user or update the fields given (a new user needs a country). Returns (user, created).
+
+    Changes of country, plan, Audio Conferencing and license are dated (:mod:`credits_cli.history`):
+    from ``at`` when given, else the first value of a field holds from the beginning and a later one
+    from now.
+    """
     key = check_upn(upn)
-    country_code = check_country(country)
+    at = history.check_at(at)
+    country_code = check_country(country) if country is not None else None
     now = clock.now()
     user = get_user(session, tenant, key)
     created = user is None
     if user is None:
+        if country_code is None:
+            raise InvalidInput(f"{key} is a new user: give --country (their usage location)")
         user = User(tenant_id=tenant.id or 0, upn=key, country=country_code, created_at=now, updated_at=now)
-    user.country = country_code
+    changes: dict[str, object] = {}
+    if country_code is not None and (created or country_code != user.country):
+        user.country = changes["country"] = country_code
     if plan is not None:
-        user.plan = check_plan(plan)
+        new_plan = check_plan(plan)
+        if created or new_plan != user.plan:
+            user.plan = changes["plan"] = new_plan
+    elif created:
+        changes["plan"] = user.plan
     if conferencing is not None:
-        user.conferencing = conferencing
+        if created or conferencing != user.conferencing:
+            user.conferencing = changes["conferencing"] = conferencing
+    elif created:
+        changes["conferencing"] = False
     if name is not None:
         user.name = name.strip()
-    if licensed is not None and licensed != user.licensed:
-        user.licensed = licensed
-        user.licensed_at = now if licensed else None
+    if licensed is not None and (created or licensed != user.licensed):
+        user.licensed = changes["licensed"] = licensed
+        user.licensed_at = (at or now) if licensed else None
     user.updated_at = now
     session.add(user)
     session.flush()
+    history.record(session, user, changes, at)
     return user, created
 
 
@@ -108,8 +127,15 @@ def list_users(session: Session, tenant: Tenant) -> list[User]:
 
 @dataclass
 class ImportResult:
+    """What an import changed (or, with ``dry_run``, would change)."""
+
     added: int = 0
     updated: int = 0
+    unchanged: int = 0
+    licenses_given: int = 0
+    licenses_taken: int = 0
+    plans_changed: int = 0
+    changes: list[str] = field(default_factory=list)  # one line per user that changes: "ada@...: plan none -> payg"
     errors: list[str] = field(default_factory=list)
 
 
@@ -134,10 +160,14 @@ def read_text_file(path: Path, *, what: str = "file") -> str:
         raise InvalidInput(f"{path}: not UTF-8 text (byte {exc.start})") from None
 
 
-def import_users(session: Session, tenant: Tenant, path: Path) -> ImportResult:
+def import_users(
+    session: Session, tenant: Tenant, path: Path, *, at: datetime | None = None, dry_run: bool = False
+) -> ImportResult:
     """Add or update users from a CSV file or an Excel workbook (.xlsx). All rows are
     checked first; any bad row refuses the whole file (each bad row named), so
-    nothing is half-imported."""
+    nothing is half-imported. A column left out, or a cell left blank, changes nothing
+    (a file without ``licensed`` never touches licenses). With ``dry_run`` nothing is written:
+    the result says what would change. Changes are dated (``at``; :mod:`credits_cli.history`)."""
     records = read_users_file(path)
     rows: list[tuple[int, dict[str, str | None]]] = []
     errors: list[str] = []
@@ -163,23 +193,59 @@ def import_users(session: Session, tenant: Tenant, path: Path) -> ImportResult:
     if errors:
         return result
     for _line, clean in rows:
-        _, created = upsert_user(
-            session,
-            tenant,
-            clean["upn"] or "",
-            country=clean["country"] or "",
-            plan=clean.get("plan") or None,
+        upn = check_upn(clean["upn"] or "")
+        wanted = _Wanted(
+            country=check_country(clean["country"] or ""),
+            plan=check_plan(clean["plan"] or "") if clean.get("plan") else None,
             conferencing=parse_bool(clean["conferencing"] or "", what="conferencing")
-            if clean.get("conferencing")
-            else None,
-            name=clean.get("name"),
+            if clean.get("conferencing") else None,
             licensed=parse_bool(clean["licensed"] or "", what="licensed") if clean.get("licensed") else None,
+            name=clean.get("name"),
         )
-        if created:
-            result.added += 1
-        else:
-            result.updated += 1
+        _describe(result, get_user(session, tenant, upn), upn, wanted)
+        if not dry_run:
+            upsert_user(session, tenant, upn, country=wanted.country, plan=wanted.plan,
+                        conferencing=wanted.conferencing, name=wanted.name, licensed=wanted.licensed, at=at)
     return result
+
+
+class _Wanted(NamedTuple):
+    """A row of a users file, checked: None where the file leaves a field alone."""
+
+    country: str
+    plan: str | None
+    conferencing: bool | None
+    licensed: bool | None
+    name: str | None
+
+
+def _describe(result: ImportResult, user: User | None, upn: str, wanted: _Wanted) -> None:
+    """Count and say what importing ``wanted`` does to ``user`` (None: a new user)."""
+    if user is None:
+        result.added += 1
+        if wanted.licensed:
+            result.licenses_given += 1
+        result.changes.append(f"{upn}: added ({wanted.country}, plan {wanted.plan or 'none'}"
+                              + (", licensed" if wanted.licensed else "") + ")")
+        return
+    said = []
+    for name in _Wanted._fields:
+        new, old = getattr(wanted, name), getattr(user, name)
+        if new is None or new == old or (name == "name" and str(new).strip() == old):
+            continue
+        said.append(f"{name} {old if old not in ('', None) else '-'} -> {new}")
+        if name == "plan":
+            result.plans_changed += 1
+        elif name == "licensed":
+            if new:
+                result.licenses_given += 1
+            else:
+                result.licenses_taken += 1
+    if said:
+        result.updated += 1
+        result.changes.append(f"{upn}: " + ", ".join(said))
+    else:
+        result.unchanged += 1
 
 
 #: A users file's records: (line, column -> text), the line as the file numbers it (a sheet's row).
@@ -330,8 +396,12 @@ def read_upn_file(path: Path) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
 
 
-def set_license(session: Session, tenant: Tenant, upns: Iterable[str], licensed: bool) -> list[User]:
-    """Assign or unassign the Communications Credits license. Unknown UPNs refuse the lot."""
+def set_license(
+    session: Session, tenant: Tenant, upns: Iterable[str], licensed: bool, at: datetime | None = None
+) -> list[User]:
+    """Assign or unassign the Communications Credits license, dated (``at``, else see
+    :mod:`credits_cli.history`). Unknown UPNs refuse the lot."""
+    at = history.check_at(at)
     wanted = [check_upn(u) for u in upns]
     if not wanted:
         raise InvalidInput("no users given; name UPNs or use --file")
@@ -352,8 +422,10 @@ def set_license(session: Session, tenant: Tenant, upns: Iterable[str], licensed:
     for user in users:
         if user.licensed != licensed:
             user.licensed = licensed
-            user.licensed_at = now if licensed else None
+            user.licensed_at = (at or now) if licensed else None
             user.updated_at = now
             session.add(user)
+            session.flush()
+            history.record(session, user, {"licensed": licensed}, at)
     session.flush()
     return users

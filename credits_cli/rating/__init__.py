@@ -79,7 +79,8 @@ def rate_batch(session: Session, ctx: Context, batch: list[CallRecord], import_i
             continue
         seen.add(ext)
         upn = rec.user_upn
-        user = users.get(upn) if upn else None
+        known = users.get(upn) if upn else None
+        user = known[1].at(rec.start) if known else None  # what they held when the call started
         visible, country = ctx.place(rec.number)
         d = decide(ctx, rec, kind, user, visible, country, pools.left)
         if d.pool_seconds:
@@ -107,7 +108,7 @@ def rate_batch(session: Session, ctx: Context, batch: list[CallRecord], import_i
             reasons[reason] = reasons.get(reason, 0) + 1
         rate = d.rate
         rows.append([
-            tid, ext, import_id, rec.source, rec.line, upn, user.id if user else None, rec.start,
+            tid, ext, import_id, rec.source, rec.line, upn, known[0] if known else None, rec.start,
             rec.duration_seconds, rec.call_type, d.kind, rec.number, country, d.domestic, status, reason,
             rate.prefix if rate else None, rate.name if rate else None, d.billed_seconds, d.pool, d.pool_seconds,
             d.charged_seconds, charge,

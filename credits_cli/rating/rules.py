@@ -30,12 +30,14 @@ Per call, in this order:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import NamedTuple
 
 from credits_cli import ledger, phones
+from credits_cli.history import Held, Timeline
 from credits_cli.kinds import DOMESTIC_PLANS, CallKind, Plan, Reason, Section, Status
 from credits_cli.models import Tenant
 from credits_cli.money import ZERO
@@ -87,17 +89,6 @@ def _kind(call_type: str, direct_routing: bool) -> CallKind | None:
 # --- what is known during an import -----------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class UserFacts:
-    """What the rules need of a user."""
-
-    id: int
-    country: str
-    plan: str
-    conferencing: bool
-    licensed: bool
-
-
 @dataclass
 class Context:
     """Everything rating needs that does not change during an import (loaded by
@@ -105,14 +96,15 @@ class Context:
 
     tenant: Tenant
     book: RateBook
-    users: dict[str, UserFacts]
-    capacities: dict[str, int]  # pool name -> seconds per month
+    users: dict[str, tuple[int, Timeline]]  # upn -> (user id, what they held when: credits_cli.history)
     zone_a: frozenset[str]
     alerts: tuple[int, ...]
     #: number as exported -> (visible digits, country): the same numbers recur across an import
     placed: dict[str, tuple[str, str | None]] = field(default_factory=dict)
     #: the balance after the last committed batch of this import (see :class:`ledger.BalanceMark`)
     balance_mark: ledger.BalanceMark | None = None
+    #: month -> pool -> seconds, for a month whose pools are not in the books yet (see capacities())
+    _capacities: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def place(self, number: str) -> tuple[str, str | None]:
         """Visible digits and country of an exported number, remembered (bounded)."""
@@ -130,23 +122,37 @@ class Context:
         self.placed[number] = found
         return found
 
+    def capacities(self, month: str) -> dict[str, int]:
+        """Seconds of each pool of ``month`` (``YYYY-MM``): the users who held the plan (or Audio
+        Conferencing) at any moment of that month (SPEC §6.4)."""
+        found = self._capacities.get(month)
+        if found is None:
+            first = datetime(int(month[:4]), int(month[5:7]), 1)
+            end = datetime(first.year + first.month // 12, first.month % 12 + 1, 1)
+            found = self._capacities[month] = pool_capacities(t.during(first, end) for _, t in self.users.values())
+        return found
+
 
 def domestic_pool(country: str) -> str:
     return f"domestic:{service().domestic_pool_for(country)}"
 
 
-def pool_capacities(users: list[UserFacts]) -> dict[str, int]:
-    """Seconds per month of each pool, from the users' plans and Audio Conferencing (SPEC §6.4)."""
+def pool_capacities(held: Iterable[Iterable[Held]]) -> dict[str, int]:
+    """Seconds of each pool for a month, from what each user held during it: a user counts once
+    toward each pool they qualified for at any moment (SPEC §6.4)."""
     svc = service()
     capacities: dict[str, int] = {INTERNATIONAL_POOL: 0, DIALOUT_POOL: 0}
-    for u in users:
-        if u.plan in DOMESTIC_PLANS:
-            pool = domestic_pool(u.country)
-            capacities[pool] = capacities.get(pool, 0) + svc.domestic_minutes_for(u.country) * 60
-        if u.plan == Plan.DOMESTIC_INTERNATIONAL:
-            capacities[INTERNATIONAL_POOL] += svc.international_minutes * 60
-        if u.conferencing:
-            capacities[DIALOUT_POOL] += svc.dialout_minutes_per_user * 60
+    for states in held:
+        pools: dict[str, int] = {}
+        for u in states:
+            if u.plan in DOMESTIC_PLANS:
+                pools.setdefault(domestic_pool(u.country), svc.domestic_minutes_for(u.country) * 60)
+            if u.plan == Plan.DOMESTIC_INTERNATIONAL:
+                pools[INTERNATIONAL_POOL] = svc.international_minutes * 60
+            if u.conferencing:
+                pools[DIALOUT_POOL] = svc.dialout_minutes_per_user * 60
+        for pool, seconds in pools.items():
+            capacities[pool] = capacities.get(pool, 0) + seconds
     return capacities
 
 
@@ -180,7 +186,7 @@ def decide(
     ctx: Context,
     rec: CallRecord,
     kind: CallKind,
-    user: UserFacts | None,
+    user: Held | None,
     visible: str,
     country: str | None,
     pool_left: PoolLeft,
@@ -226,7 +232,7 @@ def decide(
 
 
 def _pool_for(
-    kind: CallKind, user: UserFacts | None, domestic: bool | None, country: str | None, zone_a: frozenset[str]
+    kind: CallKind, user: Held | None, domestic: bool | None, country: str | None, zone_a: frozenset[str]
 ) -> str | None:
     """The pool a call draws on first, if any (§6.4)."""
     if user is None:

@@ -15,21 +15,27 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from credits_cli import history
 from credits_cli.models import Call, PoolUsage, Tenant, User
 from credits_cli.queries import db_time
 from credits_cli.rates import RateBook
-from credits_cli.rating.rules import Context, UserFacts, pool_capacities
+from credits_cli.rating.rules import Context
 from credits_cli.refdata import service
 
 
 def load_context(session: Session, tenant: Tenant, book: RateBook) -> Context:
-    """The users, pool capacities and service facts an import rates with."""
+    """The users (with what each held when: :mod:`credits_cli.history`) and the service facts an
+    import rates with."""
     svc = service()
+    timelines = history.timelines(session, tenant)
     users = {
-        u.upn: UserFacts(u.id or 0, u.country, u.plan, u.conferencing, u.licensed)
-        for u in session.exec(select(User).where(User.tenant_id == tenant.id)).all()
+        upn: (user_id, timelines[user_id])
+        for user_id, upn in session.execute(
+            sa.select(User.__table__.c.id, User.__table__.c.upn)  # type: ignore[attr-defined]
+            .where(User.__table__.c.tenant_id == tenant.id)  # type: ignore[attr-defined]
+        )
     }
-    return Context(tenant, book, users, pool_capacities(list(users.values())), svc.zone_a, svc.dialout_alerts)
+    return Context(tenant, book, users, svc.zone_a, svc.dialout_alerts)
 
 
 def existing_ids(session: Session, tenant_id: int, ids: list[str]) -> set[str]:
@@ -64,16 +70,20 @@ class Pool:
 
 
 class Pools:
-    """The pools of the months a batch touches: (month, pool name) -> :class:`Pool`."""
+    """The pools of the months a batch touches: (month, pool name) -> :class:`Pool`.
 
-    def __init__(self, capacities: dict[str, int], rows: dict[tuple[str, str], Pool]) -> None:
-        self.capacities = capacities
+    A pool already in the books keeps the capacity it was first drawn with: once a month's pool has
+    been drawn on, a later change of licenses or plans never enlarges or shrinks it (SPEC §6.4).
+    """
+
+    def __init__(self, ctx: Context, rows: dict[tuple[str, str], Pool]) -> None:
+        self.ctx = ctx
         self.rows = rows
 
     def get(self, month: str, name: str) -> Pool:
         pool = self.rows.get((month, name))
         if pool is None:
-            pool = self.rows[(month, name)] = Pool(self.capacities.get(name, 0), 0, False)
+            pool = self.rows[(month, name)] = Pool(self.ctx.capacities(month).get(name, 0), 0, False)
         return pool
 
     def left(self, month: str, name: str) -> int:
@@ -86,9 +96,8 @@ class Pools:
             for row in session.exec(
                 select(PoolUsage).where(PoolUsage.tenant_id == ctx.tenant.id, col(PoolUsage.month).in_(sorted(months)))
             ).all():
-                capacity = ctx.capacities.get(row.pool, 0)
-                rows[(row.month, row.pool)] = Pool(capacity, row.used_seconds, True, capacity != row.capacity_seconds)
-        return cls(ctx.capacities, rows)
+                rows[(row.month, row.pool)] = Pool(row.capacity_seconds, row.used_seconds, True)
+        return cls(ctx, rows)
 
     def save(self, session: Session, tenant_id: int) -> None:
         t = PoolUsage.__table__  # type: ignore[attr-defined]
