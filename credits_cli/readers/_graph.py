@@ -102,7 +102,13 @@ def converter(source: str) -> Callable[[Mapping[str, object], int], CallRecord]:
         when = _text(get("startdatetime"), "startDateTime") or _text(get("invitedatetime"), "inviteDateTime")
         start = _time(when, "startDateTime")
         upn = c.clean_upn(_text(get("userprincipalname"), "userPrincipalName"), "userPrincipalName")
-        number = c.parse_number(_text(get("calleenumber"), "calleeNumber"), required=not inbound and not direct)
+        callee = _text(get("calleenumber"), "calleeNumber")
+        try:
+            number = c.parse_number(callee, required=not inbound and not direct)
+        except ValueError:
+            if not direct:
+                raise
+            number = ""  # Direct Routing: what the SBC sent may be a name or an extension
         call_id = _text(get("id"), "id")
         if call_id:
             call_id = c.clean_text(call_id, "id")
