@@ -50,6 +50,8 @@ from credits_cli.readers.base import CallRecord, Item, RowError
 MAX_LINE_BYTES = 1024 * 1024
 MAX_RECORD_LINES = 3
 MAX_HEADER_BYTES = 64 * 1024
+#: Bytes read at a time. At most MAX_LINE_BYTES: a line that ends inside a block is then within the limit,
+#: and only the line a block ends in needs measuring.
 BLOCK_BYTES = 256 * 1024
 MAX_REJECTED = 100_000
 #: The csv module's field limit (process-wide): a field can be no longer than the lines it spans.
@@ -214,7 +216,7 @@ class Table:
                         if len(fields) != width:
                             if not fields or (len(fields) == 1 and not fields[0].strip()):
                                 if line in lines.overlong:
-                                    yield reject(line, f"the line is longer than {MAX_LINE_BYTES // 1024 // 1024} MB; "
+                                    yield reject(line, f"the line is longer than {_size(MAX_LINE_BYTES)}; "
                                                        "not a call record")
                                 continue  # a blank line
                             yield reject(line, f"the row has {len(fields)} fields; the header has {width}")
@@ -245,6 +247,10 @@ def _header_line(binary: IO[bytes], source: str) -> str:
         raise InvalidInput(f"{source}: the first line is longer than {MAX_HEADER_BYTES // 1024} KB; "
                            "not a call-record CSV")
     return data.decode("utf-8", errors="replace")
+
+
+def _size(limit: int) -> str:
+    return f"{limit // 1024 // 1024} MB" if limit % (1024 * 1024) == 0 else f"{limit:,} bytes"
 
 
 class _TooLong(Exception):
@@ -336,7 +342,7 @@ class _Lines:
     def why(self, first: int, last: int) -> str:
         long = sorted(n for n in self.overlong if first <= n <= last)
         if long and last - first < MAX_RECORD_LINES:
-            return f"the record runs into line {long[0]}, which is longer than {MAX_LINE_BYTES // 1024 // 1024} MB"
+            return f"the record runs into line {long[0]}, which is longer than {_size(MAX_LINE_BYTES)}"
         return (f"a quoted field opened on this line is not closed within {MAX_RECORD_LINES} lines "
                 "(a stray quote?); the lines after it are read as rows of their own")
 
