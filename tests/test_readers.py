@@ -283,6 +283,14 @@ def test_graph_twin_of_the_teams_export() -> None:
     assert [r.line for r in graph] == list(range(1, len(graph) + 1))
 
 
+def test_powershell_export_csv_twin_of_the_graph_json() -> None:
+    fmt, rows = read_all(EXAMPLES / "getPstnCalls.Export-Csv.csv")
+    assert fmt == "graph-csv"
+    assert [without_place(r) for r in records(rows)] == [
+        without_place(r) for r in records(read_all(EXAMPLES / "getPstnCalls.json")[1])]
+    assert [r.line for r in rows] == list(range(3, len(rows) + 3))  # the #TYPE line is line 1
+
+
 def test_graph_single_page_and_list_of_pages(tmp_path: Path) -> None:
     rows = json.loads((GOLDEN / "graph_rows.json").read_text())
     page = {"@odata.context": "x", "value": rows}
@@ -334,7 +342,8 @@ def test_examples_match_users() -> None:
         users = {row["upn"]: row for row in csv.DictReader(f)}
     assert {u["plan"] for u in users.values()} == {"none", "domestic", "domestic-international", "payg"}
     assert {u["licensed"] for u in users.values()} == {"yes", "no"}
-    for name in ("PSTN.calls.2026-10-01.csv", "getPstnCalls.json", "calls.csv", "DirectRouting.calls.2026-10-01.csv"):
+    for name in ("PSTN.calls.2026-10-01.csv", "getPstnCalls.json", "calls.csv", "DirectRouting.calls.2026-10-01.csv",
+                 "getPstnCalls.Export-Csv.csv"):
         items = read_all(EXAMPLES / name)[1]
         assert not errors(items), name
         assert {r.user_upn for r in records(items)} - {""} <= set(users), name
