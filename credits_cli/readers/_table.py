@@ -237,6 +237,8 @@ class Table:
                     line = first + done[0]
                     yield reject(line, f"unreadable CSV row: {exc}")
                     lines.rewind(line + 1)
+        except OSError as exc:
+            raise InvalidInput(f"{source}: cannot read: {exc.strerror or exc}") from None
         finally:
             self.binary.close()
 

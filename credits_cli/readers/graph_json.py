@@ -40,6 +40,7 @@ from typing import IO
 
 from credits_cli.errors import InvalidInput
 from credits_cli.readers import _graph, _table, _text
+from credits_cli.readers._common import safe_text
 from credits_cli.readers._pages import Page, Walk
 from credits_cli.readers.base import Item, Note, RowError
 
@@ -113,10 +114,12 @@ def _items(binary: IO[bytes], source: str) -> Iterator[Item]:
                 continue
             yield record
         if walk.next_link:
-            link = _text.safe_text(walk.next_link)
+            link = safe_text(walk.next_link)
             shown = link if len(link) <= 200 else link[:200] + "..."
             yield Note(source, f"the download is incomplete: the last page still has @odata.nextLink ({shown}); "
                                "fetch the pages after it and import them too")
+    except OSError as exc:
+        raise InvalidInput(f"{source}: cannot read: {exc.strerror or exc}") from None
     finally:
         binary.close()
 
