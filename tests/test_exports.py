@@ -145,3 +145,15 @@ def test_other_graph_logs_are_refused_in_one_line(name: str, what: str) -> None:
     with pytest.raises(InvalidInput, match=re.escape(what)) as caught:
         open_records(HERE / name)
     assert str(caught.value).startswith(f"{name}: ") and "\n" not in str(caught.value)
+
+
+def test_the_spill_to_disk_keeps_microsofts_billing_fields() -> None:
+    """rating/ordering.py pickles records field by field when an import outgrows memory: all sixteen come back."""
+    from credits_cli.rating.ordering import in_start_order
+
+    got = records("teams_every_call_type.csv") + records("graph_v1_page.json")
+    spilled = list(in_start_order(got, lambda error: None, memory_records=3))
+    assert spilled == sorted(got, key=lambda r: r.start)
+    assert {(r.charge, r.connection_fee, r.currency, r.capability, r.operator) for r in spilled} == {
+        (r.charge, r.connection_fee, r.currency, r.capability, r.operator) for r in got}
+    assert any(r.operator == "Contoso Telecom" for r in spilled)
