@@ -109,9 +109,9 @@ class _Run:
                 except EOFError:
                     break
                 for start, (source, line, ext, upn, seconds, kind, number, direct, country, conf, charge, fee,
-                            currency, capability, operator) in zip(starts, rows, strict=True):
+                            currency, capability, carrier) in zip(starts, rows, strict=True):
                     yield make(source, line, ext, upn, parse(start), seconds, kind, number, direct, country, conf,
-                               charge, fee, currency, capability, operator)
+                               charge, fee, currency, capability, carrier)
         os.unlink(self.path)
 
 
