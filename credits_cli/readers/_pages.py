@@ -90,8 +90,10 @@ class Walk:
                         break
             elif ch == "{":
                 yield from self._element()
-            else:
+            elif values == 1:
                 raise self._invalid(f"not a Graph page or a list of call records (the file starts with {ch!r})")
+            else:
+                raise self._invalid(f"{ch!r} after the pages or rows; not a Graph page or a list of call records")
         if not values:
             raise InvalidInput(f"{self._source}: empty JSON file")
 
