@@ -285,8 +285,17 @@ def test_utf16_json_as_powershell_writes_it_is_rated(cli, ready: str, tmp_path: 
     assert {dict(c)["external_id"] for c in dbdump.content(ready)["calls"]} == {GOOD_ID}
 
 
-def test_graph_page_with_a_next_link_is_rated(cli, ready: str) -> None:
-    result = cli("rate-cdrs", str(ROOT / "tests" / "exports" / "graph_beta_page.json"), "--json")
+def test_graph_page_with_a_next_link_is_rated(cli, ready: str, tmp_path: Path) -> None:
+    rows = [{"id": f"44444444-{n:012d}", "callType": "user_out", "userPrincipalName": "ada@contoso.com",
+             "startDateTime": f"2026-10-0{n}T10:00:00.0000000Z", "duration": 60, "calleeNumber": "+14255550123"}
+            for n in (1, 2)]
+    page = {"@odata.context": "https://graph.microsoft.com/beta/$metadata#Collection("
+                              "microsoft.graph.callRecords.pstnCallLogRow)",
+            "@odata.nextLink": "https://graph.microsoft.com/beta/communications/callRecords/getPstnCalls?$skip=1000",
+            "value": rows}
+    path = tmp_path / "page.json"
+    path.write_text(json.dumps(page), encoding="utf-8")
+    result = cli("rate-cdrs", str(path), "--json")
     assert result.exit_code == 0, result.stderr  # the warning itself is the summary's (rating collects notes)
     assert json.loads(result.stdout)["rows_read"] == 2
 
