@@ -10,6 +10,7 @@ import os
 import tempfile
 import zipfile
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,9 @@ def as_json(item: CallRecord | RowError) -> dict[str, object]:
         return {"source": item.source, "line": item.line, "error": item.reason}
     out = dataclasses.asdict(item)
     out["start"] = item.start.isoformat()
+    for key in ("charge", "connection_fee"):
+        if out[key] is not None:
+            out[key] = str(out[key])
     return out
 
 
@@ -88,8 +92,8 @@ def test_golden_teams_bad_rows_have_their_lines_and_good_rows_stay() -> None:
     assert sorted(bad) == [8, 9, 10, 13, 14, 17]
     assert "negative" in bad[8]
     assert "11/02/2026" in bad[9]
-    assert "columns" in bad[10]
-    assert "longer than a week" in bad[13]
+    assert "4 fields; the header has 20" in bad[10]
+    assert "a week or longer" in bad[13]
     assert "twelve" in bad[14]
     assert "out of range" in bad[17]
     good = records(items)
@@ -162,9 +166,9 @@ def test_semicolon_csv_with_excel_sep_line(tmp_path: Path) -> None:
     assert [(r.line, r.external_id) for r in records(items)] == [(3, "u-1")]
 
 
-def test_nul_bytes_and_huge_fields_are_row_errors_or_kept(tmp_path: Path) -> None:
+def test_nul_bytes_and_overlong_lines_are_row_errors(tmp_path: Path) -> None:
     head = "UsageId,Call Type,UPN,User Display Name,Start Time,Duration Seconds,Destination Number\n"
-    big = "x" * (10 * 1024 * 1024)
+    big = "x" * (2 * 1024 * 1024)
     text = (head
             + "u-1,user_out,ada@contoso.com,Ada,2026-11-01T00:00:00Z,60,+12065550188\n"
             + "u-\x002,user_out,ada@contoso.com,Ada,2026-11-01T00:00:00Z,60,+12065550188\n"
@@ -173,11 +177,12 @@ def test_nul_bytes_and_huge_fields_are_row_errors_or_kept(tmp_path: Path) -> Non
             + "u-5,user_out,ada@contoso.com,Ada,2026-11-01T00:00:00Z,99999999999999999999,+12065550188\n"
             + "u-6,user_out,ada@contoso.com,Ada,2026-11-01T00:00:00Z,60,+12065550188\n")
     _, items = read_all(write(tmp_path / "x.csv", text))
-    assert [r.external_id for r in records(items)] == ["u-1", "u-3", "u-6"]
-    assert [(e.line, e.reason.split(":")[0]) for e in errors(items)] == [
-        (3, "UsageId holds a NUL byte or bytes that are not UTF-8"),
-        (5, "unreadable CSV row"),
-        (6, "Duration Seconds 99999999999999999999 s is longer than a week"),
+    assert [r.external_id for r in records(items)] == ["u-1", "u-6"]
+    assert [(e.line, e.reason) for e in errors(items)] == [
+        (3, "UsageId holds a NUL byte"),
+        (4, "the line is longer than 1 MB; not a call record"),
+        (5, "the line is longer than 1 MB; not a call record"),
+        (6, "Duration Seconds 99999999999999999999 s is a week or longer"),
     ]
 
 
@@ -272,8 +277,18 @@ def test_graph_twin_of_the_teams_export() -> None:
     assert fmt == "graph-json"
     teams = read_all(EXAMPLES / "PSTN.calls.2026-10-01.csv")[1]
     assert len(graph) == len(teams) > 40
-    assert [without_place(r) for r in records(graph)] == [without_place(r) for r in records(teams)]
+    assert {r.operator for r in records(graph)} == {"Microsoft"}
+    assert [without_place(r) for r in records(graph)] == [
+        dataclasses.replace(without_place(r), operator="Microsoft") for r in records(teams)]
     assert [r.line for r in graph] == list(range(1, len(graph) + 1))
+
+
+def test_powershell_export_csv_twin_of_the_graph_json() -> None:
+    fmt, rows = read_all(EXAMPLES / "getPstnCalls.Export-Csv.csv")
+    assert fmt == "graph-csv"
+    assert [without_place(r) for r in records(rows)] == [
+        without_place(r) for r in records(read_all(EXAMPLES / "getPstnCalls.json")[1])]
+    assert [r.line for r in rows] == list(range(3, len(rows) + 3))  # the #TYPE line is line 1
 
 
 def test_graph_single_page_and_list_of_pages(tmp_path: Path) -> None:
@@ -327,7 +342,8 @@ def test_examples_match_users() -> None:
         users = {row["upn"]: row for row in csv.DictReader(f)}
     assert {u["plan"] for u in users.values()} == {"none", "domestic", "domestic-international", "payg"}
     assert {u["licensed"] for u in users.values()} == {"yes", "no"}
-    for name in ("PSTN.calls.2026-10-01.csv", "getPstnCalls.json", "calls.csv", "DirectRouting.calls.2026-10-01.csv"):
+    for name in ("PSTN.calls.2026-10-01.csv", "getPstnCalls.json", "calls.csv", "DirectRouting.calls.2026-10-01.csv",
+                 "getPstnCalls.Export-Csv.csv"):
         items = read_all(EXAMPLES / name)[1]
         assert not errors(items), name
         assert {r.user_upn for r in records(items)} - {""} <= set(users), name
@@ -345,8 +361,8 @@ def test_examples_match_users() -> None:
         (b"", "the file is empty"),
         (b"\xef\xbb\xbf\r\n  \n", "the file is empty"),
         (b"\x00\x01\x02\x03binary\x00\xff" * 10, "binary content"),
-        ("UsageId,Call Type\r\n".encode("utf-16"), "UTF-16 is not supported, save as UTF-8"),
-        ("UsageId,Call Type\r\n".encode("utf-16-le"), "UTF-16 is not supported, save as UTF-8"),
+        ("UsageId,Call Type\r\n".encode("utf-16"), "not a Teams PSTN usage export: missing column"),
+        ("UsageId,Call Type\r\n".encode("utf-16-le"), "UTF-16 text without a byte order mark is not supported"),
         (b"upn,name,country\nada@contoso.com,Ada,US\n", "not a call-record file I know"),
         (b'{"value": [{"id": "1", "callType": "user_out"', "invalid JSON at line 1"),
         (b'[{"id": "1"}, ', "invalid JSON"),
@@ -378,12 +394,11 @@ def test_forced_format_checks_columns() -> None:
     assert fmt == "teams-csv" and len(records(items)) == 8
 
 
-def test_graph_file_too_large_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from credits_cli.readers import graph_json
-
-    monkeypatch.setattr(graph_json, "MAX_BYTES", 100)
-    with pytest.raises(InvalidInput, match="too large for a Graph JSON file"):
-        open_records(GOLDEN / "graph_rows.json")
+def test_graph_row_over_a_megabyte_is_refused_in_bounded_memory(tmp_path: Path) -> None:
+    row = {"id": "1", "callType": "user_out", "userDisplayName": "x" * (2 * 1024 * 1024)}
+    path = write(tmp_path / "big.json", json.dumps([{"id": "0", "callType": "user_out"}, row]))
+    with pytest.raises(InvalidInput, match="big.json: invalid JSON at line 1 column 94: a value longer than 1 MB"):
+        list(open_records(path)[1])
 
 
 # --- fuzz ---------------------------------------------------------------------------------------------------------
@@ -482,7 +497,8 @@ def test_readers_used_directly_report_missing_files(tmp_path: Path) -> None:
 def test_fast_record_maker_builds_the_same_frozen_record() -> None:
     from credits_cli.readers._common import make_record
 
-    values = ("f.csv", 2, "id-1", "ada@contoso.com", datetime(2026, 11, 1), 60, "user_out", "+1206", False, "US", None)
+    values = ("f.csv", 2, "id-1", "ada@contoso.com", datetime(2026, 11, 1), 60, "user_out", "+1206", False, "US", None,
+              Decimal("0.06"), Decimal("0.00"), "USD", "MCOPSTNPP", "Microsoft")
     made, plain = make_record(*values), CallRecord(*values)
     assert type(made) is CallRecord and made == plain and hash(made) == hash(plain)
     assert dataclasses.astuple(made) == values

@@ -123,16 +123,16 @@ class _Run:
                 starts, rows = pickle.load(handle)  # noqa: S301 - our own file, written just above
             except EOFError:
                 break
-            for start, (source, line, ext, upn, seconds, kind, number, direct, country, conf) in zip(
-                starts, rows, strict=True
-            ):
-                yield make(source, line, ext, upn, parse(start), seconds, kind, number, direct, country, conf)
+            for start, (source, line, ext, upn, seconds, kind, number, direct, country, conf, charge, fee,
+                        currency, capability, carrier) in zip(starts, rows, strict=True):
+                yield make(source, line, ext, upn, parse(start), seconds, kind, number, direct, country, conf,
+                           charge, fee, currency, capability, carrier)
         handle.close()
 
 
 _RECORD_FIELDS = tuple(f.name for f in dataclass_fields(CallRecord))
 _OTHER_FIELDS = tuple(name for name in _RECORD_FIELDS if name != "start")
-assert len(_RECORD_FIELDS) == 11 and _RECORD_FIELDS.index("start") == 4, "_Run.read rebuilds records field by field"
+assert len(_RECORD_FIELDS) == 16 and _RECORD_FIELDS.index("start") == 4, "_Run.read rebuilds records field by field"
 
 
 def batches(records: Iterator[CallRecord], size: int) -> Iterator[list[CallRecord]]:

@@ -1,39 +1,38 @@
-"""Shared helpers of the readers: CSV opening and header sniffing, and the
-field parsers (time, duration, number) every format uses.
+"""Shared helpers of the readers: header names, the fast record maker, and the
+field parsers (text, time, duration, number, money, codes) every format uses.
 
 Everything here is tuned for the per-row path: positions are looked up once,
 rows are plain lists indexed by position, and the common case of each parser
-is one or two C-level calls.
+is one or two C-level calls. Every parser raises ``ValueError`` with a
+sentence naming the field: the readers turn it into a :class:`RowError`.
 """
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import IO, Any
+from decimal import Decimal, InvalidOperation
 
 from credits_cli import clock
 from credits_cli.errors import InvalidInput
-from credits_cli.readers.base import CallRecord, RowError
+from credits_cli.readers.base import CallRecord
 
-# A field may be long (a display name, a SIP phrase) but not unbounded: 16 MB
-# lets a pathological 10 MB field through as one value without letting a
-# missing closing quote swallow the rest of a large file in one string.
-FIELD_LIMIT = 16 * 1024 * 1024
-MAX_HEADER_CHARS = 64 * 1024
-MAX_DURATION = 7 * 24 * 3600  # a week: anything longer is a broken row
+WEEK = 7 * 24 * 3600  # a call of a week or more is a broken row (README: "week-long durations are refused")
 MAX_ID_CHARS = 256
+MAX_NAME_CHARS = 128  # an operator's name; the Teams export's text columns are nvarchar(128) at most
 MIN_YEAR, MAX_YEAR = 2000, 2099
+#: An amount of the export has at most this many digits (the Teams export's Charge is numeric(16, 2);
+#: Graph JSON doubles can carry up to 17 significant digits).
+MAX_AMOUNT_DIGITS = 24
 
 _NUMBER_RE = re.compile(r"\+?[0-9*]{1,20}")
 _NUMBER_NOISE = str.maketrans("", "", " \t-().\u00a0")
-_SEPARATORS = ",;\t|"  # what an Excel "sep=" line may name
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
+# C0 controls, DEL, lone surrogates and U+FFFD (what undecodable bytes became): never in a stored text.
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff\ufffd]")
+_has_unsafe = _UNSAFE.search
 
 
 def norm(name: str) -> str:
@@ -41,58 +40,35 @@ def norm(name: str) -> str:
     return _NON_ALNUM.sub("", name.strip().lstrip("\ufeff").lower())
 
 
-def sniff_delimiter(line: str) -> str:
-    """The header line's delimiter: tab (old exports), semicolon (some locales) or comma."""
-    counts = {d: line.count(d) for d in (",", "\t", ";")}
-    best = max(counts, key=lambda d: counts[d])
-    return best if counts[best] else ","
+# --- the record maker ------------------------------------------------------------------------------------------
 
-
-def _split_header(line: str, delimiter: str) -> list[str]:
-    try:
-        return next(csv.reader([line], delimiter=delimiter), [])
-    except csv.Error:
-        return []
-
-
-def head_header(head: bytes) -> set[str]:
-    """Normalised header names from the first bytes of a file (empty when it is not text)."""
-    if head.startswith(b"\xef\xbb\xbf"):
-        head = head[3:]
-    text = head.decode("utf-8", errors="replace")
-    lines = text.splitlines()
-    if not lines:
-        return set()
-    line = lines[0]
-    if "\x00" in line:
-        return set()
-    if line.lower().startswith("sep=") and len(line) == 5 and line[4] in _SEPARATORS and len(lines) > 1:
-        return {norm(h) for h in _split_header(lines[1], line[4])}
-    return {norm(h) for h in _split_header(line, sniff_delimiter(line))}
-
-
-RecordMaker = Callable[[str, int, str, str, datetime, int, str, str, bool, "str | None", "str | None"], CallRecord]
-_FIELDS = ("source", "line", "external_id", "user_upn", "start", "duration_seconds", "call_type", "number",
-           "direct_routing", "user_country", "conference_id")
+RecordMaker = Callable[..., CallRecord]
+FIELDS = ("source", "line", "external_id", "user_upn", "start", "duration_seconds", "call_type", "number",
+          "direct_routing", "user_country", "conference_id", "charge", "connection_fee", "currency", "capability",
+          "operator")
 
 
 def _record_maker() -> RecordMaker:
-    """``CallRecord(...)`` at half the cost, for the per-row path.
+    """``CallRecord(...)`` at half the cost, for the per-row path; all sixteen fields, positionally.
 
     A frozen dataclass's ``__init__`` goes through ``object.__setattr__`` per
     field; setting the slots through their descriptors makes the very same
     frozen, hashable object in half the time, which is a third of the reader's
-    time per row. If the record ever gains fields, the plain constructor is used.
+    time per row. If the record's fields ever differ from :data:`FIELDS`, the
+    plain constructor is used.
     """
     names = tuple(f.name for f in dataclasses.fields(CallRecord))
-    if names != _FIELDS or tuple(getattr(CallRecord, "__slots__", ())) != names:
+    if names != FIELDS or tuple(getattr(CallRecord, "__slots__", ())) != names:
         return CallRecord
     new = object.__new__
-    s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10 = (vars(CallRecord)[name].__set__ for name in names)
+    (s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14, s15) = (
+        vars(CallRecord)[name].__set__ for name in names
+    )
 
     def make(source: str, line: int, external_id: str, user_upn: str, start: datetime, duration_seconds: int,
              call_type: str, number: str, direct_routing: bool, user_country: str | None,
-             conference_id: str | None) -> CallRecord:
+             conference_id: str | None, charge: Decimal | None = None, connection_fee: Decimal | None = None,
+             currency: str | None = None, capability: str | None = None, operator: str | None = None) -> CallRecord:
         record = new(CallRecord)
         s0(record, source)
         s1(record, line)
@@ -105,6 +81,11 @@ def _record_maker() -> RecordMaker:
         s8(record, direct_routing)
         s9(record, user_country)
         s10(record, conference_id)
+        s11(record, charge)
+        s12(record, connection_fee)
+        s13(record, currency)
+        s14(record, capability)
+        s15(record, operator)
         return record
 
     return make
@@ -113,138 +94,23 @@ def _record_maker() -> RecordMaker:
 make_record = _record_maker()
 
 
-class CsvFormat:
-    """A CSV call-record format: recognised by its header, read by its ``read_stream``."""
+# --- text ------------------------------------------------------------------------------------------------------
 
-    def __init__(
-        self,
-        name: str,
-        matches: Callable[[set[str]], bool],
-        read_stream: Callable[[IO[bytes], str], Iterator[CallRecord | RowError]],
-    ) -> None:
-        self.name = name
-        self._matches = matches
-        self._read_stream = read_stream
+def safe_text(value: str) -> str:
+    """``value`` made storable: lone surrogates and control characters replaced by U+FFFD.
 
-    def identify(self, path: Path, head: bytes) -> bool:
-        return self._matches(head_header(head))
-
-    def read(self, path: Path) -> Iterator[CallRecord | RowError]:
-        return self._read_stream(open_binary(path), path.name)  # the row generator closes it
-
-
-def open_binary(path: Path) -> IO[bytes]:
-    try:
-        return open(path, "rb")
-    except OSError as exc:
-        raise InvalidInput(f"{path.name}: cannot read: {exc.strerror or exc}") from None
-
-
-def text_stream(binary: IO[bytes]) -> io.TextIOWrapper:
-    """UTF-8 text, with or without a byte order mark. Undecodable bytes become U+FFFD
-    (caught per row by :func:`clean_text`), so one bad byte never stops a file."""
-    return io.TextIOWrapper(binary, encoding="utf-8-sig", errors="replace", newline="")
-
-
-def open_csv(text: IO[str], source: str) -> tuple[list[str], Any, int]:
-    """Read the header line of ``text``; return (normalised header, csv reader, header line).
-
-    The header line is 1, or 2 after an Excel ``sep=;`` line.
+    For texts that are not a row's (a file or zip member name) and so cannot be refused per row.
     """
-    if csv.field_size_limit() < FIELD_LIMIT:
-        csv.field_size_limit(FIELD_LIMIT)
-    first = text.readline(MAX_HEADER_CHARS)
-    header_line = 1
-    if first.lower().startswith("sep=") and len(first.rstrip("\r\n")) == 5 and first[4] in _SEPARATORS:
-        delimiter = first[4]
-        first = text.readline(MAX_HEADER_CHARS)
-        header_line = 2
-    else:
-        delimiter = sniff_delimiter(first)
-    if not first.strip():
-        raise InvalidInput(f"{source}: no header line")
-    if len(first) >= MAX_HEADER_CHARS and not first.endswith("\n"):
-        raise InvalidInput(f"{source}: the first line is longer than {MAX_HEADER_CHARS} characters; "
-                           "not a call-record CSV")
-    header = [norm(h) for h in _split_header(first, delimiter)]
-    return header, csv.reader(text, delimiter=delimiter), header_line
-
-
-def open_table(
-    binary: IO[bytes], source: str, fmt: str, wanted: dict[str, tuple[str, ...]]
-) -> tuple[IO[str], list[str], Any, int, dict[str, int]]:
-    """Open a CSV format's header now (a wrong file fails here, and is closed):
-    (text, header, csv reader, header line, required columns)."""
-    text = text_stream(binary)
-    try:
-        header, reader, header_line = open_csv(text, source)
-        cols = require(header, source, fmt, wanted)
-    except BaseException:
-        text.close()
-        raise
-    return text, header, reader, header_line, cols
-
-
-def drive(text: IO[str], reader: Any, source: str, header_line: int,
-          convert: Callable[[list[str], int], CallRecord]) -> Iterator[CallRecord | RowError]:
-    """Turn each CSV row into a record with ``convert(fields, line)``.
-
-    ``line`` is the physical line where the row starts (1 = header). A
-    ``ValueError`` from ``convert`` or a row the CSV parser refuses becomes a
-    :class:`RowError`; blank lines are skipped. Closes ``text`` at the end.
-    """
-    done = 0  # physical lines consumed after the header
-    try:
-        while True:
-            try:
-                for row in reader:
-                    line = done + 1 + header_line
-                    done = reader.line_num
-                    if len(row) < 2 and (not row or not row[0].strip()):
-                        continue
-                    try:
-                        record = convert(row, line)
-                    except ValueError as exc:
-                        yield RowError(source, line, str(exc))
-                        continue
-                    yield record
-                return
-            except csv.Error as exc:
-                line = done + 1 + header_line
-                done = reader.line_num
-                yield RowError(source, line, f"unreadable CSV row: {exc}")
-    finally:
-        text.close()
-
-
-def column(header: list[str], *names: str) -> int:
-    """Position of the first of ``names`` present in the header, or -1."""
-    for name in names:
-        try:
-            return header.index(name)
-        except ValueError:
-            continue
-    return -1
-
-
-def require(header: list[str], source: str, fmt: str, wanted: dict[str, tuple[str, ...]]) -> dict[str, int]:
-    """Positions of the required columns; InvalidInput naming the missing ones."""
-    found: dict[str, int] = {}
-    missing: list[str] = []
-    for label, names in wanted.items():
-        pos = column(header, *names)
-        if pos < 0:
-            missing.append(label)
-        found[label] = pos
-    if missing:
-        raise InvalidInput(f"{source}: not a {fmt}: missing column(s) {', '.join(missing)}")
-    return found
+    if value.isascii() and value.isprintable():
+        return value
+    return _UNSAFE.sub("\ufffd", value)
 
 
 def clean_text(value: str, what: str, *, required: bool = True, limit: int = MAX_ID_CHARS) -> str:
-    """A short identifying text (id, UPN): stripped, no NUL, valid UTF-8, bounded."""
-    if value and len(value) <= limit and "\x00" not in value and "\ufffd" not in value \
-            and not value[0].isspace() and not value[-1].isspace():
+    """A short identifying text (id, UPN): stripped, bounded, storable (no NUL or other control
+    character, no lone surrogate from a JSON escape, no byte that was not UTF-8)."""
+    if value and len(value) <= limit and not value[0].isspace() and not value[-1].isspace() \
+            and _has_unsafe(value) is None:
         return value
     value = value.strip()
     if not value:
@@ -253,17 +119,39 @@ def clean_text(value: str, what: str, *, required: bool = True, limit: int = MAX
         return value
     if len(value) > limit:
         raise ValueError(f"{what} is longer than {limit} characters")
-    if "\x00" in value or "\ufffd" in value:
-        raise ValueError(f"{what} holds a NUL byte or bytes that are not UTF-8")
+    bad = _has_unsafe(value)
+    if bad is not None:
+        char = bad.group()
+        if char == "\ufffd":
+            raise ValueError(f"{what} holds bytes that are not UTF-8")
+        if char == "\x00":
+            raise ValueError(f"{what} holds a NUL byte")
+        if "\ud800" <= char <= "\udfff":
+            raise ValueError(f"{what} holds a lone surrogate (\\u{ord(char):04x}), not text")
+        raise ValueError(f"{what} holds a control character (\\x{ord(char):02x})")
     return value
+
+
+def clean_upn(value: str, what: str = "UPN") -> str:
+    """A user's sign-in name, lower-case; ``""`` for none.
+
+    Bot calls (auto attendants, call queues) often carry the text ``No data``
+    (any case) where the user would be: that is no user.
+    """
+    value = clean_text(value, what, required=False)
+    if value.lower() == "no data":
+        return ""
+    return value.lower()
 
 
 _fromisoformat = datetime.fromisoformat
 _number_ok = _NUMBER_RE.fullmatch
-# An id or UPN that needs no cleaning: no spaces, control characters or U+FFFD, at most MAX_ID_CHARS.
-plain_id = re.compile(r"[^\x00-\x20\x7f\ufffd]{1," + str(MAX_ID_CHARS) + "}").fullmatch
+# An id or UPN that needs no cleaning: no spaces, control characters, lone surrogates or U+FFFD; bounded.
+plain_id = re.compile(r"[^\x00-\x20\x7f\ud800-\udfff\ufffd]{1," + str(MAX_ID_CHARS) + "}").fullmatch
 plain_number = _number_ok
 
+
+# --- time ------------------------------------------------------------------------------------------------------
 
 def fast_start(text: str, what: str) -> datetime:
     """:func:`parse_start` for the exports' usual ``...Z`` form, else the full parser."""
@@ -298,44 +186,59 @@ def parse_start(text: str, what: str = "start time") -> datetime:
         except InvalidInput as exc:
             raise ValueError(str(exc)) from None
     if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
+        try:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        except OverflowError:
+            raise ValueError(f"{what} {text[:40]!r} is out of range ({MIN_YEAR}-{MAX_YEAR})") from None
     if not MIN_YEAR <= value.year <= MAX_YEAR:
         raise ValueError(f"{what} {text[:40]!r} is out of range ({MIN_YEAR}-{MAX_YEAR})")
     return value
 
 
+# --- duration --------------------------------------------------------------------------------------------------
+
 def parse_duration(value: object, what: str = "duration") -> int:
-    """Whole seconds, 0 to a week. ``219``, ``"219"`` and ``"219.0"`` are accepted."""
+    """Whole seconds, 0 to less than a week. ``219``, ``"219"`` and ``"219.0"`` are accepted."""
     if isinstance(value, str):
         if value.isdigit() and value.isascii() and len(value) < 10:
             seconds = int(value)
-            if seconds <= MAX_DURATION:
+            if seconds < WEEK:
                 return seconds
         text = value.strip()
-        if text.isascii() and text.isdigit():
-            seconds = int(text)
-        else:
+        if not (text.isascii() and text.isdigit()):
             if text[:1] == "-" and text[1:].isascii() and text[1:].isdigit():
                 raise ValueError(f"{what} {text[:40]} is negative")
             whole, dot, frac = text.partition(".")
             if not (dot and whole.isascii() and whole.isdigit() and frac.strip("0") == ""):
-                shown = text[:40] if text else "empty"
-                raise ValueError(f"{what} {shown!r} is not a whole number of seconds")
-            seconds = int(whole)
+                raise ValueError(f"{what} {text[:40] or 'empty'!r} is not a whole number of seconds")
+            text = whole
+        if len(text) > 18:  # int() of thousands of digits is slow, and far beyond a week anyway
+            raise ValueError(f"{what} {text if len(text) <= 24 else text[:24] + '...'} s is a week or longer")
+        seconds = int(text)
     elif isinstance(value, bool) or value is None:
         raise ValueError(f"{what} {value!r} is not a whole number of seconds")
     elif isinstance(value, int):
         seconds = value
+    elif isinstance(value, Decimal):  # a JSON number: 219.0, or an integer too long for an int
+        if not value.is_finite() or value != value.to_integral_value():
+            raise ValueError(f"{what} {str(value)[:40]!r} is not a whole number of seconds")
+        if value < 0:
+            raise ValueError(f"{what} {str(value)[:20]} is negative")
+        if value >= WEEK:
+            raise ValueError(f"{what} {str(value)[:20]} s is a week or longer")
+        seconds = int(value)
     elif isinstance(value, float) and value.is_integer():
         seconds = int(value)
     else:
         raise ValueError(f"{what} {str(value)[:40]!r} is not a whole number of seconds")
     if seconds < 0:
         raise ValueError(f"{what} {seconds} is negative")
-    if seconds > MAX_DURATION:
-        raise ValueError(f"{what} {seconds} s is longer than a week")
+    if seconds >= WEEK:
+        raise ValueError(f"{what} {str(seconds)[:20]} s is a week or longer")
     return seconds
 
+
+# --- numbers ---------------------------------------------------------------------------------------------------
 
 def parse_number(text: str | None, *, required: bool) -> str:
     """A phone number as given, spaces and punctuation removed, ``*`` kept (masked digits)."""
@@ -355,12 +258,132 @@ def parse_number(text: str | None, *, required: bool) -> str:
     return number
 
 
+# --- money and codes -------------------------------------------------------------------------------------------
+
+_amounts: dict[str, Decimal | None] = {"": None}
+
+
+def parse_amount(value: object, what: str) -> Decimal | None:
+    """An amount Microsoft charged, exact: ``"0.06"`` -> ``Decimal("0.06")``; empty -> None.
+
+    Text is parsed as a decimal, never through a float; a JSON number arrives
+    here already a ``Decimal`` (the JSON reader parses numbers so). A decimal
+    comma (``0,06``, from a spreadsheet saved in some locales) is read too.
+    NaN, infinities and absurd sizes are refused.
+    """
+    if isinstance(value, str):
+        try:
+            return _amounts[value]
+        except KeyError:
+            pass
+        text = value.strip()
+        if "," in text and "." not in text and text.count(",") == 1:
+            text = text.replace(",", ".")
+        if not text:
+            amount = None
+        elif len(text) > MAX_AMOUNT_DIGITS + 2 or not text.isascii() or text.lstrip("+-")[:1] not in "0123456789.":
+            raise ValueError(f"{what} {value[:40]!r} is not an amount")
+        else:
+            try:
+                amount = Decimal(text)
+            except InvalidOperation:
+                raise ValueError(f"{what} {value[:40]!r} is not an amount") from None
+            _check_amount(amount, what, value)
+        if len(_amounts) < 4096:
+            _amounts[value] = amount
+        return amount
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ValueError(f"{what} {value!r} is not an amount")
+    if isinstance(value, int):
+        value = Decimal(value) if -(10**MAX_AMOUNT_DIGITS) < value < 10**MAX_AMOUNT_DIGITS else Decimal("NaN")
+    if isinstance(value, Decimal):
+        _check_amount(value, what, str(value))
+        return value
+    raise ValueError(f"{what} {str(value)[:40]!r} is not an amount")
+
+
+def _check_amount(amount: Decimal, what: str, shown: str) -> None:
+    if not amount.is_finite():
+        raise ValueError(f"{what} {shown[:40]!r} is not an amount")
+    sign, digits, exponent = amount.as_tuple()
+    assert isinstance(exponent, int)  # finite
+    if len(digits) > MAX_AMOUNT_DIGITS or not -MAX_AMOUNT_DIGITS <= exponent <= MAX_AMOUNT_DIGITS \
+            or len(digits) + exponent > 16:
+        raise ValueError(f"{what} {shown[:40]!r} is not an amount (too large or too precise)")
+
+
+_currencies: dict[str, str | None] = {"": None}
+
+
+def currency(value: object, what: str = "Currency") -> str | None:
+    """An ISO 4217 code, upper-case as given (``USD``); None when absent."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            return _currencies[value]
+        except KeyError:
+            pass
+        code = value.strip().upper()
+        if not code:
+            result = None
+        elif len(code) == 3 and code.isascii() and code.isalpha():
+            result = code
+        else:
+            raise ValueError(f"{what} {value[:40]!r} is not an ISO 4217 currency code")
+        if len(_currencies) < 1000:
+            _currencies[value] = result
+        return result
+    raise ValueError(f"{what} {str(value)[:40]!r} is not an ISO 4217 currency code")
+
+
+_capabilities: dict[str, str | None] = {"": None}
+
+
+def capability(value: object, what: str = "Capability") -> str | None:
+    """The license that paid the call (``MCOPSTNPP``, ``FREECALL``...), upper-case; None when absent."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            return _capabilities[value]
+        except KeyError:
+            pass
+        code = value.strip().upper()
+        if not code:
+            result = None
+        elif len(code) <= 32 and code.isascii() and code.replace("_", "").isalnum():
+            result = code
+        else:
+            raise ValueError(f"{what} {value[:40]!r} is not a license name")
+        if len(_capabilities) < 1000:
+            _capabilities[value] = result
+        return result
+    raise ValueError(f"{what} {str(value)[:40]!r} is not a license name")
+
+
+def operator(value: object, what: str = "operator") -> str | None:
+    """The PSTN operator's name as given (``Microsoft``, a carrier's name); None when absent."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"{what} {str(value)[:40]!r} is not a name")
+    return clean_text(value, what, required=False, limit=MAX_NAME_CHARS) or None
+
+
+# --- call types and countries ----------------------------------------------------------------------------------
+
 def is_inbound(call_type: str) -> bool:
-    """``user_in``, ``conf_in``, ``dr_in``, ``dr_in_ucap``, Graph ``byotin``: the other party called."""
+    """The other party called: ``user_in``, ``conf_in``, ``ucap_in``, ``unassigned_in``, ``dr_in``,
+    ``dr_in_ucap``, ``dr_in_bot``, Operator Connect ``oc_user_in``, ``oc_fmc_in``, ``oc_ucap_in``, and
+    Graph Direct Routing ``ByotIn...`` (lower-cased)."""
     return call_type.endswith("_in") or "_in_" in call_type or call_type.startswith("byotin")
 
 
 def is_direct_routing(call_type: str) -> bool:
+    """Direct Routing: ``dr_*`` (admin center export) or ``byot*`` (Graph). Operator Connect (``oc_*``) is not."""
     return call_type.startswith(("dr_", "byot"))
 
 
@@ -387,7 +410,11 @@ _call_types: dict[str, tuple[str, bool, bool]] = {}
 
 
 def call_type(text: str, what: str = "call type") -> tuple[str, bool, bool]:
-    """(lower-case call type, inbound?, Direct Routing?) for an exported call type."""
+    """(lower-case call type, inbound?, Direct Routing?) for an exported call type.
+
+    The type is kept as exported (lower-cased): which types are billed, and how,
+    is the rating rules' business, not the reader's.
+    """
     try:
         return _call_types[text]
     except KeyError:
@@ -395,7 +422,7 @@ def call_type(text: str, what: str = "call type") -> tuple[str, bool, bool]:
     value = text.strip().lower()
     if not value:
         raise ValueError(f"{what} is empty")
-    if len(value) > 64 or not value.replace("_", "").isalnum():
+    if len(value) > 64 or not value.isascii() or not value.replace("_", "").isalnum():
         raise ValueError(f"{what} {text[:40]!r} is not a call type")
     result = (value, is_inbound(value), is_direct_routing(value))
     if len(_call_types) < 1000:

@@ -1,0 +1,354 @@
+"""CSV call-record files read as their header says, in bounded memory.
+
+A CSV reader declares its columns once (:class:`Column`); :meth:`Table.open`
+reads the header and compiles the declaration to positions; :meth:`Table.rows`
+turns each physical record into a call record or a :class:`RowError`.
+
+What a record may be (RFC 4180 as the Teams admin center writes it, Teams
+PSTN usage report, "Fields in the export"):
+
+- **its fields are the header's**: a record with another field count than
+  the header is a rejected row;
+- **a physical line is at most** :data:`MAX_LINE_BYTES` (1 MiB). Every column
+  of the export is short (UsageId is a GUID, UPN and display name
+  ``nvarchar(128)``, the longest, ``Destination Dialed``, ``nvarchar(64)``):
+  a real row is a few hundred bytes, so a line a thousand times longer is
+  not a row. It is rejected and skipped to its end without being held in
+  memory;
+- **a record spans at most** :data:`MAX_RECORD_LINES` (3) physical lines. The
+  only field that can hold a line break is a display name pasted with one;
+  two breaks in one record is already more than any export has shown. A
+  quote opened and never closed (``"Ace Smith,``) would otherwise swallow the
+  rest of the file into one field: that record is rejected *at the line where
+  it starts*, and the lines it swallowed are read again, each as a row of its
+  own, so one stray quote costs one row.
+
+Lines are read a block at a time (:data:`BLOCK_BYTES` of whole lines) and fed
+to :mod:`csv` through C-level iterators, so the common row costs no more than
+a plain ``csv.reader`` over a file. A file that rejects more than
+:data:`MAX_REJECTED` rows is not the export its header says: it is refused
+whole (nothing of it is rated) rather than listed row by row.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import re
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from credits_cli.errors import InvalidInput
+from credits_cli.readers import _text
+from credits_cli.readers._common import norm
+from credits_cli.readers.base import CallRecord, Item, RowError
+
+MAX_LINE_BYTES = 1024 * 1024
+MAX_RECORD_LINES = 3
+MAX_HEADER_BYTES = 64 * 1024
+#: Bytes read at a time. At most MAX_LINE_BYTES: a line that ends inside a block is then within the limit,
+#: and only the line a block ends in needs measuring.
+BLOCK_BYTES = 256 * 1024
+MAX_REJECTED = 100_000
+#: The csv module's field limit (process-wide): a field can be no longer than the lines it spans.
+FIELD_LIMIT = MAX_RECORD_LINES * MAX_LINE_BYTES + 1024
+_SEPARATORS = ",;\t|"  # what an Excel "sep=" line may name
+_NEWLINE = re.compile("\n")
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """A column a reader reads: its name in the export (for messages) and the normalised
+    header names that mean it (:func:`credits_cli.readers._common.norm`), first match wins."""
+
+    label: str
+    names: tuple[str, ...]
+    required: bool = False
+
+
+def sniff_delimiter(line: str) -> str:
+    """The header line's delimiter: tab (old exports), semicolon (some locales) or comma."""
+    counts = {d: line.count(d) for d in (",", "\t", ";")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def split_header(line: str, delimiter: str) -> list[str]:
+    try:
+        return next(csv.reader([line], delimiter=delimiter), [])
+    except csv.Error:
+        return []
+
+
+def _is_type_line(text: str) -> bool:
+    """PowerShell's ``Export-Csv`` first line: ``#TYPE System.Management.Automation.PSCustomObject``."""
+    return text[:6].lower() == "#type "
+
+
+def _is_sep_line(text: str) -> bool:
+    """Excel's ``sep=;`` first line."""
+    line = text.rstrip("\r\n")
+    return line[:4].lower() == "sep=" and len(line) == 5 and line[4] in _SEPARATORS
+
+
+def head_header(head: bytes) -> set[str]:
+    """Normalised header names from the first (UTF-8) bytes of a file; empty when it is not text."""
+    text = head.decode("utf-8", errors="replace")
+    lines = text.split("\n", 3)
+    if lines and _is_type_line(lines[0]):
+        lines = lines[1:]
+    if not lines or "\x00" in lines[0]:
+        return set()
+    if _is_sep_line(lines[0]) and len(lines) > 1:
+        return {norm(h) for h in split_header(lines[1], lines[0].strip()[4])}
+    return {norm(h) for h in split_header(lines[0], sniff_delimiter(lines[0]))}
+
+
+class CsvFormat:
+    """A CSV call-record format: recognised by its header, read by its ``read_stream``."""
+
+    def __init__(self, name: str, matches: Callable[[set[str]], bool],
+                 read_stream: Callable[[IO[bytes], str], Iterator[Item]]) -> None:
+        self.name = name
+        self._matches = matches
+        self._read_stream = read_stream
+
+    def identify(self, path: Path, head: bytes) -> bool:
+        return self._matches(head_header(head))
+
+    def read(self, path: Path) -> Iterator[Item]:
+        name = _text.safe_name(path.name)
+        binary = _text.open_file(path, name)
+        try:
+            stream = _text.utf8(binary)
+        except BaseException:
+            binary.close()
+            raise
+        return self._read_stream(stream, name)  # the row generator closes it
+
+
+class Table:
+    """An open CSV call-record file: its header read, its rows still to come."""
+
+    def __init__(self, binary: IO[bytes], source: str, header: list[str], delimiter: str, header_line: int) -> None:
+        self.binary = binary
+        self.source = source
+        self.header = header
+        self.delimiter = delimiter
+        self.header_line = header_line
+
+    @classmethod
+    def open(cls, binary: IO[bytes], source: str) -> Table:
+        """Read the header of ``binary`` (UTF-8 bytes). Line 1 is the header, or 2 after an Excel
+        ``sep=;`` line or PowerShell's ``#TYPE`` line. ``binary`` is closed if the header is unusable."""
+        try:
+            if csv.field_size_limit() < FIELD_LIMIT:
+                csv.field_size_limit(FIELD_LIMIT)
+            header_line = 1
+            first = _header_line(binary, source)
+            if _is_type_line(first):
+                first = _header_line(binary, source)
+                header_line += 1
+            if _is_sep_line(first):
+                delimiter = first.strip()[4]
+                first = _header_line(binary, source)
+                header_line += 1
+            else:
+                delimiter = sniff_delimiter(first)
+            if not first.strip():
+                raise InvalidInput(f"{source}: no header line")
+            header = [norm(h) for h in split_header(first.rstrip("\r\n"), delimiter)]
+        except BaseException:
+            binary.close()
+            raise
+        return cls(binary, source, header, delimiter, header_line)
+
+    def positions(self, columns: Mapping[str, Column], fmt: str) -> dict[str, int]:
+        """Each declared column's position (-1 when absent); InvalidInput naming the missing required ones."""
+        found: dict[str, int] = {}
+        missing: list[str] = []
+        for key, col in columns.items():
+            found[key] = next((self.header.index(n) for n in col.names if n in self.header), -1)
+            if found[key] < 0 and col.required:
+                missing.append(col.label)
+        if missing:
+            self.binary.close()
+            raise InvalidInput(f"{self.source}: not a {fmt}: missing column(s) {', '.join(missing)}")
+        return found
+
+    def rows(self, convert: Callable[[list[str], int], CallRecord]) -> Iterator[CallRecord | RowError]:
+        """Each physical record through ``convert(fields, line)``: a record, or a :class:`RowError`
+        for a ``ValueError`` it raised or a record that is not as the header says. Blank lines are
+        skipped. ``line`` is the physical line where the record starts (1 = the file's first line).
+        Closes the file at the end."""
+        source, width, delimiter = self.source, len(self.header), self.delimiter
+        lines = _Lines(self.binary, self.header_line + 1)
+        done = lines.done  # [the reader's line count after its last record]: the block reader's guard reads it
+        rejected = 0
+
+        def reject(line: int, reason: str) -> RowError:
+            nonlocal rejected
+            rejected += 1
+            if rejected > MAX_REJECTED:
+                raise InvalidInput(f"{source}: more than {MAX_REJECTED:,} rows rejected (line {line}: {reason}); "
+                                   "this is not a file of call records as its header says")
+            return RowError(source, line, reason)
+
+        try:
+            while True:  # one csv reader per run of good records; a bad one restarts after its first line
+                reader = csv.reader(lines.stream(), delimiter=delimiter)
+                base = lines.base
+                first = base + 1
+                last = 0
+                try:
+                    for fields in reader:
+                        n = reader.line_num
+                        line = first + last
+                        if n - last != 1 and not lines.fits(line, base + n):
+                            yield reject(line, lines.why(line, base + n))
+                            lines.rewind(line + 1)
+                            break
+                        last = done[0] = n
+                        if len(fields) != width:
+                            if not fields or (len(fields) == 1 and not fields[0].strip()):
+                                if line in lines.overlong:
+                                    yield reject(line, f"the line is longer than {_size(MAX_LINE_BYTES)}; "
+                                                       "not a call record")
+                                continue  # a blank line
+                            yield reject(line, f"the row has {len(fields)} fields; the header has {width}")
+                            continue
+                        try:
+                            record = convert(fields, line)
+                        except ValueError as exc:
+                            yield reject(line, str(exc))
+                            continue
+                        yield record
+                    else:
+                        return
+                except _TooLong:
+                    line = first + done[0]
+                    yield reject(line, lines.why(line, lines.next_line))
+                    lines.rewind(line + 1)
+                except csv.Error as exc:
+                    line = first + done[0]
+                    yield reject(line, f"unreadable CSV row: {exc}")
+                    lines.rewind(line + 1)
+        except OSError as exc:
+            raise InvalidInput(f"{source}: cannot read: {exc.strerror or exc}") from None
+        finally:
+            self.binary.close()
+
+
+def _header_line(binary: IO[bytes], source: str) -> str:
+    data = binary.readline(MAX_HEADER_BYTES + 1)
+    if len(data) > MAX_HEADER_BYTES and not data.endswith(b"\n"):
+        raise InvalidInput(f"{source}: the first line is longer than {MAX_HEADER_BYTES // 1024} KB; "
+                           "not a call-record CSV")
+    return data.decode("utf-8", errors="replace")
+
+
+def _size(limit: int) -> str:
+    return f"{limit // 1024 // 1024} MB" if limit % (1024 * 1024) == 0 else f"{limit:,} bytes"
+
+
+class _TooLong(Exception):
+    """Raised through the csv reader when the record it is reading already spans too many lines."""
+
+
+class _Block:
+    __slots__ = ("first", "count", "text", "_starts")
+
+    def __init__(self, first: int, text: str) -> None:
+        self.first = first  # the line number of its first line
+        self.count = text.count("\n") + (0 if text.endswith("\n") else 1)
+        self.text = text
+        self._starts: list[int] | None = None
+
+    def text_from(self, line: int) -> str:
+        """Its text from the start of ``line`` on."""
+        k = line - self.first
+        if k <= 0:
+            return self.text
+        if self._starts is None:
+            self._starts = [0, *(m.end() for m in _NEWLINE.finditer(self.text))]
+        return self.text[self._starts[k]:] if k < len(self._starts) else ""
+
+
+class _Lines:
+    """The physical lines of the body, in blocks of whole lines, each line at most MAX_LINE_BYTES.
+
+    :meth:`stream` feeds a csv reader. The last few blocks are kept, so that
+    after a bad record the lines it swallowed can be read again
+    (:meth:`rewind`). A longer line is cut out and replaced by an empty one
+    (its number is in :attr:`overlong`), so line numbers stay true.
+    """
+
+    def __init__(self, binary: IO[bytes], first_line: int) -> None:
+        self.binary = binary
+        self.start_line = first_line  # the first line the next stream() gives
+        self.base = first_line - 1  # the line before the first one of the current stream()
+        self.next_line = first_line  # the next line not yet read from the file
+        self.done = [0]  # lines of the current stream() its reader has made records of (kept by Table.rows)
+        self.overlong: set[int] = set()
+        # A record is caught at the latest when it asks for a block beyond MAX_RECORD_LINES lines
+        # from its start, and every block holds at least a line: its start is in the last few blocks.
+        self._kept: deque[_Block] = deque(maxlen=MAX_RECORD_LINES + 1)
+        self._replay: list[str] = []
+
+    def stream(self) -> Iterator[str]:
+        self.base = self.start_line - 1
+        self.done[0] = 0
+        return itertools.chain.from_iterable(self._blocks())
+
+    def _blocks(self) -> Iterator[io.StringIO]:
+        replay, self._replay = self._replay, []
+        for text in replay:
+            yield io.StringIO(text, newline="\n")
+        while True:
+            if self.next_line - (self.base + self.done[0] + 1) > MAX_RECORD_LINES:
+                raise _TooLong  # the record being read has read all the lines so far, and too many
+            block = self._read()
+            if block is None:
+                return
+            yield io.StringIO(block.text, newline="\n")
+
+    def _read(self) -> _Block | None:
+        data = self.binary.read(BLOCK_BYTES)
+        if not data:
+            return None
+        if not data.endswith(b"\n"):
+            cut = data.rfind(b"\n") + 1  # where the unfinished last line starts
+            room = MAX_LINE_BYTES - (len(data) - cut)
+            rest = self.binary.readline(room + 1)
+            if len(rest) > room and not rest.endswith(b"\n"):
+                # Longer than any record: forget it (read to its end a block at a time), keep its place.
+                self.overlong.add(self.next_line + data.count(b"\n", 0, cut))
+                while rest and not rest.endswith(b"\n"):
+                    rest = self.binary.readline(BLOCK_BYTES)
+                data = data[:cut] + b"\n"
+            else:
+                data += rest
+        block = _Block(self.next_line, data.decode("utf-8", errors="replace"))
+        self.next_line += block.count
+        self._kept.append(block)
+        return block
+
+    def fits(self, first: int, last: int) -> bool:
+        """Whether a record on lines ``first``..``last`` is one a real export could hold."""
+        return last - first < MAX_RECORD_LINES and not any(first <= n <= last for n in self.overlong)
+
+    def why(self, first: int, last: int) -> str:
+        long = sorted(n for n in self.overlong if first <= n <= last)
+        if long and last - first < MAX_RECORD_LINES:
+            return f"the record runs into line {long[0]}, which is longer than {_size(MAX_LINE_BYTES)}"
+        return (f"a quoted field opened on this line is not closed within {MAX_RECORD_LINES} lines "
+                "(a stray quote?); the lines after it are read as rows of their own")
+
+    def rewind(self, line: int) -> None:
+        """Let the next :meth:`stream` start at ``line`` again."""
+        self._replay = [b.text_from(line) for b in self._kept if b.first + b.count > line]
+        self.start_line = line

@@ -1,0 +1,336 @@
+"""The readers' limits and shapes, at reader level: what a record may be, where a file ends, what a zip
+may hold, how Graph pages are walked, and the field parsers that keep rows storable."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import zipfile
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from credits_cli.errors import InvalidInput
+from credits_cli.readers import _common, _pages, _table, direct_routing, export_zip, open_records
+from credits_cli.readers.base import CallRecord, Note, RowError
+
+TESTS = Path(__file__).resolve().parent
+HOSTILE = TESTS / "hostile"
+GOOD = (HOSTILE / "good_calls.csv").read_text(encoding="utf-8").splitlines()
+HEADER = GOOD[0]
+
+
+def row(n: int, name: str = "Ada", duration: str = "60") -> str:
+    uid = f"11111111-0000-0000-0000-{n:012d}"
+    return ",".join([uid, f"c-{uid}", "", "US", "aad", "ada@contoso.com", name, "+14255550123", "user_out", "user",
+                     "Domestic", "United States", "+14255550123", "2026-10-05T10:00:00.0000000Z",
+                     "2026-10-05T10:01:00.0000000Z", duration, "0", "0", "USD", "MCOPSTNC"])
+
+
+def items_of(path: Path, **kw: object) -> list[CallRecord | RowError | Note]:
+    return list(open_records(path, **kw)[1])  # type: ignore[call-overload]
+
+
+def shape(items: list[CallRecord | RowError | Note]) -> list[tuple[str, int, str]]:
+    """(kind, line, id or reason) of each value: what a test compares."""
+    out: list[tuple[str, int, str]] = []
+    for i in items:
+        if isinstance(i, CallRecord):
+            out.append(("record", i.line, i.external_id))
+        elif isinstance(i, RowError):
+            out.append(("error", i.line, i.reason))
+    return out
+
+
+# --- CSV records ------------------------------------------------------------------------------------------------
+
+def test_a_stray_quote_costs_one_row_and_the_lines_it_swallowed_are_read_again(tmp_path: Path) -> None:
+    rows = [row(n) for n in range(1, 1101)]
+    rows[2] = row(3, name='"Ace Smith,')  # opens a quote it never closes
+    path = tmp_path / "calls.csv"
+    path.write_text("\r\n".join([HEADER, *rows, ""]), encoding="utf-8")
+    got = shape(items_of(path))
+    assert len(got) == 1100  # "rows read" counts physical records
+    assert [g for g in got if g[0] == "error"] == [
+        ("error", 4, "a quoted field opened on this line is not closed within 3 lines (a stray quote?); "
+                     "the lines after it are read as rows of their own")]
+    assert [g[1] for g in got] == list(range(2, 1102))
+
+
+def test_a_record_over_three_lines_is_refused_and_one_over_two_is_kept(tmp_path: Path) -> None:
+    path = tmp_path / "calls.csv"
+    path.write_text("\r\n".join([HEADER, row(1, name='"Ada\nLovelace"'), row(2, name='"A\nB\nC"'), row(3),
+                                 row(4, name='"A\nB\nC\nD"'), row(5), ""]), encoding="utf-8")
+    got = shape(items_of(path))
+    assert [(k, line) for k, line, _ in got] == [("record", 2), ("record", 4), ("record", 7), ("error", 8),
+                                                 ("error", 9), ("error", 10), ("error", 11), ("record", 12)]
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(edits=st.lists(st.tuples(st.integers(0, 40), st.sampled_from(['"', '""', ",", "\n", "\r\n", "x"])),
+                      max_size=10),
+       block=st.sampled_from([64, 150, 300]), line_limit=st.sampled_from([300, 600]))
+def test_block_size_never_changes_what_is_read(tmp_path_factory: pytest.TempPathFactory, edits: list[tuple[int, str]],
+                                               block: int, line_limit: int) -> None:
+    """Blocks of any size (up to the line limit, as the reader requires) read the same values."""
+    lines = [HEADER, *(row(n) for n in range(1, 41))]
+    for at, text in edits:  # insert into the name column of a row
+        cells = lines[1 + at % 40].split(",")
+        cells[6] = text + cells[6]
+        lines[1 + at % 40] = ",".join(cells)
+    path = tmp_path_factory.mktemp("blocks") / "calls.csv"
+    path.write_text("\r\n".join([*lines, ""]), encoding="utf-8")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_table, "MAX_LINE_BYTES", line_limit)
+        patch.setattr(_table, "BLOCK_BYTES", line_limit)
+        expected = shape(items_of(path))
+        patch.setattr(_table, "BLOCK_BYTES", block)
+        assert shape(items_of(path)) == expected
+    kinds = [g[0] for g in expected]
+    physical = [n for n, line in enumerate(path.read_text(encoding="utf-8").split("\n")[1:], start=2) if line.strip()]
+    assert len(kinds) <= len(physical) and expected[0][1] >= 2
+
+
+def test_an_overlong_line_inside_a_quoted_record_is_two_rejects(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(_table, "MAX_LINE_BYTES", 400)
+    monkeypatch.setattr(_table, "BLOCK_BYTES", 200)
+    path = tmp_path / "calls.csv"
+    path.write_text("\r\n".join([HEADER, row(1), row(2, name='"Ada'), "y" * 1000 + '"', row(3), ""]),
+                    encoding="utf-8")
+    got = shape(items_of(path))
+    assert got[0] == ("record", 2, "11111111-0000-0000-0000-000000000001")
+    assert got[1] == ("error", 3, "the record runs into line 4, which is longer than 400 bytes")
+    assert got[2] == ("error", 4, "the line is longer than 400 bytes; not a call record")
+    assert got[3] == ("record", 5, "11111111-0000-0000-0000-000000000003")
+
+
+def test_field_count_must_be_the_headers(tmp_path: Path) -> None:
+    path = tmp_path / "calls.csv"
+    path.write_text("\n".join([HEADER, row(1) + ",extra", row(2)[: row(2).rindex(",")], row(3), ""]), encoding="utf-8")
+    assert shape(items_of(path)) == [("error", 2, "the row has 21 fields; the header has 20"),
+                                     ("error", 3, "the row has 19 fields; the header has 20"),
+                                     ("record", 4, "11111111-0000-0000-0000-000000000003")]
+
+
+def test_too_many_rejected_rows_refuse_the_file(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(_table, "MAX_REJECTED", 5)
+    path = tmp_path / "calls.csv"
+    path.write_text("\n".join([HEADER, row(1), *(["a,b"] * 10), ""]), encoding="utf-8")
+    with pytest.raises(InvalidInput, match=r"calls.csv: more than 5 rows rejected \(line 8: the row has 2 fields"):
+        items_of(path)
+
+
+def test_powershell_type_line_and_excel_sep_line(tmp_path: Path) -> None:
+    typed = tmp_path / "typed.csv"
+    typed.write_text("#TYPE System.Management.Automation.PSCustomObject\n" + HEADER + "\n" + row(1) + "\n")
+    assert shape(items_of(typed)) == [("record", 3, "11111111-0000-0000-0000-000000000001")]
+    sep = tmp_path / "sep.csv"
+    sep.write_text("sep=;\n" + HEADER.replace(",", ";") + "\n" + row(1).replace(",", ";") + "\n")
+    assert shape(items_of(sep)) == [("record", 3, "11111111-0000-0000-0000-000000000001")]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_with_a_bom_either_byte_order(tmp_path: Path, encoding: str) -> None:
+    bom = b"\xff\xfe" if encoding == "utf-16-le" else b"\xfe\xff"
+    path = tmp_path / "calls.csv"
+    path.write_bytes(bom + "\r\n".join([HEADER, row(1, name="Zoë"), row(2), ""]).encode(encoding))
+    assert shape(items_of(path)) == shape(items_of(HOSTILE / "good_calls.csv"))
+
+
+def test_utf16_member_of_a_zip(tmp_path: Path) -> None:
+    path = tmp_path / "Calls.Export.x.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        data = b"\xff\xfe" + "\r\n".join([HEADER, row(1), ""]).encode("utf-16-le")
+        archive.writestr("PSTN.calls.2026-10-01.csv", data)
+    assert shape(items_of(path)) == [("record", 2, "11111111-0000-0000-0000-000000000001")]
+
+
+def test_only_regular_files_are_read(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match="zero: not a regular file"):
+        open_records(Path("/dev/zero"))
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(InvalidInput, match="pipe.csv: not a regular file"):  # and without waiting for a writer
+        open_records(fifo)
+
+
+def test_an_undecodable_file_name_is_a_storable_source(tmp_path: Path) -> None:
+    name = os.fsdecode(b"calls-\xff.csv")
+    path = tmp_path / name
+    path.write_text("\n".join([HEADER, row(1), ""]), encoding="utf-8")
+    [record] = items_of(path)
+    assert isinstance(record, CallRecord) and record.source == "calls-\ufffd.csv"
+    record.source.encode("utf-8")
+
+
+# --- the zip ------------------------------------------------------------------------------------------------------
+
+def test_zip_entry_count_is_read_from_the_end_record_zip64_too(tmp_path: Path) -> None:
+    path = tmp_path / "x.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        for i in range(3):
+            archive.writestr(f"{i}.txt", b"")
+    assert export_zip._entry_count(path, "x.zip") == 3
+    data = bytearray(path.read_bytes())
+    end = data.rindex(b"PK\x05\x06")
+    zip64_end = end  # where the zip64 end record will stand
+    record = (b"PK\x06\x06" + (44).to_bytes(8, "little") + b"\x2d\x00\x2d\x00" + b"\x00" * 8
+              + (70_000).to_bytes(8, "little") * 2 + b"\x00" * 16)
+    locator = b"PK\x06\x07" + b"\x00" * 4 + zip64_end.to_bytes(8, "little") + (1).to_bytes(4, "little")
+    data[end + 10:end + 12] = b"\xff\xff"
+    path.write_bytes(bytes(data[:end]) + record + locator + bytes(data[end:]))
+    assert export_zip._entry_count(path, "x.zip") == 70_000
+    with pytest.raises(InvalidInput, match="x.zip: the zip holds 70,000 entries"):
+        open_records(path)
+
+
+def test_a_small_member_may_compress_well(tmp_path: Path) -> None:
+    path = tmp_path / "Calls.Export.x.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("PSTN.calls.2026-10-01.csv", "\n".join([HEADER, row(1), *[""] * 100_000]))
+    assert shape(items_of(path)) == [("record", 2, "11111111-0000-0000-0000-000000000001")]
+
+
+# --- Graph pages ----------------------------------------------------------------------------------------------------
+
+GRAPH_ROW = {"id": "g-1", "callType": "user_out", "userPrincipalName": "ada@contoso.com", "duration": 60,
+             "startDateTime": "2026-10-05T10:00:00Z", "calleeNumber": "+14255550123"}
+
+
+def graph_row(n: int) -> dict[str, object]:
+    return {**GRAPH_ROW, "id": f"g-{n}"}
+
+
+def test_only_the_last_page_decides_whether_the_download_is_complete(tmp_path: Path) -> None:
+    linked = [{"value": [graph_row(1)], "@odata.nextLink": "p2"}, {"value": [graph_row(2)]}]
+    path = tmp_path / "pages.json"
+    path.write_text(json.dumps(linked))
+    assert not any(isinstance(i, Note) for i in items_of(path, notes=True))
+    path.write_text("\n".join(json.dumps(p) for p in [linked[1], linked[0]]))  # JSON Lines, last one linked
+    got = items_of(path, notes=True)
+    assert isinstance(got[-1], Note) and "p2" in got[-1].text
+    assert [i.line for i in got if isinstance(i, CallRecord)] == [1, 2]
+
+
+def test_a_large_page_is_walked_key_by_key(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(_pages, "MAX_ROW_CHARS", 2000)
+    monkeypatch.setattr(_pages, "BLOCK_BYTES", 256)
+    page = {"@odata.context": "ctx", "@odata.count": 50, "value": [graph_row(n) for n in range(1, 51)],
+            "@odata.nextLink": "more"}
+    path = tmp_path / "page.json"
+    path.write_text(json.dumps(page, indent=3))
+    got = items_of(path, notes=True)
+    assert [i.external_id for i in got if isinstance(i, CallRecord)] == [f"g-{n}" for n in range(1, 51)]
+    assert isinstance(got[-1], Note) and "more" in got[-1].text
+
+
+def test_json_broken_half_way_is_refused_where_it_breaks(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(_pages, "BLOCK_BYTES", 128)
+    text = json.dumps({"value": [graph_row(n) for n in range(1, 30)]}, indent=1)
+    path = tmp_path / "page.json"
+    path.write_text(text[: len(text) // 2])
+    line = text[: len(text) // 2].count("\n") + 1
+    with pytest.raises(InvalidInput, match=rf"page.json: invalid JSON at line {line} .*looks truncated"):
+        items_of(path)
+    path.write_text(text.replace('"g-20"', '"g-20" "oops"'))
+    with pytest.raises(InvalidInput, match=r"page.json: invalid JSON at line \d+ column \d+: Expecting"):
+        items_of(path)
+
+
+def test_pascal_case_keys_and_powershell_dates(tmp_path: Path) -> None:
+    row = {"Id": "g-1", "CallType": "User_Out", "UserPrincipalName": "Ada@Contoso.com", "Duration": 60,
+           "StartDateTime": "/Date(1791194400000)/", "CalleeNumber": "+14255550123", "Charge": 0.25,
+           "ConnectionCharge": 0, "Currency": "usd", "LicenseCapability": "mcopstnpp", "Operator": "Microsoft"}
+    path = tmp_path / "rows.json"
+    path.write_text(json.dumps([row]))
+    [record] = items_of(path)
+    assert isinstance(record, CallRecord)
+    assert (record.call_type, record.user_upn, record.start) == ("user_out", "ada@contoso.com",
+                                                                 datetime(2026, 10, 5, 10, 0))
+    assert (record.charge, record.connection_fee, record.currency, record.capability) == (
+        Decimal("0.25"), Decimal("0"), "USD", "MCOPSTNPP")
+
+
+def test_json_numbers_are_never_floats(tmp_path: Path) -> None:
+    path = tmp_path / "rows.json"
+    path.write_text('[{"id": "g-1", "callType": "user_out", "duration": 60.0, "startDateTime": "2026-10-05T10:00:00Z",'
+                    ' "calleeNumber": "+1", "charge": 0.1, "connectionCharge": 0.30000000000000004}]')
+    [record] = items_of(path)
+    assert isinstance(record, CallRecord)
+    assert (record.charge, record.connection_fee) == (Decimal("0.1"), Decimal("0.30000000000000004"))
+    assert str(record.charge) == "0.1"
+
+
+def test_walk_keeps_its_window_small(tmp_path: Path) -> None:
+    rows = ",".join(json.dumps(graph_row(n)) for n in range(20_000))
+    stream = io.BytesIO(('{"value": [' + rows + "]}").encode())
+    walk = _pages.Walk(stream, "x.json")
+    biggest = 0
+    for _ in walk.rows():
+        biggest = max(biggest, len(walk._buf))
+    assert biggest < _pages.MAX_ROW_CHARS + 3 * _pages.BLOCK_BYTES  # a page is first tried as one value
+
+
+# --- field parsers --------------------------------------------------------------------------------------------
+
+def test_amounts_are_exact_and_bounded() -> None:
+    parse = _common.parse_amount
+    assert parse("0.06", "Charge") == Decimal("0.06") and parse("", "Charge") is None and parse(None, "x") is None
+    assert parse("0,06", "Charge") == Decimal("0.06")  # a decimal comma from a spreadsheet
+    assert parse("-0.50", "Charge") == Decimal("-0.50")
+    for bad in ("NaN", "Infinity", "1e400", "12a", "1.2.3", "9" * 40, "0x10", "١٢"):
+        with pytest.raises(ValueError, match="Charge"):
+            parse(bad, "Charge")
+    with pytest.raises(ValueError, match="charge"):
+        parse(Decimal("NaN"), "charge")
+    assert parse(10**5, "charge") == Decimal(100000)
+
+
+def test_codes_and_names() -> None:
+    assert _common.currency(" usd ") == "USD" and _common.currency("") is None
+    assert _common.capability("mcoev_virtualuser") == "MCOEV_VIRTUALUSER"
+    for bad, parse in (("US Dollar", _common.currency), ("MCO PSTN", _common.capability)):
+        with pytest.raises(ValueError):
+            parse(bad)
+    assert _common.operator("Contoso Telecom") == "Contoso Telecom" and _common.operator(None) is None
+    with pytest.raises(ValueError, match="control character"):
+        _common.operator("Contoso\x1b[31m")
+
+
+@pytest.mark.parametrize("upn", ["No data", "no data", "  NO DATA ", "No Data"])
+def test_no_data_is_no_user(upn: str) -> None:
+    assert _common.clean_upn(upn) == ""
+
+
+@pytest.mark.parametrize(("call_type", "inbound"), [
+    ("user_in", True), ("conf_in", True), ("ucap_in", True), ("unassigned_in", True), ("dr_in", True),
+    ("dr_in_ucap", True), ("dr_in_bot", True), ("dr_unassigned_in", True), ("oc_user_in", True),
+    ("oc_fmc_in", True), ("oc_ucap_in", True), ("byotin", True), ("byotinucap", True),
+    ("user_out", False), ("user_out_conf", False), ("conf_out", False), ("ucap_out", False), ("oc_user_out", False),
+    ("oc_user_out_conf", False), ("oc_fmc_out", False), ("dr_out_user_transfer", False), ("byotout", False),
+    ("byotoutusertransfer", False), ("dr_emergency_out", False),
+])
+def test_direction_of_every_call_type(call_type: str, inbound: bool) -> None:
+    assert _common.is_inbound(call_type) is inbound
+    assert _common.is_direct_routing(call_type) is call_type.startswith(("dr_", "byot"))
+
+
+def test_a_week_is_refused_and_a_second_less_is_not() -> None:
+    assert _common.parse_duration("604799") == 604799
+    for value in ("604800", 604800, Decimal("604800"), "604800.0", "9" * 5000, Decimal("-1e5000")):
+        with pytest.raises(ValueError):
+            _common.parse_duration(value)
+
+
+def test_a_direct_routing_leg_id_ignores_how_its_times_are_written() -> None:
+    when = datetime(2026, 11, 4, 10, 0, 2)
+    one = direct_routing.leg_id("c", None, when, "dr_in", "+1", "+2", "ada@contoso.com", 60)
+    assert one.startswith("c#") and len(one) == len("c#") + 12
+    assert one == direct_routing.leg_id("c", None, datetime.fromisoformat("2026-11-04T10:00:02.000"), "dr_in", "+1",
+                                        "+2", "ada@contoso.com", 60)
+    assert one != direct_routing.leg_id("c", None, when, "dr_out_user_transfer", "+1", "+2", "ada@contoso.com", 60)
