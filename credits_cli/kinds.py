@@ -49,7 +49,10 @@ class Reason(StrEnum):
     NO_BALANCE = "no_balance"
     NO_RATE = "no_rate"
     NO_NUMBER = "no_number"
+    SHORT_NUMBER = "short_number"  # too short to be an international number: never placed by a guess
     ZERO_DURATION = "zero_duration"
+    FREECALL = "freecall"  # Microsoft left the call unpriced (capability FREECALL)
+    EMERGENCY = "emergency"  # an emergency call: never charged
 
 
 class EntryKind(StrEnum):

@@ -189,3 +189,15 @@ def _nanp_country(area: str) -> str:
         if region:
             return str(region)
     return "US"
+
+
+@lru_cache(maxsize=4096)
+def is_emergency(digits: str, region: str) -> bool:
+    """Whether ``digits`` (a short number as dialed: 911, 112, 999...) is an emergency number in
+    ``region`` (ISO alpha-2), by phonenumbers' short-number metadata."""
+    import phonenumbers
+
+    try:
+        return bool(phonenumbers.is_emergency_number(digits, region))
+    except Exception:  # noqa: BLE001 - an unknown region: not an emergency number we can name
+        return False

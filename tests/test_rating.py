@@ -228,14 +228,14 @@ def test_dialout_zone_a_from_the_pool_and_elsewhere_charged(setup) -> None:
     # dial-out pool: dave 120 s. France (Zone A) uses the dialout section (1/1 billing).
     s = run([
         rec("d1", A("dave"), "2026-01-05T10:00:00", 96, "conf_out", FR),  # 80 %
-        rec("d2", A("dave"), "2026-01-05T10:30:00", 60, "user_out_conf", FR),  # 24 pooled, 36 charged; 100 %
+        rec("d2", A("dave"), "2026-01-05T10:30:00", 60, "conf_out", FR),  # 24 pooled, 36 charged; 100 %
         rec("d3", A("dave"), "2026-01-05T11:00:00", 60, "conf_out", EG),  # Egypt: not Zone A
         rec("d4", A("dave"), "2026-01-05T12:00:00", 30, "conf_out", FR),  # pool empty: charged
     ])
     c = calls()
     assert (c["d1"].kind, c["d1"].status, c["d1"].pool, c["d1"].rate_name) == (
         "dialout", "included", "dialout", "France dial-out")
-    assert c["d2"].kind == "dialout"  # user_out_conf is dial-out, not outbound
+    assert c["d2"].kind == "dialout"
     assert (c["d2"].pool_seconds, c["d2"].charged_seconds, c["d2"].charge) == (24, 36, Decimal("0.0240"))
     assert (c["d3"].pool, c["d3"].status, c["d3"].charge) == (None, "charged", Decimal("0.5000"))
     assert (c["d4"].pool_seconds, c["d4"].charge) == (0, Decimal("0.0200"))
@@ -248,6 +248,22 @@ def test_dialout_zone_a_from_the_pool_and_elsewhere_charged(setup) -> None:
     with database().read() as sess:
         bodies = [n.body for n in sess.exec(select(Notification)).all() if n.event == "dialout_pool_80"]
     assert "dial-out 1 of 2 minutes" in bodies[0]
+    verify()
+
+
+def test_user_out_conf_is_a_users_own_call_not_dial_out(setup) -> None:
+    """A user who adds two PSTN people to a call (a three-way call) makes a Calling Plan call: drawn from
+    their plan's pool, priced as outbound; only conf_in/conf_out are Audio Conferencing."""
+    run([
+        rec("t1", A("alice"), "2026-01-05T10:00:00", 120, "user_out_conf", US),  # domestic plan: from the pool
+        rec("t2", A("dave"), "2026-01-05T10:30:00", 60, "user_out_conf", FR),  # payg: the outbound France rate
+    ])
+    c = calls()
+    assert (c["t1"].kind, c["t1"].status, c["t1"].pool, c["t1"].pool_seconds) == (
+        "outbound", "included", "domestic:US", 120)
+    assert (c["t2"].kind, c["t2"].rate_name, c["t2"].pool, c["t2"].charge) == (
+        "outbound", "France", None, Decimal("0.0400"))
+    assert "dialout_pool_80" not in events()
     verify()
 
 

@@ -16,7 +16,6 @@ from credits_cli.kinds import Reason
 if TYPE_CHECKING:
     from credits_cli.rating import Summary
 
-FORMATS = ("auto", "teams-csv", "graph-json", "csv", "direct-routing-csv")
 
 
 def register(app: typer.Typer) -> None:
@@ -34,8 +33,15 @@ def rate_cdrs(
         ),
     ],
     fmt: Annotated[
-        str, typer.Option("--format", help="auto, teams-csv, graph-json, csv or direct-routing-csv.")
+        str,
+        typer.Option("--format",
+                     help="auto (by content), teams-csv, direct-routing-csv, graph-json, graph-csv or csv."),
     ] = "auto",
+    charges: Annotated[
+        str,
+        typer.Option("--charges", help="table: price with the active rate table; export: debit the charge "
+                     "Microsoft reported in the export."),
+    ] = "table",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Price the calls without writing anything.")] = False,
     rejects: Annotated[
         Path | None, typer.Option("--rejects", help="Write rejected rows here (CSV: file,line,reason).")
@@ -52,10 +58,13 @@ def rate_cdrs(
     """
     from credits_cli import outputs, rating
     from credits_cli.errors import InvalidInput
-    from credits_cli.readers import open_records
+    from credits_cli.readers import FORMATS, open_records
 
     if fmt not in FORMATS:
         raise InvalidInput(f"--format {fmt!r} must be one of {', '.join(FORMATS)}")
+    charges = charges.strip().lower()
+    if charges not in ("table", "export"):
+        raise InvalidInput(f"--charges {charges!r} must be table or export")
     st = state(ctx)
     batch_size = st.settings.rate_batch()
     if rejects is not None:  # before anything is read or written: never over the database or an input
@@ -64,7 +73,9 @@ def rate_cdrs(
     with db.read() as s:  # fail early (no tenant, no rate table) before reading any file
         from credits_cli import rates
 
-        rates.require_active(s, st.tenant(s))
+        tenant = st.tenant(s)
+        if charges == "table":
+            rates.require_active(s, tenant)
     # The rejects file is opened (under a temporary name) before the import, so a folder that does not
     # exist stops the command before anything is read or written; rows stream into it as they are found.
     out = outputs.AtomicFile(rejects, what="--rejects") if rejects is not None else None
@@ -73,13 +84,13 @@ def rate_cdrs(
         for path in files:
             if not path.is_file():
                 raise InvalidInput(f"{path}: no such file")
-            name, records = open_records(path, fmt)
+            name, records = open_records(path, fmt, notes=True)
             sources.append((str(path), name, records))
         with _progress(json_out) as progress:
             summary = rating.rate_records(
                 db, st.tenant_slug, sources, dry_run=dry_run, progress=progress,
                 batch_size=batch_size or rating.BATCH_SIZE, rejects_out=out.handle if out else None,
-                allow_old=allow_old,
+                allow_old=allow_old, charges=charges,
             )
         failed = summary.rejects_failed
         if out is not None and failed is None:
@@ -94,6 +105,8 @@ def rate_cdrs(
         print_json(doc)
     else:
         _print_summary(summary)
+    for note in summary.notes:
+        warn(note)
     if summary.rejected:
         where = f"; see {rejects}" if rejects and failed is None else "; use --rejects OUT.csv to list them"
         first = summary.first_rejects[0] if summary.first_rejects else None
@@ -154,7 +167,8 @@ def _print_summary(summary: Summary) -> None:
     )
     t.add_column("what")
     t.add_column("value", justify="right")
-    t.add_row("rate table", summary.rate_table)
+    t.add_row("rate table", summary.rate_table or "(none)")
+    t.add_row("charges", "Microsoft's, from the export" if summary.charges == "export" else "from the rate table")
     t.add_row("rows read", f"{summary.rows_read:,}")
     for status, n in summary.statuses.items():
         t.add_row(f"  {status}", f"{n:,}")

@@ -23,14 +23,23 @@ from typing import IO, Any
 from sqlmodel import Session
 
 from credits_cli import clock, ledger, money, notify
-from credits_cli.kinds import EntryKind, Event, Reason, Status
+from credits_cli.kinds import CallKind, EntryKind, Event, Reason, Status
 from credits_cli.models import ImportRun
+from credits_cli.rates import RateBook
 from credits_cli.rating import store
 from credits_cli.rating.ordering import MEMORY_RECORDS, batches, in_start_order
-from credits_cli.rating.rules import DIALOUT_POOL, Context, decide, kind_of
+from credits_cli.rating.rules import (
+    CHARGES_EXPORT,
+    CHARGES_TABLE,
+    DIALOUT_POOL,
+    Context,
+    classify,
+    decide,
+    decide_export,
+)
 from credits_cli.rating.store import Pool, Pools, iter_calls
 from credits_cli.rating.summary import BatchResult, Rejects, Summary, summary_json
-from credits_cli.readers.base import CallRecord, RowError
+from credits_cli.readers.base import CallRecord, Item, Note, RowError
 
 __all__ = [
     "BATCH_SIZE", "Rejects", "Summary", "in_start_order", "iter_calls", "plausible", "rate_batch", "rate_records",
@@ -68,21 +77,33 @@ def rate_batch(session: Session, ctx: Context, batch: list[CallRecord], import_i
     rows: list[list[Any]] = []
     charges: list[tuple[int, int]] = []  # (index in account.pending of a charge entry, index in rows)
 
+    export = ctx.charges == CHARGES_EXPORT
     for rec in batch:
         ext = rec.external_id
         if ext in existing or ext in seen:
             result.duplicates += 1
             continue
-        kind = kind_of(rec)
-        if kind is None:
+        cls = classify(rec)
+        if cls is None:
             result.rejects.append(RowError(rec.source, rec.line, f"unknown call type {rec.call_type!r}"))
             continue
+        other_currency = rec.currency is not None and rec.currency != tenant.currency
+        if export and cls.kind is not CallKind.CARRIER and (rec.charge is None or other_currency):
+            why = (f"priced by Microsoft in {rec.currency}; the tenant keeps {tenant.currency}" if other_currency
+                   else "the row has no charge of Microsoft's to debit (--charges export)")
+            result.rejects.append(RowError(rec.source, rec.line, why))
+            continue
+        if other_currency:
+            result.other_currency += 1
         seen.add(ext)
         upn = rec.user_upn
-        known = users.get(upn) if upn else None
+        known = users.get(upn) if upn and not cls.bot else None
         user = known[1].at(rec.start) if known else None  # what they held when the call started
         visible, country = ctx.place(rec.number)
-        d = decide(ctx, rec, kind, user, visible, country, pools.left)
+        if export:
+            d = decide_export(ctx, rec, cls, user, visible, country)
+        else:
+            d = decide(ctx, rec, cls, user, visible, country, pools.left)
         if d.pool_seconds:
             assert d.pool is not None
             pool = pools.get(clock.month_key(rec.start), d.pool)
@@ -107,11 +128,15 @@ def rate_batch(session: Session, ctx: Context, batch: list[CallRecord], import_i
         if status is Status.DENIED:
             reasons[reason] = reasons.get(reason, 0) + 1
         rate = d.rate
+        ms_fee = rec.connection_fee
         rows.append([
             tid, ext, import_id, rec.source, rec.line, upn, known[0] if known else None, rec.start,
-            rec.duration_seconds, rec.call_type, d.kind, rec.number, country, d.domestic, status, reason,
-            rate.prefix if rate else None, rate.name if rate else None, d.billed_seconds, d.pool, d.pool_seconds,
-            d.charged_seconds, charge,
+            rec.duration_seconds, rec.call_type, d.kind, rec.number, country if d.reason != Reason.EMERGENCY else None,
+            d.domestic, status, reason, rate.prefix if rate else None, rate.name if rate else None, d.billed_seconds,
+            d.pool, d.pool_seconds, d.charged_seconds, charge,
+            None if rec.charge is None else to_units(money.round_money(rec.charge)),
+            None if ms_fee is None else to_units(money.round_money(ms_fee)), rec.currency, rec.capability,
+            rec.operator,
         ])
 
     # Write: calls first (their ids), then the ledger entries that name them.
@@ -151,7 +176,7 @@ def _pool_alerts(session: Session, ctx: Context, pool: Pool, before: int, at: da
 # --- a whole import --------------------------------------------------------------------------------
 
 
-Source = tuple[str, str, Iterable[CallRecord | RowError]]  # (file name, format, records)
+Source = tuple[str, str, Iterable[Item]]  # (file name, format, records)
 
 #: How far back a call may start and still be rated without --allow-old: a lot lasts 12 months, so
 #: a call older than this could not have drawn on any lot bought for it (SPEC §6; the time model).
@@ -187,34 +212,46 @@ def rate_records(
     progress: Callable[[int], None] | None = None,
     rejects_out: IO[str] | None = None,
     allow_old: bool = False,
+    charges: str = CHARGES_TABLE,
 ) -> Summary:
     """Rate every record of ``sources`` for the tenant. ``db`` is a :class:`credits_cli.db.Database`.
 
     ``batch_size`` is the records per transaction (the CLI passes ``CREDITS_RATE_BATCH``).
     Each rejected row goes to ``rejects_out`` (the ``--rejects`` CSV) as it is found (see
-    :class:`Rejects`); the summary counts them. The import's record (``imports``) is written with its first batch and
-    finished with the summary; an import that fails part-way is finished as failed, with why.
+    :class:`Rejects`); the summary counts them, and collects what the files said of themselves
+    (:class:`credits_cli.readers.base.Note`). The import's record (``imports``) is written with
+    its first batch and finished with the summary; an import that fails part-way is finished as
+    failed, with why. ``charges``: ``table`` prices with the active rate table, ``export`` debits
+    what Microsoft charged (then a rate table, when there is one, only names destinations).
     """
     from credits_cli import rates, tenants
 
-    summary = Summary(dry_run=dry_run, files=[name for name, _, _ in sources])
+    if charges not in (CHARGES_TABLE, CHARGES_EXPORT):
+        raise ValueError(f"charges {charges!r}")
+    summary = Summary(dry_run=dry_run, files=[name for name, _, _ in sources], charges=charges)
     summary.formats = {name: fmt for name, fmt, _ in sources}
     reject = Rejects(summary, rejects_out)
 
     def records() -> Iterator[CallRecord | RowError]:
         for _name, _fmt, items in sources:
             for item in items:
+                if isinstance(item, Note):
+                    summary.notes.append(f"{item.source}: {item.text}")
+                    continue
                 summary.rows_read += 1
                 yield item
 
     with db.read() as session:
         tenant = tenants.resolve(session, tenant_slug)
-        book = rates.load_book(session, tenant)
-        ctx = store.load_context(session, tenant, book)
+        if charges == CHARGES_TABLE or rates.active_table(session, tenant) is not None:
+            book: RateBook | None = rates.load_book(session, tenant)
+        else:
+            book = None
+        ctx = store.load_context(session, tenant, book, charges)
         summary.balance_before = ledger.balance(session, tenant)
     summary.balance_after = summary.balance_before
     summary.currency = tenant.currency
-    summary.rate_table = book.name
+    summary.rate_table = book.name if book is not None else ""
     ordered = in_start_order(plausible(records(), clock.now(), allow_old=allow_old), reject,
                              memory_records=memory_records)
 
@@ -233,6 +270,7 @@ def rate_records(
             finally:
                 session.rollback()
         summary.rejects_failed = reject.failed
+        _currency_note(summary)
         return summary
 
     def open_run(session: Session) -> int:
@@ -273,8 +311,17 @@ def rate_records(
             db.write(lambda s: _finish(s, tenant.id or 0, summary, failed=failure))
         raise
     summary.rejects_failed = reject.failed
+    _currency_note(summary)
     summary.import_id = db.write(lambda s: _finish(s, tenant.id or 0, summary))
     return summary
+
+
+def _currency_note(summary: Summary) -> None:
+    if summary.other_currency:
+        summary.notes.append(
+            f"{summary.other_currency:,} row(s) were priced by Microsoft in another currency than "
+            f"{summary.currency}: they were rated with the rate table, and reconcile cannot compare them"
+        )
 
 
 def _finish(session: Session, tenant_id: int, summary: Summary, failed: str | None = None) -> int:

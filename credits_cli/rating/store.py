@@ -19,11 +19,11 @@ from credits_cli import history
 from credits_cli.models import Call, PoolUsage, Tenant, User
 from credits_cli.queries import db_time
 from credits_cli.rates import RateBook
-from credits_cli.rating.rules import Context
+from credits_cli.rating.rules import CHARGES_TABLE, Context
 from credits_cli.refdata import service
 
 
-def load_context(session: Session, tenant: Tenant, book: RateBook) -> Context:
+def load_context(session: Session, tenant: Tenant, book: RateBook | None, charges: str = CHARGES_TABLE) -> Context:
     """The users (with what each held when: :mod:`credits_cli.history`) and the service facts an
     import rates with."""
     svc = service()
@@ -35,7 +35,7 @@ def load_context(session: Session, tenant: Tenant, book: RateBook) -> Context:
             .where(User.__table__.c.tenant_id == tenant.id)  # type: ignore[attr-defined]
         )
     }
-    return Context(tenant, book, users, svc.zone_a, svc.dialout_alerts)
+    return Context(tenant, book, users, svc.zone_a, svc.dialout_alerts, charges=charges)
 
 
 def existing_ids(session: Session, tenant_id: int, ids: list[str]) -> set[str]:
@@ -128,7 +128,8 @@ class Pools:
 CALL_COLUMNS = (
     "tenant_id", "external_id", "import_id", "source_file", "source_line", "user_upn", "user_id", "start",
     "duration_seconds", "call_type", "kind", "number", "country", "domestic", "status", "reason", "rate_prefix",
-    "rate_name", "billed_seconds", "pool", "pool_seconds", "charged_seconds", "charge",
+    "rate_name", "billed_seconds", "pool", "pool_seconds", "charged_seconds", "charge", "ms_charge",
+    "ms_connection_fee", "ms_currency", "capability", "operator",
 )
 #: Positions in a row of CALL_COLUMNS.
 EXTERNAL_ID, START, CHARGE = (CALL_COLUMNS.index(name) for name in ("external_id", "start", "charge"))

@@ -34,6 +34,8 @@ class Summary:
     reasons: dict[str, int] = field(default_factory=dict)
     duplicates: int = 0
     rejected: int = 0
+    other_currency: int = 0
+    charges: str = "table"
     total_charged: Decimal = ZERO
     recharges_succeeded: int = 0
     recharges_failed: int = 0
@@ -54,6 +56,7 @@ class Summary:
         for reason, n in batch.reasons.items():
             self.reasons[reason] = self.reasons.get(reason, 0) + n
         self.duplicates += batch.duplicates
+        self.other_currency += batch.other_currency
         self.total_charged += batch.charged
         self.recharges_succeeded += batch.recharges_succeeded
         self.recharges_failed += batch.recharges_failed
@@ -68,12 +71,14 @@ class Summary:
             "files": self.files,
             "formats": self.formats,
             "rate_table": self.rate_table,
+            "charges": self.charges,
             "currency": self.currency,
             "rows_read": self.rows_read,
             "statuses": dict(self.statuses),
             "denied_reasons": dict(sorted(self.reasons.items())),
             "duplicates": self.duplicates,
             "rejected": self.rejected,
+            "other_currency": self.other_currency,
             "notes": list(self.notes),
             "total_charged": self.total_charged,
             "recharges": {
@@ -92,6 +97,7 @@ class BatchResult:
     statuses: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUSES, 0))
     reasons: dict[str, int] = field(default_factory=dict)
     duplicates: int = 0
+    other_currency: int = 0  # rows Microsoft priced in another currency than the tenant's (table mode)
     charged: Decimal = ZERO
     recharges_succeeded: int = 0
     recharges_failed: int = 0
