@@ -302,8 +302,8 @@ def decide_export(
         rate = lookup(Section.DIALOUT if kind is CallKind.DIALOUT else Section.OUTBOUND, visible) if visible else None
         domestic = _domestic(ctx, rec, user, country)
     billed = rate.billed_seconds(rec.duration_seconds) if rate else rec.duration_seconds
-    if total == 0:
-        return Decision(kind, Status.INCLUDED, "", domestic, rate, billed, None, billed, 0, ZERO)
+    if total == 0:  # Microsoft's plan or pool covered it (ours are not drawn on in this mode)
+        return Decision(kind, Status.INCLUDED, "", domestic, rate, billed, None, 0, 0, ZERO)
     denial = _license(rec, cls, kind, user)
     status = Status.DENIED if denial is not None else None
     return Decision(kind, status, denial or "", domestic, rate, billed, None, 0, billed,
