@@ -188,6 +188,10 @@ class Account:
         if amount <= 0:
             raise InvalidInput("a purchase must be more than zero")
         payments.check_purchase(self.tenant, self._payment_method(), at)
+        return self._credit(kind, amount, at, note)
+
+    def _credit(self, kind: str, amount: Decimal, at: datetime, note: str) -> int:
+        """A new lot of ``amount`` bought (or found) at ``at``, its entry, and the settlement of any debt."""
         months = service().lot_validity_months
         lot = Lot(
             tenant_id=self.tenant.id or 0,
@@ -212,6 +216,29 @@ class Account:
             self._entry(EntryKind.SETTLEMENT, -settle, at, lot_id=lot.id, note="covers calls charged below zero")
             self._entry(EntryKind.SETTLEMENT, settle, at, note=f"settled by lot {lot.id}")
         return lot.id
+
+    def adjust(self, amount: Decimal, at: datetime, note: str, *, lot_id: int | None = None) -> int | None:
+        """A correction of the balance by a signed ``amount`` (an ``adjustment`` entry of its own; SPEC §3).
+
+        A credit is a lot of its own (kind ``adjustment``, lasting as a purchase does), settling any
+        debt first; a debit is taken as a charge is, oldest lot first, or from lot ``lot_id`` first
+        (how a mistyped top-up is reversed). Returns the new lot's id for a credit.
+        """
+        if amount == 0:
+            raise InvalidInput("an adjustment of zero changes nothing")
+        if amount > 0:
+            return self._credit(EntryKind.ADJUSTMENT, amount, at, note)
+        before = self.balance
+        if lot_id is not None:
+            lot = next((x for x in self.lots if x.id == lot_id), None)
+            if lot is None:
+                raise InvalidInput(f"lot {lot_id} is not an open lot of {self.tenant.slug} (see credits balance)")
+            self.lots.remove(lot)
+            self.lots.insert(0, lot)
+        self._debit_lots(EntryKind.ADJUSTMENT, -amount, at, None, note)
+        self.lots.sort(key=lambda x: (x.purchased_at, x.id))
+        self._crossed_zero(before, at)
+        return None
 
     def charge(self, amount: Decimal, at: datetime, *, call_id: int | None = None, note: str = "") -> Decimal:
         """Debit a charge (oldest lot first), queue the zero event, run auto-recharge.
@@ -391,12 +418,75 @@ def topup(
             f"top-up of {money.fmt_display(amount, tenant.currency)} is below the minimum purchase of "
             f"{money.fmt_display(minimum, tenant.currency)}"
         )
-    when = at or clock.now()
+    now = clock.now()
+    when = _not_after_now(at, now, "a purchase")
     account = Account.load(session, tenant)
-    account.expire(when)
+    account.expire(now)
     lot_id = account.purchase(EntryKind.TOPUP, amount, when, note=note)
+    account.expire(now)  # bought more than a year ago (--at): already expired
     account.flush()
     return lot_id, account.balance
+
+
+def _not_after_now(at: datetime | None, now: datetime, what: str) -> datetime:
+    """The service time of an entry: ``at`` (when it really happened), never after now."""
+    if at is None:
+        return now
+    if at > now:
+        raise InvalidInput(f"--at {clock.iso(at)} is in the future; {what} is recorded when it has happened")
+    return at
+
+
+def adjust(
+    session: Session, tenant: Tenant, amount: Decimal, reason: str, *, at: datetime | None = None,
+    lot_id: int | None = None,
+) -> tuple[int | None, Decimal]:
+    """A signed correction with its reason (SPEC §2 ``adjust``). Returns (new lot id or None, balance)."""
+    if not reason.strip():
+        raise InvalidInput("an adjustment needs a reason (--reason TEXT): the books keep why")
+    now = clock.now()
+    when = _not_after_now(at, now, "an adjustment")
+    account = Account.load(session, tenant)
+    account.expire(now)
+    lot = account.adjust(amount, when, " ".join(reason.split())[:500], lot_id=lot_id)
+    account.expire(now)
+    account.flush()
+    return lot, account.balance
+
+
+@dataclass(frozen=True)
+class Assertion:
+    """The balance the admin center showed at a moment, against the books (``balance assert``)."""
+
+    at: datetime
+    shown: Decimal
+    books: Decimal  # what had happened by ``at`` (service time), as the books hold it now
+    difference: Decimal  # shown - books: what an adjustment would add
+    adjusted: bool
+
+
+def assert_balance(
+    session: Session, tenant: Tenant, shown: Decimal, *, at: datetime | None = None, adjust_to: bool = False,
+    who: str = "",
+) -> Assertion:
+    """Compare the balance the Microsoft 365 admin center showed at ``at`` (default now) with the
+    books: the entries of what had happened by then (purchases made, calls made, lots expired),
+    whenever they were booked. With ``adjust_to``, book the difference as an adjustment dated ``at``."""
+    now = clock.now()
+    when = _not_after_now(at, now, "a balance")
+    account = Account.load(session, tenant)
+    account.expire(now)  # expiries up to now are in the books before they are compared
+    account.flush()
+    books = balance_served_by(session, tenant, when)
+    difference = shown - books
+    adjusted = False
+    if adjust_to and difference != 0:
+        by = f" (by {who})" if who else ""
+        note = f"balance assert: the admin center showed {money.fmt(shown)} at {clock.iso(when)}{by}"
+        account.adjust(difference, when, note)
+        account.flush()
+        adjusted = True
+    return Assertion(when, shown, books, difference, adjusted)
 
 
 def housekeep(session: Session, tenant: Tenant, at: datetime | None = None) -> Decimal:
@@ -460,6 +550,24 @@ def iter_entries(
     yield from session.execute(query)
 
 
+def adjustments(
+    session: Session, tenant: Tenant, start: datetime | None = None, end: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Every adjustment entry (posted in [start, end) when given): corrections are always shown."""
+    t = LedgerEntry.__table__  # type: ignore[attr-defined]
+    query = sa.select(t.c.id, t.c.service_at, t.c.posted_at, t.c.amount, t.c.lot_id, t.c.note).where(
+        t.c.tenant_id == tenant.id, t.c.kind == EntryKind.ADJUSTMENT
+    )
+    if start is not None:
+        query = query.where(t.c.posted_at >= start)
+    if end is not None:
+        query = query.where(t.c.posted_at < end)
+    return [
+        {"id": i, "occurred_at": service_at, "posted_at": posted_at, "amount": amount, "lot": lot_id, "note": note}
+        for i, service_at, posted_at, amount, lot_id, note in session.execute(query.order_by(t.c.id))
+    ]
+
+
 def verify(session: Session, tenant: Tenant) -> dict[str, Any]:
     """Re-add everything and check the invariants; raise LedgerBroken at the first broken one."""
     tid = tenant.id
@@ -502,7 +610,10 @@ def verify(session: Session, tenant: Tenant) -> dict[str, Any]:
         if lot.remaining < 0 or lot.remaining > lot.amount:
             raise LedgerBroken(f"lot {lot.id}: remaining {lot.remaining} outside 0..{lot.amount}")
         credited = session.execute(
-            sa.select(sa.func.sum(amount)).where(ledger.c.lot_id == lot.id, ledger.c.kind.in_(FUNDING_KINDS))
+            sa.select(sa.func.sum(amount)).where(
+                ledger.c.lot_id == lot.id,
+                sa.or_(ledger.c.kind.in_(FUNDING_KINDS), sa.and_(ledger.c.kind == EntryKind.ADJUSTMENT, amount > 0)),
+            )
         ).scalar()
         if money.from_units(int(credited or 0)) != lot.amount:
             raise LedgerBroken(f"lot {lot.id}: purchase of {lot.amount} is not in the ledger")
@@ -569,6 +680,7 @@ def verify(session: Session, tenant: Tenant) -> dict[str, Any]:
         "unfunded": money.from_units(unfunded),
         "calls": int(call_count or 0),
         "charges_without_call": int(orphan or 0),
+        "adjustments": adjustments(session, tenant),
     }
 
 

@@ -92,11 +92,14 @@ def check_currency(currency: str) -> str:
     return code
 
 
-def parse_amount(text: str, currency: str, *, what: str = "amount") -> Decimal:
+def parse_amount(
+    text: str, currency: str, *, what: str = "amount", signed: bool = False, zero: bool = False
+) -> Decimal:
     """Parse an amount a person typed: plain digits with an optional decimal point.
 
-    Refuses zero, negatives, NaN and infinities, exponents, thousands
-    separators, more decimals than the currency has, and absurd sizes.
+    Refuses zero (unless ``zero``), negatives (unless ``signed``: then ``-`` or ``+``
+    leads), NaN and infinities, exponents, thousands separators, more decimals than
+    the currency has, and absurd sizes.
     """
     if not isinstance(text, str):
         raise InvalidInput(f"{what} must be text such as 100 or 100.50")
@@ -104,6 +107,9 @@ def parse_amount(text: str, currency: str, *, what: str = "amount") -> Decimal:
     digits = currency_digits(currency)
     if not raw:
         raise InvalidInput(f"{what} is empty; give a number such as 100 or 100.50")
+    if signed and raw[:1] in "+-" and len(raw) > 1:
+        value = parse_amount(raw[1:], currency, what=what)
+        return -value if raw[0] == "-" else value
     if raw.startswith("-"):
         raise InvalidInput(f"{what} {raw} is negative; give a positive amount")
     if not _AMOUNT_RE.match(raw):
@@ -112,7 +118,7 @@ def parse_amount(text: str, currency: str, *, what: str = "amount") -> Decimal:
             "(no signs, exponents, separators or currency symbols)"
         )
     value = Decimal(raw)
-    if value == 0:
+    if value == 0 and not zero:
         raise InvalidInput(f"{what} must be more than zero")
     places = len(raw.partition(".")[2].rstrip("0"))
     if places > digits:

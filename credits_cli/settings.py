@@ -16,6 +16,7 @@ rest is given to the functions that need it as plain arguments.
 | ``CREDITS_SMTP_CAFILE`` | ``smtp_cafile``: the CAs (PEM) trusted for the SMTP server, not the system's |
 | ``CREDITS_NO_QUICK`` | ``fast_balance`` off: ``balance`` always takes the full path |
 | ``CREDITS_DEBUG`` | ``debug``: an unexpected error shows its traceback |
+| ``USER`` / ``LOGNAME`` | ``operator``: who made a correction (kept in its note) |
 
 ``CREDITS_DB``, ``CREDITS_TENANT``, ``CREDITS_SMTP`` and ``CREDITS_SENDER`` are
 the environment variables of command-line options (Typer reads them with the
@@ -46,6 +47,7 @@ class Settings:
     smtp_cafile: Path | None = None
     fast_balance: bool = True
     debug: bool = False
+    operator: str = ""  # who runs the command (USER / LOGNAME): kept with an adjustment
 
     def rate_batch(self) -> int | None:
         """Calls per rating transaction, or None for rating's own default. Checked here, when an
@@ -72,5 +74,6 @@ def from_environ(env: Mapping[str, str]) -> Settings:
         smtp_cafile=Path(cafile) if cafile else None,
         fast_balance=not env.get("CREDITS_NO_QUICK"),
         debug=bool(env.get("CREDITS_DEBUG")),
+        operator=(env.get("USER") or env.get("LOGNAME") or env.get("USERNAME") or "")[:64],
     )
 

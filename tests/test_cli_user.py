@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -76,7 +77,7 @@ def test_import_booleans_and_bom(cli, bare, tmp_path: Path) -> None:
         bom=True,
     )
     doc = assert_json(cli("user", "import", str(path), "--json"))
-    assert doc == {"added": 5, "updated": 0, "errors": []}
+    assert (doc["added"], doc["updated"], doc["errors"]) == (5, 0, [])
     assert rows("SELECT upn, name, country, plan, conferencing, licensed FROM users ORDER BY upn") == [
         ("a@contoso.com", "A", "US", "domestic", 1, 0),
         ("b@contoso.com", "B", "GB", "domestic-international", 1, 0),
@@ -217,7 +218,7 @@ def test_import_xlsx(cli, bare, tmp_path: Path) -> None:
         ["d@contoso.com", None, "US", "payg", None, None],
     ])
     doc = assert_json(cli("user", "import", str(path), "--json"))
-    assert doc == {"added": 4, "updated": 0, "errors": []}
+    assert (doc["added"], doc["updated"], doc["errors"]) == (4, 0, [])
     assert rows("SELECT upn, name, country, plan, conferencing, licensed FROM users ORDER BY upn") == [
         ("a@contoso.com", "A", "US", "domestic", 1, 0),
         ("b@contoso.com", "B", "GB", "domestic-international", 1, 0),
@@ -330,3 +331,26 @@ def test_a_workbook_over_the_size_limits_is_refused(cli, bare, tmp_path: Path, m
     monkeypatch.setattr(users, "MAX_UNPACKED_BYTES", 2000)
     assert_error(cli("user", "import", str(path)), "unpacks to more than 2,000 bytes")
     assert rows("SELECT count(*) FROM users") == [(0,)]
+
+
+def test_import_never_touches_licenses_it_does_not_name_and_says_what_it_takes(cli, tenant, tmp_path) -> None:
+    assert cli("user", "add", "ada@contoso.com", "--country", "US", "--plan", "payg").exit_code == 0
+    assert cli("user", "add", "bob@contoso.com", "--country", "US").exit_code == 0
+    assert cli("license", "assign", "ada@contoso.com", "bob@contoso.com").exit_code == 0
+    no_column = tmp_path / "plans.csv"
+    no_column.write_text("upn,country,plan\nada@contoso.com,US,domestic\nbob@contoso.com,US,\n")
+    r = cli("user", "import", str(no_column), "--json")
+    doc = json.loads(r.stdout)
+    assert (doc["updated"], doc["unchanged"], doc["licenses_taken"], doc["plans_changed"]) == (1, 1, 0, 1)
+    licensed = {u["upn"] for u in json.loads(cli("license", "list", "--json").stdout)}
+    assert licensed == {"ada@contoso.com", "bob@contoso.com"}
+    taking = tmp_path / "take.csv"
+    taking.write_text("upn,country,licensed\nada@contoso.com,US,no\nbob@contoso.com,US,\n")
+    before = json.loads(cli("user", "list", "--json").stdout)
+    r = cli("user", "import", str(taking), "--dry-run")
+    assert r.exit_code == 0 and "dry run" in r.stdout and "ada@contoso.com: licensed True -> False" in r.stdout
+    assert "1 user(s) would lose the Communications Credits license" in " ".join(r.stderr.split())
+    assert json.loads(cli("user", "list", "--json").stdout) == before  # nothing written
+    r = cli("user", "import", str(taking))
+    assert "taken away: 1" in r.stdout and "lost the Communications Credits license" in " ".join(r.stderr.split())
+    assert {u["upn"] for u in json.loads(cli("license", "list", "--json").stdout)} == {"bob@contoso.com"}

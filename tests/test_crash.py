@@ -20,8 +20,8 @@ from pathlib import Path
 
 from sqlmodel import Session, col, select
 
+from credits_cli import clock, ledger, notify, payments, tenants
 from credits_cli import db as dbmod
-from credits_cli import ledger, notify, payments, tenants
 from credits_cli.models import LedgerEntry, Lot, Notification, Tenant
 from tests import crash, procs
 from tests.smtp import Inbox, smtp_server
@@ -242,7 +242,9 @@ def test_expiry_write_off_killed_and_rerun_equals_a_clean_run(tmp_path: Path) ->
             def work(s: Session) -> None:
                 t = s.exec(select(Tenant)).one()
                 for month in (1, 3, 5):
+                    clock.pin(datetime(2025, month, 10, 12))  # each bought, and booked, in its month
                     ledger.topup(s, t, Decimal(60 + month), note=f"m{month}", at=datetime(2025, month, 10, 12))
+                clock.pin(None)
 
             database.write(work)
 

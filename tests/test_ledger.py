@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import Session, select
 
+from credits_cli import clock, ledger, payments, tenants
 from credits_cli import db as dbmod
-from credits_cli import ledger, payments, tenants
 from credits_cli.errors import InvalidInput, LedgerBroken, PurchaseRefused
 from credits_cli.models import AutoRecharge, Lot, Notification, Tenant
 
@@ -62,6 +62,7 @@ class Env:
         return self.write(work)
 
     def topup(self, amount: str, at: datetime) -> int:
+        clock.pin(at)  # bought, and booked, at ``at`` (the simulated present)
         return self.write(lambda s, t: ledger.topup(s, t, D(amount), at=at)[0])
 
     def charge(self, amount: str, at: datetime) -> Decimal:
@@ -458,6 +459,7 @@ def test_ledger_invariant_over_any_sequence(ops: list[tuple[str, Any, int]]) -> 
                     amount = D(a) + D(b) / 100
                     before = e.balance()
                     try:
+                        clock.pin(now)
                         e.write(lambda s, t, amount=amount, at=now: ledger.topup(s, t, amount, at=at))
                     except PurchaseRefused:
                         assert e.balance() == before  # nothing written

@@ -221,6 +221,7 @@ class FundingMachine(RuleBasedStateMachine):
     @rule(amount=amounts)
     def topup(self, amount: Decimal) -> None:
         at = self.model.now
+        clock.pin(at)  # bought, and booked, in the simulated present
 
         def work(s: Session) -> bool:
             try:

@@ -263,3 +263,16 @@ def say(text: str) -> None:
 
 #: ``--json`` of every data command.
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+
+#: ``--at``: when something really happened (never in the future).
+At = Annotated[
+    str | None,
+    typer.Option("--at", help="When it really happened: a date or time, ISO 8601 (UTC), e.g. 2026-10-01."),
+]
+
+
+def at_moment(text: str | None) -> datetime | None:
+    """``--at``: an ISO 8601 date or time (UTC unless it says otherwise), or None."""
+    from credits_cli import clock
+
+    return clock.parse_timestamp(text, what="--at") if text else None

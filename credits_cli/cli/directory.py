@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from credits_cli.cli.common import Json, fail, print_json, say, state, table
+from credits_cli.cli.common import At, Json, at_moment, fail, print_json, say, state, table, warn
 
 if TYPE_CHECKING:
     from credits_cli.models import Admin, Tenant, User
@@ -192,18 +192,27 @@ def admin_remove(
 def user_add(
     ctx: typer.Context,
     upn: Annotated[str, typer.Argument(help="User principal name, e.g. ada@contoso.com.")],
-    country: Annotated[str, typer.Option("--country", help="Usage location (ISO alpha-2).")],
+    country: Annotated[
+        str | None, typer.Option("--country", help="Usage location (ISO alpha-2); needed for a new user.")
+    ] = None,
     plan: Annotated[str | None, typer.Option("--plan", help="none | domestic | domestic-international | payg.")] = None,
     conferencing: Annotated[
         bool | None, typer.Option("--conferencing/--no-conferencing", help="Holds an Audio Conferencing license.")
     ] = None,
     name: Annotated[str | None, typer.Option("--name", help="Display name.")] = None,
+    at: At = None,
     json_out: Json = False,
 ) -> None:
-    """Add a user, or update the fields given of an existing one."""
+    """Add a user, or update the fields given of an existing one.
+
+    Changes of country, plan and Audio Conferencing are dated: from --at when given; otherwise a
+    new user's first values hold from the beginning (so last month's calls can be imported after
+    setting up today) and a later change from now.
+    """
     from credits_cli import users
 
     st = state(ctx)
+    when = at_moment(at)
 
     def work(s: Any) -> tuple[dict[str, Any], bool]:
         user, created = users.upsert_user(
@@ -214,6 +223,7 @@ def user_add(
             plan=plan if plan is not None else None,
             conferencing=conferencing,
             name=name,
+            at=when,
         )
         return user_doc(user), created
 
@@ -237,13 +247,20 @@ def user_import(
             "upn,name,country,plan,conferencing,licensed in its first row."
         ),
     ],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would change; write nothing.")] = False,
+    at: At = None,
     json_out: Json = False,
 ) -> None:
-    """Add or update users from a CSV file or an Excel workbook, .xlsx (all rows or none)."""
+    """Add or update users from a CSV file or an Excel workbook, .xlsx (all rows or none).
+
+    A column left out (or a cell left blank) changes nothing: a file without `licensed` never touches
+    licenses. Licenses given or taken and plans changed are counted in the output.
+    """
     from credits_cli import users
 
     st = state(ctx)
-    result = st.db.write(lambda s: users.import_users(s, st.tenant(s), file))
+    when = at_moment(at)
+    result = st.db.write(lambda s: users.import_users(s, st.tenant(s), file, at=when, dry_run=dry_run))
     if result.errors:
         # The write above changed nothing when there were errors: import_users stops before writing.
         first = result.errors[0]
@@ -251,21 +268,47 @@ def user_import(
         if json_out:
             print_json({"added": 0, "updated": 0, "errors": result.errors})
         fail(f"{file}: {first}{more}; nothing imported")
-    doc = {"added": result.added, "updated": result.updated, "errors": []}
+    doc = {"added": result.added, "updated": result.updated, "unchanged": result.unchanged,
+           "licenses_given": result.licenses_given, "licenses_taken": result.licenses_taken,
+           "plans_changed": result.plans_changed, "changes": result.changes, "dry_run": dry_run, "errors": []}
     if json_out:
         print_json(doc)
-    else:
-        say(f"{file}: {result.added} added, {result.updated} updated")
+        return
+    would = "would be " if dry_run else ""
+    say(f"{file}: {result.added} {would}added, {result.updated} {would}updated, {result.unchanged} unchanged"
+        f"{' (dry run: nothing written)' if dry_run else ''}")
+    if result.licenses_given or result.licenses_taken or result.plans_changed:
+        say(f"licenses {would}given: {result.licenses_given}, {would}taken away: {result.licenses_taken}; "
+            f"plans {would}changed: {result.plans_changed}")
+    if result.licenses_taken:
+        warn(f"{result.licenses_taken} user(s) {'would lose' if dry_run else 'lost'} the Communications Credits "
+             "license: their calls beyond included minutes are denied from then on")
+    if dry_run:
+        for line in result.changes:
+            say(f"  {line}")
 
 
 @user_app.command("list")
-def user_list(ctx: typer.Context, json_out: Json = False) -> None:
-    """List users with their plan, conferencing and license."""
-    from credits_cli import users
+def user_list(
+    ctx: typer.Context,
+    at: Annotated[str | None, typer.Option("--at", help="As they were at this moment (ISO 8601, UTC).")] = None,
+    json_out: Json = False,
+) -> None:
+    """List users with their plan, conferencing and license (now, or --at a past moment)."""
+    from credits_cli import history, users
 
     st = state(ctx)
+    when = at_moment(at)
     with st.db.read() as s:
-        docs = [user_doc(u) for u in users.list_users(s, st.tenant(s))]
+        t = st.tenant(s)
+        docs = [user_doc(u) for u in users.list_users(s, t)]
+        if when is not None:
+            lines = history.timelines(s, t)
+            by_upn = {u.upn: u.id or 0 for u in users.list_users(s, t)}
+            for d in docs:
+                held = lines[by_upn[d["upn"]]].at(when)
+                d.update(country=held.country, plan=held.plan, conferencing=held.conferencing,
+                         licensed=held.licensed)
     if json_out:
         print_json(docs)
     elif not docs:
@@ -292,15 +335,17 @@ def user_list(ctx: typer.Context, json_out: Json = False) -> None:
 
 
 def _license_change(
-    ctx: typer.Context, upns: list[str] | None, file: Path | None, licensed: bool, json_out: bool
+    ctx: typer.Context, upns: list[str] | None, file: Path | None, licensed: bool, json_out: bool,
+    at: str | None = None,
 ) -> None:
     from credits_cli import users
 
     st = state(ctx)
+    when = at_moment(at)
     wanted = list(upns or [])
     if file is not None:
         wanted += users.read_upn_file(file)
-    changed = st.db.write(lambda s: [u.upn for u in users.set_license(s, st.tenant(s), wanted, licensed)])
+    changed = st.db.write(lambda s: [u.upn for u in users.set_license(s, st.tenant(s), wanted, licensed, when)])
     verb = "assigned" if licensed else "unassigned"
     if json_out:
         print_json({verb: changed})
@@ -313,15 +358,23 @@ FileOpt = Annotated[Path | None, typer.Option("--file", help="A file with one UP
 
 
 @license_app.command("assign")
-def license_assign(ctx: typer.Context, upns: UpnsArg = None, file: FileOpt = None, json_out: Json = False) -> None:
-    """Assign the Communications Credits license to users."""
-    _license_change(ctx, upns, file, True, json_out)
+def license_assign(
+    ctx: typer.Context, upns: UpnsArg = None, file: FileOpt = None, at: At = None, json_out: Json = False
+) -> None:
+    """Assign the Communications Credits license to users.
+
+    Dated: from --at when given; a user's first license otherwise holds from the beginning (so last
+    month's calls can be imported after setting up today), a later one from now.
+    """
+    _license_change(ctx, upns, file, True, json_out, at)
 
 
 @license_app.command("unassign")
-def license_unassign(ctx: typer.Context, upns: UpnsArg = None, file: FileOpt = None, json_out: Json = False) -> None:
-    """Remove the Communications Credits license from users."""
-    _license_change(ctx, upns, file, False, json_out)
+def license_unassign(
+    ctx: typer.Context, upns: UpnsArg = None, file: FileOpt = None, at: At = None, json_out: Json = False
+) -> None:
+    """Remove the Communications Credits license from users (from --at, or now)."""
+    _license_change(ctx, upns, file, False, json_out, at)
 
 
 @license_app.command("list")

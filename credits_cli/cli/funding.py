@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from credits_cli.cli.common import Json, listing, print_json, print_json_stream, say, state, table, warn
+from credits_cli.cli.common import At, Json, at_moment, listing, print_json, print_json_stream, say, state, table, warn
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -22,13 +22,21 @@ autorecharge_app = typer.Typer(
 )
 
 
+balance_app = typer.Typer(help="Balance, funding lots and their expiry, auto-recharge settings, runway.")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(payment_app, name="payment")
     app.command("topup")(topup)
+    # a negative amount (-4500) reads as the argument it is, not as an unknown option
+    app.command("adjust", context_settings={"ignore_unknown_options": True})(adjust)
     app.add_typer(autorecharge_app, name="autorecharge")
-    app.command("balance")(balance)
+    app.add_typer(balance_app, name="balance")
     app.command("ledger")(ledger_cmd)
     app.command("verify")(verify)
+
+
+
 
 
 def payment_doc(method: Any) -> dict[str, Any]:
@@ -117,17 +125,22 @@ def topup(
     ctx: typer.Context,
     amount: Annotated[str, typer.Argument(help="Amount in the tenant's currency, e.g. 100 or 100.50.")],
     note: Annotated[str, typer.Option("--note", help="A note kept with the purchase.")] = "",
+    at: At = None,
     json_out: Json = False,
 ) -> None:
-    """Buy credits once (a lot that expires after 12 months)."""
+    """Buy credits once (a lot that expires 12 months after it was bought).
+
+    --at records a purchase made earlier (the day it was really bought: its lot expires a year after).
+    """
     from credits_cli import ledger, money
 
     st = state(ctx)
+    when = at_moment(at)
 
     def work(s: Session) -> dict[str, Any]:
         t = st.tenant(s, lock=True)
         value = money.parse_amount(amount, t.currency)
-        lot_id, after = ledger.topup(s, t, value, note=note)
+        lot_id, after = ledger.topup(s, t, value, note=note, at=when)
         return {"lot": lot_id, "amount": value, "balance": after, "currency": t.currency}
 
     doc = st.db.write(work)
@@ -139,6 +152,40 @@ def topup(
             f"topped up {money.fmt_display(doc['amount'], cur)} (lot {doc['lot']}); "
             f"balance {money.fmt_display(doc['balance'], cur)}"
         )
+
+
+def adjust(
+    ctx: typer.Context,
+    amount: Annotated[str, typer.Argument(help="Signed amount in the tenant's currency: -100 takes, 25.50 adds.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why: kept with the entry, shown by verify and reports.")],
+    lot: Annotated[int | None, typer.Option("--lot", help="Take a debit from this lot first (a mistyped top-up).")]
+    = None,
+    at: At = None,
+    json_out: Json = False,
+) -> None:
+    """Correct the balance with an entry of its own: nothing is deleted, the books keep why.
+
+    A mistyped top-up of 5000 for 500 is reversed with: credits adjust -4500 --reason "typo: 500" --lot 3
+    """
+    from credits_cli import ledger, money
+
+    st = state(ctx)
+    when = at_moment(at)
+
+    def work(s: Session) -> dict[str, Any]:
+        t = st.tenant(s, lock=True)
+        value = money.parse_amount(amount, t.currency, what="adjustment", signed=True)
+        why = reason + (f" (by {st.settings.operator})" if st.settings.operator else "")
+        lot_id, after = ledger.adjust(s, t, value, why, at=when, lot_id=lot)
+        return {"amount": value, "lot": lot_id, "balance": after, "currency": t.currency, "reason": why}
+
+    doc = st.db.write(work)
+    if json_out:
+        print_json(doc)
+    else:
+        cur = doc["currency"]
+        say(f"adjusted by {money.fmt_display(doc['amount'], cur)} ({doc['reason']}); "
+            f"balance {money.fmt_display(doc['balance'], cur)}")
 
 
 # --- autorecharge ---------------------------------------------------------------------
@@ -209,8 +256,14 @@ def autorecharge_off(ctx: typer.Context, json_out: Json = False) -> None:
 # --- balance, ledger, verify ----------------------------------------------------------
 
 
+@balance_app.callback(invoke_without_command=True)
 def balance(ctx: typer.Context, json_out: Json = False) -> None:
-    """Balance, funding lots and their expiry, auto-recharge settings, runway."""
+    """Balance, funding lots and their expiry, auto-recharge settings, runway.
+
+    `credits balance assert AMOUNT` compares it with the balance the admin center shows.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
     from credits_cli import balance as document
     from credits_cli import clock, money, runway
 
@@ -263,6 +316,48 @@ def balance(ctx: typer.Context, json_out: Json = False) -> None:
             ],
             justify_right={"amount", "remaining"},
         )
+
+
+@balance_app.command("assert")
+def balance_assert(
+    ctx: typer.Context,
+    amount: Annotated[str, typer.Argument(help="The balance the Microsoft 365 admin center shows, e.g. 280.91.")],
+    at: At = None,
+    do_adjust: Annotated[
+        bool, typer.Option("--adjust", help="Book the difference as an adjustment entry that closes it.")
+    ] = False,
+    json_out: Json = False,
+) -> None:
+    """Compare the balance the admin center shows (at --at, default now) with the books.
+
+    The books' balance at that moment is what had happened by then (purchases made, calls made, lots
+    expired), whenever it was booked. With --adjust the difference becomes an adjustment entry (a note,
+    who, when), which verify and the reports show.
+    """
+    from credits_cli import clock, ledger, money
+
+    st = state(ctx)
+    when = at_moment(at)
+
+    def work(s: Session) -> tuple[Any, str]:
+        t = st.tenant(s, lock=True)
+        shown = money.parse_amount(amount, t.currency, what="balance", zero=True)
+        return ledger.assert_balance(s, t, shown, at=when, adjust_to=do_adjust, who=st.settings.operator), t.currency
+
+    result, cur = st.db.write(work)
+    doc = {"at": result.at, "shown": result.shown, "books": result.books, "difference": result.difference,
+           "adjusted": result.adjusted, "currency": cur}
+    if json_out:
+        print_json(doc)
+        return
+    m = money.fmt_display
+    say(f"admin center {m(result.shown, cur)} at {clock.iso(result.at)}; the books {m(result.books, cur)}")
+    if result.difference == 0:
+        say("they agree")
+    elif result.adjusted:
+        say(f"adjusted by {m(result.difference, cur)}: the books now agree")
+    else:
+        warn(f"the books differ by {m(result.difference, cur)}; add --adjust to book the difference")
 
 
 def ledger_cmd(
@@ -325,7 +420,7 @@ def ledger_cmd(
 
 def verify(ctx: typer.Context, json_out: Json = False) -> None:
     """Re-add the ledger and check its invariants; exit 1 at the first broken one."""
-    from credits_cli import ledger, money
+    from credits_cli import clock, ledger, money
 
     st = state(ctx)
     with st.db.read() as s:
@@ -338,3 +433,6 @@ def verify(ctx: typer.Context, json_out: Json = False) -> None:
             f"ok: {doc['entries']} ledger entries over {doc['lots']} lots and {doc['calls']} calls add up; "
             f"balance {money.fmt_display(doc['balance'], t.currency)}"
         )
+        for a in doc["adjustments"]:
+            say(f"adjustment #{a['id']} of {money.fmt_display(a['amount'], t.currency)} posted "
+                f"{clock.iso(a['posted_at'])}: {a['note']}")

@@ -137,6 +137,13 @@ def show_report(r: Report) -> None:
         bal.add_row("Adjustments and settlements", m(r.other))
     bal.add_row("[bold]Closing balance[/]", f"[bold]{m(r.closing)}[/]")
     out.print(bal)
+    if r.adjustments:
+        adj = Table(title="Adjustments", title_justify="left", header_style="bold")
+        for name in ("posted", "for", "amount", "note"):
+            adj.add_column(name, justify="right" if name == "amount" else "left", overflow="fold")
+        for a in r.adjustments:
+            adj.add_row(str(a["posted_at"].date()), str(a["occurred_at"].date()), m(a["amount"]), escape(a["note"]))
+        out.print(adj)
 
     kinds = Table(title="Spend by kind (calls made in the period)", title_justify="left", header_style="bold")
     for name, right in (("kind", False), ("calls", True), ("charged", True), ("charged min", True),

@@ -34,7 +34,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from credits_cli import clock, money
+from credits_cli import clock, ledger, money
 from credits_cli.errors import InvalidInput
 from credits_cli.kinds import SPENDING_KINDS, STATUSES, EntryKind, Status
 from credits_cli.models import Call, LedgerEntry, PoolUsage, Tenant, User
@@ -287,6 +287,7 @@ class Report:
     daily: list[DayRow]
     notes: list[str] = field(default_factory=list)
     period_reason: str = ""
+    adjustments: list[dict[str, Any]] = field(default_factory=list)  # every correction posted in the period
 
     @property
     def funding(self) -> Decimal:
@@ -334,6 +335,8 @@ class Report:
         rows.append(("Calls by status", "Total", self.calls))
         for d in self.denied:
             rows.append(("Denied calls", d.reason or "(no reason)", d.calls))
+        for a in self.adjustments:
+            rows.append(("Adjustments", f"{clock.iso(a['posted_at'])}: {a['note']}", a["amount"]))
         return rows
 
     def _status_order(self) -> list[str]:
@@ -519,6 +522,7 @@ def build(
         destinations=destinations,
         daily=daily,
         period_reason=reason,
+        adjustments=ledger.adjustments(session, tenant, start, end),
     )
 
 
