@@ -31,7 +31,7 @@ from credits_cli.queries import Rows, SqliteRows, as_datetime
 
 _BALANCE = "SELECT COALESCE(SUM(amount), 0) FROM ledger WHERE tenant_id = :tenant"
 _LOTS = (
-    "SELECT id, kind, amount, remaining, purchased_at, expires_at FROM lots "
+    "SELECT number, kind, amount, remaining, purchased_at, expires_at FROM lots "
     "WHERE tenant_id = :tenant AND remaining > 0 ORDER BY purchased_at, id"
 )
 _AUTO_RECHARGE = "SELECT enabled, threshold, amount, last_failure_at FROM auto_recharge WHERE tenant_id = :tenant"

@@ -46,6 +46,7 @@ class RechargeOutcome:
 @dataclass
 class _OpenLot:
     id: int
+    number: int  # the tenant's own number of the lot
     purchased_at: datetime
     expires_at: datetime
     remaining: Decimal
@@ -82,6 +83,8 @@ class Account:
     _method: Any = None
     #: When this account's entries are posted (booked): taken once (one transaction, one moment).
     posted_at: datetime = field(default_factory=clock.now)
+    #: The last lot number given in this transaction (None: not read yet)
+    _lot_numbers: int | None = None
     #: The auto-recharge threshold when the rule is on (copied from ``settings``: the per-call check
     #: reads a plain field); None when off. :meth:`auto_recharge` re-reads the settings below it.
     _threshold: Decimal | None = None
@@ -112,7 +115,8 @@ class Account:
             .order_by(col(Lot.purchased_at), col(Lot.id))
         ).all()
         lots = [
-            _OpenLot(id=lot.id or 0, purchased_at=lot.purchased_at, expires_at=lot.expires_at, remaining=lot.remaining)
+            _OpenLot(id=lot.id or 0, number=lot.number, purchased_at=lot.purchased_at, expires_at=lot.expires_at,
+                     remaining=lot.remaining)
             for lot in rows
         ]
         return cls(
@@ -176,7 +180,7 @@ class Account:
                 amount = lot.remaining
                 lot.remaining = ZERO
                 lot.dirty = True
-                note = f"lot {lot.id} expired unused"
+                note = f"lot {lot.number} expired unused"
                 self._entry(EntryKind.EXPIRY, -amount, lot.expires_at, lot_id=lot.id, note=note)
                 expired += amount
         if expired:
@@ -193,8 +197,10 @@ class Account:
     def _credit(self, kind: str, amount: Decimal, at: datetime, note: str) -> int:
         """A new lot of ``amount`` bought (or found) at ``at``, its entry, and the settlement of any debt."""
         months = service().lot_validity_months
+        number = self._next_number()
         lot = Lot(
             tenant_id=self.tenant.id or 0,
+            number=number,
             kind=kind,
             amount=amount,
             remaining=amount,
@@ -206,7 +212,8 @@ class Account:
         self.session.flush()
         assert lot.id is not None
         self._entry(kind, amount, at, lot_id=lot.id, note=note)
-        open_lot = _OpenLot(id=lot.id, purchased_at=at, expires_at=lot.expires_at, remaining=amount, dirty=True)
+        open_lot = _OpenLot(id=lot.id, number=number, purchased_at=at, expires_at=lot.expires_at, remaining=amount,
+                            dirty=True)
         self.lots.append(open_lot)
         self.lots.sort(key=lambda x: (x.purchased_at, x.id))
         debt = -self.unfunded
@@ -214,27 +221,37 @@ class Account:
             settle = min(debt, amount)
             open_lot.remaining -= settle
             self._entry(EntryKind.SETTLEMENT, -settle, at, lot_id=lot.id, note="covers calls charged below zero")
-            self._entry(EntryKind.SETTLEMENT, settle, at, note=f"settled by lot {lot.id}")
-        return lot.id
+            self._entry(EntryKind.SETTLEMENT, settle, at, note=f"settled by lot {number}")
+        return number
 
-    def adjust(self, amount: Decimal, at: datetime, note: str, *, lot_id: int | None = None) -> int | None:
+    def _next_number(self) -> int:
+        """The tenant's next lot number (1, 2, ...); counted once per transaction, then in memory."""
+        if self._lot_numbers is None:
+            t = Lot.__table__  # type: ignore[attr-defined]
+            self._lot_numbers = int(self.session.execute(
+                sa.select(sa.func.coalesce(sa.func.max(t.c.number), 0)).where(t.c.tenant_id == self.tenant.id)
+            ).scalar() or 0)
+        self._lot_numbers += 1
+        return self._lot_numbers
+
+    def adjust(self, amount: Decimal, at: datetime, note: str, *, lot: int | None = None) -> int | None:
         """A correction of the balance by a signed ``amount`` (an ``adjustment`` entry of its own; SPEC §3).
 
         A credit is a lot of its own (kind ``adjustment``, lasting as a purchase does), settling any
-        debt first; a debit is taken as a charge is, oldest lot first, or from lot ``lot_id`` first
-        (how a mistyped top-up is reversed). Returns the new lot's id for a credit.
+        debt first; a debit is taken as a charge is, oldest lot first, or from the lot numbered ``lot``
+        first (how a mistyped top-up is reversed). Returns the new lot's number for a credit.
         """
         if amount == 0:
             raise InvalidInput("an adjustment of zero changes nothing")
         if amount > 0:
             return self._credit(EntryKind.ADJUSTMENT, amount, at, note)
         before = self.balance
-        if lot_id is not None:
-            lot = next((x for x in self.lots if x.id == lot_id), None)
-            if lot is None:
-                raise InvalidInput(f"lot {lot_id} is not an open lot of {self.tenant.slug} (see credits balance)")
-            self.lots.remove(lot)
-            self.lots.insert(0, lot)
+        if lot is not None:
+            first = next((x for x in self.lots if x.number == lot), None)
+            if first is None:
+                raise InvalidInput(f"lot {lot} is not an open lot of {self.tenant.slug} (see credits balance)")
+            self.lots.remove(first)
+            self.lots.insert(0, first)
         self._debit_lots(EntryKind.ADJUSTMENT, -amount, at, None, note)
         self.lots.sort(key=lambda x: (x.purchased_at, x.id))
         self._crossed_zero(before, at)
@@ -411,7 +428,7 @@ def get_auto_recharge(session: Session, tenant: Tenant) -> AutoRecharge | None:
 def topup(
     session: Session, tenant: Tenant, amount: Decimal, note: str = "", at: datetime | None = None
 ) -> tuple[int, Decimal]:
-    """One-off funding. Returns (lot id, balance after)."""
+    """One-off funding. Returns (the lot's number, balance after)."""
     minimum = service().minimum(tenant.currency)
     if amount < minimum:
         raise InvalidInput(
@@ -441,14 +458,15 @@ def adjust(
     session: Session, tenant: Tenant, amount: Decimal, reason: str, *, at: datetime | None = None,
     lot_id: int | None = None,
 ) -> tuple[int | None, Decimal]:
-    """A signed correction with its reason (SPEC §2 ``adjust``). Returns (new lot id or None, balance)."""
+    """A signed correction with its reason (SPEC §2 ``adjust``; ``lot_id``: the tenant's lot number to take a
+    debit from first). Returns (the new lot's number or None, balance)."""
     if not reason.strip():
         raise InvalidInput("an adjustment needs a reason (--reason TEXT): the books keep why")
     now = clock.now()
     when = _not_after_now(at, now, "an adjustment")
     account = Account.load(session, tenant)
     account.expire(now)
-    lot = account.adjust(amount, when, " ".join(reason.split())[:500], lot_id=lot_id)
+    lot = account.adjust(amount, when, " ".join(reason.split())[:500], lot=lot_id)
     account.expire(now)
     account.flush()
     return lot, account.balance
@@ -539,9 +557,11 @@ def iter_entries(
     [start, end), streamed (a year of calls is a million entries): rows with ``id, service_at,
     posted_at, kind, amount, lot_id, call_id, note``, read while the session is open."""
     t = LedgerEntry.__table__  # type: ignore[attr-defined]
+    lots = Lot.__table__  # type: ignore[attr-defined]
     query = sa.select(
-        t.c.id, t.c.service_at, t.c.posted_at, t.c.kind, t.c.amount, t.c.lot_id, t.c.call_id, t.c.note
-    ).where(t.c.tenant_id == tenant.id)
+        t.c.id, t.c.service_at, t.c.posted_at, t.c.kind, t.c.amount, lots.c.number.label("lot_id"), t.c.call_id,
+        t.c.note,
+    ).select_from(t.outerjoin(lots, lots.c.id == t.c.lot_id)).where(t.c.tenant_id == tenant.id)
     if start is not None:
         query = query.where(t.c.posted_at >= start)
     if end is not None:
@@ -555,9 +575,10 @@ def adjustments(
 ) -> list[dict[str, Any]]:
     """Every adjustment entry (posted in [start, end) when given): corrections are always shown."""
     t = LedgerEntry.__table__  # type: ignore[attr-defined]
-    query = sa.select(t.c.id, t.c.service_at, t.c.posted_at, t.c.amount, t.c.lot_id, t.c.note).where(
-        t.c.tenant_id == tenant.id, t.c.kind == EntryKind.ADJUSTMENT
-    )
+    lots = Lot.__table__  # type: ignore[attr-defined]
+    query = sa.select(t.c.id, t.c.service_at, t.c.posted_at, t.c.amount, lots.c.number, t.c.note).select_from(
+        t.outerjoin(lots, lots.c.id == t.c.lot_id)
+    ).where(t.c.tenant_id == tenant.id, t.c.kind == EntryKind.ADJUSTMENT)
     if start is not None:
         query = query.where(t.c.posted_at >= start)
     if end is not None:
@@ -605,10 +626,10 @@ def verify(session: Session, tenant: Tenant) -> dict[str, Any]:
         from_ledger = money.from_units(int(per_lot.get(lot.id, 0)))
         if lot.remaining != from_ledger:
             raise LedgerBroken(
-                f"lot {lot.id}: remaining {lot.remaining} but its ledger entries add up to {from_ledger}"
+                f"lot {lot.number}: remaining {lot.remaining} but its ledger entries add up to {from_ledger}"
             )
         if lot.remaining < 0 or lot.remaining > lot.amount:
-            raise LedgerBroken(f"lot {lot.id}: remaining {lot.remaining} outside 0..{lot.amount}")
+            raise LedgerBroken(f"lot {lot.number}: remaining {lot.remaining} outside 0..{lot.amount}")
         credited = session.execute(
             sa.select(sa.func.sum(amount)).where(
                 ledger.c.lot_id == lot.id,
@@ -616,7 +637,7 @@ def verify(session: Session, tenant: Tenant) -> dict[str, Any]:
             )
         ).scalar()
         if money.from_units(int(credited or 0)) != lot.amount:
-            raise LedgerBroken(f"lot {lot.id}: purchase of {lot.amount} is not in the ledger")
+            raise LedgerBroken(f"lot {lot.number}: purchase of {lot.amount} is not in the ledger")
     if total != remaining + unfunded:
         raise LedgerBroken(
             f"balance {money.from_units(total)} != lot remainders {money.from_units(remaining)}"

@@ -438,6 +438,23 @@ def m0006_user_history(conn: Connection) -> None:
         conn.execute(sa.insert(history), rows)
 
 
+def m0007_lot_numbers_per_tenant(conn: Connection) -> None:
+    """Each tenant numbers its own lots 1, 2, 3... (a database of many tenants showed every tenant the
+    ids of all): the lots already there are numbered in the order they were made."""
+    import sqlalchemy as sa
+
+    add_column(conn, "lots", sa.Column("number", sa.Integer(), nullable=False, server_default="0"))
+    lots = sa.table("lots", sa.column("id"), sa.column("tenant_id"), sa.column("number"))
+    counters: dict[int, int] = {}
+    updates = []
+    for lot_id, tenant_id in conn.execute(sa.select(lots.c.id, lots.c.tenant_id).order_by(lots.c.id)):
+        counters[tenant_id] = counters.get(tenant_id, 0) + 1
+        updates.append({"lot": lot_id, "n": counters[tenant_id]})
+    if updates:
+        conn.execute(sa.update(lots).where(lots.c.id == sa.bindparam("lot")).values(number=sa.bindparam("n")), updates)
+    create_index(conn, "uq_lots_tenant_number", "lots", "tenant_id", "number", unique=True)
+
+
 Migration = Callable[["Connection"], None]
 
 #: Every migration, in the order they run. Append only.
@@ -448,6 +465,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("0004_ledger_posting_and_service_time", m0004_ledger_posting_and_service_time),
     ("0005_recharge_failure_episodes", m0005_recharge_failure_episodes),
     ("0006_user_history", m0006_user_history),
+    ("0007_lot_numbers_per_tenant", m0007_lot_numbers_per_tenant),
 ]
 
 #: Every migration's name, in order: a database whose applied migrations are exactly these is current.

@@ -124,9 +124,11 @@ class Lot(SQLModel, table=True):
     the ledger entries that name this lot; ``verify`` checks the two agree."""
 
     __tablename__ = "lots"
+    __table_args__ = (sa.Index("uq_lots_tenant_number", "tenant_id", "number", unique=True),)
     id: int | None = Field(default=None, primary_key=True)
     tenant_id: int = Field(foreign_key="tenants.id", index=True)
-    kind: str  # topup | recharge
+    number: int = 0  # the tenant's own numbering (1, 2, ...): what people see and pass to --lot
+    kind: str  # topup | recharge | adjustment
     amount: Decimal = money_field()
     remaining: Decimal = money_field()
     purchased_at: datetime = Field(sa_type=sa.DateTime)

@@ -256,6 +256,7 @@ class FundingMachine(RuleBasedStateMachine):
 
     @rule(upn=st.sampled_from(UPNS), licensed=st.booleans())
     def license(self, upn: str, licensed: bool) -> None:
+        clock.pin(self.model.now)  # changed in the simulated present (a license holds from when it was changed)
         self.database.write(lambda s: users.set_license(s, self._tenant(s), [upn], licensed))
         self.model.licensed[upn] = licensed
 

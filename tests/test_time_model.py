@@ -155,3 +155,16 @@ def test_a_license_first_assigned_with_at_does_not_reach_back(cli, tenant, monke
     assert (c["a1"]["status"], c["a2"]["status"]) == ("denied", "charged")
     listed = {u["upn"]: u for u in assert_json(cli("user", "list", "--at", "2026-11-09", "--json"))}
     assert listed["ada@contoso.com"]["licensed"] is False
+
+
+def test_each_tenant_numbers_its_own_lots(cli, tenant, monkeypatch) -> None:
+    pin_now(monkeypatch, NOW)
+    assert cli("tenant", "add", "fabrikam", "--name", "Fabrikam", "--country", "US").exit_code == 0
+    assert cli("--tenant", "fabrikam", "payment", "set", "--invoice").exit_code == 0
+    for slug in ("contoso", "fabrikam", "contoso", "fabrikam"):
+        assert cli("--tenant", slug, "topup", "50").exit_code == 0
+    for slug in ("contoso", "fabrikam"):
+        lots = assert_json(cli("--tenant", slug, "balance", "--json"))["lots"]
+        assert [lot["id"] for lot in lots] == [1, 2]
+        entries = assert_json(cli("--tenant", slug, "ledger", "--json"))["entries"]
+        assert [e["lot"] for e in entries] == [1, 2]

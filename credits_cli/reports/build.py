@@ -37,7 +37,7 @@ from sqlmodel import Session
 from credits_cli import clock, ledger, money
 from credits_cli.errors import InvalidInput
 from credits_cli.kinds import SPENDING_KINDS, STATUSES, EntryKind, Status
-from credits_cli.models import Call, LedgerEntry, PoolUsage, Tenant, User
+from credits_cli.models import Call, LedgerEntry, Lot, PoolUsage, Tenant, User
 from credits_cli.money import ZERO
 
 #: Streaming batch size for the two large tables.
@@ -48,6 +48,7 @@ _MAIN_ENTRIES = (EntryKind.TOPUP, EntryKind.RECHARGE, EntryKind.CHARGE, EntryKin
 _calls = Call.__table__  # type: ignore[attr-defined]
 _ledger = LedgerEntry.__table__  # type: ignore[attr-defined]
 _pools = PoolUsage.__table__  # type: ignore[attr-defined]
+_lots = Lot.__table__  # type: ignore[attr-defined]
 _users = User.__table__  # type: ignore[attr-defined]
 
 
@@ -654,8 +655,9 @@ def iter_ledger(session: Session, tenant: Tenant, per: Period, opening: Decimal)
     """
     query = (
         sa.select(_ledger.c.posted_at, _ledger.c.service_at, _ledger.c.id, _ledger.c.kind, _ledger.c.amount,
-                  _ledger.c.lot_id, _calls.c.external_id, _ledger.c.note)
-        .select_from(_ledger.outerjoin(_calls, _calls.c.id == _ledger.c.call_id))
+                  _lots.c.number, _calls.c.external_id, _ledger.c.note)
+        .select_from(_ledger.outerjoin(_calls, _calls.c.id == _ledger.c.call_id)
+                     .outerjoin(_lots, _lots.c.id == _ledger.c.lot_id))
         .where(_ledger.c.tenant_id == tenant.id, _ledger.c.posted_at >= per.start, _ledger.c.posted_at < per.end)
         .order_by(_ledger.c.id)
         .execution_options(stream_results=True, yield_per=STREAM_BATCH)
