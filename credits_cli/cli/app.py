@@ -14,7 +14,7 @@ import typer
 from typer.main import get_command_name
 
 from credits_cli import __version__
-from credits_cli.cli import directory, funding, notifications, rates, rating, report
+from credits_cli.cli import directory, funding, notifications, rates, rating, reconcile, report
 from credits_cli.cli.common import CreditsGroup, start
 
 if TYPE_CHECKING:
@@ -69,6 +69,7 @@ notifications.register(app)
 rates.register(app)
 rating.register(app)
 report.register(app)
+reconcile.register(app)
 
 
 def main() -> None:

@@ -68,21 +68,26 @@ def report(
         chosen = rep.period(start, end, month=month, last_month=last_month, latest_call=rep.latest_call_day(s, t))
         per = chosen.period
         data = rep.build(s, t, per, reason=chosen.reason)
+        from credits_cli.reports import reconcile as rec
+
+        reconciled = rec.build(s, t, per)
         if xlsx_out is not None:
             from credits_cli.reports import xlsx
 
             written["xlsx"] = xlsx.write(
-                xlsx_out, data, rep.iter_calls(s, t, per), rep.iter_ledger(s, t, per, data.opening)
+                xlsx_out, data, rep.iter_calls(s, t, per), rep.iter_ledger(s, t, per, data.opening),
+                reconciled, rec.iter_differences(s, t, per, reconciled.tolerance),
             )
         if csv_out is not None:
             from credits_cli.reports import csv as report_csv
 
             written["csv"] = report_csv.write(
                 csv_out, data, rep.iter_calls(s, t, per), rep.iter_ledger(s, t, per, data.opening),
-                database=st.database_file(),
+                database=st.database_file(), reconciliation=reconciled,
+                differences=rec.iter_differences(s, t, per, reconciled.tolerance),
             )
     if json_out:
-        print_json(data.to_dict() | {"written": written})
+        print_json(data.to_dict() | {"reconciliation": reconciled.doc(), "written": written})
         return
     show_report(data)
     if "xlsx" in written:
@@ -94,6 +99,14 @@ def report(
     if "csv" in written:
         w = written["csv"]
         say(f"wrote {len(w['files'])} CSV files in {w['directory']}")
+    if reconciled.total.calls:
+        from credits_cli import money
+
+        cur = data.currency
+        say(f"Microsoft's charges for the period's calls: {money.fmt_display(reconciled.total.theirs, cur)}, "
+            f"ours {money.fmt_display(reconciled.total.ours, cur)}"
+            + (f"; {reconciled.differing:,} call(s) differ: credits reconcile says why" if reconciled.differing
+               else ""))
 
 
 def show_report(r: Report) -> None:

@@ -18,6 +18,7 @@ from typing import IO, Any
 from credits_cli import clock, money, outputs
 from credits_cli.reports.build import CALL_COLUMNS, LEDGER_COLUMNS, Report
 from credits_cli.reports.guard import csv_text
+from credits_cli.reports.reconcile import DIFFERENCE_COLUMNS, Difference, Reconciliation
 
 FILES = ("summary", "daily", "users", "destinations", "pools", "ledger", "calls")
 
@@ -61,6 +62,8 @@ def write(
     ledger: Iterable[tuple[Any, ...]],
     *,
     database: Path | None = None,
+    reconciliation: Reconciliation | None = None,
+    differences: Iterable[Difference] = (),
 ) -> dict[str, Any]:
     """Write the seven tables into ``directory`` (created if missing), all of them or none
     (:func:`credits_cli.outputs.write_folder`). Returns the files and row counts."""
@@ -97,9 +100,18 @@ def write(
         "ledger.csv": _table([key for _, key in LEDGER_COLUMNS], ledger),
         "calls.csv": _table([key for _, key in CALL_COLUMNS], calls),
     }
+    if reconciliation is not None:
+        rec = reconciliation
+        files["reconciliation.csv"] = _table(
+            ["key", "destination", "calls", "ours", "microsoft", "difference"],
+            [*([x.key, x.name, x.calls, x.ours, x.theirs, x.difference] for x in rec.by_destination),
+             ["total", "", rec.total.calls, rec.total.ours, rec.total.theirs, rec.total.difference]],
+        )
+        files["reconciliation_calls.csv"] = _table([key for _, key in DIFFERENCE_COLUMNS],
+                                                   (d.row() for d in differences))
     counts = outputs.write_folder(folder, files, what="--csv", database=database)
     return {
         "directory": str(folder),
-        "files": {name: f"{name}.csv" for name in FILES},
+        "files": {name.removesuffix(".csv"): name for name in files},
         "rows": {name.removesuffix(".csv"): n for name, n in counts.items()},
     }

@@ -1,7 +1,8 @@
 """The report as an Excel workbook (SPEC §7), written by XlsxWriter in constant-memory mode.
 
 Sheets: Summary, Daily (with a column chart of daily spend), Users,
-Destinations, Pools, Ledger, Calls. On the Ledger sheet a run of consecutive
+Destinations, Pools, Ledger, Calls, Reconciliation (our charge against
+Microsoft's per destination) and Reconciliation calls (each call that differs). On the Ledger sheet a run of consecutive
 call charges of one day is one row (exact sum, entry count, balance after; the
 charges one by one are the Calls sheet's Charge column). Calls and Ledger are
 streamed from the database and continue on "Calls (2)", "Calls (3)", ... when
@@ -58,6 +59,7 @@ from credits_cli import outputs
 from credits_cli.errors import InvalidInput
 from credits_cli.reports.build import CALL_COLUMNS, LEDGER_COLUMNS, Report
 from credits_cli.reports.guard import cell_text, is_plain
+from credits_cli.reports.reconcile import DIFFERENCE_COLUMNS, Difference, Reconciliation
 
 #: Excel's row limit; a sheet holds MAX_ROWS - 1 data rows under its header.
 MAX_ROWS = 1_048_576
@@ -328,7 +330,8 @@ def _streamed(wb: Any, formats: _Formats, title: str, columns: Sequence[Column],
 
 
 def write(
-    path: Path, report: Report, calls: Iterable[tuple[Any, ...]], ledger: Iterable[tuple[Any, ...]]
+    path: Path, report: Report, calls: Iterable[tuple[Any, ...]], ledger: Iterable[tuple[Any, ...]],
+    reconciliation: Reconciliation | None = None, differences: Iterable[Difference] = (),
 ) -> dict[str, Any]:
     """Write the workbook to ``path`` (atomically: :class:`credits_cli.outputs.AtomicFile`). Returns the
     sheet titles and row counts."""
@@ -342,7 +345,7 @@ def write(
                     "title": f"Report for {report.tenant}, {report.period.first} to {report.period.last}",
                     "created": report.generated_at,
                 })
-                written = _sheets(wb, report, calls, ledger)
+                written = _sheets(wb, report, calls, ledger, reconciliation, differences)
                 written["sheets"] = [ws.get_name() for ws in wb.worksheets()]
                 wb.close()
         except (OSError, FileCreateError, FileSizeError) as exc:
@@ -361,7 +364,8 @@ def _reason(exc: BaseException) -> str:
     return str(cause).splitlines()[0] if str(cause) else type(cause).__name__
 
 
-def _sheets(wb: Any, r: Report, calls: Iterable[tuple[Any, ...]], ledger: Iterable[tuple[Any, ...]]) -> dict[str, Any]:
+def _sheets(wb: Any, r: Report, calls: Iterable[tuple[Any, ...]], ledger: Iterable[tuple[Any, ...]],
+            reconciliation: Reconciliation | None, differences: Iterable[Difference]) -> dict[str, Any]:
     formats = _Formats(wb, r.currency)
     _summary(wb, formats, r)
     _daily(wb, formats, r)
@@ -382,6 +386,8 @@ def _sheets(wb: Any, r: Report, calls: Iterable[tuple[Any, ...]], ledger: Iterab
     ledger_sheets = _streamed(wb, formats, "Ledger", _columns(LEDGER_COLUMNS, _LEDGER_LAYOUT, cur), ledger,
                               ledger_row)
     call_sheets = _streamed(wb, formats, "Calls", _columns(CALL_COLUMNS, _CALL_LAYOUT, cur), calls, call_row)
+    if reconciliation is not None:
+        _reconciliation(wb, formats, reconciliation, differences)
     return {
         "calls": counts["calls"],
         "ledger_rows": counts["ledger"],
@@ -535,3 +541,27 @@ def _pools(wb: Any, formats: _Formats, r: Report) -> None:
     ]
     rows = [(p.month, p.pool, p.capacity_seconds, p.used_seconds, p.left_seconds, p.used_fraction) for p in r.pools]
     _table(wb, formats, "Pools", columns, rows)
+
+
+def _reconciliation(wb: Any, formats: _Formats, rec: Reconciliation, differences: Iterable[Difference]) -> None:
+    """Our charge against Microsoft's (:mod:`credits_cli.reports.reconcile`): per destination with the total
+    below, then every call that differs beyond the tolerance (streamed)."""
+    cur = rec.currency
+    money = Content.MONEY
+    columns = [
+        Column("Kind:prefix", 14, Content.TEXT), Column("Destination", 30, Content.TEXT),
+        Column("Calls compared", 15, Content.COUNT), Column(f"Ours ({cur})", 18, money),
+        Column(f"Microsoft's ({cur})", 20, money), Column(f"Difference ({cur})", 18, money),
+    ]
+    rows = [(x.key, x.name, x.calls, x.ours, x.theirs, x.difference) for x in rec.by_destination]
+    total = ("Total", None, rec.total.calls, rec.total.ours, rec.total.theirs, rec.total.difference)
+    _table(wb, formats, "Reconciliation", columns, rows, total)
+    layout = {
+        "start": (20, Content.DATETIME), "external_id": (38, Content.TEXT), "user": (30, Content.TEXT),
+        "kind": (10, Content.TEXT), "destination": (28, Content.TEXT), "status": (10, Content.TEXT),
+        "ours": (16, Content.MONEY), "theirs": (16, Content.MONEY), "difference": (16, Content.MONEY),
+        "currency": (9, Content.TEXT), "capability": (14, Content.TEXT), "why": (60, Content.TEXT),
+    }
+    heads = [Column(f"{h} ({cur})" if key in ("ours", "theirs", "difference") else h, *layout[key])
+             for h, key in DIFFERENCE_COLUMNS]
+    _streamed(wb, formats, "Reconciliation calls", heads, (d.row() for d in differences), lambda row: None)
