@@ -293,3 +293,20 @@ def test_millions_of_bad_rows_stay_in_bounded_memory(tmp_path: Path) -> None:
 
 def test_clock_is_restored_between_tests() -> None:
     assert abs((clock.now() - datetime.utcnow()).total_seconds()) < 5
+
+
+@pytest.mark.parametrize("command", [["user", "import"], ["license", "assign", "--file"], ["rates", "load"],
+                                     ["rate-cdrs"]])
+def test_devices_and_pipes_are_refused_not_read_forever(cli, ready: Path, tmp_path: Path, command) -> None:
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    content = dump()
+    for path in ("/dev/zero", str(fifo)):
+        r = cli(*command, path)
+        assert r.exit_code == 1 and r.stderr.startswith("error: ") and r.stderr.count("\n") == 1, r.stderr
+    assert dump() == content
+
+
+def test_an_unwritable_workbook_target_is_one_line(cli, ready: Path) -> None:
+    assert_error(cli("report", "--xlsx", "/proc/x.xlsx"), "cannot write /proc/x.xlsx")
+    assert_error(cli("report", "--csv", "/proc/nowhere"), "cannot create /proc/nowhere")
