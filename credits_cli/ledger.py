@@ -23,7 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from credits_cli import clock, money, notify, payments
+from credits_cli import clock, currencies, money, notify, payments
 from credits_cli.errors import InvalidInput, LedgerBroken, PurchaseRefused
 from credits_cli.kinds import FUNDING_KINDS, EntryKind, Event, Status
 from credits_cli.models import AutoRecharge, Call, LedgerEntry, Lot, PoolUsage, Tenant
@@ -394,8 +394,8 @@ def set_auto_recharge(session: Session, tenant: Tenant, threshold: Decimal, amou
     minimum = service().minimum(tenant.currency)
     if amount < minimum:
         raise InvalidInput(
-            f"recharge amount {money.fmt_display(amount, tenant.currency)} is below the minimum "
-            f"purchase of {money.fmt_display(minimum, tenant.currency)}"
+            f"recharge amount {currencies.display(amount, tenant.currency)} is below the minimum "
+            f"purchase of {currencies.display(minimum, tenant.currency)}"
         )
     settings = session.get(AutoRecharge, tenant.id) or AutoRecharge(tenant_id=tenant.id or 0, updated_at=clock.now())
     settings.enabled = True
@@ -432,8 +432,8 @@ def topup(
     minimum = service().minimum(tenant.currency)
     if amount < minimum:
         raise InvalidInput(
-            f"top-up of {money.fmt_display(amount, tenant.currency)} is below the minimum purchase of "
-            f"{money.fmt_display(minimum, tenant.currency)}"
+            f"top-up of {currencies.display(amount, tenant.currency)} is below the minimum purchase of "
+            f"{currencies.display(minimum, tenant.currency)}"
         )
     now = clock.now()
     when = _not_after_now(at, now, "a purchase")

@@ -455,6 +455,14 @@ def m0007_lot_numbers_per_tenant(conn: Connection) -> None:
     create_index(conn, "uq_lots_tenant_number", "lots", "tenant_id", "number", unique=True)
 
 
+def m0008_tenant_language(conn: Connection) -> None:
+    """Each tenant may have a language (``ru``, ``kk``, ``zh_CN``, ``en``) for what is written for its
+    people: its admins' e-mails and its workbook. None: the language of the command that writes."""
+    import sqlalchemy as sa
+
+    add_column(conn, "tenants", sa.Column("lang", sa.String(), nullable=True))
+
+
 Migration = Callable[["Connection"], None]
 
 #: Every migration, in the order they run. Append only.
@@ -466,6 +474,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("0005_recharge_failure_episodes", m0005_recharge_failure_episodes),
     ("0006_user_history", m0006_user_history),
     ("0007_lot_numbers_per_tenant", m0007_lot_numbers_per_tenant),
+    ("0008_tenant_language", m0008_tenant_language),
 ]
 
 #: Every migration's name, in order: a database whose applied migrations are exactly these is current.

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal, InvalidOperation
 
+from credits_cli import currencies
 from credits_cli.errors import InvalidInput
 
 #: Decimal places kept by the ledger, the balance and every charge.
@@ -21,55 +22,6 @@ _UNIT = 10**SCALE
 #: Zero money, with the ledger's places (the one ZERO of the product).
 ZERO = Decimal(0).quantize(QUANT)
 
-#: ISO 4217 minor digits of the currencies we know. Amounts a person enters
-#: (top-ups, thresholds) may not have more decimals than this.
-CURRENCY_DIGITS: dict[str, int] = {
-    "USD": 2,
-    "EUR": 2,
-    "GBP": 2,
-    "CAD": 2,
-    "AUD": 2,
-    "NZD": 2,
-    "CHF": 2,
-    "SEK": 2,
-    "NOK": 2,
-    "DKK": 2,
-    "PLN": 2,
-    "CZK": 2,
-    "HUF": 2,
-    "RON": 2,
-    "BGN": 2,
-    "RUB": 2,
-    "TRY": 2,
-    "ZAR": 2,
-    "BRL": 2,
-    "MXN": 2,
-    "INR": 2,
-    "SGD": 2,
-    "HKD": 2,
-    "CNY": 2,
-    "TWD": 2,
-    "THB": 2,
-    "MYR": 2,
-    "AED": 2,
-    "SAR": 2,
-    "ILS": 2,
-    "EGP": 2,
-    "ARS": 2,
-    "CLP": 0,
-    "COP": 2,
-    "PEN": 2,
-    "JPY": 0,
-    "KRW": 0,
-    "ISK": 0,
-    "VND": 0,
-    "KWD": 3,
-    "BHD": 3,
-    "OMR": 3,
-    "JOD": 3,
-    "TND": 3,
-}
-
 #: The largest amount a person may type, in major units. Far above any real
 #: purchase, far below anything that could overflow a 64-bit integer column.
 MAX_INPUT = Decimal("100000000")  # 100 million
@@ -77,19 +29,6 @@ MAX_INPUT = Decimal("100000000")  # 100 million
 MAX_UNITS = 2**63 - 1
 
 _AMOUNT_RE = re.compile(r"^[0-9]{1,15}(\.[0-9]{1,12})?$")
-
-
-def currency_digits(currency: str) -> int:
-    try:
-        return CURRENCY_DIGITS[currency]
-    except KeyError:
-        raise InvalidInput(f"unknown currency {currency!r}; known: {', '.join(sorted(CURRENCY_DIGITS))}") from None
-
-
-def check_currency(currency: str) -> str:
-    code = currency.strip().upper()
-    currency_digits(code)
-    return code
 
 
 def parse_amount(
@@ -104,7 +43,7 @@ def parse_amount(
     if not isinstance(text, str):
         raise InvalidInput(f"{what} must be text such as 100 or 100.50")
     raw = text.strip()
-    digits = currency_digits(currency)
+    digits = currencies.digits(currency)
     if not raw:
         raise InvalidInput(f"{what} is empty; give a number such as 100 or 100.50")
     if signed and raw[:1] in "+-" and len(raw) > 1:
@@ -190,12 +129,3 @@ def fmt(value: Decimal, currency: str | None = None) -> str:
     """``12.3400`` style string (JSON and CSV), with the currency code if given."""
     text = f"{value.quantize(QUANT):f}"
     return f"{text} {currency}" if currency else text
-
-
-def fmt_display(value: Decimal, currency: str) -> str:
-    """Human display: thousands separators, the currency's own digits unless finer."""
-    digits = currency_digits(currency) if currency in CURRENCY_DIGITS else 2
-    q = value.quantize(QUANT)
-    if q != q.quantize(Decimal(1).scaleb(-digits)):
-        digits = SCALE
-    return f"{q:,.{digits}f} {currency}"

@@ -84,7 +84,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from credits_cli import clock, money
+from credits_cli import clock, currencies
 from credits_cli.errors import InvalidInput
 from credits_cli.kinds import Delivery, Event
 from credits_cli.models import Admin, Notification, Tenant
@@ -112,9 +112,9 @@ def _body(tenant: Tenant, event: str, at: datetime, details: dict[str, object]) 
     cur = tenant.currency
     lines = [f"Organisation: {tenant.name} ({tenant.slug})", f"Happened at: {at:%Y-%m-%d %H:%M} UTC"]
     if "amount" in details:
-        lines.append(f"Recharge amount: {money.fmt_display(details['amount'], cur)}")  # type: ignore[arg-type]
+        lines.append(f"Recharge amount: {currencies.display(details['amount'], cur)}")  # type: ignore[arg-type]
     if "balance" in details:
-        lines.append(f"Balance now: {money.fmt_display(details['balance'], cur)}")  # type: ignore[arg-type]
+        lines.append(f"Balance now: {currencies.display(details['balance'], cur)}")  # type: ignore[arg-type]
     if "reason" in details:
         lines.append(f"Reason: {details['reason']}")
     if "pool" in details:

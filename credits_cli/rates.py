@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from sqlmodel import Session, col, func, select
 
-from credits_cli import clock, money, strict_yaml
+from credits_cli import clock, currencies, money, strict_yaml
 from credits_cli.errors import InvalidInput, NotFound
 from credits_cli.kinds import SECTIONS, Section
 from credits_cli.models import RateEntry, RateTable, Tenant
@@ -362,7 +362,7 @@ class _Table(_Model):
     @field_validator("currency", mode="plain")
     @classmethod
     def _check_currency(cls, value: Any) -> str:
-        if not isinstance(value, str) or value.strip().upper() not in money.CURRENCY_DIGITS:
+        if not isinstance(value, str) or value.strip().upper() not in currencies.digits_table():
             raise ValueError(f"unknown currency {value!r}")
         return value.strip().upper()
 

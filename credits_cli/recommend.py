@@ -32,7 +32,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from credits_cli import clock, ledger, money, spend
+from credits_cli import clock, currencies, ledger, money, spend
 from credits_cli.models import Call, Tenant, User
 from credits_cli.money import ZERO
 from credits_cli.queries import SessionRows
@@ -98,7 +98,7 @@ def recommend(session: Session, tenant: Tenant, now: datetime | None = None) -> 
 
 
 def _d(value: Decimal, cur: str) -> str:
-    return money.fmt_display(value, cur)
+    return currencies.display(value, cur)
 
 
 def _one_off(target: Decimal, balance: Decimal, minimum: Decimal) -> Decimal:

@@ -24,7 +24,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError, field_validator, model_validator
 
-from credits_cli import money, strict_yaml
+from credits_cli import currencies, money, strict_yaml
 from credits_cli.errors import InvalidInput
 
 _folder: Path | None = None
@@ -153,7 +153,7 @@ def _country_or_default(value: Any) -> str:
 
 
 def _currency(value: Any) -> str:
-    if not isinstance(value, str) or value not in money.CURRENCY_DIGITS:
+    if not isinstance(value, str) or value not in currencies.digits_table():
         raise ValueError(f"unknown currency {_kind(value)}")
     return value
 

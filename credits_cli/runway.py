@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 
-from credits_cli import money
+from credits_cli import currencies, money
 from credits_cli.money import ZERO
 
 #: Days of charges averaged for the recent daily spend.
@@ -122,7 +122,7 @@ def describe_runway(doc: dict[str, object], currency: str) -> str:
     if per_day <= 0:
         return f"runway: no call charges from {span}, the latest imported calls"
     text = (
-        f"runway: at {money.fmt_display(per_day, currency)} a day (average of the {doc['observed_days']} "
+        f"runway: at {currencies.display(per_day, currency)} a day (average of the {doc['observed_days']} "
         f"day(s) from {span}, the latest imported calls)"
     )
     if doc["days_to_threshold"] is not None:

@@ -7,7 +7,7 @@ import unicodedata
 
 from sqlmodel import Session, col, select
 
-from credits_cli import clock, money
+from credits_cli import clock, currencies, i18n
 from credits_cli.errors import InvalidInput, NotFound
 from credits_cli.models import Admin, Tenant
 from credits_cli.refdata import service
@@ -72,7 +72,10 @@ def _travels_as_written(address: str) -> bool:
     return header == address and getaddresses([header]) == [("", address)]
 
 
-def add_tenant(session: Session, slug: str, *, name: str, country: str, billing_country: str, currency: str) -> Tenant:
+def add_tenant(
+    session: Session, slug: str, *, name: str, country: str, billing_country: str, currency: str,
+    lang: str | None = None,
+) -> Tenant:
     if not _SLUG_RE.match(slug):
         raise InvalidInput(f"tenant slug {slug!r} must be lower-case letters, digits and dashes (at most 63)")
     if not name.strip():
@@ -82,8 +85,9 @@ def add_tenant(session: Session, slug: str, *, name: str, country: str, billing_
         name=name.strip(),
         country=check_country(country),
         billing_country=check_country(billing_country, what="billing country"),
-        currency=money.check_currency(currency),
+        currency=currencies.check(currency),
         created_at=clock.now(),
+        lang=i18n.check(lang) if lang else None,
     )
     service().minimum(tenant.currency)  # a currency we cannot sell in is refused up front
     if session.exec(select(Tenant).where(Tenant.slug == slug)).first():

@@ -18,6 +18,7 @@ import typer
 from typer.core import TyperGroup
 
 from credits_cli.errors import CreditsError
+from credits_cli.i18n import N_
 from credits_cli.settings import Settings, from_environ
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ class State:
     db_value: str | None = None
     tenant_slug: str | None = None
     settings: Settings = field(default_factory=Settings)
+    lang_given: bool = False  # --lang (or CREDITS_LANG) said the language: it wins over a tenant's
     _db: Database | None = field(default=None, repr=False)
 
     @property
@@ -62,15 +64,36 @@ class State:
         return tenant
 
 
-def start(db_value: str | None, tenant_slug: str | None) -> State:
+def start(db_value: str | None, tenant_slug: str | None, lang: str | None = None) -> State:
     """Read the environment (here, once: STYLE "settings at the edge"), set the core up from it, and
-    return the state the command runs with."""
-    from credits_cli import clock, refdata
+    return the state the command runs with. ``lang`` is ``--lang`` (or ``CREDITS_LANG``)."""
+    from credits_cli import clock, i18n, refdata
 
     settings = from_environ(os.environ)
     clock.pin(settings.now)
     refdata.use_folder(settings.rates_dir)
-    return State(db_value=db_value, tenant_slug=tenant_slug, settings=settings)
+    speak(i18n.choose(lang, os.environ))
+    return State(db_value=db_value, tenant_slug=tenant_slug, settings=settings, lang_given=bool(lang))
+
+
+#: Typer's own words in help and errors: it asks the standard library's gettext for them, in the
+#: process's text domain; these are the ones it shows, so that the catalogs have them.
+TYPER_WORDS = (N_("Arguments"), N_("Options"), N_("Commands"), N_("required"), N_("default: {default}"),
+               N_("env var: {var}"), N_("(dynamic)"), N_("Aborted!"), N_("Missing command."),
+               N_("No such command {name!r}."))
+
+
+def speak(code: str) -> None:
+    """Speak ``code`` in this process: our messages (:mod:`credits_cli.i18n`) and Typer's words, which
+    it asks of the standard library's gettext in the process's text domain and languages."""
+    import gettext
+
+    from credits_cli import i18n
+
+    i18n.use(code)
+    gettext.bindtextdomain(i18n.DOMAIN, str(i18n.LOCALE_DIR))
+    gettext.textdomain(i18n.DOMAIN)
+    os.environ["LANGUAGE"] = i18n.current().code
 
 
 def state(ctx: typer.Context) -> State:

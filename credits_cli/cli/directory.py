@@ -109,7 +109,7 @@ def tenant_list(ctx: typer.Context, json_out: Json = False) -> None:
 @tenant_app.command("show")
 def tenant_show(ctx: typer.Context, json_out: Json = False) -> None:
     """Show the tenant: details, users, licenses, admins and balance."""
-    from credits_cli import clock, ledger, money, payments, tenants, users
+    from credits_cli import clock, currencies, ledger, money, payments, tenants, users
 
     st = state(ctx)
     with st.db.read() as s:
@@ -127,7 +127,7 @@ def tenant_show(ctx: typer.Context, json_out: Json = False) -> None:
     if json_out:
         print_json(doc)
         return
-    rows = [[k.replace("_", " "), money.fmt_display(v, t.currency) if k == "balance" else v] for k, v in doc.items()]
+    rows = [[k.replace("_", " "), currencies.display(v, t.currency) if k == "balance" else v] for k, v in doc.items()]
     table(f"tenant {t.slug}", ["field", "value"], rows)
 
 

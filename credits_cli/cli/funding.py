@@ -132,7 +132,7 @@ def topup(
 
     --at records a purchase made earlier (the day it was really bought: its lot expires a year after).
     """
-    from credits_cli import ledger, money
+    from credits_cli import currencies, ledger, money
 
     st = state(ctx)
     when = at_moment(at)
@@ -149,8 +149,8 @@ def topup(
     else:
         cur = doc["currency"]
         say(
-            f"topped up {money.fmt_display(doc['amount'], cur)} (lot {doc['lot']}); "
-            f"balance {money.fmt_display(doc['balance'], cur)}"
+            f"topped up {currencies.display(doc['amount'], cur)} (lot {doc['lot']}); "
+            f"balance {currencies.display(doc['balance'], cur)}"
         )
 
 
@@ -167,7 +167,7 @@ def adjust(
 
     A mistyped top-up of 5000 for 500 is reversed with: credits adjust -4500 --reason "typo: 500" --lot 3
     """
-    from credits_cli import ledger, money
+    from credits_cli import currencies, ledger, money
 
     st = state(ctx)
     when = at_moment(at)
@@ -184,8 +184,8 @@ def adjust(
         print_json(doc)
     else:
         cur = doc["currency"]
-        say(f"adjusted by {money.fmt_display(doc['amount'], cur)} ({doc['reason']}); "
-            f"balance {money.fmt_display(doc['balance'], cur)}")
+        say(f"adjusted by {currencies.display(doc['amount'], cur)} ({doc['reason']}); "
+            f"balance {currencies.display(doc['balance'], cur)}")
 
 
 # --- autorecharge ---------------------------------------------------------------------
@@ -199,7 +199,7 @@ def autorecharge_set(
     json_out: Json = False,
 ) -> None:
     """Turn auto-recharge on: below THRESHOLD, buy AMOUNT."""
-    from credits_cli import ledger, money
+    from credits_cli import currencies, ledger, money
 
     st = state(ctx)
 
@@ -214,15 +214,15 @@ def autorecharge_set(
         print_json(doc)
     else:
         say(
-            f"auto-recharge on: below {money.fmt_display(doc['threshold'], t.currency)}, "
-            f"recharge {money.fmt_display(doc['amount'], t.currency)}"
+            f"auto-recharge on: below {currencies.display(doc['threshold'], t.currency)}, "
+            f"recharge {currencies.display(doc['amount'], t.currency)}"
         )
 
 
 @autorecharge_app.command("show")
 def autorecharge_show(ctx: typer.Context, json_out: Json = False) -> None:
     """Show the auto-recharge settings."""
-    from credits_cli import ledger, money
+    from credits_cli import currencies, ledger
 
     st = state(ctx)
     with st.db.read() as s:
@@ -234,8 +234,8 @@ def autorecharge_show(ctx: typer.Context, json_out: Json = False) -> None:
         say("auto-recharge is off")
     else:
         say(
-            f"auto-recharge on: below {money.fmt_display(doc['threshold'], t.currency)}, "
-            f"recharge {money.fmt_display(doc['amount'], t.currency)}"
+            f"auto-recharge on: below {currencies.display(doc['threshold'], t.currency)}, "
+            f"recharge {currencies.display(doc['amount'], t.currency)}"
             + (f"; last failure {doc['last_failure_at']}" if doc["last_failure_at"] else "")
         )
 
@@ -265,7 +265,7 @@ def balance(ctx: typer.Context, json_out: Json = False) -> None:
     if ctx.invoked_subcommand is not None:
         return
     from credits_cli import balance as document
-    from credits_cli import clock, money, runway
+    from credits_cli import clock, currencies, runway
 
     st = state(ctx)
 
@@ -287,12 +287,12 @@ def balance(ctx: typer.Context, json_out: Json = False) -> None:
         print_json(doc)
         return
     cur = doc["currency"]
-    say(f"balance: {money.fmt_display(doc['balance'], cur)}  ({doc['tenant']}, as of {clock.iso(doc['as_of'])})")
+    say(f"balance: {currencies.display(doc['balance'], cur)}  ({doc['tenant']}, as of {clock.iso(doc['as_of'])})")
     ar = doc["autorecharge"]
     say(
         "auto-recharge: "
         + (
-            f"below {money.fmt_display(ar['threshold'], cur)} recharge {money.fmt_display(ar['amount'], cur)}"
+            f"below {currencies.display(ar['threshold'], cur)} recharge {currencies.display(ar['amount'], cur)}"
             if ar["enabled"]
             else "off"
         )
@@ -307,8 +307,8 @@ def balance(ctx: typer.Context, json_out: Json = False) -> None:
                 [
                     x["id"],
                     x["kind"],
-                    money.fmt_display(x["amount"], cur),
-                    money.fmt_display(x["remaining"], cur),
+                    currencies.display(x["amount"], cur),
+                    currencies.display(x["remaining"], cur),
                     x["purchased_at"].date(),
                     x["expires_at"].date(),
                 ]
@@ -334,7 +334,7 @@ def balance_assert(
     expired), whenever it was booked. With --adjust the difference becomes an adjustment entry (a note,
     who, when), which verify and the reports show.
     """
-    from credits_cli import clock, ledger, money
+    from credits_cli import clock, currencies, ledger, money
 
     st = state(ctx)
     when = at_moment(at)
@@ -350,7 +350,7 @@ def balance_assert(
     if json_out:
         print_json(doc)
         return
-    m = money.fmt_display
+    m = currencies.display
     say(f"admin center {m(result.shown, cur)} at {clock.iso(result.at)}; the books {m(result.books, cur)}")
     if result.difference == 0:
         say("they agree")
@@ -420,7 +420,7 @@ def ledger_cmd(
 
 def verify(ctx: typer.Context, json_out: Json = False) -> None:
     """Re-add the ledger and check its invariants; exit 1 at the first broken one."""
-    from credits_cli import clock, ledger, money
+    from credits_cli import clock, currencies, ledger
 
     st = state(ctx)
     with st.db.read() as s:
@@ -431,8 +431,8 @@ def verify(ctx: typer.Context, json_out: Json = False) -> None:
     else:
         say(
             f"ok: {doc['entries']} ledger entries over {doc['lots']} lots and {doc['calls']} calls add up; "
-            f"balance {money.fmt_display(doc['balance'], t.currency)}"
+            f"balance {currencies.display(doc['balance'], t.currency)}"
         )
         for a in doc["adjustments"]:
-            say(f"adjustment #{a['id']} of {money.fmt_display(a['amount'], t.currency)} posted "
+            say(f"adjustment #{a['id']} of {currencies.display(a['amount'], t.currency)} posted "
                 f"{clock.iso(a['posted_at'])}: {a['note']}")

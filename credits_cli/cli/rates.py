@@ -127,7 +127,7 @@ def rates_quote(
     json_out: Json = False,
 ) -> None:
     """What a call would cost at the active table's list price (no pools or licenses)."""
-    from credits_cli import money, rates
+    from credits_cli import currencies, rates
 
     st = state(ctx)
     with st.db.read() as s:
@@ -164,4 +164,4 @@ def rates_quote(
         + (f" + {r.connection_fee:f} connection" if r.connection_fee else "")
         + f", billing {r.minimum_seconds}/{r.increment_seconds}"
     )
-    say(f"{seconds} s billed as {q.billed_seconds} s: {money.fmt_display(q.charge, book.currency)}")
+    say(f"{seconds} s billed as {q.billed_seconds} s: {currencies.display(q.charge, book.currency)}")

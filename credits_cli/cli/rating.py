@@ -157,7 +157,7 @@ def _progress(json_out: bool) -> Iterator[Callable[[int], None] | None]:
 def _print_summary(summary: Summary) -> None:
     from rich.table import Table
 
-    from credits_cli import money
+    from credits_cli import currencies
 
     cur = summary.currency
     t = Table(
@@ -176,14 +176,14 @@ def _print_summary(summary: Summary) -> None:
         t.add_row(f"    denied: {reason}", f"{n:,}")
     t.add_row("  duplicate", f"{summary.duplicates:,}")
     t.add_row("  rejected", f"{summary.rejected:,}")
-    t.add_row("total charged", money.fmt_display(summary.total_charged, cur))
+    t.add_row("total charged", currencies.display(summary.total_charged, cur))
     t.add_row(
         "recharges",
-        f"{summary.recharges_succeeded} succeeded ({money.fmt_display(summary.recharged_amount, cur)}), "
+        f"{summary.recharges_succeeded} succeeded ({currencies.display(summary.recharged_amount, cur)}), "
         f"{summary.recharges_failed} failed",
     )
-    t.add_row("balance before", money.fmt_display(summary.balance_before, cur))
-    t.add_row("balance after", money.fmt_display(summary.balance_after, cur))
+    t.add_row("balance before", currencies.display(summary.balance_before, cur))
+    t.add_row("balance after", currencies.display(summary.balance_after, cur))
     console().print(t)
 
 

@@ -72,13 +72,13 @@ def _show(r: Any, reason: str, shown: list[Any], more: int) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from credits_cli import clock, money
+    from credits_cli import clock, currencies
 
     cur = r.currency
     out = console()
 
     def m(value: Any) -> str:
-        return "" if value is None else money.fmt_display(value, cur)
+        return "" if value is None else currencies.display(value, cur)
 
     out.print(f"[bold]Reconciliation[/], {r.period.first} to {r.period.last}, {cur}: {escape(printable(reason))}",
               highlight=False)
@@ -89,7 +89,7 @@ def _show(r: Any, reason: str, shown: list[Any], more: int) -> None:
     totals.add_row("our charges", m(r.total.ours))
     totals.add_row("Microsoft's charges", m(r.total.theirs))
     totals.add_row("[bold]difference (Microsoft's - ours)[/]", f"[bold]{m(r.total.difference)}[/]")
-    totals.add_row(f"calls differing by more than {money.fmt_display(r.tolerance, cur)}", f"{r.differing:,}")
+    totals.add_row(f"calls differing by more than {currencies.display(r.tolerance, cur)}", f"{r.differing:,}")
     if r.without_charge:
         totals.add_row("not compared: no charge in the export", f"{r.without_charge:,}")
     if r.other_currency:

@@ -100,11 +100,11 @@ def report(
         w = written["csv"]
         say(f"wrote {len(w['files'])} CSV files in {w['directory']}")
     if reconciled.total.calls:
-        from credits_cli import money
+        from credits_cli import currencies
 
         cur = data.currency
-        say(f"Microsoft's charges for the period's calls: {money.fmt_display(reconciled.total.theirs, cur)}, "
-            f"ours {money.fmt_display(reconciled.total.ours, cur)}"
+        say(f"Microsoft's charges for the period's calls: {currencies.display(reconciled.total.theirs, cur)}, "
+            f"ours {currencies.display(reconciled.total.ours, cur)}"
             + (f"; {reconciled.differing:,} call(s) differ: credits reconcile says why" if reconciled.differing
                else ""))
 
@@ -116,13 +116,13 @@ def show_report(r: Report) -> None:
     def escape(text: str) -> str:
         return _escape(printable(text))
 
-    from credits_cli import money
+    from credits_cli import currencies
 
     cur = r.currency
     out = console()
 
     def m(value: Any) -> str:
-        return money.fmt_display(value, cur)
+        return currencies.display(value, cur)
 
     def mins(seconds: int) -> str:
         return f"{seconds / 60:,.1f}"
@@ -244,12 +244,12 @@ def recommend(ctx: typer.Context, json_out: Json = False) -> None:
 
 
 def show_recommendation(a: Recommendation) -> None:
-    from credits_cli import money
+    from credits_cli import currencies
 
     cur = a.currency
-    say(f"one-off amount:  {money.fmt_display(a.one_off, cur)}")
-    say(f"trigger:         {money.fmt_display(a.trigger, cur)}")
-    say(f"recharge amount: {money.fmt_display(a.recharge, cur)}")
+    say(f"one-off amount:  {currencies.display(a.one_off, cur)}")
+    say(f"trigger:         {currencies.display(a.trigger, cur)}")
+    say(f"recharge amount: {currencies.display(a.recharge, cur)}")
     say(f"method: {a.method}")
     say("reasoning:")
     for line in a.reasoning:

@@ -35,7 +35,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from credits_cli import money
+from credits_cli import currencies, money
 from credits_cli.kinds import CallKind, Status
 from credits_cli.models import Call, Tenant
 from credits_cli.money import ZERO
@@ -57,7 +57,7 @@ def _m(units: Any) -> Decimal:
 
 def default_tolerance(currency: str) -> Decimal:
     """One minor unit of the currency (0.01 USD, 1 JPY)."""
-    return Decimal(1).scaleb(-money.currency_digits(currency))
+    return Decimal(1).scaleb(-currencies.digits(currency))
 
 
 @dataclass
