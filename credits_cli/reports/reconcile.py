@@ -36,9 +36,11 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from credits_cli import currencies, money
+from credits_cli.i18n import N_, _
 from credits_cli.kinds import CallKind, Status
 from credits_cli.models import Call, Tenant
 from credits_cli.money import ZERO
+from credits_cli.phrases import Phrase
 from credits_cli.reports.build import Period
 
 _calls = Call.__table__  # type: ignore[attr-defined]
@@ -103,11 +105,16 @@ class Difference:
                 self.theirs, self.difference, self.currency, self.capability, self.why)
 
 
-#: The columns of a differing call, as (header, key), for the workbook and the CSV files.
+#: The columns of a differing call, as (header, key), for the workbook (the header, in the current language)
+#: and the CSV files (the key).
 DIFFERENCE_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("Start (UTC)", "start"), ("Call ID", "external_id"), ("User", "user"), ("Kind", "kind"),
-    ("Destination", "destination"), ("Status", "status"), ("Ours", "ours"), ("Microsoft's", "theirs"),
-    ("Difference", "difference"), ("Currency", "currency"), ("Capability", "capability"), ("Why", "why"),
+    (N_("Start (UTC)"), "start"), (N_("Call ID"), "external_id"), (N_("User"), "user"), (N_("Kind"), "kind"),
+    (N_("Destination"), "destination"), (N_("Status"), "status"), (N_("Ours"), "ours"),
+    (N_("Microsoft's"), "theirs"), (N_("Difference"), "difference"), (N_("Currency"), "currency"),
+    # TRANSLATORS: a column header: the license that paid a call in Microsoft's export (MCOPSTN1...).
+    (N_("Capability"), "capability"),
+    # TRANSLATORS: a column header: why a call's charge differs from Microsoft's.
+    (N_("Why"), "why"),
 )
 
 
@@ -240,29 +247,66 @@ def iter_differences(session: Session, tenant: Tenant, per: Period, tolerance: D
             yield d
 
 
+#: Why a call's charges differ: the label each explanation starts with (before its colon), which is also its
+#: key in :attr:`Reconciliation.reasons` (and in ``--json``: always English); :func:`reason_label` says it.
+REASON_LABELS = frozenset({
+    # TRANSLATORS: why a call's charge differs from Microsoft's, a short label; its explanation starts with
+    # the same words (keep them the same in both).
+    N_("another currency"),
+    N_("denied here"),
+    N_("not charged here"),
+    N_("a pool we think still had minutes"),
+    N_("a pool we think was used up"),
+    N_("Microsoft charged nothing"),
+    N_("a different rate"),
+    N_("a different charge"),
+})
+
+
+def reason_label(label: str) -> str:
+    """A key of :attr:`Reconciliation.reasons` for people, in the current language."""
+    return _(label) if label in REASON_LABELS else label
+
+
 def why(d: Difference, pool: str | None, pool_seconds: int, charged_seconds: int, billed_seconds: int,
         currency: str) -> str:
-    """Why a call's charges differ, when the books can tell (the text before the colon is its label)."""
+    """Why a call's charges differ, when the books can tell (the text before the colon is its label): a
+    :class:`~credits_cli.phrases.Phrase`, English as data (``--json``, the CSV file), said in the reader's
+    language (the workbook, the terminal)."""
     if d.theirs is None:
-        return f"another currency: Microsoft priced it in {d.currency}; the tenant keeps {currency}"
+        return Phrase(N_("another currency: Microsoft priced it in {theirs}; the tenant keeps {ours}"),
+                      theirs=d.currency, ours=currency)
     theirs, ours = d.theirs, d.ours
     plan_paid = (d.capability or "").upper() in PLAN_CAPABILITIES
     if d.status == Status.DENIED and theirs > 0:
-        return f"denied here: {d.reason or 'denied'} in our books; Microsoft charged it"
+        # TRANSLATORS: {reason} is why the call was denied, a code such as no_balance.
+        return Phrase(N_("denied here: {reason} in our books; Microsoft charged it"), reason=d.reason or "denied")
     if d.status in (Status.FREE, Status.UNRATED) and theirs > 0:
-        return f"not charged here: {d.status}{' (' + d.reason + ')' if d.reason else ''}; Microsoft charged it"
+        # TRANSLATORS: {status} is the call's status (free, unrated), {reason} a code such as freecall.
+        if d.reason:
+            return Phrase(N_("not charged here: {status} ({reason}); Microsoft charged it"), status=d.status,
+                          reason=d.reason)
+        return Phrase(N_("not charged here: {status}; Microsoft charged it"), status=d.status)
     if d.status == Status.INCLUDED and theirs > 0:
-        return f"a pool we think still had minutes: our {pool or 'pool'} covered it; Microsoft charged it"
+        if pool:
+            # TRANSLATORS: {pool} is the name of a pool of included minutes.
+            return Phrase(N_("a pool we think still had minutes: our {pool} covered it; Microsoft charged it"),
+                          pool=pool)
+        return Phrase(N_("a pool we think still had minutes: our pool covered it; Microsoft charged it"))
     if theirs == 0 and ours > 0:
         if plan_paid:
-            return (f"a pool we think was used up: Microsoft's {d.capability} covered it; we charged "
-                    f"{charged_seconds} s")
-        return "Microsoft charged nothing: we charged it"
+            # TRANSLATORS: {capability} is a license's code (MCOPSTN1); {seconds} a number of seconds.
+            return Phrase(N_("a pool we think was used up: Microsoft's {capability} covered it; we charged "
+                             "{seconds} s"), capability=d.capability, seconds=charged_seconds)
+        return Phrase(N_("Microsoft charged nothing: we charged it"))
     if pool_seconds and theirs > ours:
-        return f"a pool we think still had minutes: ours covered {pool_seconds} s of it; Microsoft charged more"
+        return Phrase(N_("a pool we think still had minutes: ours covered {seconds} s of it; Microsoft charged "
+                         "more"), seconds=pool_seconds)
     minutes = Decimal(charged_seconds or billed_seconds) / 60
     if minutes:
         per_ours = money.round_money(ours / minutes)
         per_theirs = money.round_money(theirs / minutes)
-        return f"a different rate: ours {per_ours:f} a minute, Microsoft's {per_theirs:f}"
-    return "a different charge"
+        # TRANSLATORS: {ours} and {theirs} are amounts a minute in the tenant's currency.
+        return Phrase(N_("a different rate: ours {ours} a minute, Microsoft's {theirs}"), ours=per_ours,
+                      theirs=per_theirs)
+    return Phrase(N_("a different charge"))
