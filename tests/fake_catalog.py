@@ -15,17 +15,16 @@ Messages = Mapping[str | tuple[str, str], str | tuple[str, ...]]
 
 
 @contextmanager
-def catalogs(folder: Path, languages: Mapping[str, Messages],
-             plurals: frozenset[tuple[str, str]] = frozenset()) -> Iterator[None]:
+def catalogs(folder: Path, languages: Mapping[str, Messages]) -> Iterator[None]:
     """Compile ``languages`` (language -> messages) into ``folder`` and read the catalogs from there inside
-    the block. A key in ``plurals`` is a (singular, plural) pair; any other tuple key is (context, text)."""
+    the block. A tuple key with a tuple of forms is (singular, plural); one with a text is (context, text)."""
     from babel.messages.catalog import Catalog
     from babel.messages.mofile import write_mo
 
     for lang, messages in languages.items():
         catalog = Catalog(locale=lang, domain=i18n.DOMAIN)
         for key, text in messages.items():
-            if isinstance(key, tuple) and key in plurals:
+            if isinstance(key, tuple) and isinstance(text, tuple):
                 catalog.add(key, text)
             elif isinstance(key, tuple):
                 catalog.add(key[1], text, context=key[0])
