@@ -335,9 +335,14 @@ class Report:
         from credits_cli.phrases import quantity
 
         p = self.period
-        # TRANSLATORS: sections of the report's summary (a workbook sheet and summary.csv).
-        report, balance = _("Report"), _("Balance")
-        by_kind, by_status = _("Spend by kind (calls in the period)"), _("Calls by status")
+        # TRANSLATORS: a section of the report's summary (a workbook sheet and summary.csv): the report itself.
+        report = _("Report")
+        # TRANSLATORS: a section of the report's summary (a workbook sheet and summary.csv).
+        balance = _("Balance")
+        # TRANSLATORS: a section of the report's summary (a workbook sheet and summary.csv).
+        by_kind = _("Spend by kind (calls in the period)")
+        # TRANSLATORS: a section of the report's summary (a workbook sheet and summary.csv).
+        by_status = _("Calls by status")
         total = _("Total")
         lines: list[SummaryLine] = [
             SummaryLine("tenant", report, _("Tenant"), self.tenant),

@@ -250,15 +250,21 @@ def iter_differences(session: Session, tenant: Tenant, per: Period, tolerance: D
 #: Why a call's charges differ: the label each explanation starts with (before its colon), which is also its
 #: key in :attr:`Reconciliation.reasons` (and in ``--json``: always English); :func:`reason_label` says it.
 REASON_LABELS = frozenset({
-    # TRANSLATORS: why a call's charge differs from Microsoft's, a short label; its explanation starts with
-    # the same words (keep them the same in both).
+    # TRANSLATORS: why a call's charge differs from Microsoft's, a label: its explanation starts with it.
     N_("another currency"),
+    # TRANSLATORS: why a call's charge differs from Microsoft's, a label: its explanation starts with it.
     N_("denied here"),
+    # TRANSLATORS: why a call's charge differs from Microsoft's, a label: its explanation starts with it.
     N_("not charged here"),
+    # TRANSLATORS: why a call's charge differs from Microsoft's, a label: its explanation starts with it.
     N_("a pool we think still had minutes"),
+    # TRANSLATORS: why a call's charge differs from Microsoft's, a label: its explanation starts with it.
     N_("a pool we think was used up"),
+    # TRANSLATORS: why a call's charge differs from Microsoft's, a label: its explanation starts with it.
     N_("Microsoft charged nothing"),
+    # TRANSLATORS: why a call's charge differs from Microsoft's, a label: its explanation starts with it.
     N_("a different rate"),
+    # TRANSLATORS: why a call's charge differs from Microsoft's, a label: its explanation starts with it.
     N_("a different charge"),
 })
 
