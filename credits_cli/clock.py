@@ -28,6 +28,7 @@ def now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
+# TRANSLATORS: a date and time someone gave, named in "{what} is empty" and the like.
 def parse_timestamp(text: str, *, what: str = N_("time")) -> datetime:
     """ISO 8601 -> naive UTC. Accepts ``Z``, offsets and up to 9 fractional digits. ``what`` names the
     value in messages: an option or variable (``"--at"``, shown as it is) or a word marked with ``N_``."""
@@ -57,6 +58,7 @@ def parse_timestamp(text: str, *, what: str = N_("time")) -> datetime:
     return value
 
 
+# TRANSLATORS: a date someone gave, named in "{what} {value} is not a date like {example}".
 def parse_day(text: str, *, what: str = N_("date")) -> date:
     """An ISO 8601 date (``2026-11-01``); ``what`` as for :func:`parse_timestamp`."""
     try:

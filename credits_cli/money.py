@@ -35,6 +35,7 @@ _EXAMPLES = {"whole": "100", "decimal": "100.50"}
 
 
 def parse_amount(
+    # TRANSLATORS: an amount of money someone typed, named in "{what} must be more than zero" and the like.
     text: str, currency: str, *, what: str = N_("amount"), signed: bool = False, zero: bool = False
 ) -> Decimal:
     """Parse an amount a person typed: plain digits with an optional decimal point.
@@ -89,6 +90,7 @@ def parse_amount(
     return value
 
 
+# TRANSLATORS: a number read from a data file, named in "{what} {value} is negative" and the like.
 def parse_decimal(text: object, *, what: str = N_("value"), allow_negative: bool = False) -> Decimal:
     """Parse a decimal from a data file (a rate, a charge column): exact, no floats.
 
@@ -153,6 +155,7 @@ def to_units(value: Decimal) -> int:
         raise ValueError(f"{value} has more than {SCALE} decimal places")
     units = int(scaled)
     if abs(units) > MAX_UNITS:
+        # TRANSLATORS: {value} is an amount of money (123456789012345.0000).
         raise InvalidInput(_("amount {value} is too large to store").format(value=value))
     return units
 

@@ -140,6 +140,7 @@ class AtomicFile:
     UTF-8 text with ``newline=""`` (what the csv module wants).
     """
 
+    # TRANSLATORS: a file the program writes, named in "{what} {path} is a folder; give a file name" and the like.
     def __init__(self, target: Path, *, what: str = N_("output"), binary: bool = False) -> None:
         self.target = Path(target)
         self.what = what
@@ -198,6 +199,7 @@ def _mode_for(target: Path) -> int:
 
 
 @contextlib.contextmanager
+# TRANSLATORS: a file the program writes, named in "{what} {path} is a folder; give a file name" and the like.
 def writing(target: Path, *, what: str = N_("output"), binary: bool = False) -> Iterator[IO[Any]]:
     """``with writing(path) as handle: ...``: the file appears whole, or not at all."""
     atomic = AtomicFile(target, what=what, binary=binary)

@@ -214,6 +214,8 @@ class RateBook:
 
 def read_yaml(path: Path) -> tuple[Any, str]:
     """Read and parse a rate file strictly (:mod:`credits_cli.strict_yaml`). Returns (data, text)."""
+    # TRANSLATORS: a kind of file (rates/*.yaml), named in "{label}: not a valid {what}: ..." and "... is too large
+    # for a {what} ...".
     return strict_yaml.read(path, what=N_("rate table"), max_bytes=MAX_FILE_BYTES)
 
 

@@ -326,6 +326,8 @@ def _groups(groups: list[list[str]]) -> dict[str, str]:
 
 def read_service(path: Path) -> ServiceData:
     """Read and validate a service data file; one message naming the file and the key at fault."""
+    # TRANSLATORS: a kind of file (rates/service.yaml), named in "{label}: not a valid {what}: ..." and "... is too
+    # large for a {what} ...".
     raw, _source = strict_yaml.read(path, what=N_("service data file"), max_bytes=MAX_SERVICE_BYTES)
     try:
         facts = _ServiceFile.model_validate(raw)

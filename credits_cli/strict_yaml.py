@@ -345,9 +345,9 @@ def _why(text: str, value_12: Any, tag_11: str) -> str:
             # TRANSLATORS: advice at the end of a message about an unquoted value: a decimal is written with a
             # dot in the file, whatever the language.
             hint = _("write a plain decimal number, or put it in quotes if it is text")
-    # TRANSLATORS: {text} is a value as written in the file (0044, yes, 1:20); {reading_11} and {reading_12} what
-    # each version of YAML reads it as ("the number 36", "the boolean true", "text"); {hint} advice on what
-    # to write instead.
+    # TRANSLATORS: {text} is a value as written in the file (0044, yes, 1:20); {reading_11} and
+    # {reading_12} what each version of YAML reads it as ("the number 36", "the boolean true", "text");
+    # {hint} advice on what to write instead.
     return _("unquoted {text} is {reading_11} in YAML 1.1 and {reading_12} in YAML 1.2; {hint}").format(
         text=text, reading_11=reading_11, reading_12=_describe(value_12), hint=hint)
 
