@@ -85,6 +85,8 @@ def describe_os_error(exc: OSError, path: Path | str) -> str:
 
 #: The file-system errors said in our words (any other is the system's own).
 _OS_ERRORS = {
+    # TRANSLATORS: why a file cannot be written, as in "cannot write {path}: {reason}" (so are the reasons
+    # listed with it in credits_cli/outputs.py).
     errno.ENOSPC: N_("no space left on device"),
     errno.EDQUOT: N_("disk quota exceeded"),
     errno.EACCES: N_("permission denied"),

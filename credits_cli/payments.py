@@ -117,6 +117,7 @@ def refusal(tenant: Tenant, method: PaymentMethod | None, at: datetime) -> str |
     data = service()
     home, billing = data.region(tenant.country), data.region(tenant.billing_country)
     if tenant.country != tenant.billing_country and (home is None or home != billing):
+        # TRANSLATORS: in place of the region of a country rates/service.yaml does not place in one.
         unknown = _("unknown region")
         # TRANSLATORS: {country} and {billing_country} are ISO country codes (GB, US); {region} and
         # {billing_region} the regions of rates/service.yaml they belong to (Europe), or "unknown region".

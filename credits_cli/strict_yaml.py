@@ -219,6 +219,7 @@ def load(text: str, label: str, *, what: str) -> Any:
     except yaml.MarkedYAMLError as exc:  # the problem and its context are PyYAML's own words (English)
         mark = exc.problem_mark or exc.context_mark
         context_mark = exc.context_mark
+        # TRANSLATORS: what is wrong with a file that does not parse as YAML, when the parser says no more.
         problem = exc.problem or _("not YAML")
         if mark is None:
             raise InvalidInput(_not_valid(label, kind_of_file, problem)) from None
