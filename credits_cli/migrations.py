@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING
 
 from credits_cli import clock
 from credits_cli.errors import DatabaseError
+from credits_cli.i18n import _
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -505,7 +506,9 @@ def _refuse_unknown(applied: set[str]) -> None:
     unknown = applied - set(NAMES)
     if unknown:
         raise DatabaseError(
-            f"the database has migrations this version does not know ({', '.join(sorted(unknown))}); upgrade credits"
+            # TRANSLATORS: {names} are names of schema migrations (0009_...): keep them; credits is the program.
+            _("the database has migrations this version does not know ({names}); upgrade credits").format(
+                names=", ".join(sorted(unknown)))
         )
 
 
@@ -535,7 +538,8 @@ def apply_migrations(session: Session, until: str | None = None) -> list[str]:
     applied = _applied(conn)
     if applied is None:
         if sa.inspect(conn).get_table_names():
-            raise DatabaseError("this database was not made by credits (no schema_migrations table)")
+            # TRANSLATORS: credits is the program; schema_migrations the name of a table: keep both.
+            raise DatabaseError(_("this database was not made by credits (no schema_migrations table)"))
         applied = set()
     _refuse_unknown(applied)
     done = []

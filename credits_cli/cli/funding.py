@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from credits_cli.cli.common import At, Json, at_moment, listing, print_json, print_json_stream, say, state, table, warn
+from credits_cli.i18n import N_
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -174,7 +175,7 @@ def adjust(
 
     def work(s: Session) -> dict[str, Any]:
         t = st.tenant(s, lock=True)
-        value = money.parse_amount(amount, t.currency, what="adjustment", signed=True)
+        value = money.parse_amount(amount, t.currency, what=N_("adjustment"), signed=True)
         why = reason + (f" (by {st.settings.operator})" if st.settings.operator else "")
         lot_id, after = ledger.adjust(s, t, value, why, at=when, lot_id=lot)
         return {"amount": value, "lot": lot_id, "balance": after, "currency": t.currency, "reason": why}
@@ -205,8 +206,8 @@ def autorecharge_set(
 
     def work(s: Session) -> tuple[dict[str, Any], Tenant]:
         t = st.tenant(s)
-        th = money.parse_amount(threshold, t.currency, what="threshold")
-        am = money.parse_amount(amount, t.currency, what="recharge amount")
+        th = money.parse_amount(threshold, t.currency, what=N_("threshold"))
+        am = money.parse_amount(amount, t.currency, what=N_("recharge amount"))
         return settings_doc(ledger.set_auto_recharge(s, t, th, am)), t
 
     doc, t = st.db.write(work)
@@ -341,7 +342,7 @@ def balance_assert(
 
     def work(s: Session) -> tuple[Any, str]:
         t = st.tenant(s, lock=True)
-        shown = money.parse_amount(amount, t.currency, what="balance", zero=True)
+        shown = money.parse_amount(amount, t.currency, what=N_("balance"), zero=True)
         return ledger.assert_balance(s, t, shown, at=when, adjust_to=do_adjust, who=st.settings.operator), t.currency
 
     result, cur = st.db.write(work)
