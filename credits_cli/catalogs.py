@@ -1,8 +1,8 @@
 """The message catalogs: extract, update, compile and check them (Babel).
 
     python -m credits_cli.catalogs extract    # the code's messages -> locale/credits.pot
-    python -m credits_cli.catalogs update     # the .pot -> each locale/<lang>/LC_MESSAGES/credits.po
-    python -m credits_cli.catalogs compile    # each .po -> its .mo (shipped in the package)
+    python -m credits_cli.catalogs update [LANG...]    # the .pot -> each locale/<lang>/LC_MESSAGES/credits.po
+    python -m credits_cli.catalogs compile [LANG...]   # each .po -> its .mo (shipped in the package)
     python -m credits_cli.catalogs check      # every message translated, none stale, each .mo current
 
 ``extract`` reads two sources: the calls of :func:`~credits_cli.i18n._`,
@@ -105,20 +105,20 @@ def write_template() -> Catalog:
     return template
 
 
-def update(template: Catalog | None = None) -> None:
+def update(template: Catalog | None = None, languages: list[str] | None = None) -> None:
     """Bring each language's .po to the template: new messages untranslated, gone ones dropped."""
     template = template or _read(TEMPLATE)
-    for lang in translated_languages():
+    for lang in languages or translated_languages():
         path = po_path(lang)
         catalog = _read(path, lang)
         catalog.update(template, no_fuzzy_matching=True, update_header_comment=False)
         _write(catalog, path)
 
 
-def compile_all() -> None:
+def compile_all(languages: list[str] | None = None) -> None:
     from babel.messages.mofile import write_mo
 
-    for lang in translated_languages():
+    for lang in languages or translated_languages():
         catalog = _read(po_path(lang), lang)
         buffer = io.BytesIO()
         write_mo(buffer, catalog, use_fuzzy=False)
@@ -195,9 +195,9 @@ def main(argv: list[str]) -> int:
         template = write_template()
         print(f"{TEMPLATE}: {sum(1 for m in template if m.id)} messages")
     elif command == "update":
-        update()
+        update(languages=argv[1:])
     elif command == "compile":
-        compile_all()
+        compile_all(argv[1:])
     elif command == "check":
         found = problems()
         for line in found:
