@@ -156,5 +156,5 @@ def test_the_pool_given_as_numbers_is_said_in_the_language(cli, tenant) -> None:
     dbmod.open_database(db_path()).write(work)
     english, russian = (body for (body,) in rows("SELECT body FROM notifications ORDER BY id"))
     assert "Pool: dial-out 48000 of 60000 minutes\n" in english
-    assert "Pool: dial-out 48\u00a0000 of 60\u00a0000 minutes\n" in russian  # no catalog: the numbers alone
+    assert "48\u00a0000" in russian and "60\u00a0000" in russian and "Pool" not in russian
 
