@@ -124,7 +124,7 @@ def parse_amount(
     if places > digits:
         raise InvalidInput(f"{what} {raw} has more decimals than {currency} allows ({digits})")
     if value > MAX_INPUT:
-        raise InvalidInput(f"{what} {raw} is too large (at most {MAX_INPUT:,} {currency})")
+        raise InvalidInput(f"{what} {raw} is too large (at most {MAX_INPUT:f} {currency})")
     return value
 
 
@@ -193,9 +193,15 @@ def fmt(value: Decimal, currency: str | None = None) -> str:
 
 
 def fmt_display(value: Decimal, currency: str) -> str:
-    """Human display: thousands separators, the currency's own digits unless finer."""
+    """Human display: the currency's own digits unless finer (``5000.00 RUB``, ``0.1610 USD``).
+
+    No thousands separators: an amount is printed the way :func:`parse_amount` accepts it, so what a
+    message says (a minimum purchase, a recommended trigger) can be copied into the next command.
+    Grouping is not accepted on input because it is ambiguous (``1,500`` is one and a half in much of
+    Europe) and an amount of money must not be guessed.
+    """
     digits = currency_digits(currency) if currency in CURRENCY_DIGITS else 2
     q = value.quantize(QUANT)
     if q != q.quantize(Decimal(1).scaleb(-digits)):
         digits = SCALE
-    return f"{q:,.{digits}f} {currency}"
+    return f"{q:.{digits}f} {currency}"

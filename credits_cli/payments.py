@@ -98,8 +98,18 @@ def describe(method: MethodFacts | None) -> str:
     return f"card{digits}, expires {method.card_expiry}"
 
 
-def refusal(tenant: Tenant, method: PaymentMethod | None, at: datetime) -> str | None:
-    """Why a purchase at ``at`` cannot go through, or None when it can."""
+class Countries(Protocol):
+    """What :func:`region_refusal` reads of a tenant."""
+
+    @property
+    def country(self) -> str: ...
+    @property
+    def billing_country(self) -> str: ...
+
+
+def region_refusal(tenant: Countries) -> str | None:
+    """Why no purchase of this tenant can ever go through (its country and billing country lie in
+    different regions, SPEC §3), or None."""
     data = service()
     home, billing = data.region(tenant.country), data.region(tenant.billing_country)
     if tenant.country != tenant.billing_country and (home is None or home != billing):
@@ -107,6 +117,14 @@ def refusal(tenant: Tenant, method: PaymentMethod | None, at: datetime) -> str |
             f"tenant country {tenant.country} ({home or 'unknown region'}) and billing country "
             f"{tenant.billing_country} ({billing or 'unknown region'}) are in different regions"
         )
+    return None
+
+
+def refusal(tenant: Tenant, method: PaymentMethod | None, at: datetime) -> str | None:
+    """Why a purchase at ``at`` cannot go through, or None when it can."""
+    regions = region_refusal(tenant)
+    if regions:
+        return regions
     if method is None:
         return "no payment method; set one with credits payment set"
     if method.kind == "card" and method.card_expiry and card_expired(method.card_expiry, at):

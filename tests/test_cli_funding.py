@@ -64,7 +64,7 @@ def test_topup_without_payment_method(cli) -> None:
 
 def test_rub_minimum(cli) -> None:
     make_tenant(cli, "ru", country="RU", currency="RUB")
-    assert_error(cli("topup", "4999.99"), "minimum", "5,000.00 RUB")
+    assert_error(cli("topup", "4999.99"), "minimum", "5000.00 RUB")
     assert assert_json(cli("topup", "5000", "--json"))["balance"] == "5000.0000"
 
 
@@ -72,7 +72,7 @@ def test_jpy_has_no_decimals(cli) -> None:
     make_tenant(cli, "jp", country="JP", currency="JPY")
     assert_error(cli("topup", "7000.5"), "more decimals", "JPY")
     r = cli("topup", "7000")
-    assert r.exit_code == 0 and "7,000 JPY" in r.stdout
+    assert r.exit_code == 0 and "7000 JPY" in r.stdout
     assert assert_json(cli("balance", "--json"))["balance"] == "7000.0000"
 
 

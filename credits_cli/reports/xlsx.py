@@ -332,17 +332,63 @@ def write(
 ) -> dict[str, Any]:
     """Write the workbook to ``path`` (atomically: :class:`credits_cli.outputs.AtomicFile`). Returns the
     sheet titles and row counts."""
-    target = Path(path)
+    title = f"Report for {report.tenant}, {report.period.first} to {report.period.last}"
+
+    def sheets(wb: Any) -> dict[str, Any]:
+        return _sheets(wb, report, calls, ledger)
+
+    return _workbook(Path(path), title, report.generated_at, sheets)
+
+
+#: (report, its calls, its ledger rows): one tenant's part of a workbook of many.
+Part = tuple[Report, Iterable[tuple[Any, ...]], Iterable[tuple[Any, ...]]]
+
+
+def write_tenants(path: Path, parts: Sequence[Part], generated_at: datetime) -> dict[str, Any]:
+    """One workbook for many tenants (``report --all-tenants``): an Overview sheet (a line per tenant), then
+    each tenant's sheets named after it (``contoso Summary``, ``contoso Calls`` ...). Returns, per
+    tenant, what :func:`write` returns, and the sheet titles."""
+    prefixes = sheet_prefixes([r.tenant for r, _, _ in parts])
+
+    def sheets(wb: Any) -> dict[str, Any]:
+        _overview(wb, [r for r, _, _ in parts], prefixes)
+        return {"tenants": [
+            {"tenant": r.tenant, **_sheets(wb, r, calls, ledger, prefix)}
+            for (r, calls, ledger), prefix in zip(parts, prefixes, strict=True)
+        ]}
+
+    first = parts[0][0].period if parts else None
+    title = "Report for every tenant" + (f", {first.first} to {first.last}" if first else "")
+    return _workbook(Path(path), title, generated_at, sheets)
+
+
+#: The longest sheet title a tenant's prefix goes before ("Destinations"; "Calls (10)" is shorter).
+_LONGEST_TITLE = len("Destinations")
+_SHEET_NAME = 31  # Excel's limit
+
+
+def sheet_prefixes(slugs: Sequence[str]) -> list[str]:
+    """Each tenant's sheet-name prefix: its slug, cut to leave room for the longest title, unique."""
+    room = _SHEET_NAME - _LONGEST_TITLE - 1
+    found: list[str] = []
+    for slug in slugs:
+        base = slug[:room]
+        candidate, n = base, 1
+        while f"{candidate} " in found:
+            n += 1
+            candidate = f"{base[:room - len(str(n)) - 1]}~{n}"
+        found.append(f"{candidate} ")
+    return found
+
+
+def _workbook(target: Path, title: str, created: datetime, sheets: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
     atomic = outputs.AtomicFile(target, what="--xlsx", binary=True)
     with atomic:
         try:
             with outputs.scratch_folder("xlsx") as scratch:
                 wb = xlsxwriter.Workbook(atomic.handle, {**OPTIONS, "tmpdir": str(scratch)})
-                wb.set_properties({
-                    "title": f"Report for {report.tenant}, {report.period.first} to {report.period.last}",
-                    "created": report.generated_at,
-                })
-                written = _sheets(wb, report, calls, ledger)
+                wb.set_properties({"title": title, "created": created})
+                written = sheets(wb)
                 written["sheets"] = [ws.get_name() for ws in wb.worksheets()]
                 wb.close()
         except (OSError, FileCreateError, FileSizeError) as exc:
@@ -361,13 +407,15 @@ def _reason(exc: BaseException) -> str:
     return str(cause).splitlines()[0] if str(cause) else type(cause).__name__
 
 
-def _sheets(wb: Any, r: Report, calls: Iterable[tuple[Any, ...]], ledger: Iterable[tuple[Any, ...]]) -> dict[str, Any]:
+def _sheets(
+    wb: Any, r: Report, calls: Iterable[tuple[Any, ...]], ledger: Iterable[tuple[Any, ...]], prefix: str = ""
+) -> dict[str, Any]:
     formats = _Formats(wb, r.currency)
-    _summary(wb, formats, r)
-    _daily(wb, formats, r)
-    _users(wb, formats, r)
-    _destinations(wb, formats, r)
-    _pools(wb, formats, r)
+    _summary(wb, formats, r, prefix)
+    _daily(wb, formats, r, prefix)
+    _users(wb, formats, r, prefix)
+    _destinations(wb, formats, r, prefix)
+    _pools(wb, formats, r, prefix)
     counts = {"ledger": 0, "ledger_entries": 0, "calls": 0}
     entries_at = [key for _, key in LEDGER_COLUMNS].index("entries")
 
@@ -379,9 +427,10 @@ def _sheets(wb: Any, r: Report, calls: Iterable[tuple[Any, ...]], ledger: Iterab
         counts["calls"] += 1
 
     cur = r.currency
-    ledger_sheets = _streamed(wb, formats, "Ledger", _columns(LEDGER_COLUMNS, _LEDGER_LAYOUT, cur), ledger,
+    ledger_sheets = _streamed(wb, formats, f"{prefix}Ledger", _columns(LEDGER_COLUMNS, _LEDGER_LAYOUT, cur), ledger,
                               ledger_row)
-    call_sheets = _streamed(wb, formats, "Calls", _columns(CALL_COLUMNS, _CALL_LAYOUT, cur), calls, call_row)
+    call_sheets = _streamed(wb, formats, f"{prefix}Calls", _columns(CALL_COLUMNS, _CALL_LAYOUT, cur), calls,
+                            call_row)
     return {
         "calls": counts["calls"],
         "ledger_rows": counts["ledger"],
@@ -440,15 +489,36 @@ def _h(header: str, currency: str) -> str:
 # --- the small sheets -------------------------------------------------------------------------
 
 
-def _summary(wb: Any, formats: _Formats, r: Report) -> None:
+def _overview(wb: Any, reports: Sequence[Report], prefixes: Sequence[str]) -> None:
+    """A line per tenant: its period's balance, funding and spend, in its own currency."""
+    columns = [
+        Column("Tenant", 20, Content.TEXT), Column("Name", 26, Content.TEXT), Column("Currency", 9, Content.TEXT),
+        Column("From", 12, Content.DATE), Column("To", 12, Content.DATE),
+        Column("Opening balance", 18, Content.MONEY), Column("Funding", 18, Content.MONEY),
+        Column("Spend", 18, Content.MONEY), Column("Expired", 16, Content.MONEY),
+        Column("Closing balance", 18, Content.MONEY), Column("Calls", 9, Content.COUNT),
+        Column("Denied calls", 13, Content.COUNT), Column("Sheets", 22, Content.TEXT),
+    ]
+    sheet = _Sheet(wb, _Formats(wb, ""), "Overview", columns)
+    money_at = [i for i, c in enumerate(columns) if c.content is Content.MONEY]
+    for r, prefix in zip(reports, prefixes, strict=True):
+        own = _Formats(wb, r.currency).get(Content.MONEY)  # each line in its tenant's currency
+        sheet.add([r.tenant, r.tenant_name, r.currency, r.period.first, r.period.last, None, None, None, None, None,
+                   r.calls, r.denied_calls, f"{prefix}Summary ..."])
+        for i, value in zip(money_at, (r.opening, r.funding, r.spend, r.expired, r.closing), strict=True):
+            sheet.ws.write_number(sheet.row, i, float(value), own)
+    sheet.filter()
+
+
+def _summary(wb: Any, formats: _Formats, r: Report, prefix: str = "") -> None:
     columns = [Column("Section", 18, Content.TEXT), Column("Item", 40, Content.TEXT),
                Column("Value", 24, Content.ANY)]
     rows: list[Sequence[Any]] = list(r.summary_rows())
     rows.append(("Check", "Opening + movements - closing (always 0)", r.check()))
-    _table(wb, formats, "Summary", columns, rows, bold=lambda row: row[1] in ("Closing balance", "Total"))
+    _table(wb, formats, f"{prefix}Summary", columns, rows, bold=lambda row: row[1] in ("Closing balance", "Total"))
 
 
-def _daily(wb: Any, formats: _Formats, r: Report) -> None:
+def _daily(wb: Any, formats: _Formats, r: Report, prefix: str = "") -> None:
     cur = r.currency
     money = Content.MONEY
     columns = [
@@ -465,7 +535,7 @@ def _daily(wb: Any, formats: _Formats, r: Report) -> None:
     total = ("Total", sum(d.calls for d in days), sum(d.charged_calls for d in days),
              sum(d.denied_calls for d in days), sum(d.charged_seconds for d in days), r.spend, r.funding,
              r.charges_posted, r.expired, r.other, r.closing)
-    sheet = _table(wb, formats, "Daily", columns, rows, total)
+    sheet = _table(wb, formats, f"{prefix}Daily", columns, rows, total)
     _daily_chart(wb, sheet, len(days), cur)
 
 
@@ -490,7 +560,7 @@ def _daily_chart(wb: Any, sheet: _Sheet, days: int, cur: str) -> None:
     sheet.ws.insert_chart(1, len(sheet.columns) + 1, chart)
 
 
-def _users(wb: Any, formats: _Formats, r: Report) -> None:
+def _users(wb: Any, formats: _Formats, r: Report, prefix: str = "") -> None:
     cur = r.currency
     columns = [
         Column("User", 34, Content.TEXT), Column("Name", 26, Content.TEXT), Column("Calls", 9, Content.COUNT),
@@ -507,10 +577,10 @@ def _users(wb: Any, formats: _Formats, r: Report) -> None:
     total = ("Total", None, sum(u.calls for u in us), sum(u.charged_calls for u in us),
              sum(u.denied_calls for u in us), sum(u.billed_seconds for u in us), sum(u.pool_seconds for u in us),
              sum(u.charged_seconds for u in us), spend, None)
-    _table(wb, formats, "Users", columns, rows, total)
+    _table(wb, formats, f"{prefix}Users", columns, rows, total)
 
 
-def _destinations(wb: Any, formats: _Formats, r: Report) -> None:
+def _destinations(wb: Any, formats: _Formats, r: Report, prefix: str = "") -> None:
     cur = r.currency
     columns = [
         Column("Kind", 10, Content.TEXT), Column("Prefix", 9, Content.TEXT), Column("Destination", 30, Content.TEXT),
@@ -524,14 +594,14 @@ def _destinations(wb: Any, formats: _Formats, r: Report) -> None:
     total = ("Total", None, None, None, sum(d.calls for d in ds), sum(d.charged_calls for d in ds),
              sum(d.billed_seconds for d in ds), sum(d.charged_seconds for d in ds),
              sum((d.spend for d in ds), Decimal(0)))
-    _table(wb, formats, "Destinations", columns, rows, total)
+    _table(wb, formats, f"{prefix}Destinations", columns, rows, total)
 
 
-def _pools(wb: Any, formats: _Formats, r: Report) -> None:
+def _pools(wb: Any, formats: _Formats, r: Report, prefix: str = "") -> None:
     columns = [
         Column("Month", 10, Content.TEXT), Column("Pool", 20, Content.TEXT),
         Column("Capacity (min)", 15, Content.MINUTES), Column("Used (min)", 13, Content.MINUTES),
         Column("Left (min)", 13, Content.MINUTES), Column("Used", 10, Content.PERCENT),
     ]
     rows = [(p.month, p.pool, p.capacity_seconds, p.used_seconds, p.left_seconds, p.used_fraction) for p in r.pools]
-    _table(wb, formats, "Pools", columns, rows)
+    _table(wb, formats, f"{prefix}Pools", columns, rows)
