@@ -14,7 +14,7 @@ import typer
 from typer.main import get_command_name
 
 from credits_cli import __version__
-from credits_cli.cli import directory, funding, notifications, rates, rating, report
+from credits_cli.cli import funding, notifications, overview, rates, rating, report, tenants, users
 from credits_cli.cli.common import CreditsGroup, start
 
 if TYPE_CHECKING:
@@ -63,7 +63,9 @@ def main_options(
     ctx.obj = start(db, tenant)
 
 
-directory.register(app)
+tenants.register(app)
+users.register(app)
+overview.register(app)
 funding.register(app)
 notifications.register(app)
 rates.register(app)
