@@ -25,7 +25,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from credits_cli import money, payments, spend
+from credits_cli import i18n, money, payments, spend
 from credits_cli.location import resolve_url, sqlite_file
 from credits_cli.queries import Rows, SqliteRows, as_datetime
 
@@ -85,6 +85,8 @@ def document(rows: Rows, tenant: TenantRow, now: datetime) -> dict[str, Any]:
         "last_failure_at": as_datetime(failed),
     }
     method = rows.all(_PAYMENT, params)
+    with i18n.speaking(i18n.SOURCE):  # a value of the JSON document: the same words in every language
+        payment = payments.describe(MethodRow(*method[0]) if method else None)
     active = threshold if enabled else None
     return {
         "tenant": tenant.slug,
@@ -93,7 +95,7 @@ def document(rows: Rows, tenant: TenantRow, now: datetime) -> dict[str, Any]:
         "as_of": now,
         "lots": lots,
         "autorecharge": settings,
-        "payment": payments.describe(MethodRow(*method[0]) if method else None),
+        "payment": payment,
         "runway": spend.runway(rows, tenant.id, balance, active, now).to_dict(),
     }
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 from credits_cli.errors import InvalidInput
+from credits_cli.i18n import N_, _
 
 _pinned: datetime | None = None
 
@@ -27,11 +28,14 @@ def now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
-def parse_timestamp(text: str, *, what: str = "time") -> datetime:
-    """ISO 8601 -> naive UTC. Accepts ``Z``, offsets and up to 9 fractional digits."""
+# TRANSLATORS: a date and time someone gave, named in "{what} is empty" and the like.
+def parse_timestamp(text: str, *, what: str = N_("time")) -> datetime:
+    """ISO 8601 -> naive UTC. Accepts ``Z``, offsets and up to 9 fractional digits. ``what`` names the
+    value in messages: an option or variable (``"--at"``, shown as it is) or a word marked with ``N_``."""
     raw = text.strip()
     if not raw:
-        raise InvalidInput(f"{what} is empty")
+        # TRANSLATORS: {what} is an option or variable (--at, CREDITS_NOW) or a word such as "time".
+        raise InvalidInput(_("{what} is empty").format(what=_(what)))
     if raw.endswith(("Z", "z")):
         raw = raw[:-1] + "+00:00"
     # Python < 3.11 and some exports: trim fractions longer than 6 digits.
@@ -45,17 +49,25 @@ def parse_timestamp(text: str, *, what: str = "time") -> datetime:
     try:
         value = datetime.fromisoformat(raw)
     except ValueError:
-        raise InvalidInput(f"{what} {text!r} is not an ISO 8601 date or time") from None
+        # TRANSLATORS: {what} is an option or variable (--at, CREDITS_NOW) or a word such as "time"; {value}
+        # what was given, quoted. ISO 8601 (2026-11-01 or 2026-11-01T09:30Z) is the one form read.
+        raise InvalidInput(_("{what} {value} is not an ISO 8601 date or time").format(
+            what=_(what), value=repr(text))) from None
     if value.tzinfo is not None:
         value = value.astimezone(UTC).replace(tzinfo=None)
     return value
 
 
-def parse_day(text: str, *, what: str = "date") -> date:
+# TRANSLATORS: a date someone gave, named in "{what} {value} is not a date like {example}".
+def parse_day(text: str, *, what: str = N_("date")) -> date:
+    """An ISO 8601 date (``2026-11-01``); ``what`` as for :func:`parse_timestamp`."""
     try:
         return date.fromisoformat(text.strip())
     except ValueError:
-        raise InvalidInput(f"{what} {text!r} is not a date like 2026-11-01") from None
+        # TRANSLATORS: {what} is an option (--from) or a word such as "date"; {value} what was given,
+        # quoted; {example} is 2026-11-01: dates are typed in this ISO 8601 form, whatever the language.
+        raise InvalidInput(_("{what} {value} is not a date like {example}").format(
+            what=_(what), value=repr(text), example="2026-11-01")) from None
 
 
 def day_start(d: date) -> datetime:

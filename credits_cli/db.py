@@ -25,6 +25,7 @@ from sqlmodel import Session, SQLModel
 
 from credits_cli import clock
 from credits_cli.errors import DatabaseError
+from credits_cli.i18n import _
 from credits_cli.location import resolve_url
 from credits_cli.migrations import apply_migrations, pending
 
@@ -44,7 +45,9 @@ def _prepare_sqlite_file(url: sa.engine.URL) -> None:
         fd = os.open(file, os.O_CREAT | os.O_WRONLY, 0o600)
         os.close(fd)
     except OSError as exc:
-        raise DatabaseError(f"cannot create database {file}: {exc.strerror}") from None
+        # TRANSLATORS: {path} is the database file; {reason} what the system said (Permission denied).
+        raise DatabaseError(_("cannot create database {path}: {reason}").format(
+            path=file, reason=exc.strerror)) from None
 
 
 def _owner_only(file: Path) -> None:
@@ -74,7 +77,7 @@ class Database:
         try:
             self.url = sa.engine.make_url(url)
         except (ValueError, sa.exc.ArgumentError) as exc:
-            raise DatabaseError(f"cannot use database URL {_without_secret(url)}: {exc}") from None
+            raise DatabaseError(_cannot_use(_without_secret(url), exc)) from None
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         try:
             if self.is_sqlite:
@@ -87,7 +90,7 @@ class Database:
             else:
                 self.engine = sa.create_engine(self.url, pool_pre_ping=True)
         except (ImportError, sa.exc.ArgumentError) as exc:
-            raise DatabaseError(f"cannot use database URL {self.url!r}: {exc}") from None
+            raise DatabaseError(_cannot_use(repr(self.url), exc)) from None
         self._immediate = self.engine.execution_options(credits_immediate=True)
 
     def display(self) -> str:
@@ -178,12 +181,20 @@ def _without_secret(url: str) -> str:
     return f"{head}://***@{rest.rpartition('@')[2]}"
 
 
+def _cannot_use(url: str, exc: BaseException) -> str:
+    # TRANSLATORS: {url} is the database's address (sqlite:///..., postgresql://...); {error} what the database
+    # library said, in English.
+    return _("cannot use database URL {url}: {error}").format(url=url, error=exc)
+
+
 def _describe(exc: BaseException) -> str:
     orig = getattr(exc, "orig", exc)
     text = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
     if _is_busy(exc):
-        return f"the database stayed busy too long ({text}); try again"
-    return f"database error: {text}"
+        # TRANSLATORS: {error} is what the database said, in English (database is locked).
+        return _("the database stayed busy too long ({error}); try again").format(error=text)
+    # TRANSLATORS: {error} is what the database said, in English (no such table: tenants).
+    return _("database error: {error}").format(error=text)
 
 
 def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -222,7 +233,7 @@ def open_database(value: str | None, *, create: bool = True) -> Database:
         _must_exist(url)
     database = Database(url)
     if database.is_sqlite and (database.url.database or ":memory:") in (":memory:", ""):
-        raise DatabaseError("an in-memory database keeps nothing between commands; give a file path or a server URL")
+        raise DatabaseError(_("an in-memory database keeps nothing between commands; give a file path or a server URL"))
     if not create and not database.is_sqlite:
         with database.read() as session:
             if not sa.inspect(session.connection()).has_table("schema_migrations"):

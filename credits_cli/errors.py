@@ -1,7 +1,8 @@
 """Every error the domain raises on purpose.
 
 The CLI turns a :class:`CreditsError` into one ``error: ...`` line on stderr and
-exit code 1, in exactly one place (``cli/common.py``). Row problems in input
+exit code 1, in exactly one place (``cli/common.py``). The message is made, in the
+language being spoken, where the error is raised (:mod:`credits_cli.i18n`). Row problems in input
 files are not exceptions: they are :class:`credits_cli.readers.base.RowError`
 values collected by the readers.
 """
@@ -24,7 +25,12 @@ class InvalidInput(CreditsError):
 
 
 class PurchaseRefused(CreditsError):
-    """A top-up or recharge that the billing rules refuse."""
+    """A top-up or recharge that the billing rules refuse. ``reason`` is why, without the words
+    around it (what a failed recharge reports), in the language the message was made in."""
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = message if reason is None else reason
 
 
 class LedgerBroken(CreditsError):

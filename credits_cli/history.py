@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from credits_cli import clock
 from credits_cli.errors import InvalidInput
+from credits_cli.i18n import _
 from credits_cli.kinds import Plan
 
 if TYPE_CHECKING:
@@ -66,7 +67,10 @@ def _text(value: Any) -> str:
 def check_at(at: datetime | None) -> datetime | None:
     """``--at`` for a change: never in the future (a change not yet made is not in the books)."""
     if at is not None and at > clock.now():
-        raise InvalidInput(f"--at {clock.iso(at)} is in the future; a change is recorded when it has happened")
+        # TRANSLATORS: {at} is the time given (2026-11-28T09:30:00Z); --at is an option: keep it as it is. A change
+        # is one of a user's license, plan or country.
+        raise InvalidInput(_("--at {at} is in the future; a change is recorded when it has happened").format(
+            at=clock.iso(at)))
     return at
 
 

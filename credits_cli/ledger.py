@@ -23,8 +23,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from credits_cli import clock, money, notify, payments
+from credits_cli import clock, currencies, i18n, money, notify, payments
 from credits_cli.errors import InvalidInput, LedgerBroken, PurchaseRefused
+from credits_cli.i18n import N_, _
 from credits_cli.kinds import FUNDING_KINDS, EntryKind, Event, Status
 from credits_cli.models import AutoRecharge, Call, LedgerEntry, Lot, PoolUsage, Tenant
 from credits_cli.money import ZERO
@@ -190,7 +191,7 @@ class Account:
     def purchase(self, kind: str, amount: Decimal, at: datetime, note: str = "") -> int:
         """A top-up or recharge: checks the payment rules, adds a lot, settles any debt."""
         if amount <= 0:
-            raise InvalidInput("a purchase must be more than zero")
+            raise InvalidInput(_("a purchase must be more than zero"))
         payments.check_purchase(self.tenant, self._payment_method(), at)
         return self._credit(kind, amount, at, note)
 
@@ -242,14 +243,17 @@ class Account:
         first (how a mistyped top-up is reversed). Returns the new lot's number for a credit.
         """
         if amount == 0:
-            raise InvalidInput("an adjustment of zero changes nothing")
+            raise InvalidInput(_("an adjustment of zero changes nothing"))
         if amount > 0:
             return self._credit(EntryKind.ADJUSTMENT, amount, at, note)
         before = self.balance
         if lot is not None:
             first = next((x for x in self.lots if x.number == lot), None)
             if first is None:
-                raise InvalidInput(f"lot {lot} is not an open lot of {self.tenant.slug} (see credits balance)")
+                # TRANSLATORS: {lot} is a lot's number, {tenant} the tenant's short name; "credits balance" is a
+                # command: keep it as it is.
+                raise InvalidInput(_("lot {lot} is not an open lot of {tenant} (see credits balance)").format(
+                    lot=lot, tenant=self.tenant.slug))
             self.lots.remove(first)
             self.lots.insert(0, first)
         self._debit_lots(EntryKind.ADJUSTMENT, -amount, at, None, note)
@@ -299,7 +303,7 @@ class Account:
         try:
             lot_id = self.purchase(EntryKind.RECHARGE, s.amount, at, note="auto-recharge")
         except PurchaseRefused as exc:
-            reason = str(exc).removeprefix("purchase refused: ")
+            reason = exc.reason
             s.last_failure_at = at
             first = s.failing_since is None
             if first:
@@ -308,8 +312,10 @@ class Account:
             outcome = RechargeOutcome(False, s.amount, at, reason=reason)
             self.recharges.append(outcome)
             if first:
+                with i18n.speaking(self.tenant.lang):  # the tenant's admins read why in their own language
+                    told = payments.refusal(self.tenant, self._payment_method(), at) or reason
                 notify.queue_event(self.session, self.tenant, Event.RECHARGE_FAILED, at, amount=s.amount,
-                                   balance=self.balance, reason=reason)
+                                   balance=self.balance, reason=told)
             return outcome
         s.last_failure_at = None
         s.failing_since = None
@@ -394,8 +400,10 @@ def set_auto_recharge(session: Session, tenant: Tenant, threshold: Decimal, amou
     minimum = service().minimum(tenant.currency)
     if amount < minimum:
         raise InvalidInput(
-            f"recharge amount {money.fmt_display(amount, tenant.currency)} is below the minimum "
-            f"purchase of {money.fmt_display(minimum, tenant.currency)}"
+            # TRANSLATORS: {amount} and {minimum} are amounts of money with their currency.
+            _("recharge amount {amount} is below the minimum purchase of {minimum}").format(
+                amount=currencies.display(amount, tenant.currency),
+                minimum=currencies.display(minimum, tenant.currency))
         )
     settings = session.get(AutoRecharge, tenant.id) or AutoRecharge(tenant_id=tenant.id or 0, updated_at=clock.now())
     settings.enabled = True
@@ -432,11 +440,13 @@ def topup(
     minimum = service().minimum(tenant.currency)
     if amount < minimum:
         raise InvalidInput(
-            f"top-up of {money.fmt_display(amount, tenant.currency)} is below the minimum purchase of "
-            f"{money.fmt_display(minimum, tenant.currency)}"
+            # TRANSLATORS: {amount} and {minimum} are amounts of money with their currency.
+            _("top-up of {amount} is below the minimum purchase of {minimum}").format(
+                amount=currencies.display(amount, tenant.currency),
+                minimum=currencies.display(minimum, tenant.currency))
         )
     now = clock.now()
-    when = _not_after_now(at, now, "a purchase")
+    when = _not_after_now(at, now, _FUTURE_PURCHASE)
     account = Account.load(session, tenant)
     account.expire(now)
     lot_id = account.purchase(EntryKind.TOPUP, amount, when, note=note)
@@ -445,12 +455,23 @@ def topup(
     return lot_id, account.balance
 
 
-def _not_after_now(at: datetime | None, now: datetime, what: str) -> datetime:
-    """The service time of an entry: ``at`` (when it really happened), never after now."""
+#: What ``--at`` in the future is told, for each thing recorded (whole sentences, for the translators).
+# TRANSLATORS: {at} is the time given (2026-11-28T09:30:00Z); --at is an option: keep it as it is.
+_FUTURE_PURCHASE = N_("--at {at} is in the future; a purchase is recorded when it has happened")
+# TRANSLATORS: {at} is the time given (2026-11-28T09:30:00Z); --at is an option: keep it as it is.
+_FUTURE_ADJUSTMENT = N_("--at {at} is in the future; an adjustment is recorded when it has happened")
+# TRANSLATORS: {at} is the time given (2026-11-28T09:30:00Z); --at is an option: keep it as it is. The
+# balance is the one the Microsoft 365 admin center showed at that time.
+_FUTURE_BALANCE = N_("--at {at} is in the future; a balance is recorded when it has happened")
+
+
+def _not_after_now(at: datetime | None, now: datetime, refusal: str) -> datetime:
+    """The service time of an entry: ``at`` (when it really happened), never after now; ``refusal`` is
+    the message (marked with ``N_``) for a time after now."""
     if at is None:
         return now
     if at > now:
-        raise InvalidInput(f"--at {clock.iso(at)} is in the future; {what} is recorded when it has happened")
+        raise InvalidInput(_(refusal).format(at=clock.iso(at)))
     return at
 
 
@@ -461,9 +482,10 @@ def adjust(
     """A signed correction with its reason (SPEC §2 ``adjust``; ``lot_id``: the tenant's lot number to take a
     debit from first). Returns (the new lot's number or None, balance)."""
     if not reason.strip():
-        raise InvalidInput("an adjustment needs a reason (--reason TEXT): the books keep why")
+        # TRANSLATORS: --reason TEXT is an option: keep it as it is (TEXT may be translated).
+        raise InvalidInput(_("an adjustment needs a reason (--reason TEXT): the books keep why"))
     now = clock.now()
-    when = _not_after_now(at, now, "an adjustment")
+    when = _not_after_now(at, now, _FUTURE_ADJUSTMENT)
     account = Account.load(session, tenant)
     account.expire(now)
     lot = account.adjust(amount, when, " ".join(reason.split())[:500], lot=lot_id)
@@ -491,7 +513,7 @@ def assert_balance(
     books: the entries of what had happened by then (purchases made, calls made, lots expired),
     whenever they were booked. With ``adjust_to``, book the difference as an adjustment dated ``at``."""
     now = clock.now()
-    when = _not_after_now(at, now, "a balance")
+    when = _not_after_now(at, now, _FUTURE_BALANCE)
     account = Account.load(session, tenant)
     account.expire(now)  # expiries up to now are in the books before they are compared
     account.flush()
@@ -626,7 +648,10 @@ def verify(session: Session, tenant: Tenant) -> dict[str, Any]:
         readd += money.to_units(value)
     if readd != total:
         raise LedgerBroken(
-            f"ledger sum {money.from_units(total)} differs from the entries re-added {money.from_units(readd)}"
+            # TRANSLATORS: {total} and {readd} are amounts (12.3400): the database's sum and the same entries
+            # added up one by one.
+            _("ledger sum {total} differs from the entries re-added {readd}").format(
+                total=money.from_units(total), readd=money.from_units(readd))
         )
     per_lot = dict(
         session.execute(
@@ -641,10 +666,15 @@ def verify(session: Session, tenant: Tenant) -> dict[str, Any]:
         from_ledger = money.from_units(int(per_lot.get(lot.id, 0)))
         if lot.remaining != from_ledger:
             raise LedgerBroken(
-                f"lot {lot.number}: remaining {lot.remaining} but its ledger entries add up to {from_ledger}"
+                # TRANSLATORS: {lot} is a lot's number; {remaining} and {entries} are amounts (12.3400).
+                _("lot {lot}: remaining {remaining} but its ledger entries add up to {entries}").format(
+                    lot=lot.number, remaining=lot.remaining, entries=from_ledger)
             )
         if lot.remaining < 0 or lot.remaining > lot.amount:
-            raise LedgerBroken(f"lot {lot.number}: remaining {lot.remaining} outside 0..{lot.amount}")
+            # TRANSLATORS: {lot} is a lot's number; {remaining} and {amount} are amounts (12.3400): what is left
+            # of the lot, and what it was bought for.
+            raise LedgerBroken(_("lot {lot}: remaining {remaining} outside 0..{amount}").format(
+                lot=lot.number, remaining=lot.remaining, amount=lot.amount))
         credited = session.execute(
             sa.select(sa.func.sum(amount)).where(
                 ledger.c.lot_id == lot.id,
@@ -652,18 +682,27 @@ def verify(session: Session, tenant: Tenant) -> dict[str, Any]:
             )
         ).scalar()
         if money.from_units(int(credited or 0)) != lot.amount:
-            raise LedgerBroken(f"lot {lot.number}: purchase of {lot.amount} is not in the ledger")
+            # TRANSLATORS: {lot} is a lot's number; {amount} an amount (12.3400).
+            raise LedgerBroken(_("lot {lot}: purchase of {amount} is not in the ledger").format(
+                lot=lot.number, amount=lot.amount))
     if total != remaining + unfunded:
         raise LedgerBroken(
-            f"balance {money.from_units(total)} != lot remainders {money.from_units(remaining)}"
-            f" + unfunded {money.from_units(unfunded)}"
+            # TRANSLATORS: {balance}, {remaining} and {unfunded} are amounts (12.3400): the balance, what is
+            # left of the lots, and the entries without a lot (calls charged below zero).
+            _("balance {balance} != lot remainders {remaining} + unfunded {unfunded}").format(
+                balance=money.from_units(total), remaining=money.from_units(remaining),
+                unfunded=money.from_units(unfunded))
         )
     if unfunded > 0:
-        raise LedgerBroken(f"entries without a lot add up to a credit ({money.from_units(unfunded)})")
+        # TRANSLATORS: {amount} is an amount (12.3400).
+        raise LedgerBroken(_("entries without a lot add up to a credit ({amount})").format(
+            amount=money.from_units(unfunded)))
     if unfunded < 0 and remaining > 0:
         raise LedgerBroken(
-            f"entries without a lot owe {money.from_units(-unfunded)} while lots still hold "
-            f"{money.from_units(remaining)} (the last purchase should have settled them)"
+            # TRANSLATORS: {owed} and {held} are amounts (12.3400).
+            _("entries without a lot owe {owed} while lots still hold {held} "
+              "(the last purchase should have settled them)").format(
+                owed=money.from_units(-unfunded), held=money.from_units(remaining))
         )
     calls_t = Call.__table__  # type: ignore[attr-defined]
     call_charge = sa.type_coerce(calls_t.c.charge, sa.BigInteger)
@@ -677,7 +716,10 @@ def verify(session: Session, tenant: Tenant) -> dict[str, Any]:
     ).first()
     if wrong is not None:
         raise LedgerBroken(
-            f"call {wrong[0]}: status {wrong[1]} but it carries a charge of {money.from_units(int(wrong[2]))}"
+            # TRANSLATORS: {call} is a call's id from Microsoft's records; {status} a status as stored (free,
+            # included, denied: keep it as it is); {charge} an amount (12.3400).
+            _("call {call}: status {status} but it carries a charge of {charge}").format(
+                call=wrong[0], status=wrong[1], charge=money.from_units(int(wrong[2])))
         )
     mismatched = session.execute(
         sa.select(calls_t.c.external_id, call_charge, sa.func.coalesce(sa.func.sum(amount), 0))
@@ -689,8 +731,11 @@ def verify(session: Session, tenant: Tenant) -> dict[str, Any]:
     ).first()
     if mismatched is not None:
         raise LedgerBroken(
-            f"call {mismatched[0]}: charged {money.from_units(int(mismatched[1]))} but the ledger holds "
-            f"{money.from_units(-int(mismatched[2]))}"
+            # TRANSLATORS: {call} is a call's id from Microsoft's records; {charge} and {held} are amounts
+            # (12.3400).
+            _("call {call}: charged {charge} but the ledger holds {held}").format(
+                call=mismatched[0], charge=money.from_units(int(mismatched[1])),
+                held=money.from_units(-int(mismatched[2])))
         )
     orphan = session.execute(
         sa.select(sa.func.count())
@@ -704,7 +749,10 @@ def verify(session: Session, tenant: Tenant) -> dict[str, Any]:
         .limit(1)
     ).first()
     if negative_pool is not None:
-        raise LedgerBroken(f"pool {negative_pool[1]} of {negative_pool[0]} is below zero")
+        # TRANSLATORS: {pool} is a pool's name as stored (domestic:US, international, dialout); {month} a
+        # month (2026-11).
+        raise LedgerBroken(_("pool {pool} of {month} is below zero").format(
+            pool=negative_pool[1], month=negative_pool[0]))
     call_count = session.execute(
         sa.select(sa.func.count()).select_from(calls_t).where(calls_t.c.tenant_id == tid)
     ).scalar()

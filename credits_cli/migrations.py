@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING
 
 from credits_cli import clock
 from credits_cli.errors import DatabaseError
+from credits_cli.i18n import _
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -455,7 +456,15 @@ def m0007_lot_numbers_per_tenant(conn: Connection) -> None:
     create_index(conn, "uq_lots_tenant_number", "lots", "tenant_id", "number", unique=True)
 
 
-def m0008_users_removed(conn: Connection) -> None:
+def m0008_tenant_language(conn: Connection) -> None:
+    """Each tenant may have a language (``ru``, ``kk``, ``zh_CN``, ``en``) for what is written for its
+    people: its admins' e-mails and its workbook. None: the language of the command that writes."""
+    import sqlalchemy as sa
+
+    add_column(conn, "tenants", sa.Column("lang", sa.String(), nullable=True))
+
+
+def m0009_users_removed(conn: Connection) -> None:
     """``user remove``: a removed user keeps their row (their calls name them) with the moment they were
     removed; NULL for every user there is."""
     import sqlalchemy as sa
@@ -463,7 +472,7 @@ def m0008_users_removed(conn: Connection) -> None:
     add_column(conn, "users", sa.Column("removed_at", sa.DateTime(), nullable=True))
 
 
-def m0009_changes_trail(conn: Connection) -> None:
+def m0010_changes_trail(conn: Connection) -> None:
     """The trail of corrections (:mod:`credits_cli.trail`): one row per field a correction changed, with
     when and who. ``tenant_id`` has no foreign key, so the lines of a removed tenant stay (with NULL)."""
     import sqlalchemy as sa
@@ -497,8 +506,9 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("0005_recharge_failure_episodes", m0005_recharge_failure_episodes),
     ("0006_user_history", m0006_user_history),
     ("0007_lot_numbers_per_tenant", m0007_lot_numbers_per_tenant),
-    ("0008_users_removed", m0008_users_removed),
-    ("0009_changes_trail", m0009_changes_trail),
+    ("0008_tenant_language", m0008_tenant_language),
+    ("0009_users_removed", m0009_users_removed),
+    ("0010_changes_trail", m0010_changes_trail),
 ]
 
 #: Every migration's name, in order: a database whose applied migrations are exactly these is current.
@@ -529,7 +539,9 @@ def _refuse_unknown(applied: set[str]) -> None:
     unknown = applied - set(NAMES)
     if unknown:
         raise DatabaseError(
-            f"the database has migrations this version does not know ({', '.join(sorted(unknown))}); upgrade credits"
+            # TRANSLATORS: {names} are names of schema migrations (0009_...): keep them; credits is the program.
+            _("the database has migrations this version does not know ({names}); upgrade credits").format(
+                names=", ".join(sorted(unknown)))
         )
 
 
@@ -559,7 +571,8 @@ def apply_migrations(session: Session, until: str | None = None) -> list[str]:
     applied = _applied(conn)
     if applied is None:
         if sa.inspect(conn).get_table_names():
-            raise DatabaseError("this database was not made by credits (no schema_migrations table)")
+            # TRANSLATORS: credits is the program; schema_migrations the name of a table: keep both.
+            raise DatabaseError(_("this database was not made by credits (no schema_migrations table)"))
         applied = set()
     _refuse_unknown(applied)
     done = []

@@ -56,6 +56,7 @@ class Tenant(SQLModel, table=True):
     billing_country: str
     currency: str
     created_at: datetime = Field(sa_type=sa.DateTime)
+    lang: str | None = None  # its admins' e-mails and workbook are in it (i18n.LANGUAGES); None: the command's
 
 
 class Admin(SQLModel, table=True):

@@ -12,7 +12,9 @@ from __future__ import annotations
 import re
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal, InvalidOperation
 
+from credits_cli import currencies, i18n
 from credits_cli.errors import InvalidInput
+from credits_cli.i18n import N_, _
 
 #: Decimal places kept by the ledger, the balance and every charge.
 SCALE = 4
@@ -21,55 +23,6 @@ _UNIT = 10**SCALE
 #: Zero money, with the ledger's places (the one ZERO of the product).
 ZERO = Decimal(0).quantize(QUANT)
 
-#: ISO 4217 minor digits of the currencies we know. Amounts a person enters
-#: (top-ups, thresholds) may not have more decimals than this.
-CURRENCY_DIGITS: dict[str, int] = {
-    "USD": 2,
-    "EUR": 2,
-    "GBP": 2,
-    "CAD": 2,
-    "AUD": 2,
-    "NZD": 2,
-    "CHF": 2,
-    "SEK": 2,
-    "NOK": 2,
-    "DKK": 2,
-    "PLN": 2,
-    "CZK": 2,
-    "HUF": 2,
-    "RON": 2,
-    "BGN": 2,
-    "RUB": 2,
-    "TRY": 2,
-    "ZAR": 2,
-    "BRL": 2,
-    "MXN": 2,
-    "INR": 2,
-    "SGD": 2,
-    "HKD": 2,
-    "CNY": 2,
-    "TWD": 2,
-    "THB": 2,
-    "MYR": 2,
-    "AED": 2,
-    "SAR": 2,
-    "ILS": 2,
-    "EGP": 2,
-    "ARS": 2,
-    "CLP": 0,
-    "COP": 2,
-    "PEN": 2,
-    "JPY": 0,
-    "KRW": 0,
-    "ISK": 0,
-    "VND": 0,
-    "KWD": 3,
-    "BHD": 3,
-    "OMR": 3,
-    "JOD": 3,
-    "TND": 3,
-}
-
 #: The largest amount a person may type, in major units. Far above any real
 #: purchase, far below anything that could overflow a 64-bit integer column.
 MAX_INPUT = Decimal("100000000")  # 100 million
@@ -77,80 +30,105 @@ MAX_INPUT = Decimal("100000000")  # 100 million
 MAX_UNITS = 2**63 - 1
 
 _AMOUNT_RE = re.compile(r"^[0-9]{1,15}(\.[0-9]{1,12})?$")
-
-
-def currency_digits(currency: str) -> int:
-    try:
-        return CURRENCY_DIGITS[currency]
-    except KeyError:
-        raise InvalidInput(f"unknown currency {currency!r}; known: {', '.join(sorted(CURRENCY_DIGITS))}") from None
-
-
-def check_currency(currency: str) -> str:
-    code = currency.strip().upper()
-    currency_digits(code)
-    return code
+#: The examples of an amount in messages: written with a dot in every language (the one form read).
+_EXAMPLES = {"whole": "100", "decimal": "100.50"}
 
 
 def parse_amount(
-    text: str, currency: str, *, what: str = "amount", signed: bool = False, zero: bool = False
+    # TRANSLATORS: an amount of money someone typed, named in "{what} must be more than zero" and the like.
+    text: str, currency: str, *, what: str = N_("amount"), signed: bool = False, zero: bool = False
 ) -> Decimal:
     """Parse an amount a person typed: plain digits with an optional decimal point.
 
     Refuses zero (unless ``zero``), negatives (unless ``signed``: then ``-`` or ``+``
     leads), NaN and infinities, exponents, thousands separators, more decimals than
-    the currency has, and absurd sizes.
+    the currency has, and absurd sizes. ``what`` names the value in messages: an option
+    (``"--tolerance"``, shown as it is) or a word marked with ``N_`` (``N_("threshold")``).
     """
+    shown = _(what)
     if not isinstance(text, str):
-        raise InvalidInput(f"{what} must be text such as 100 or 100.50")
+        # TRANSLATORS: {what} is an option (--threshold) or a word such as "amount". {whole} and
+        # {decimal} are 100 and 100.50: amounts are typed with a dot, whatever the language.
+        raise InvalidInput(_("{what} must be text such as {whole} or {decimal}").format(what=shown, **_EXAMPLES))
     raw = text.strip()
-    digits = currency_digits(currency)
+    digits = currencies.digits(currency)
     if not raw:
-        raise InvalidInput(f"{what} is empty; give a number such as 100 or 100.50")
+        # TRANSLATORS: {what} is an option (--threshold) or a word such as "amount". {whole} and
+        # {decimal} are 100 and 100.50: amounts are typed with a dot, whatever the language.
+        raise InvalidInput(_("{what} is empty; give a number such as {whole} or {decimal}").format(
+            what=shown, **_EXAMPLES))
     if signed and raw[:1] in "+-" and len(raw) > 1:
         value = parse_amount(raw[1:], currency, what=what)
         return -value if raw[0] == "-" else value
     if raw.startswith("-"):
-        raise InvalidInput(f"{what} {raw} is negative; give a positive amount")
+        # TRANSLATORS: {what} is an option (--threshold) or a word such as "amount"; {value} what was typed.
+        raise InvalidInput(_("{what} {value} is negative; give a positive amount").format(what=shown, value=raw))
     if not _AMOUNT_RE.match(raw):
         raise InvalidInput(
-            f"{what} {raw!r} is not a plain decimal number such as 100 or 100.50 "
-            "(no signs, exponents, separators or currency symbols)"
+            # TRANSLATORS: {what} is an option (--threshold) or a word such as "amount"; {value} what was
+            # typed, quoted. {whole} and {decimal} are 100 and 100.50: the one form the tool reads is a
+            # plain decimal with a dot; if your language writes decimals with a comma, say that a dot is used.
+            _("{what} {value} is not a plain decimal number such as {whole} or {decimal} "
+              "(no signs, exponents, separators or currency symbols)").format(
+                what=shown, value=repr(raw), **_EXAMPLES)
         )
     value = Decimal(raw)
     if value == 0 and not zero:
-        raise InvalidInput(f"{what} must be more than zero")
+        # TRANSLATORS: {what} is an option (--threshold) or a word such as "amount".
+        raise InvalidInput(_("{what} must be more than zero").format(what=shown))
     places = len(raw.partition(".")[2].rstrip("0"))
     if places > digits:
-        raise InvalidInput(f"{what} {raw} has more decimals than {currency} allows ({digits})")
+        # TRANSLATORS: {what} is an option (--threshold) or a word such as "amount"; {value} what was
+        # typed; {currency} an ISO 4217 code (USD); {digits} how many decimals that currency has.
+        raise InvalidInput(_("{what} {value} has more decimals than {currency} allows ({digits})").format(
+            what=shown, value=raw, currency=currency, digits=digits))
     if value > MAX_INPUT:
-        raise InvalidInput(f"{what} {raw} is too large (at most {MAX_INPUT:f} {currency})")
+        # TRANSLATORS: {what} is an option (--threshold) or a word such as "amount"; {value} what was
+        # typed; {limit} the largest amount accepted (100,000,000) and {currency} its ISO 4217 code.
+        raise InvalidInput(_("{what} {value} is too large (at most {limit} {currency})").format(
+            what=shown, value=raw, limit=i18n.decimal(MAX_INPUT), currency=currency))
     return value
 
 
-def parse_decimal(text: object, *, what: str = "value", allow_negative: bool = False) -> Decimal:
+# TRANSLATORS: a number read from a data file, named in "{what} {value} is negative" and the like.
+def parse_decimal(text: object, *, what: str = N_("value"), allow_negative: bool = False) -> Decimal:
     """Parse a decimal from a data file (a rate, a charge column): exact, no floats.
 
-    Floats are refused: a YAML or JSON value must arrive as a string or an int.
+    Floats are refused: a YAML or JSON value must arrive as a string or an int. ``what`` names
+    the value in messages (a word marked with ``N_``, or a key of the file, shown as it is).
     """
+    shown = _(what)
     if isinstance(text, bool) or isinstance(text, float):
-        raise InvalidInput(f"{what} {text!r} must be written as a quoted decimal string")
+        # TRANSLATORS: {what} names the value (a word such as "amount", or a key of the file);
+        # {value} the value found in the file.
+        raise InvalidInput(_("{what} {value} must be written as a quoted decimal string").format(
+            what=shown, value=repr(text)))
     if isinstance(text, int):
         value = Decimal(text)
     elif isinstance(text, str):
         try:
             value = Decimal(text.strip())
         except InvalidOperation:
-            raise InvalidInput(f"{what} {text!r} is not a decimal number") from None
+            raise InvalidInput(_not_decimal(shown, text)) from None
     elif isinstance(text, Decimal):
         value = text
     else:
-        raise InvalidInput(f"{what} {text!r} is not a decimal number")
+        raise InvalidInput(_not_decimal(shown, text))
     if not value.is_finite():
-        raise InvalidInput(f"{what} {text!r} is not a finite number")
+        # TRANSLATORS: {what} names the value (a word such as "amount", or a key of the file);
+        # {value} the value found in the file.
+        raise InvalidInput(_("{what} {value} is not a finite number").format(what=shown, value=repr(text)))
     if value < 0 and not allow_negative:
-        raise InvalidInput(f"{what} {text!r} is negative")
+        # TRANSLATORS: {what} names the value (a word such as "amount", or a key of the file);
+        # {value} the value found in the file.
+        raise InvalidInput(_("{what} {value} is negative").format(what=shown, value=repr(text)))
     return value
+
+
+def _not_decimal(what: str, text: object) -> str:
+    # TRANSLATORS: {what} names the value (a word such as "amount", or a key of the file);
+    # {value} the value found in the file.
+    return _("{what} {value} is not a decimal number").format(what=what, value=repr(text))
 
 
 def round_money(value: Decimal, places: int = SCALE) -> Decimal:
@@ -177,7 +155,8 @@ def to_units(value: Decimal) -> int:
         raise ValueError(f"{value} has more than {SCALE} decimal places")
     units = int(scaled)
     if abs(units) > MAX_UNITS:
-        raise InvalidInput(f"amount {value} is too large to store")
+        # TRANSLATORS: {value} is an amount of money (123456789012345.0000).
+        raise InvalidInput(_("amount {value} is too large to store").format(value=value))
     return units
 
 
@@ -190,18 +169,3 @@ def fmt(value: Decimal, currency: str | None = None) -> str:
     """``12.3400`` style string (JSON and CSV), with the currency code if given."""
     text = f"{value.quantize(QUANT):f}"
     return f"{text} {currency}" if currency else text
-
-
-def fmt_display(value: Decimal, currency: str) -> str:
-    """Human display: the currency's own digits unless finer (``5000.00 RUB``, ``0.1610 USD``).
-
-    No thousands separators: an amount is printed the way :func:`parse_amount` accepts it, so what a
-    message says (a minimum purchase, a recommended trigger) can be copied into the next command.
-    Grouping is not accepted on input because it is ambiguous (``1,500`` is one and a half in much of
-    Europe) and an amount of money must not be guessed.
-    """
-    digits = currency_digits(currency) if currency in CURRENCY_DIGITS else 2
-    q = value.quantize(QUANT)
-    if q != q.quantize(Decimal(1).scaleb(-digits)):
-        digits = SCALE
-    return f"{q:.{digits}f} {currency}"

@@ -76,6 +76,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
@@ -84,20 +85,35 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from credits_cli import clock, money
+from credits_cli import clock, currencies, i18n
 from credits_cli.errors import InvalidInput
+from credits_cli.i18n import N_, _
 from credits_cli.kinds import Delivery, Event
 from credits_cli.models import Admin, Notification, Tenant
 
 if TYPE_CHECKING:
     from credits_cli.db import Database
 
+#: The subject of each event's e-mail (after ``[tenant]``), translated where the message is composed.
 EVENTS: dict[str, str] = {
-    Event.RECHARGE_SUCCEEDED: "Communications Credits recharged",
-    Event.RECHARGE_FAILED: "Communications Credits recharge FAILED",
-    Event.BALANCE_ZERO: "Communications Credits balance reached zero",
-    Event.DIALOUT_POOL_80: "Audio Conferencing dial-out minutes at 80%",
-    Event.DIALOUT_POOL_100: "Audio Conferencing dial-out minutes used up",
+    # TRANSLATORS: the subject of an e-mail to a tenant's admins.
+    Event.RECHARGE_SUCCEEDED: N_("Communications Credits recharged"),
+    # TRANSLATORS: the subject of an e-mail to a tenant's admins; FAILED is capitalised to stand out.
+    Event.RECHARGE_FAILED: N_("Communications Credits recharge FAILED"),
+    # TRANSLATORS: the subject of an e-mail to a tenant's admins.
+    Event.BALANCE_ZERO: N_("Communications Credits balance reached zero"),
+    # TRANSLATORS: the subject of an e-mail to a tenant's admins: 80 % of the month's minutes are used.
+    Event.DIALOUT_POOL_80: N_("Audio Conferencing dial-out minutes at 80%"),
+    # TRANSLATORS: the subject of an e-mail to a tenant's admins.
+    Event.DIALOUT_POOL_100: N_("Audio Conferencing dial-out minutes used up"),
+}
+
+#: What the body of each event's e-mail advises, after its facts.
+ADVICE: dict[str, str] = {
+    # TRANSLATORS: "credits payment set" and "credits topup" are commands: keep them as they are.
+    Event.RECHARGE_FAILED: N_("Update the payment method (credits payment set) or top up (credits topup)."),
+    Event.BALANCE_ZERO: N_("Toll-free numbers and paid calls stop working until the balance is funded."),
+    Event.DIALOUT_POOL_100: N_("Further dial-out this month is charged to Communications Credits."),
 }
 
 #: Seconds the whole of ``notifications send`` may take by default (``--timeout``).
@@ -108,32 +124,55 @@ READ_TIMEOUT = 30.0
 MASK = "***"
 
 
+def _subject(tenant: Tenant, event: str) -> str:
+    # TRANSLATORS: an e-mail's subject: the tenant's short name in brackets, then what happened.
+    return _("[{tenant}] {event}").format(tenant=tenant.slug, event=_(EVENTS[event]))
+
+
 def _body(tenant: Tenant, event: str, at: datetime, details: dict[str, object]) -> str:
+    """The e-mail's text in the current language: its amounts by :func:`credits_cli.currencies.display`,
+    its time by :func:`credits_cli.i18n.moment`. A detail given as text (``reason``, ``pool``) is shown as
+    it came (:func:`credits_cli.phrases.said` when it is a phrase); the pool's minutes given as numbers
+    (``used_minutes``, ``capacity_minutes``) are said in the language."""
+    from credits_cli.phrases import quantity, said
+
+    def text(value: object) -> str:
+        return said(value) if isinstance(value, str) else str(value)
+
     cur = tenant.currency
-    lines = [f"Organisation: {tenant.name} ({tenant.slug})", f"Happened at: {at:%Y-%m-%d %H:%M} UTC"]
+    lines = [_("Organisation: {name} ({slug})").format(name=tenant.name, slug=tenant.slug),
+             _("Happened at: {moment}").format(moment=i18n.moment(at))]
     if "amount" in details:
-        lines.append(f"Recharge amount: {money.fmt_display(details['amount'], cur)}")  # type: ignore[arg-type]
+        lines.append(_("Recharge amount: {amount}").format(
+            amount=currencies.display(details["amount"], cur)))  # type: ignore[arg-type]
     if "balance" in details:
-        lines.append(f"Balance now: {money.fmt_display(details['balance'], cur)}")  # type: ignore[arg-type]
+        lines.append(_("Balance now: {amount}").format(
+            amount=currencies.display(details["balance"], cur)))  # type: ignore[arg-type]
     if "reason" in details:
-        lines.append(f"Reason: {details['reason']}")
-    if "pool" in details:
-        lines.append(f"Pool: {details['pool']}")
-    advice: str | None = {
-        Event.RECHARGE_FAILED: "Update the payment method (credits payment set) or top up (credits topup).",
-        Event.BALANCE_ZERO: "Toll-free numbers and paid calls stop working until the balance is funded.",
-        Event.DIALOUT_POOL_100: "Further dial-out this month is charged to Communications Credits.",
-    }.get(Event(event))
+        lines.append(_("Reason: {reason}").format(reason=text(details["reason"])))
+    if "used_minutes" in details and "capacity_minutes" in details:
+        used, capacity = details["used_minutes"], details["capacity_minutes"]
+        assert isinstance(used, int) and isinstance(capacity, int)
+        lines.append(_("Pool: dial-out {used} of {capacity} minutes").format(
+            used=quantity(used), capacity=quantity(capacity)))
+    elif "pool" in details:
+        lines.append(_("Pool: {pool}").format(pool=text(details["pool"])))
+    advice = ADVICE.get(Event(event))
     if advice:
-        lines += ["", advice]
+        lines += ["", _(advice)]
     return "\n".join(lines) + "\n"
 
 
 def queue_event(session: Session, tenant: Tenant, event: str, at: datetime, **details: object) -> int:
     """Queue one message per admin for ``event``, which happened ``at`` (said in the body); the rows are
-    created now (their ``created_at``, the e-mail's ``Date:``). Returns how many rows were written."""
-    subject = f"[{tenant.slug}] {EVENTS[event]}"
-    body = _body(tenant, event, at, details)
+    created now (their ``created_at``, the e-mail's ``Date:``). Returns how many rows were written.
+
+    The subject and body are composed here, once, in the tenant's language (``tenant.lang``; None: the
+    language of the command that caused the event) and kept as written: :func:`deliver` sends the text
+    of the row, whatever language the sending command speaks."""
+    with i18n.speaking(tenant.lang):
+        subject = _subject(tenant, event)
+        body = _body(tenant, event, at, details)
     admins = session.exec(select(Admin).where(Admin.tenant_id == tenant.id).order_by(col(Admin.email))).all()
     now = clock.now()
     recipients: list[str | None] = [a.email for a in admins] or [None]
@@ -187,15 +226,20 @@ def parse_smtp(value: str) -> Server:
         scheme, rest = "", text
     scheme = scheme.lower()
     if scheme not in ("", "smtp", "smtps"):
-        raise InvalidInput(f"--smtp {value!r} must be HOST:PORT or smtps://HOST:PORT, e.g. smtp.contoso.com:587")
+        raise InvalidInput(_smtp_form(value))
     host, sep, port_text = rest.rpartition(":")
     if not sep:
         host, port_text = rest, str(SMTPS_PORT if scheme == "smtps" else 25)
     host = host.strip("[]")
     if not host or not (port_text.isascii() and port_text.isdigit()) or not 0 < int(port_text) < 65536:
-        raise InvalidInput(f"--smtp {value!r} must be HOST:PORT or smtps://HOST:PORT, e.g. smtp.contoso.com:587")
+        raise InvalidInput(_smtp_form(value))
     port = int(port_text)
     return Server(host, port, implicit_tls=scheme == "smtps" or (scheme == "" and port == SMTPS_PORT))
+
+
+def _smtp_form(value: str) -> str:
+    return _("--smtp {value} must be HOST:PORT or smtps://HOST:PORT, e.g. smtp.contoso.com:587").format(
+        value=repr(value))
 
 
 def tls_context(cafile: Path | None = None) -> ssl.SSLContext:
@@ -203,8 +247,9 @@ def tls_context(cafile: Path | None = None) -> ssl.SSLContext:
     try:
         return ssl.create_default_context(cafile=str(cafile) if cafile else None)
     except (OSError, ssl.SSLError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not PEM certificates"
-        raise InvalidInput(f"--cafile {str(cafile)!r} cannot be used: {reason}") from None
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else _("not PEM certificates")
+        raise InvalidInput(_("--cafile {path} cannot be used: {reason}").format(
+            path=repr(str(cafile)), reason=reason)) from None
 
 
 @dataclass(frozen=True)
@@ -272,7 +317,10 @@ class DeliveryReport:
 
 
 def _message(note: Notification, sender: str, tenant_slug: str) -> EmailMessage:
-    msg = EmailMessage()
+    """The e-mail of one row. Its text is in the tenant's language (Cyrillic, Chinese): a subject that is not
+    ASCII goes as an RFC 2047 encoded word in UTF-8, a body that is not ASCII as UTF-8 in base64, which
+    every server carries (no need for 8BITMIME or SMTPUTF8); an English body is plain 7-bit text as ever."""
+    msg = EmailMessage()  # the default policy: RFC 2047, UTF-8, for a header that is not ASCII
     msg["From"] = sender
     msg["To"] = note.recipient or ""
     msg["Subject"] = note.subject
@@ -280,7 +328,10 @@ def _message(note: Notification, sender: str, tenant_slug: str) -> EmailMessage:
     domain = sender.rpartition("@")[2] or "credits.invalid"
     msg["Message-ID"] = f"<credits-{tenant_slug}-{note.id}@{domain}>"
     msg["X-Credits-Event"] = note.event
-    msg.set_content(note.body)
+    if note.body.isascii():
+        msg.set_content(note.body)
+    else:
+        msg.set_content(note.body, charset="utf-8", cte="base64")
     return msg
 
 
@@ -316,7 +367,11 @@ class _Deadline:
         return max(0.05, min(READ_TIMEOUT, self._ends - time.monotonic()))
 
     def reason(self, server: Server) -> str:
-        return f"gave up after {self.seconds:g} s (--timeout) before {server} had finished"
+        seconds = f"{self.seconds:g}"
+        if not i18n.current().english:
+            seconds = i18n.number(Decimal(seconds))
+        return _("gave up after {seconds} s (--timeout) before {server} had finished").format(
+            seconds=seconds, server=server)
 
     def watch(self, sock: socket.socket) -> None:
         """Put the new connection ``sock`` under the deadline (shut at once when it has passed already)."""
@@ -422,7 +477,7 @@ def requeue_unconfirmed(db: Database, tenant: Tenant) -> int:
             sa.update(Notification.__table__)  # type: ignore[attr-defined]
             .where(Notification.__table__.c.tenant_id == tenant.id)  # type: ignore[attr-defined]
             .where(Notification.__table__.c.status == Delivery.SENDING)  # type: ignore[attr-defined]
-            .values(status=Delivery.QUEUED, last_error="interrupted while being sent; queued again")
+            .values(status=Delivery.QUEUED, last_error=_("interrupted while being sent; queued again"))
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
@@ -478,10 +533,13 @@ class _Run:
     def fail(self, rows: Sequence[Row], reason: str, *, recipient: str | None = None) -> None:
         """Back to the queue with ``reason``, scrubbed: the rows' ``last_error`` and the report's error."""
         text = scrub(reason, self.credentials)
-        for note_id, _ in rows:
+        for note_id, _note in rows:
             _record_failure(self.db, note_id, text)
         self.report.failed += len(rows)
-        self.report.errors.append(scrub(f"{recipient}: {text}", self.credentials) if recipient else text)
+        if recipient:
+            # TRANSLATORS: an e-mail address, then why the message to it was not delivered.
+            text = scrub(_("{recipient}: {error}").format(recipient=recipient, error=text), self.credentials)
+        self.report.errors.append(text)
 
     def connection(self, todo: list[Row], context: ssl.SSLContext, deadline: _Deadline) -> list[Row]:
         """Send over one connection; returns what is left for a new one (after an abandoned row)."""
@@ -491,13 +549,13 @@ class _Run:
         try:
             smtp = _SMTP(self.server, context, deadline)
         except (OSError, smtplib.SMTPException) as exc:
-            self.fail(todo, self._cannot(exc, "cannot connect to", deadline))
+            self.fail(todo, self._cannot(exc, N_("cannot connect to {server}: {reason}"), deadline))
             return []
         try:
             try:
                 self._open(smtp, context)
             except (_Refused, OSError, smtplib.SMTPException) as exc:
-                self.fail(todo, self._cannot(exc, "nothing was sent to", deadline))
+                self.fail(todo, self._cannot(exc, N_("nothing was sent to {server}: {reason}"), deadline))
                 return []
             return self._send(smtp, todo, deadline)
         finally:
@@ -507,21 +565,23 @@ class _Run:
                 smtp.close()
 
     def _cannot(self, exc: BaseException, what: str, deadline: _Deadline) -> str:
-        """Why a connection got no message through (``what``: "cannot connect to", ...), to be scrubbed."""
+        """Why a connection got no message through (``what``: an ``N_`` template with ``{server}`` and
+        ``{reason}``, for a failure not told apart below), to be scrubbed."""
         if deadline.passed:
             return deadline.reason(self.server)
         if isinstance(exc, _Refused):
             return str(exc)
         if isinstance(exc, ssl.SSLCertVerificationError):
-            return (
-                f"the TLS certificate of {self.server} does not verify ({exc.verify_message}); nothing was sent "
+            return _(
+                "the TLS certificate of {server} does not verify ({why}); nothing was sent "
                 "(--cafile names the CA of a server with a private one)"
-            )
+            ).format(server=self.server, why=exc.verify_message)
         if isinstance(exc, ssl.SSLError):
-            return f"TLS with {self.server} failed: {_reason(exc)}; nothing was sent"
+            return _("TLS with {server} failed: {reason}; nothing was sent").format(
+                server=self.server, reason=_reason(exc))
         if isinstance(exc, smtplib.SMTPAuthenticationError):
-            return f"{self.server} refused the login: {_reason(exc)}"
-        return f"{what} {self.server}: {_reason(exc)}"
+            return _("{server} refused the login: {reason}").format(server=self.server, reason=_reason(exc))
+        return _(what).format(server=self.server, reason=_reason(exc))
 
     def _open(self, smtp: _SMTP, context: ssl.SSLContext) -> None:
         """Greet; TLS before any password; log in."""
@@ -531,14 +591,14 @@ class _Run:
                 smtp.starttls(context=context)
                 smtp.ehlo()
             elif self.credentials is not None and not self.insecure_login:
-                raise _Refused(
-                    f"{self.server} offers no STARTTLS: the SMTP password is not sent in clear text, and nothing "
-                    f"was sent (use TLS from the start with smtps://{self.server.host}:{SMTPS_PORT} or port "
-                    f"{SMTPS_PORT}, or log in anyway with --insecure-login)"
-                )
+                raise _Refused(_(
+                    "{server} offers no STARTTLS: the SMTP password is not sent in clear text, and nothing "
+                    "was sent (use TLS from the start with smtps://{host}:{port} or port "
+                    "{port}, or log in anyway with --insecure-login)"
+                ).format(server=self.server, host=self.server.host, port=SMTPS_PORT))
             elif self.credentials is not None:
-                warning = (f"{self.server} offers no STARTTLS: logging in without TLS (--insecure-login), "
-                           "the SMTP password crosses the network in clear text")
+                warning = _("{server} offers no STARTTLS: logging in without TLS (--insecure-login), "
+                            "the SMTP password crosses the network in clear text").format(server=self.server)
                 if warning not in self.report.warnings:
                     self.report.warnings.append(warning)
         if self.credentials is not None:
@@ -547,7 +607,7 @@ class _Run:
             except UnicodeEncodeError:
                 # smtplib sends credentials as ASCII; say so without quoting any of them.
                 raise _Refused(
-                    "cannot log in: the SMTP user name or password has characters other than ASCII"
+                    _("cannot log in: the SMTP user name or password has characters other than ASCII")
                 ) from None
 
     def _send(self, smtp: _SMTP, todo: list[Row], deadline: _Deadline) -> list[Row]:
@@ -561,7 +621,8 @@ class _Run:
                 check_email(note.recipient or "")  # a row queued before the address rules were this strict
                 message = _message(note, self.sender, self.tenant.slug)
             except (InvalidInput, ValueError) as exc:
-                self.fail([(note_id, note)], f"not sent: {exc} (credits admin remove it)")
+                # TRANSLATORS: "credits admin remove" is a command: keep it as it is.
+                self.fail([(note_id, note)], _("not sent: {error} (credits admin remove it)").format(error=exc))
                 continue
             smtp.before_end = lambda nid=note_id: _claim(self.db, nid)
             smtp.end_written = False
@@ -577,8 +638,8 @@ class _Run:
                     # (RFC 5321 6.1): sent again next time, with the same Message-ID.
                     reason = deadline.reason(self.server) if deadline.passed else _reason(exc)
                     if smtp.end_written:
-                        reason = (f"the server did not confirm the message ({reason}); queued again, and a "
-                                  "copy the server may have kept has the same Message-ID")
+                        reason = _("the server did not confirm the message ({reason}); queued again, and a "
+                                   "copy the server may have kept has the same Message-ID").format(reason=reason)
                     self.fail(todo[index:], reason, recipient=note.recipient)
                     return []
                 self.fail([(note_id, note)], _reason(exc), recipient=note.recipient)
@@ -620,7 +681,7 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         return _refusals(exc.recipients)
     if isinstance(exc, socket.timeout):
-        return "timed out"
+        return _("timed out")
     return str(exc) or type(exc).__name__
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from credits_cli.errors import InvalidInput
+from credits_cli.i18n import N_, _
 
 #: What a temporary file is called beside its target: ``.NAME.credits-PID-RANDOM.tmp``.
 _TMP_MARK = ".credits-"
@@ -54,30 +55,46 @@ def same_file(a: Path, b: Path) -> bool:
 
 
 def check_target(path: Path, *, what: str, inputs: Iterable[Path] = (), database: Path | None = None) -> None:
-    """Refuse an output that would destroy the database or one of the command's inputs."""
+    """Refuse an output that would destroy the database or one of the command's inputs. ``what`` names
+    the output in messages: its option (``"--xlsx"``, shown as it is) or a word marked with ``N_``."""
+    shown = _(what)
     if database is not None:
         for suffix in ("", "-wal", "-shm", "-journal"):
             if same_file(path, Path(f"{database}{suffix}")):
-                raise InvalidInput(f"{what} {path} is the database; choose another file")
+                # TRANSLATORS: {what} is an option (--xlsx) or a word naming the output; {path} a file's path.
+                raise InvalidInput(_("{what} {path} is the database; choose another file").format(
+                    what=shown, path=path))
     for source in inputs:
         if same_file(path, source):
-            raise InvalidInput(f"{what} {path} is one of the input files; choose another file")
+            # TRANSLATORS: {what} is an option (--rejects) or a word naming the output; {path} a file's path.
+            raise InvalidInput(_("{what} {path} is one of the input files; choose another file").format(
+                what=shown, path=path))
     if path.is_dir():
-        raise InvalidInput(f"{what} {path} is a folder; give a file name")
+        # TRANSLATORS: {what} is an option (--xlsx) or a word naming the output; {path} a folder's path.
+        raise InvalidInput(_("{what} {path} is a folder; give a file name").format(what=shown, path=path))
 
 
 def describe_os_error(exc: OSError, path: Path | str) -> str:
-    """One line for a file-system error: ``cannot write out/x.csv: no space left on device``."""
-    reason = {
-        errno.ENOSPC: "no space left on device",
-        errno.EDQUOT: "disk quota exceeded",
-        errno.EACCES: "permission denied",
-        errno.EPERM: "operation not permitted",
-        errno.ENOENT: "no such folder",
-        errno.EROFS: "read-only file system",
-        errno.ENOTDIR: "a part of the path is not a folder",
-    }.get(exc.errno or 0, (exc.strerror or str(exc)).lower())
-    return f"cannot write {path}: {reason}"
+    """One line for a file-system error: ``cannot write out/x.csv: no space left on device``. ``path``
+    is a path, or words that name the file (translated by the caller)."""
+    known = _OS_ERRORS.get(exc.errno or 0)
+    reason = _(known) if known else (exc.strerror or str(exc)).lower()
+    # TRANSLATORS: {path} is a file's path; {reason} why it cannot be written (no space left on device).
+    return _("cannot write {path}: {reason}").format(path=path, reason=reason)
+
+
+#: The file-system errors said in our words (any other is the system's own).
+_OS_ERRORS = {
+    # TRANSLATORS: why a file cannot be written, as in "cannot write {path}: {reason}" (so are the reasons
+    # listed with it in credits_cli/outputs.py).
+    errno.ENOSPC: N_("no space left on device"),
+    errno.EDQUOT: N_("disk quota exceeded"),
+    errno.EACCES: N_("permission denied"),
+    errno.EPERM: N_("operation not permitted"),
+    errno.ENOENT: N_("no such folder"),
+    errno.EROFS: N_("read-only file system"),
+    errno.ENOTDIR: N_("a part of the path is not a folder"),
+}
 
 
 def _pid_of(name: str) -> int | None:
@@ -125,7 +142,8 @@ class AtomicFile:
     UTF-8 text with ``newline=""`` (what the csv module wants).
     """
 
-    def __init__(self, target: Path, *, what: str = "output", binary: bool = False) -> None:
+    # TRANSLATORS: a file the program writes, named in "{what} {path} is a folder; give a file name" and the like.
+    def __init__(self, target: Path, *, what: str = N_("output"), binary: bool = False) -> None:
         self.target = Path(target)
         self.what = what
         folder = self.target.parent if str(self.target.parent) else Path(".")
@@ -183,7 +201,8 @@ def _mode_for(target: Path) -> int:
 
 
 @contextlib.contextmanager
-def writing(target: Path, *, what: str = "output", binary: bool = False) -> Iterator[IO[Any]]:
+# TRANSLATORS: a file the program writes, named in "{what} {path} is a folder; give a file name" and the like.
+def writing(target: Path, *, what: str = N_("output"), binary: bool = False) -> Iterator[IO[Any]]:
     """``with writing(path) as handle: ...``: the file appears whole, or not at all."""
     atomic = AtomicFile(target, what=what, binary=binary)
     with atomic:
@@ -232,15 +251,18 @@ def write_folder(
     an earlier run of this command wrote it (it left :data:`FOLDER_MARK`): the
     product never overwrites a file the user did not name. Every file is
     written under a temporary name first; only when all are complete are they
-    renamed into place. Returns each writer's result.
+    renamed into place. Returns each writer's result. ``what`` as for :func:`check_target`.
     """
     folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise InvalidInput(f"cannot create {folder}: {(exc.strerror or str(exc)).lower()}") from None
+        # TRANSLATORS: {path} is a folder's path; {reason} what the system said (permission denied).
+        raise InvalidInput(_("cannot create {path}: {reason}").format(
+            path=folder, reason=(exc.strerror or str(exc)).lower())) from None
     if not folder.is_dir():
-        raise InvalidInput(f"{what} {folder} is not a folder")
+        # TRANSLATORS: {what} is an option (--csv) or a word naming the output; {path} a path.
+        raise InvalidInput(_("{what} {path} is not a folder").format(what=_(what), path=folder))
     for name in files:
         check_target(folder / name, what=what, database=database)
     ours = (folder / FOLDER_MARK).is_file()
@@ -248,7 +270,10 @@ def write_folder(
     if clashes and not ours:
         shown = ", ".join(clashes[:3]) + (" ..." if len(clashes) > 3 else "")
         raise InvalidInput(
-            f"{what} {folder} already holds {shown}, not written by credits; choose an empty or new folder"
+            # TRANSLATORS: {what} is an option (--csv) or a word naming the output; {path} a folder's path; {files}
+            # names of files in it (a.csv, b.csv ...); credits is the program.
+            _("{what} {path} already holds {files}, not written by credits; choose an empty or new folder").format(
+                what=_(what), path=folder, files=shown)
         )
     pending: list[AtomicFile] = []
     results: dict[str, Any] = {}
@@ -264,7 +289,8 @@ def write_folder(
                 raise InvalidInput(describe_os_error(exc, folder / name)) from None
         mark = AtomicFile(folder / FOLDER_MARK, what=what)
         pending.append(mark)
-        mark.handle.write("written by credits report; files here may be replaced by the next report\n")
+        # TRANSLATORS: the one line of a marker file left in a report's folder; "credits report" is a command.
+        mark.handle.write(_("written by credits report; files here may be replaced by the next report") + "\n")
         for atomic in pending:
             atomic.commit()
     finally:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from credits_cli import clock
 from credits_cli.errors import InvalidInput, PurchaseRefused
+from credits_cli.i18n import _, pgettext
 from credits_cli.refdata import service
 
 if TYPE_CHECKING:  # the models (SQLModel) load only where a method is written or read
@@ -21,7 +22,10 @@ _EXPIRY_RE = re.compile(r"^([0-9]{4})-([0-9]{2})$")
 def check_card_expiry(text: str) -> str:
     match = _EXPIRY_RE.match(text.strip())
     if not match or not 1 <= int(match.group(2)) <= 12 or not 2000 <= int(match.group(1)) <= 2100:
-        raise InvalidInput(f"card expiry {text!r} must be YYYY-MM, e.g. 2028-04")
+        # TRANSLATORS: {value} is what was given, quoted; {example} is 2028-04: a year and a month, the one
+        # form read, whatever the language.
+        raise InvalidInput(_("card expiry {value} must be YYYY-MM, e.g. {example}").format(
+            value=repr(text), example="2028-04"))
     return text.strip()
 
 
@@ -33,11 +37,14 @@ def card_expired(card_expiry: str, at: datetime) -> bool:
 def set_card(session: Session, tenant: Tenant, expiry: str, last4: str | None) -> tuple[PaymentMethod, str | None]:
     expiry = check_card_expiry(expiry)
     if last4 is not None and not re.fullmatch(r"[0-9]{4}", last4.strip()):
-        raise InvalidInput(f"--last4 {last4!r} must be exactly four digits")
+        # TRANSLATORS: {value} is what was given, quoted.
+        raise InvalidInput(_("--last4 {value} must be exactly four digits").format(value=repr(last4)))
     method = _upsert(session, tenant, "card", expiry, last4.strip() if last4 else None)
     warning = None
     if card_expired(expiry, clock.now()):
-        warning = f"card expired at the end of {expiry}: purchases and recharges will fail until it is replaced"
+        # TRANSLATORS: {month} is the card's expiry month, as given (2026-05).
+        warning = _("card expired at the end of {month}: purchases and recharges will fail until it is "
+                    "replaced").format(month=expiry)
     return method, warning
 
 
@@ -90,12 +97,19 @@ class MethodFacts(Protocol):
 
 
 def describe(method: MethodFacts | None) -> str:
+    """The payment method in a few words, in the language being spoken (a JSON document, which is
+    never translated, takes it inside ``i18n.speaking(i18n.SOURCE)``)."""
     if method is None:
-        return "none"
+        # TRANSLATORS: the payment method of a tenant that has none.
+        return pgettext("payment method", "none")
     if method.kind == "invoice":
-        return "invoice"
-    digits = f" ending {method.last4}" if method.last4 else ""
-    return f"card{digits}, expires {method.card_expiry}"
+        # TRANSLATORS: the payment method: purchases are paid by invoice.
+        return pgettext("payment method", "invoice")
+    if method.last4:
+        # TRANSLATORS: a payment card; {last4} its last four digits, {month} its expiry month (2028-04).
+        return _("card ending {last4}, expires {month}").format(last4=method.last4, month=method.card_expiry)
+    # TRANSLATORS: a payment card; {month} is its expiry month (2028-04).
+    return _("card, expires {month}").format(month=method.card_expiry)
 
 
 class Countries(Protocol):
@@ -113,10 +127,14 @@ def region_refusal(tenant: Countries) -> str | None:
     data = service()
     home, billing = data.region(tenant.country), data.region(tenant.billing_country)
     if tenant.country != tenant.billing_country and (home is None or home != billing):
-        return (
-            f"tenant country {tenant.country} ({home or 'unknown region'}) and billing country "
-            f"{tenant.billing_country} ({billing or 'unknown region'}) are in different regions"
-        )
+        # TRANSLATORS: in place of the region of a country rates/service.yaml does not place in one.
+        unknown = _("unknown region")
+        # TRANSLATORS: {country} and {billing_country} are ISO country codes (GB, US); {region} and
+        # {billing_region} the regions of rates/service.yaml they belong to (Europe), or "unknown region".
+        return _("tenant country {country} ({region}) and billing country {billing_country} ({billing_region}) "
+                 "are in different regions").format(country=tenant.country, region=home or unknown,
+                                                    billing_country=tenant.billing_country,
+                                                    billing_region=billing or unknown)
     return None
 
 
@@ -126,13 +144,16 @@ def refusal(tenant: Tenant, method: PaymentMethod | None, at: datetime) -> str |
     if regions:
         return regions
     if method is None:
-        return "no payment method; set one with credits payment set"
+        # TRANSLATORS: "credits payment set" is a command: keep it as it is.
+        return _("no payment method; set one with credits payment set")
     if method.kind == "card" and method.card_expiry and card_expired(method.card_expiry, at):
-        return f"the card on file expired at the end of {method.card_expiry}"
+        # TRANSLATORS: {month} is the card's expiry month (2026-05).
+        return _("the card on file expired at the end of {month}").format(month=method.card_expiry)
     return None
 
 
 def check_purchase(tenant: Tenant, method: PaymentMethod | None, at: datetime) -> None:
     reason = refusal(tenant, method, at)
     if reason:
-        raise PurchaseRefused(f"purchase refused: {reason}")
+        # TRANSLATORS: {reason} is why a purchase cannot go through (the card expired, no payment method).
+        raise PurchaseRefused(_("purchase refused: {reason}").format(reason=reason), reason=reason)

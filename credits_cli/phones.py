@@ -12,6 +12,7 @@ import re
 from functools import cache, lru_cache
 
 from credits_cli.errors import InvalidInput
+from credits_cli.i18n import _, ngettext
 
 _SEPARATORS = re.compile(r"[\s\-.()/]")
 _VALID = re.compile(r"^\+?[0-9]*\**$")
@@ -39,9 +40,13 @@ def check_number(number: str) -> str:
     """Normalise a number a person typed; refuse anything that is not one."""
     digits = normalise(number)
     if not visible_digits(digits):
-        raise InvalidInput(f"{number!r} is not a phone number in E.164 form such as +442079460123")
+        # TRANSLATORS: {number} is what was given, quoted; {example} a phone number in E.164 form (+442079460123).
+        raise InvalidInput(_("{number} is not a phone number in E.164 form such as {example}").format(
+            number=repr(number), example="+442079460123"))
     if len(digits) > 15:
-        raise InvalidInput(f"{number!r} has more than 15 digits")
+        # TRANSLATORS: {number} is what was given, quoted; {n} the most digits of a phone number (15).
+        raise InvalidInput(ngettext("{number} has more than {n} digit", "{number} has more than {n} digits", 15).format(
+            number=repr(number), n=15))
     return digits
 
 

@@ -26,8 +26,9 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from sqlmodel import Session, col, func, select
 
-from credits_cli import clock, money, strict_yaml
+from credits_cli import clock, currencies, money, strict_yaml
 from credits_cli.errors import InvalidInput, NotFound
+from credits_cli.i18n import N_, _, ngettext
 from credits_cli.kinds import SECTIONS, Section
 from credits_cli.models import RateEntry, RateTable, Tenant
 
@@ -213,7 +214,9 @@ class RateBook:
 
 def read_yaml(path: Path) -> tuple[Any, str]:
     """Read and parse a rate file strictly (:mod:`credits_cli.strict_yaml`). Returns (data, text)."""
-    return strict_yaml.read(path, what="rate table", max_bytes=MAX_FILE_BYTES)
+    # TRANSLATORS: a kind of file (rates/*.yaml), named in "{label}: not a valid {what}: ..." and "... is too large
+    # for a {what} ...".
+    return strict_yaml.read(path, what=N_("rate table"), max_bytes=MAX_FILE_BYTES)
 
 
 @dataclass
@@ -231,52 +234,87 @@ class ParsedTable:
 
 def _seconds(value: Any, key: str, *, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{key} {value!r} must be a whole number of seconds")
+        # TRANSLATORS: {key} is a key of a rate table (minimum_seconds): keep it; {value} the value found.
+        raise ValueError(_("{key} {value} must be a whole number of seconds").format(key=key, value=repr(value)))
     if value < low or value > MAX_SECONDS:
-        raise ValueError(f"{key} {value} must be between {low} and {MAX_SECONDS}")
+        # TRANSLATORS: {key} is a key of a rate table (minimum_seconds): keep it; {value} the value found;
+        # {low} and {high} are seconds (0 and 3600).
+        raise ValueError(_("{key} {value} must be between {low} and {high}").format(
+            key=key, value=value, low=low, high=MAX_SECONDS))
     return value
 
 
 def _rate_value(value: Any, key: str) -> Decimal:
     if isinstance(value, float):
-        raise ValueError(f"{key} {value!r} must be quoted (write \"{value}\") so it stays exact")
+        # TRANSLATORS: {key} is a key of a rate table (per_minute): keep it; {value} the number found;
+        # {text} the same number, to be written between straight double quotes in the file.
+        raise ValueError(_('{key} {value} must be quoted (write "{text}") so it stays exact').format(
+            key=key, value=repr(value), text=value))
     if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ValueError(f"{key} {value!r} is not a decimal number")
+        # TRANSLATORS: {key} is a key of a rate table (per_minute): keep it; {value} the value found.
+        raise ValueError(_("{key} {value} is not a decimal number").format(key=key, value=repr(value)))
     text = str(value).strip()
     if text.startswith("-"):
-        raise ValueError(f"{key} {text!r} is negative")
+        # TRANSLATORS: {key} is a key of a rate table (per_minute): keep it; {value} the value found.
+        raise ValueError(_("{key} {value} is negative").format(key=key, value=repr(text)))
     if not _RATE_RE.match(text):
         raise ValueError(
-            f"{key} {text!r} is not a plain decimal such as \"0.0230\" "
-            f"(at most {MAX_RATE_DECIMALS} decimals, no exponents or signs)"
+            # TRANSLATORS: {key} is a key of a rate table (per_minute): keep it; {value} the value found;
+            # {example} is "0.0230": a rate is written with a dot, in quotes, whatever the language (if yours
+            # writes decimals with a comma, say that a dot is used); {n} the most decimals a rate may have.
+            ngettext("{key} {value} is not a plain decimal such as {example} "
+                     "(at most {n} decimal, no exponents or signs)",
+                     "{key} {value} is not a plain decimal such as {example} "
+                     "(at most {n} decimals, no exponents or signs)", MAX_RATE_DECIMALS).format(
+                key=key, value=repr(text), example='"0.0230"', n=MAX_RATE_DECIMALS)
         )
     result = Decimal(text)
     if result > MAX_RATE:
-        raise ValueError(f"{key} {text} is too large (at most {MAX_RATE})")
+        # TRANSLATORS: {key} is a key of a rate table (per_minute): keep it; {value} the value found;
+        # {limit} the largest rate accepted (10000).
+        raise ValueError(_("{key} {value} is too large (at most {limit})").format(key=key, value=text, limit=MAX_RATE))
     return result
 
 
 def _prefix(value: Any) -> str:
     """E.164 digits without '+': an int (44) or text ("44", "+44"), not starting with 0."""
     if value is None:
-        raise ValueError("missing prefix")
+        raise ValueError(_missing("prefix"))
     if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ValueError(f"prefix {value!r} must be digits")
+        # TRANSLATORS: {key} is the key "prefix" of a rate table's entry: keep it; {value} the value found.
+        raise ValueError(_("{key} {value} must be digits").format(key="prefix", value=repr(value)))
     prefix = str(value).strip().removeprefix("+")
     if not prefix.isascii() or not prefix.isdigit():
-        raise ValueError(f"prefix {value!r} must be E.164 digits without '+', e.g. \"44\"")
+        # TRANSLATORS: {key} is the key "prefix" of a rate table's entry: keep it; {value} the value found;
+        # {example} is "44" (the United Kingdom's country code, as the file holds it).
+        raise ValueError(_("{key} {value} must be E.164 digits without '+', e.g. {example}").format(
+            key="prefix", value=repr(value), example='"44"'))
     if prefix.startswith("0"):
-        raise ValueError(f"prefix {prefix!r} starts with 0; E.164 starts with a country code")
+        # TRANSLATORS: {key} is the key "prefix" of a rate table's entry: keep it; {value} the value found.
+        raise ValueError(_("{key} {value} starts with 0; E.164 starts with a country code").format(
+            key="prefix", value=repr(prefix)))
     if len(prefix) > MAX_PREFIX_DIGITS:
-        raise ValueError(f"prefix {prefix!r} is longer than {MAX_PREFIX_DIGITS} digits")
+        # TRANSLATORS: {key} is the key "prefix" of a rate table's entry: keep it; {value} the value found.
+        raise ValueError(ngettext("{key} {value} is longer than {n} digit", "{key} {value} is longer than {n} digits",
+                                  MAX_PREFIX_DIGITS).format(key="prefix", value=repr(prefix), n=MAX_PREFIX_DIGITS))
     return prefix
+
+
+def _missing(key: str) -> str:
+    # TRANSLATORS: {key} is a key of the file (per_minute, 'name'): keep it as it is.
+    return _("missing {key}").format(key=key)
+
+
+def _unknown_key(key: str, model: type[BaseModel]) -> str:
+    # TRANSLATORS: {key} is a key found in the file, quoted; {known} the keys allowed there: keep them.
+    return _("unknown key {key} (known: {known})").format(key=key, known=", ".join(sorted(model.model_fields)))
 
 
 def _known_keys(data: dict[Any, Any], model: type[BaseModel]) -> None:
     """Refuse a key that is not text (YAML allows ``5: x``) as the unknown key it is."""
     for key in data:
         if not isinstance(key, str):
-            raise ValueError(f"unknown key {str(key)!r} (known: {', '.join(sorted(model.model_fields))})")
+            raise ValueError(_unknown_key(repr(str(key)), model))
 
 
 class _Model(BaseModel):
@@ -306,7 +344,9 @@ class _Entry(_Model):
     @classmethod
     def _is_mapping(cls, data: Any) -> Any:
         if not isinstance(data, dict):
-            raise ValueError('an entry is a mapping like {prefix: "44", per_minute: ...}')
+            # TRANSLATORS: {example} is an entry of a rate table as YAML writes it.
+            raise ValueError(_("an entry is a mapping like {example}").format(
+                example='{prefix: "44", per_minute: ...}'))
         _known_keys(data, cls)
         return data
 
@@ -319,7 +359,9 @@ class _Entry(_Model):
     @classmethod
     def _check_name(cls, value: Any) -> str:
         if not isinstance(value, str) or len(value) > 200:
-            raise ValueError("name must be text (at most 200 characters)")
+            # TRANSLATORS: {key} is the key "name" of a rate table's entry: keep it.
+            raise ValueError(ngettext("{key} must be text (at most {n} character)",
+                                      "{key} must be text (at most {n} characters)", 200).format(key="name", n=200))
         return value.strip()
 
     @field_validator("per_minute", "connection_fee", mode="plain")
@@ -348,7 +390,8 @@ class _Table(_Model):
     @classmethod
     def _is_mapping(cls, data: Any) -> Any:
         if not isinstance(data, dict):
-            raise ValueError("a rate table is a mapping with name, currency, decimals and outbound")
+            # TRANSLATORS: name, currency, decimals and outbound are keys of the file: keep them as they are.
+            raise ValueError(_("a rate table is a mapping with name, currency, decimals and outbound"))
         _known_keys(data, cls)
         return data
 
@@ -356,21 +399,27 @@ class _Table(_Model):
     @classmethod
     def _check_name(cls, value: Any) -> str:
         if not isinstance(value, str) or not _NAME_RE.match(value):
-            raise ValueError(f"name {value!r} must be letters, digits, '.', '_' or '-' (at most 80)")
+            # TRANSLATORS: {key} is the key "name" of a rate table: keep it; {value} the value found; {n} the most
+            # characters a name may have.
+            raise ValueError(_("{key} {value} must be letters, digits, '.', '_' or '-' (at most {n})").format(
+                key="name", value=repr(value), n=80))
         return value
 
     @field_validator("currency", mode="plain")
     @classmethod
     def _check_currency(cls, value: Any) -> str:
-        if not isinstance(value, str) or value.strip().upper() not in money.CURRENCY_DIGITS:
-            raise ValueError(f"unknown currency {value!r}")
+        if not isinstance(value, str) or value.strip().upper() not in currencies.digits_table():
+            # TRANSLATORS: {value} is the value found in the file, quoted.
+            raise ValueError(_("unknown currency {value}").format(value=repr(value)))
         return value.strip().upper()
 
     @field_validator("decimals", mode="plain")
     @classmethod
     def _check_decimals(cls, value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= money.SCALE:
-            raise ValueError(f"decimals {value!r} must be a whole number from 0 to {money.SCALE}")
+            # TRANSLATORS: {key} is the key "decimals" of a rate table: keep it; {value} the value found.
+            raise ValueError(_("{key} {value} must be a whole number from {low} to {high}").format(
+                key="decimals", value=repr(value), low=0, high=money.SCALE))
         return value
 
     @field_validator("billing", mode="before")
@@ -379,7 +428,10 @@ class _Table(_Model):
         if value is None:
             return {}
         if not isinstance(value, dict):
-            raise ValueError("billing must be a mapping like {minimum_seconds: 60, increment_seconds: 60}")
+            # TRANSLATORS: {key} is the key "billing" of a rate table: keep it; {example} what it holds, as YAML
+            # writes it.
+            raise ValueError(_("{key} must be a mapping like {example}").format(
+                key="billing", example="{minimum_seconds: 60, increment_seconds: 60}"))
         try:
             _known_keys(value, _Billing)
         except ValueError as exc:
@@ -390,11 +442,13 @@ class _Table(_Model):
     @classmethod
     def _check_section(cls, value: Any, info: ValidationInfo) -> Any:
         if info.field_name == Section.OUTBOUND and not value:
-            raise ValueError("outbound must list at least one entry")
+            # TRANSLATORS: {key} is the key "outbound" of a rate table: keep it.
+            raise ValueError(_("{key} must list at least one entry").format(key=Section.OUTBOUND.value))
         if value is None:
             return []
         if not isinstance(value, list):
-            raise ValueError(f"{info.field_name} must be a list of entries")
+            # TRANSLATORS: {key} is a section of a rate table (outbound, tollfree, dialout): keep it.
+            raise ValueError(_("{key} must be a list of entries").format(key=info.field_name))
         return value
 
     @model_validator(mode="after")
@@ -404,7 +458,10 @@ class _Table(_Model):
             for index, entry in enumerate(getattr(self, section)):
                 if entry.prefix in seen:
                     where = f"{section}[{index}] (prefix {entry.prefix})"
-                    raise ValueError(f"{where}: duplicate prefix (also {section}[{seen[entry.prefix]}])")
+                    # TRANSLATORS: {where} and {other} are places in a rate table (outbound[3] (prefix 44) and
+                    # outbound[1]): keep them as they are.
+                    raise ValueError(_("{where}: duplicate prefix (also {other})").format(
+                        where=where, other=f"{section}[{seen[entry.prefix]}]"))
                 seen[entry.prefix] = index
         return self
 
@@ -428,10 +485,10 @@ def _problem(exc: ValidationError, data: Any, label: str) -> str:
     key = str(loc[-1]) if loc else ""
     in_entry = len(holder) == 2
     if first["type"] == "missing":
-        message = f"missing {key}" if in_entry else f"missing {key!r}"
+        message = _missing(key if in_entry else repr(key))
     elif first["type"] == "extra_forbidden":
         model = _Entry if in_entry else _Billing if holder == ("billing",) else _Table
-        message = f"unknown key {key!r} (known: {', '.join(sorted(model.model_fields))})"
+        message = _unknown_key(repr(key), model)
     else:
         error = first.get("ctx", {}).get("error")
         message = str(error) if error is not None else first["msg"]
@@ -482,7 +539,10 @@ def load_file(session: Session, tenant: Tenant, path: Path) -> tuple[RateTable, 
     parsed = parse_table(data, str(path))
     if parsed.currency != tenant.currency:
         raise InvalidInput(
-            f"{path}: the table is in {parsed.currency} but tenant {tenant.slug} keeps {tenant.currency}"
+            # TRANSLATORS: {path} is the rate table's file; {currency} and {kept} ISO 4217 codes (USD); {tenant}
+            # the tenant's short name.
+            _("{path}: the table is in {currency} but tenant {tenant} keeps {kept}").format(
+                path=path, currency=parsed.currency, tenant=tenant.slug, kept=tenant.currency)
         )
     session.execute(
         sa.update(RateTable.__table__)  # type: ignore[attr-defined]
@@ -665,9 +725,15 @@ def quote(book: RateBook, number: str, seconds: int, kind: str) -> Quote:
     from credits_cli import phones
 
     if kind not in SECTIONS:
-        raise InvalidInput(f"--kind {kind!r} must be one of {', '.join(SECTIONS)}")
+        # TRANSLATORS: --kind is an option: keep it; {value} what was given, quoted; {known} the kinds
+        # (outbound, tollfree, dialout): keep them.
+        raise InvalidInput(_("--kind {value} must be one of {known}").format(
+            value=repr(kind), known=", ".join(SECTIONS)))
     if seconds < 0 or seconds > 86400 * 7:
-        raise InvalidInput(f"--seconds {seconds} must be between 0 and {86400 * 7}")
+        # TRANSLATORS: --seconds is an option: keep it; {value} what was given; {low} and {high} are seconds
+        # (0 and 604800, a week).
+        raise InvalidInput(_("--seconds {value} must be between {low} and {high}").format(
+            value=seconds, low=0, high=86400 * 7))
     digits = phones.visible_digits(phones.check_number(number))
     rate = book.lookup(kind, digits)
     billed = rate.billed_seconds(seconds) if rate else 0

@@ -32,9 +32,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from credits_cli import clock, ledger, money, spend
+from credits_cli import clock, currencies, ledger, money, phrases, spend
+from credits_cli.i18n import N_, ngettext
 from credits_cli.models import Call, Tenant, User
 from credits_cli.money import ZERO
+from credits_cli.phrases import Phrase
 from credits_cli.queries import SessionRows
 from credits_cli.refdata import service
 from credits_cli.runway import window
@@ -57,7 +59,7 @@ def whole(value: Decimal) -> Decimal:
 class Recommendation:
     currency: str
     basis: str  # usage | licenses
-    method: str
+    method: str  # this and the reasoning: phrases (English in --json; .said() in the reader's language)
     one_off: Decimal
     trigger: Decimal
     recharge: Decimal
@@ -97,10 +99,6 @@ def recommend(session: Session, tenant: Tenant, now: datetime | None = None) -> 
     return _from_licenses(session, tenant, balance, minimum, licensed)
 
 
-def _d(value: Decimal, cur: str) -> str:
-    return money.fmt_display(value, cur)
-
-
 def _one_off(target: Decimal, balance: Decimal, minimum: Decimal) -> Decimal:
     need = whole(target - balance) if target > balance else ZERO
     return max(need, minimum) if need > 0 else ZERO
@@ -116,49 +114,89 @@ def _from_usage(
     total = sum((v for _, v in series), ZERO)
     average = money.round_money(total / days)
     peak_date, peak = max(series, key=lambda item: (item[1], item[0]))
+    trigger_because: Phrase
     if days >= LEAD_DAYS:
         peak_lead = max(
             sum((v for _, v in series[i : i + LEAD_DAYS]), ZERO) for i in range(days - LEAD_DAYS + 1)
         )
-        lead_text = f"the highest spend of any {LEAD_DAYS} consecutive days was {_d(peak_lead, cur)}"
     else:
         peak_lead = peak * LEAD_DAYS
-        lead_text = (
-            f"fewer than {LEAD_DAYS} days observed, so the peak day ({_d(peak, cur)}) times {LEAD_DAYS} "
-            f"= {_d(peak_lead, cur)}"
-        )
     trigger = max(whole(peak_lead), money.from_units(10**money.SCALE))
+    if days >= LEAD_DAYS:
+        trigger_because = Phrase(
+            N_("trigger: covers the peak spend of a {lead}-day lead time (the time to notice and fix a failed "
+               "recharge): the highest spend of any {lead} consecutive days was {peak_lead}; rounded up: {trigger}"),
+            lead=LEAD_DAYS, peak_lead=phrases.money(peak_lead, cur), trigger=phrases.money(trigger, cur))
+    else:
+        trigger_because = Phrase(
+            N_("trigger: covers the peak spend of a {lead}-day lead time (the time to notice and fix a failed "
+               "recharge): fewer than {lead} days observed, so the peak day ({peak}) times {lead} = {peak_lead}; "
+               "rounded up: {trigger}"),
+            lead=LEAD_DAYS, peak=phrases.money(peak, cur), peak_lead=phrases.money(peak_lead, cur),
+            trigger=phrases.money(trigger, cur))
     period_spend = average * PERIOD_DAYS
     recharge = max(whole(period_spend), minimum)
     one_off = _one_off(trigger + recharge, balance, minimum)
-    reasoning = [
-        f"observed: {_d(total, cur)} of call charges over the {days} day(s) from {span[0]} to {span[1]}, the "
-        f"latest imported calls (window {USAGE_WINDOW_DAYS} days), average {_d(average, cur)} a day, "
-        f"peak day {peak_date} at {_d(peak, cur)}"
-        + (f"; nothing imported since {span[1]}" if (now.date() - span[1]).days > STALE_DAYS else ""),
-        f"trigger: covers the peak spend of a {LEAD_DAYS}-day lead time (the time to notice and fix a failed "
-        f"recharge): {lead_text}; rounded up: {_d(trigger, cur)}",
-        f"recharge amount: a typical {PERIOD_DAYS}-day period's spend, {_d(average, cur)} x {PERIOD_DAYS} = "
-        f"{_d(period_spend, cur)}; rounded up"
-        + (f", raised to the minimum purchase {_d(minimum, cur)}" if whole(period_spend) < minimum else "")
-        + f": {_d(recharge, cur)}",
-        (
-            f"one-off: the balance {_d(balance, cur)} is below trigger + recharge amount "
-            f"({_d(trigger + recharge, cur)}); add {_d(one_off, cur)}"
-            + (" (the minimum purchase)" if whole(trigger + recharge - balance) < minimum else "")
-            if one_off > 0
-            else f"one-off: none needed, the balance {_d(balance, cur)} already covers trigger + recharge amount "
-            f"({_d(trigger + recharge, cur)})"
-        ),
-        "revisit as usage changes: run `credits recommend` again after each month",
+    amounts = {"total": total, "average": average, "peak": peak, "period_spend": period_spend, "minimum": minimum,
+               "recharge": recharge, "balance": balance, "target": trigger + recharge, "one_off": one_off}
+    m = {name: phrases.money(value, cur) for name, value in amounts.items()}
+    observed = {"days": days, "first": span[0], "last": span[1], "window": USAGE_WINDOW_DAYS, "peak_day": peak_date,
+                "total": m["total"], "average": m["average"], "peak": m["peak"]}
+    if (now.date() - span[1]).days > STALE_DAYS:
+        # TRANSLATORS: {days} (the plural's count) is how many days of calls were observed, from {first} to
+        # {last}; {window} is a number of days; {peak_day} a date; the rest are amounts.
+        observation = Phrase(lambda: ngettext(
+            "observed: {total} of call charges over the {days} day(s) from {first} to {last}, the latest imported "
+            "calls (window {window} days), average {average} a day, peak day {peak_day} at {peak}; nothing "
+            "imported since {last}",
+            "observed: {total} of call charges over the {days} day(s) from {first} to {last}, the latest imported "
+            "calls (window {window} days), average {average} a day, peak day {peak_day} at {peak}; nothing "
+            "imported since {last}", days), **observed)
+    else:
+        observation = Phrase(lambda: ngettext(
+            "observed: {total} of call charges over the {days} day(s) from {first} to {last}, the latest imported "
+            "calls (window {window} days), average {average} a day, peak day {peak_day} at {peak}",
+            "observed: {total} of call charges over the {days} day(s) from {first} to {last}, the latest imported "
+            "calls (window {window} days), average {average} a day, peak day {peak_day} at {peak}", days),
+            **observed)
+    if whole(period_spend) < minimum:
+        recharge_because = Phrase(
+            N_("recharge amount: a typical {period}-day period's spend, {average} x {period} = {period_spend}; "
+               "rounded up, raised to the minimum purchase {minimum}: {recharge}"),
+            period=PERIOD_DAYS, average=m["average"], period_spend=m["period_spend"], minimum=m["minimum"],
+            recharge=m["recharge"])
+    else:
+        recharge_because = Phrase(
+            N_("recharge amount: a typical {period}-day period's spend, {average} x {period} = {period_spend}; "
+               "rounded up: {recharge}"),
+            period=PERIOD_DAYS, average=m["average"], period_spend=m["period_spend"], recharge=m["recharge"])
+    if one_off > 0 and whole(trigger + recharge - balance) < minimum:
+        one_off_because = Phrase(
+            N_("one-off: the balance {balance} is below trigger + recharge amount ({target}); add {one_off} (the "
+               "minimum purchase)"), balance=m["balance"], target=m["target"], one_off=m["one_off"])
+    elif one_off > 0:
+        one_off_because = Phrase(
+            N_("one-off: the balance {balance} is below trigger + recharge amount ({target}); add {one_off}"),
+            balance=m["balance"], target=m["target"], one_off=m["one_off"])
+    else:
+        one_off_because = Phrase(
+            N_("one-off: none needed, the balance {balance} already covers trigger + recharge amount ({target})"),
+            balance=m["balance"], target=m["target"])
+    reasoning: list[str] = [
+        observation,
+        trigger_because,
+        recharge_because,
+        one_off_because,
+        # TRANSLATORS: `credits recommend` is a command: keep it as it is.
+        Phrase(N_("revisit as usage changes: run `credits recommend` again after each month")),
     ]
     return Recommendation(
         currency=cur,
         basis="usage",
-        method=(
-            f"observed spend: trigger = peak {LEAD_DAYS}-day spend, recharge = average daily spend x {PERIOD_DAYS} "
-            f"(at least the minimum purchase), one-off = up to trigger + recharge; rounded up to whole units"
-        ),
+        method=Phrase(
+            N_("observed spend: trigger = peak {lead}-day spend, recharge = average daily spend x {period} (at least "
+               "the minimum purchase), one-off = up to trigger + recharge; rounded up to whole units"),
+            lead=LEAD_DAYS, period=PERIOD_DAYS),
         one_off=one_off,
         trigger=trigger,
         recharge=recharge,
@@ -185,28 +223,46 @@ def _from_licenses(
     start = minimum * blocks
     trigger = whole(start * STARTER_TRIGGER_SHARE)
     one_off = _one_off(start, balance, minimum)
-    reasoning = [
-        "no call charges yet"
-        + (f" ({rated} rated call(s), none charged)" if rated else "")
-        + ": start small, as the service advises, and set the amounts from one or two months of usage",
-        f"{licensed} user(s) hold the Communications Credits license; the minimum purchase {_d(minimum, cur)} "
-        f"covers every {STARTER_USERS_PER_MINIMUM} licensed users: {blocks} x {_d(minimum, cur)} = {_d(start, cur)}",
-        f"recharge amount: {_d(start, cur)}; trigger: a quarter of it, rounded up: {_d(trigger, cur)}",
+    m = {name: phrases.money(value, cur) for name, value in
+         {"minimum": minimum, "start": start, "trigger": trigger, "balance": balance, "one_off": one_off}.items()}
+    if rated:
+        # TRANSLATORS: {rated} (the plural's count) is how many calls were rated.
+        beginning = Phrase(lambda: ngettext(
+            "no call charges yet ({rated} rated call(s), none charged): start small, as the service advises, and "
+            "set the amounts from one or two months of usage",
+            "no call charges yet ({rated} rated call(s), none charged): start small, as the service advises, and "
+            "set the amounts from one or two months of usage", rated), rated=rated)
+    else:
+        beginning = Phrase(N_("no call charges yet: start small, as the service advises, and set the amounts from "
+                              "one or two months of usage"))
+    reasoning: list[str] = [
+        beginning,
+        # TRANSLATORS: {licensed} (the plural's count) is how many users hold the license; {per} is a number of
+        # users; {blocks} how many times the minimum purchase is needed; the rest are amounts.
+        Phrase(lambda: ngettext(
+            "{licensed} user(s) hold the Communications Credits license; the minimum purchase {minimum} covers "
+            "every {per} licensed users: {blocks} x {minimum} = {start}",
+            "{licensed} user(s) hold the Communications Credits license; the minimum purchase {minimum} covers "
+            "every {per} licensed users: {blocks} x {minimum} = {start}", licensed),
+            licensed=licensed, minimum=m["minimum"], per=STARTER_USERS_PER_MINIMUM, blocks=blocks, start=m["start"]),
+        Phrase(N_("recharge amount: {start}; trigger: a quarter of it, rounded up: {trigger}"), start=m["start"],
+               trigger=m["trigger"]),
         (
-            f"one-off: bring the balance {_d(balance, cur)} up to {_d(start, cur)}: add {_d(one_off, cur)}"
+            Phrase(N_("one-off: bring the balance {balance} up to {start}: add {one_off}"), balance=m["balance"],
+                   start=m["start"], one_off=m["one_off"])
             if one_off > 0
-            else f"one-off: none needed, the balance {_d(balance, cur)} already covers {_d(start, cur)}"
+            else Phrase(N_("one-off: none needed, the balance {balance} already covers {start}"),
+                        balance=m["balance"], start=m["start"])
         ),
     ]
     if licensed == 0:
-        reasoning.append("no user is licensed yet: only toll-free numbers can spend credits until one is")
+        reasoning.append(Phrase(N_("no user is licensed yet: only toll-free numbers can spend credits until one is")))
     return Recommendation(
         currency=cur,
         basis="licenses",
-        method=(
-            f"no usage yet: the minimum purchase per {STARTER_USERS_PER_MINIMUM} licensed users (at least one), "
-            "trigger a quarter of it; rounded up to whole units"
-        ),
+        method=Phrase(
+            N_("no usage yet: the minimum purchase per {per} licensed users (at least one), trigger a quarter of it; "
+               "rounded up to whole units"), per=STARTER_USERS_PER_MINIMUM),
         one_off=one_off,
         trigger=trigger,
         recharge=start,
@@ -221,7 +277,7 @@ def check_settings(threshold: Decimal, amount: Decimal, per_day: Decimal, curren
     """What looks wrong in auto-recharge settings (``per_day``: the recent daily spend, zero when unknown):
     one warning each, with the why. Nothing is refused: the tenant may know better."""
     def m(value: Decimal) -> str:
-        return money.fmt_display(value, currency)
+        return currencies.display(value, currency)
 
     found = []
     if threshold == 0:

@@ -24,8 +24,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError, field_validator, model_validator
 
-from credits_cli import money, strict_yaml
+from credits_cli import currencies, money, strict_yaml
 from credits_cli.errors import InvalidInput
+from credits_cli.i18n import N_, _
 
 _folder: Path | None = None
 
@@ -50,7 +51,8 @@ def shipped_dir() -> Path:
     for candidate in (here / "rates", here.parent / "rates"):
         if (candidate / "service.yaml").is_file():
             return candidate
-    raise InvalidInput("cannot find the rates/ folder with service.yaml (set CREDITS_RATES_DIR)")
+    # TRANSLATORS: rates/, service.yaml and CREDITS_RATES_DIR are names of a folder, a file and a variable: keep them.
+    raise InvalidInput(_("cannot find the rates/ folder with service.yaml (set CREDITS_RATES_DIR)"))
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,9 @@ class ServiceData:
         try:
             return self.minimum_purchase[currency]
         except KeyError:
-            raise InvalidInput(f"no minimum purchase is known for {currency}; add it to rates/service.yaml") from None
+            # TRANSLATORS: {currency} is an ISO 4217 code (USD); rates/service.yaml a file: keep it.
+            raise InvalidInput(_("no minimum purchase is known for {currency}; add it to rates/service.yaml").format(
+                currency=currency)) from None
 
     def region(self, country: str) -> str | None:
         return self.region_of.get(country)
@@ -93,7 +97,10 @@ class ServiceData:
         for slug, title in self.admin_roles.items():
             if key == slug or key in _title_variants(title.lower()):
                 return slug
-        raise InvalidInput(f"unknown role {text!r}; roles: {', '.join(self.admin_roles)}")
+        # TRANSLATORS: {role} is what was given, quoted; {roles} the short names of the roles (billing,
+        # global): keep them.
+        raise InvalidInput(_("unknown role {role}; roles: {roles}").format(
+            role=repr(text), roles=", ".join(self.admin_roles)))
 
 
 def _title_variants(title: str) -> set[str]:
@@ -120,22 +127,34 @@ _COUNTRY_RE = re.compile(r"[A-Z]{2}")
 def _kind(value: Any) -> str:
     """What a value is, in the words of the file."""
     if value is None:
-        return "nothing"
+        # TRANSLATORS: what an empty value of a YAML file is, as in "must be text (found nothing)".
+        return _("nothing")
     if isinstance(value, bool):
-        return f"the boolean {str(value).lower()}"
+        # TRANSLATORS: {value} is true or false (YAML's words: keep them), as in "unquoted yes is the boolean true
+        # in YAML 1.1".
+        return _("the boolean {value}").format(value=str(value).lower())
     if isinstance(value, dict):
-        return "a mapping"
+        # TRANSLATORS: what a value of a YAML file is (key: value pairs), as in "must be text (found a mapping)".
+        return _("a mapping")
     if isinstance(value, list):
-        return "a list"
+        # TRANSLATORS: what a value of a YAML file is, as in "must be text (found a list)".
+        return _("a list")
     return repr(value)
 
 
 def _whole(low: int, high: int | None = None) -> Callable[[Any], int]:
     def check(value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"must be a whole number (found {_kind(value)})")
+            # TRANSLATORS: said of a value of rates/service.yaml; {found} is what it is ("a list", "nothing",
+            # or the value itself).
+            raise ValueError(_("must be a whole number (found {found})").format(found=_kind(value)))
         if value < low or (high is not None and value > high):
-            raise ValueError(f"{value} must be {f'from {low} to {high}' if high is not None else f'at least {low}'}")
+            if high is None:
+                # TRANSLATORS: said of a value of rates/service.yaml; {value} is the value, {low} the least allowed.
+                raise ValueError(_("{value} must be at least {low}").format(value=value, low=low))
+            # TRANSLATORS: said of a value of rates/service.yaml; {value} is the value, {low} and {high} the least
+            # and most allowed.
+            raise ValueError(_("{value} must be from {low} to {high}").format(value=value, low=low, high=high))
         return value
 
     return check
@@ -143,13 +162,18 @@ def _whole(low: int, high: int | None = None) -> Callable[[Any], int]:
 
 def _text(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"must be text (found {_kind(value)})")
+        # TRANSLATORS: said of a value of rates/service.yaml; {found} is what it is ("a list", "nothing", or the
+        # value itself).
+        raise ValueError(_("must be text (found {found})").format(found=_kind(value)))
     return value.strip()
 
 
 def _country(value: Any) -> str:
     if not isinstance(value, str) or not _COUNTRY_RE.fullmatch(value):
-        raise ValueError(f"{_kind(value)} is not a country code (two capital letters, e.g. GB)")
+        # TRANSLATORS: {found} is a value of rates/service.yaml ("a list", "nothing", or the value itself,
+        # quoted); {example} is GB, an ISO 3166 code.
+        raise ValueError(_("{found} is not a country code (two capital letters, e.g. {example})").format(
+            found=_kind(value), example="GB"))
     return value
 
 
@@ -158,14 +182,15 @@ def _country_or_default(value: Any) -> str:
 
 
 def _currency(value: Any) -> str:
-    if not isinstance(value, str) or value not in money.CURRENCY_DIGITS:
-        raise ValueError(f"unknown currency {_kind(value)}")
+    if not isinstance(value, str) or value not in currencies.digits_table():
+        # TRANSLATORS: {value} is the value found in the file, quoted.
+        raise ValueError(_("unknown currency {value}").format(value=_kind(value)))
     return value
 
 
 def _amount(value: Any) -> Decimal:
     try:
-        return money.parse_decimal(value, what="amount")
+        return money.parse_decimal(value, what=N_("amount"))
     except InvalidInput as exc:
         raise ValueError(str(exc)) from None
 
@@ -184,10 +209,13 @@ class _Model(BaseModel):
     @classmethod
     def _mapping_of_known_keys(cls, data: Any) -> Any:
         if not isinstance(data, dict):
-            raise ValueError(f"must be a mapping of {', '.join(cls.model_fields)} (found {_kind(data)})")
+            # TRANSLATORS: said of a part of rates/service.yaml; {keys} are the keys it holds: keep them; {found}
+            # what it is instead ("a list", "nothing", or the value itself).
+            raise ValueError(_("must be a mapping of {keys} (found {found})").format(
+                keys=", ".join(cls.model_fields), found=_kind(data)))
         for key in data:
             if not isinstance(key, str):
-                raise ValueError(f"unknown key {str(key)!r} (known: {', '.join(sorted(cls.model_fields))})")
+                raise ValueError(_unknown_key(repr(str(key)), cls))
         return data
 
 
@@ -202,7 +230,8 @@ class _CallingPlans(_Model):
     @classmethod
     def _has_default(cls, value: dict[str, int]) -> dict[str, int]:
         if "default" not in value:
-            raise ValueError("missing key 'default' (the minutes of every other country)")
+            # TRANSLATORS: {key} is the key 'default' of rates/service.yaml: keep it.
+            raise ValueError(_("missing key {key} (the minutes of every other country)").format(key=repr("default")))
         return value
 
 
@@ -229,7 +258,10 @@ class _ServiceFile(_Model):
         for region, countries in value.items():
             for country in countries:
                 if country in seen:
-                    raise ValueError(f"{country} is in both {seen[country]} and {region}")
+                    # TRANSLATORS: {country} is an ISO country code (GB); {region} and {other} names of regions as
+                    # rates/service.yaml gives them (Europe).
+                    raise ValueError(_("{country} is in both {region} and {other}").format(
+                        country=country, region=seen[country], other=region))
                 seen[country] = region
         return value
 
@@ -259,23 +291,37 @@ def _problem(exc: ValidationError, label: str) -> str:
     if loc and loc[-1] == "[key]":  # a mapping's key: the problem is the mapping's
         loc = loc[:-2]
     if kind == "missing":
-        loc, message = loc[:-1], f"missing key {loc[-1]!r}"
+        # TRANSLATORS: {key} is a key of rates/service.yaml, quoted: keep it.
+        loc, message = loc[:-1], _("missing key {key}").format(key=repr(loc[-1]))
     elif kind == "extra_forbidden":
         model: type[BaseModel] = _ServiceFile
         for part in loc[:-1]:
             annotation = model.model_fields[str(part)].annotation
             if isinstance(annotation, type) and issubclass(annotation, BaseModel):
                 model = annotation
-        loc, message = loc[:-1], f"unknown key {loc[-1]!r} (known: {', '.join(sorted(model.model_fields))})"
+        loc, message = loc[:-1], _unknown_key(repr(loc[-1]), model)
     elif kind == "value_error":
         message = str(error.get("ctx", {}).get("error"))
     elif kind == "too_short":
-        message = "must not be empty"
+        # TRANSLATORS: said of a list of rates/service.yaml.
+        message = _("must not be empty")
+    elif kind == "dict_type":
+        # TRANSLATORS: said of a value of rates/service.yaml; {found} is what it is instead ("a list", "nothing",
+        # or the value itself).
+        message = _("must be a mapping (found {found})").format(found=_kind(error["input"]))
+    elif kind == "list_type":
+        # TRANSLATORS: said of a value of rates/service.yaml; {found} is what it is instead ("a mapping",
+        # "nothing", or the value itself).
+        message = _("must be a list (found {found})").format(found=_kind(error["input"]))
     else:
-        expected = {"dict_type": "a mapping", "list_type": "a list"}.get(kind)
-        message = f"must be {expected} (found {_kind(error['input'])})" if expected else error["msg"]
+        message = error["msg"]  # pydantic's own words, in English
     place = _place(loc)
     return f"{label}: {place}: {message}" if place else f"{label}: {message}"
+
+
+def _unknown_key(key: str, model: type[BaseModel]) -> str:
+    # TRANSLATORS: {key} is a key found in the file, quoted; {known} the keys allowed there: keep them.
+    return _("unknown key {key} (known: {known})").format(key=key, known=", ".join(sorted(model.model_fields)))
 
 
 def _groups(groups: list[list[str]]) -> dict[str, str]:
@@ -285,7 +331,9 @@ def _groups(groups: list[list[str]]) -> dict[str, str]:
 
 def read_service(path: Path) -> ServiceData:
     """Read and validate a service data file; one message naming the file and the key at fault."""
-    raw, _ = strict_yaml.read(path, what="service data file", max_bytes=MAX_SERVICE_BYTES)
+    # TRANSLATORS: a kind of file (rates/service.yaml), named in "{label}: not a valid {what}: ..." and "... is too
+    # large for a {what} ...".
+    raw, _source = strict_yaml.read(path, what=N_("service data file"), max_bytes=MAX_SERVICE_BYTES)
     try:
         facts = _ServiceFile.model_validate(raw)
     except ValidationError as exc:

@@ -21,8 +21,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 
-from credits_cli import money
+from credits_cli import currencies, i18n, money
+from credits_cli.i18n import _, ngettext
 from credits_cli.money import ZERO
+from credits_cli.phrases import quantity
 
 #: Days of charges averaged for the recent daily spend.
 RUNWAY_WINDOW_DAYS = 30
@@ -113,19 +115,52 @@ def compute(
 
 
 def describe_runway(doc: dict[str, object], currency: str) -> str:
-    """One line for ``balance``, from :meth:`Runway.to_dict`."""
+    """One line for ``balance``, from :meth:`Runway.to_dict`, in the current language."""
     per_day = doc["daily_spend"]
     assert isinstance(per_day, Decimal)
     if doc["observed_to"] is None:
-        return "runway: no calls imported yet"
-    span = f"{doc['observed_from']} to {doc['observed_to']}"
+        return _("runway: no calls imported yet")
+    first, last = _day(doc["observed_from"]), _day(doc["observed_to"])
     if per_day <= 0:
-        return f"runway: no call charges from {span}, the latest imported calls"
-    text = (
-        f"runway: at {money.fmt_display(per_day, currency)} a day (average of the {doc['observed_days']} "
-        f"day(s) from {span}, the latest imported calls)"
-    )
+        return _("runway: no call charges from {first} to {last}, the latest imported calls").format(
+            first=first, last=last)
+    observed = doc["observed_days"]
+    assert isinstance(observed, int)
+    fields = {
+        "amount": currencies.display(per_day, currency), "days": quantity(observed), "first": first, "last": last,
+        "to_zero": _days(doc["days_to_zero"]), "zero_day": _day(doc["zero_date"]),
+    }
     if doc["days_to_threshold"] is not None:
-        text += f", {doc['days_to_threshold']} days to the recharge threshold ({doc['threshold_date']})"
-    text += f", {doc['days_to_zero']} days to zero ({doc['zero_date']}) without recharges"
-    return text
+        # TRANSLATORS: {days} (the plural's count) is how many days were averaged; {to_threshold} and {to_zero}
+        # are numbers of days with one decimal (12.5); {threshold_day} and {zero_day} are dates.
+        template = ngettext(
+            "runway: at {amount} a day (average of the {days} day(s) from {first} to {last}, the latest imported "
+            "calls), {to_threshold} days to the recharge threshold ({threshold_day}), {to_zero} days to zero "
+            "({zero_day}) without recharges",
+            "runway: at {amount} a day (average of the {days} day(s) from {first} to {last}, the latest imported "
+            "calls), {to_threshold} days to the recharge threshold ({threshold_day}), {to_zero} days to zero "
+            "({zero_day}) without recharges",
+            observed,
+        )
+        return template.format(**fields, to_threshold=_days(doc["days_to_threshold"]),
+                               threshold_day=_day(doc["threshold_date"]))
+    # TRANSLATORS: {days} (the plural's count) is how many days were averaged; {to_zero} is a number of days
+    # with one decimal (12.5); {zero_day} is a date.
+    template = ngettext(
+        "runway: at {amount} a day (average of the {days} day(s) from {first} to {last}, the latest imported "
+        "calls), {to_zero} days to zero ({zero_day}) without recharges",
+        "runway: at {amount} a day (average of the {days} day(s) from {first} to {last}, the latest imported "
+        "calls), {to_zero} days to zero ({zero_day}) without recharges",
+        observed,
+    )
+    return template.format(**fields)
+
+
+def _day(value: object) -> str:
+    """A day of the runway document (a date) for people."""
+    return i18n.day(value) if isinstance(value, date) else str(value)
+
+
+def _days(value: object) -> str:
+    """A number of days of the runway document (``"12.5"``) for people."""
+    return quantity(Decimal(str(value))) if value is not None else str(value)

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from credits_cli import clock
 from credits_cli.errors import InvalidInput
+from credits_cli.i18n import _
 
 #: The most calls per rating transaction CREDITS_RATE_BATCH may ask for.
 MAX_RATE_BATCH = 1_000_000
@@ -56,7 +57,10 @@ class Settings:
         if not text:
             return None
         if not (text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_RATE_BATCH):
-            raise InvalidInput(f"CREDITS_RATE_BATCH={text[:20]!r} must be a whole number from 1 to {MAX_RATE_BATCH}")
+            # TRANSLATORS: CREDITS_RATE_BATCH is an environment variable: keep it; {value} its value, quoted;
+            # {low} and {high} the least and most calls per transaction.
+            raise InvalidInput(_("CREDITS_RATE_BATCH={value} must be a whole number from {low} to {high}").format(
+                value=repr(text[:20]), low=1, high=MAX_RATE_BATCH))
         return int(text)
 
 

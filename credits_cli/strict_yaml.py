@@ -52,11 +52,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+from credits_cli import i18n
 from credits_cli.errors import InvalidInput
+from credits_cli.i18n import _, ngettext
 
 _NULLS = frozenset({"~", "null", "Null", "NULL"})
 _BOOLS = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
@@ -95,31 +98,42 @@ class _Refused(Exception):
 def read(path: Path, *, what: str, max_bytes: int, label: str | None = None) -> tuple[Any, str]:
     """Read ``path`` (at most ``max_bytes``, UTF-8) and parse it strictly. Returns (data, text).
 
-    ``what`` names the kind of file in messages ("rate table"); ``label`` names the file
-    (its path by default).
+    ``what`` names the kind of file in messages (``N_("rate table")``, translated here); ``label``
+    names the file (its path by default).
     """
     try:
         size = path.stat().st_size
     except OSError as exc:
-        raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
+        raise InvalidInput(_cannot_read(path, exc)) from None
     if not path.is_file():
-        raise InvalidInput(f"{path} is not a file")
+        # TRANSLATORS: {path} is a file's path.
+        raise InvalidInput(_("{path} is not a file").format(path=path))
     if size > max_bytes:
-        raise InvalidInput(f"{path}: {size:,} bytes is too large for a {what} (at most {max_bytes:,})")
+        # TRANSLATORS: {path} is a file's path; {size} its size in bytes; {what} the kind of file ("rate
+        # table", "service data file"); {limit} the largest size accepted, in bytes.
+        raise InvalidInput(ngettext("{path}: {size} byte is too large for a {what} (at most {limit})",
+                                    "{path}: {size} bytes is too large for a {what} (at most {limit})", size).format(
+            path=path, size=i18n.number(size), what=_(what), limit=i18n.number(max_bytes)))
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except OSError as exc:
-        raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
+        raise InvalidInput(_cannot_read(path, exc)) from None
     except UnicodeDecodeError:
-        raise InvalidInput(f"{path}: not UTF-8 text") from None
+        # TRANSLATORS: {path} is a file's path.
+        raise InvalidInput(_("{path}: not UTF-8 text").format(path=path)) from None
     return load(text, label or str(path), what=what), text
+
+
+def _cannot_read(path: Path, exc: OSError) -> str:
+    # TRANSLATORS: {path} is a file's path; {reason} what the system said (No such file or directory).
+    return _("cannot read {path}: {reason}").format(path=path, reason=exc.strerror)
 
 
 def load(text: str, label: str, *, what: str) -> Any:
     """The document in ``text`` as dicts, lists, text, numbers, booleans and None.
 
     Raises :class:`InvalidInput` naming ``label`` and the line for anything the module
-    docstring refuses, and for YAML that does not parse.
+    docstring refuses, and for YAML that does not parse. ``what`` as for :func:`read`.
     """
     import yaml
     from yaml.events import (
@@ -132,11 +146,15 @@ def load(text: str, label: str, *, what: str) -> Any:
         SequenceStartEvent,
     )
 
+    kind_of_file = _(what)
+
     def refuse(event: Any, problem: str) -> InvalidInput:
-        return InvalidInput(f"{label}: line {event.start_mark.line + 1}: {problem}")
+        # TRANSLATORS: {label} is a file's path; {line} a line number; {problem} what is wrong there.
+        return InvalidInput(_("{label}: line {line}: {problem}").format(
+            label=label, line=event.start_mark.line + 1, problem=problem))
 
     def invalid(event: Any, problem: str) -> InvalidInput:
-        return InvalidInput(f"{label}: not a valid {what}: line {event.start_mark.line + 1}: {problem}")
+        return InvalidInput(_not_valid_at(label, kind_of_file, event.start_mark.line + 1, problem))
 
     # A frame is [container, is_mapping, pending key, {key: line}] for each open collection.
     stack: list[list[Any]] = []
@@ -156,10 +174,10 @@ def load(text: str, label: str, *, what: str) -> Any:
                 elif tag is None or tag == _STR_TAG:
                     value = event.value
                 else:
-                    raise invalid(event, f"the tag {_short(tag)} is not allowed")
+                    raise invalid(event, _tag_refused(tag))
             elif kind is MappingStartEvent or kind is SequenceStartEvent:
                 if event.tag is not None and event.tag not in (_MAP_TAGS if kind is MappingStartEvent else _SEQ_TAGS):
-                    raise invalid(event, f"the tag {_short(event.tag)} is not allowed")
+                    raise invalid(event, _tag_refused(event.tag))
                 if kind is MappingStartEvent:
                     stack.append([{}, True, _NO_KEY, {}])
                 else:
@@ -168,11 +186,13 @@ def load(text: str, label: str, *, what: str) -> Any:
             elif kind is MappingEndEvent or kind is SequenceEndEvent:
                 value = stack.pop()[0]
             elif kind is AliasEvent:
-                raise invalid(event, f"aliases (*{event.anchor}) are not allowed")
+                # TRANSLATORS: {alias} is a YAML alias as written (*name): keep it.
+                raise invalid(event, _("aliases ({alias}) are not allowed").format(alias=f"*{event.anchor}"))
             elif kind is DocumentStartEvent:
                 documents += 1
                 if documents > 1:
-                    raise invalid(event, "a second document (---); a file holds one")
+                    # TRANSLATORS: --- is how YAML starts a document: keep it.
+                    raise invalid(event, _("a second document (---); a file holds one"))
                 continue
             else:  # stream start and end, document end
                 continue
@@ -184,26 +204,56 @@ def load(text: str, label: str, *, what: str) -> Any:
                 frame[0].append(value)
             elif frame[2] is _NO_KEY:
                 if isinstance(value, dict | list):
-                    raise refuse(event, "a key must be text or a number, not a list or a mapping")
+                    raise refuse(event, _("a key must be text or a number, not a list or a mapping"))
                 lines = frame[3]
                 if value in lines:
                     shown = repr(value) if isinstance(value, str) else event.value
-                    raise refuse(event, f"duplicate key {shown} (first on line {lines[value]})")
+                    # TRANSLATORS: {key} is a key of the file as written; {line} a line number.
+                    raise refuse(event, _("duplicate key {key} (first on line {line})").format(
+                        key=shown, line=lines[value]))
                 lines[value] = event.start_mark.line + 1
                 frame[2] = value
             else:
                 frame[0][frame[2]] = value
                 frame[2] = _NO_KEY
-    except yaml.MarkedYAMLError as exc:
+    except yaml.MarkedYAMLError as exc:  # the problem and its context are PyYAML's own words (English)
         mark = exc.problem_mark or exc.context_mark
-        where = f"line {mark.line + 1}: " if mark is not None else ""
         context_mark = exc.context_mark
-        context = f" ({exc.context} on line {context_mark.line + 1})" if exc.context and context_mark else ""
-        problem = exc.problem or "not YAML"
-        raise InvalidInput(f"{label}: not a valid {what}: {where}{problem}{context}") from None
+        # TRANSLATORS: what is wrong with a file that does not parse as YAML, when the parser says no more.
+        problem = exc.problem or _("not YAML")
+        if mark is None:
+            raise InvalidInput(_not_valid(label, kind_of_file, problem)) from None
+        if exc.context and context_mark:
+            raise InvalidInput(
+                # TRANSLATORS: {label} is a file's path; {what} the kind of file ("rate table"); {line} and
+                # {context_line} line numbers; {problem} and {context} PyYAML's words, in English (found
+                # character '\t' that cannot start any token; while scanning a plain scalar).
+                _("{label}: not a valid {what}: line {line}: {problem} ({context} on line {context_line})").format(
+                    label=label, what=kind_of_file, line=mark.line + 1, problem=problem, context=exc.context,
+                    context_line=context_mark.line + 1)
+            ) from None
+        raise InvalidInput(_not_valid_at(label, kind_of_file, mark.line + 1, problem)) from None
     except yaml.YAMLError as exc:
-        raise InvalidInput(f"{label}: not a valid {what}: {' '.join(str(exc).split())}") from None
+        raise InvalidInput(_not_valid(label, kind_of_file, " ".join(str(exc).split()))) from None
     return root
+
+
+def _not_valid(label: str, what: str, problem: str) -> str:
+    # TRANSLATORS: {label} is a file's path; {what} the kind of file ("rate table", "service data file");
+    # {problem} what is wrong (PyYAML's words, in English).
+    return _("{label}: not a valid {what}: {problem}").format(label=label, what=what, problem=problem)
+
+
+def _not_valid_at(label: str, what: str, line: int, problem: str) -> str:
+    # TRANSLATORS: {label} is a file's path; {what} the kind of file ("rate table", "service data file");
+    # {line} a line number; {problem} what is wrong there.
+    return _("{label}: not a valid {what}: line {line}: {problem}").format(
+        label=label, what=what, line=line, problem=problem)
+
+
+def _tag_refused(tag: str) -> str:
+    # TRANSLATORS: {tag} is a YAML tag as written (!!python/object): keep it.
+    return _("the tag {tag} is not allowed").format(tag=_short(tag))
 
 
 @cache
@@ -272,47 +322,85 @@ def _other_notation(text: str) -> bool:
 def _why(text: str, value_12: Any, tag_11: str) -> str:
     """The one-line reason an unquoted scalar is refused, and what to write instead."""
     if type(value_12) is int and _other_notation(text):
-        hint = f"write {value_12} for the number, or put it in quotes if it is text"
+        # TRANSLATORS: advice at the end of a message about an unquoted value; {number} is a number (44).
+        hint = _("write {number} for the number, or put it in quotes if it is text").format(number=value_12)
         if text.startswith("0x"):
-            return f"unquoted {text} is the hexadecimal number {value_12}; {hint}"
+            # TRANSLATORS: {text} is a value as written in the file (0x31); {number} the number YAML reads
+            # (49); {hint} advice on what to write instead.
+            return _("unquoted {text} is the hexadecimal number {number}; {hint}").format(
+                text=text, number=value_12, hint=hint)
         reading_11 = _reading_11(text, tag_11)
         if reading_11 == _describe(value_12):
-            return f"unquoted {text} has a leading zero; {hint}"
+            # TRANSLATORS: {text} is a value as written in the file (007); {hint} advice on what to write instead.
+            return _("unquoted {text} has a leading zero; {hint}").format(text=text, hint=hint)
     elif text in _BOOLS_11:
-        reading_11 = f"the boolean {str(_BOOLS_11[text]).lower()}"
-        hint = "write true or false, or put it in quotes if it is text"
+        reading_11 = _boolean(_BOOLS_11[text])
+        # TRANSLATORS: advice at the end of a message about an unquoted value; true and false are YAML's
+        # words: keep them.
+        hint = _("write true or false, or put it in quotes if it is text")
     else:
         reading_11 = _reading_11(text, tag_11)
-        hint = "put it in quotes if it is text"
+        # TRANSLATORS: advice at the end of a message about an unquoted value.
+        hint = _("put it in quotes if it is text")
         if tag_11.endswith((":int", ":float")) or type(value_12) in (int, float):
-            hint = "write a plain decimal number, or put it in quotes if it is text"
-    return f"unquoted {text} is {reading_11} in YAML 1.1 and {_describe(value_12)} in YAML 1.2; {hint}"
+            # TRANSLATORS: advice at the end of a message about an unquoted value: a decimal is written with a
+            # dot in the file, whatever the language.
+            hint = _("write a plain decimal number, or put it in quotes if it is text")
+    # TRANSLATORS: {text} is a value as written in the file (0044, yes, 1:20); {reading_11} and
+    # {reading_12} what each version of YAML reads it as ("the number 36", "the boolean true", "text");
+    # {hint} advice on what to write instead.
+    return _("unquoted {text} is {reading_11} in YAML 1.1 and {reading_12} in YAML 1.2; {hint}").format(
+        text=text, reading_11=reading_11, reading_12=_describe(value_12), hint=hint)
 
 
 def _reading_11(text: str, tag_11: str) -> str:
     kind = tag_11.rsplit(":", 1)[-1]
     if kind == "merge":
-        return "a merge key"
+        # TRANSLATORS: what YAML 1.1 reads "<<" as (a YAML term): shown inside "unquoted ... is {reading_11} in
+        # YAML 1.1 and ... in YAML 1.2".
+        return _("a merge key")
     if kind == "value":
-        return "a value key"
+        # TRANSLATORS: what YAML 1.1 reads "=" as (a YAML term): shown inside "unquoted ... is {reading_11} in
+        # YAML 1.1 and ... in YAML 1.2".
+        return _("a value key")
     import yaml
 
     try:
         return _describe(yaml.load(text, Loader=yaml.SafeLoader))  # noqa: S506 - a safe loader, one scalar
     except (yaml.YAMLError, ValueError):  # ValueError: what 1.1 resolves as a number but cannot read (0b_)
-        return f"a {kind}"
+        # TRANSLATORS: what YAML 1.1 reads a value as, when it cannot say more; {kind} is a YAML type (int,
+        # float, timestamp): keep it.
+        return _("a {kind}").format(kind=kind)
 
 
+# What a value is, for "unquoted ... is {reading_11} in YAML 1.1 and {reading_12} in YAML 1.2".
 def _describe(value: Any) -> str:
     if value is None:
-        return "null"
+        # TRANSLATORS: YAML's null (no value), as in "unquoted ~ is null in YAML 1.1 and ...".
+        return _("null")
     if isinstance(value, bool):
-        return f"the boolean {str(value).lower()}"
+        return _boolean(value)
     if isinstance(value, int | float):
-        return f"the number {value}"
+        # TRANSLATORS: {number} is a number as YAML reads it (36, 1000.0), as in "unquoted 0044 is the number 36
+        # in YAML 1.1".
+        return _("the number {number}").format(number=value)
     if isinstance(value, str):
-        return "text"
-    return f"the {type(value).__name__} {value}"  # dates and times
+        # TRANSLATORS: what YAML reads a value as, as in "unquoted 1e3 is text in YAML 1.1".
+        return _("text")
+    if type(value) is date:
+        # TRANSLATORS: {value} is a date as YAML 1.1 reads it (2026-01-01), as in "unquoted 2026-01-01 is the
+        # date 2026-01-01 in YAML 1.1".
+        return _("the date {value}").format(value=value)
+    if type(value) is datetime:
+        # TRANSLATORS: {value} is a date and time as YAML 1.1 reads it (2026-01-01 10:00:00).
+        return _("the datetime {value}").format(value=value)
+    return f"the {type(value).__name__} {value}"  # no other type comes from a plain scalar
+
+
+def _boolean(value: bool) -> str:
+    # TRANSLATORS: {value} is true or false (YAML's words: keep them), as in "unquoted yes is the boolean true
+    # in YAML 1.1".
+    return _("the boolean {value}").format(value=str(value).lower())
 
 
 def _short(tag: str) -> str:

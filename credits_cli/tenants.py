@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from credits_cli import clock, money
+from credits_cli import clock, currencies, i18n
 from credits_cli.errors import InvalidInput, NotFound
 from credits_cli.models import Admin, Tenant
 from credits_cli.refdata import service
@@ -74,7 +74,9 @@ def _travels_as_written(address: str) -> bool:
     return header == address and getaddresses([header]) == [("", address)]
 
 
-def check_new_tenant(slug: str, *, name: str, country: str, billing_country: str, currency: str) -> Tenant:
+def check_new_tenant(
+    slug: str, *, name: str, country: str, billing_country: str, currency: str, lang: str | None = None,
+) -> Tenant:
     """A new tenant's fields, checked (without the database: ``tenant add`` refuses bad input before it
     creates one)."""
     if not _SLUG_RE.match(slug):
@@ -86,15 +88,20 @@ def check_new_tenant(slug: str, *, name: str, country: str, billing_country: str
         name=name.strip(),
         country=check_country(country),
         billing_country=check_country(billing_country, what="billing country"),
-        currency=money.check_currency(currency),
+        currency=currencies.check(currency),
         created_at=clock.now(),
+        lang=i18n.check(lang) if lang else None,
     )
     service().minimum(tenant.currency)  # a currency we cannot sell in is refused up front
     return tenant
 
 
-def add_tenant(session: Session, slug: str, *, name: str, country: str, billing_country: str, currency: str) -> Tenant:
-    tenant = check_new_tenant(slug, name=name, country=country, billing_country=billing_country, currency=currency)
+def add_tenant(
+    session: Session, slug: str, *, name: str, country: str, billing_country: str, currency: str,
+    lang: str | None = None,
+) -> Tenant:
+    tenant = check_new_tenant(slug, name=name, country=country, billing_country=billing_country, currency=currency,
+                              lang=lang)
     if session.exec(select(Tenant).where(Tenant.slug == slug)).first():
         raise InvalidInput(f"tenant {slug} already exists")
     session.add(tenant)
@@ -110,8 +117,10 @@ def edit_tenant(
     country: str | None = None,
     billing_country: str | None = None,
     currency: str | None = None,
+    lang: str | None = None,
 ) -> tuple[list[Diff], list[str]]:
-    """Change what is given of a tenant; returns (the fields changed, warnings).
+    """Change what is given of a tenant; returns (the fields changed, warnings). ``lang`` ``none`` (or
+    empty) takes the tenant's language away: each command then writes in its own.
 
     The currency changes only while nothing is booked in the old one: no ledger entry, no rated call,
     and no auto-recharge (its threshold and amount are amounts of the old currency). Rate tables in
@@ -131,11 +140,14 @@ def edit_tenant(
     if billing_country is not None:
         wanted["billing_country"] = check_country(billing_country, what="billing country")
     if currency is not None:
-        wanted["currency"] = money.check_currency(currency)
+        wanted["currency"] = currencies.check(currency)
         service().minimum(wanted["currency"])  # a currency we cannot sell in is refused up front
-    if not wanted:
-        raise InvalidInput("nothing to change: give --name, --country, --billing-country or --currency")
-    diffs: list[Diff] = [(k, getattr(tenant, k), v) for k, v in wanted.items() if getattr(tenant, k) != v]
+    chosen: dict[str, str | None] = dict(wanted)
+    if lang is not None:
+        chosen["lang"] = None if lang.strip().lower() in ("", "none") else i18n.check(lang)
+    if not chosen:
+        raise InvalidInput("nothing to change: give --name, --country, --billing-country, --currency or --lang")
+    diffs: list[Diff] = [(k, getattr(tenant, k), v) for k, v in chosen.items() if getattr(tenant, k) != v]
     warnings: list[str] = []
     if any(k == "currency" for k, _, _ in diffs):
         old = tenant.currency

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import stat
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -186,13 +187,29 @@ class ImportResult:
     errors: list[str] = field(default_factory=list)
 
 
-def read_text_file(path: Path, *, what: str = "file") -> str:
-    """A small text file (users, UPN lists) as UTF-8, with or without BOM."""
+def _regular(path: Path) -> None:
+    """Refuse what is not a regular file before opening it: a device (/dev/zero never ends), a pipe (an
+    open blocks until something writes), a folder."""
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise InvalidInput(f"{path}: {what} is too large ({size:,} bytes)")
-        data = path.read_bytes()
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise InvalidInput(f"{path}: no such file") from None
+    except OSError as exc:
+        raise InvalidInput(f"{path}: cannot read ({exc.strerror})") from None
+    if stat.S_ISDIR(mode):
+        raise InvalidInput(f"{path}: is a folder, not a file")
+    if not stat.S_ISREG(mode):
+        raise InvalidInput(f"{path}: not a regular file (a device or a pipe); save the list to a file first")
+
+
+def read_text_file(path: Path, *, what: str = "file") -> str:
+    """A small text file (users, UPN lists) as UTF-8, with or without BOM; read bounded."""
+    _regular(path)
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            raise InvalidInput(f"{path}: {what} is too large (more than {MAX_FILE_BYTES:,} bytes)")
     except FileNotFoundError:
         raise InvalidInput(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -314,6 +331,7 @@ def read_users_file(path: Path) -> Records:
 
 
 def _head(path: Path) -> bytes:
+    _regular(path)
     try:
         with path.open("rb") as fh:
             return fh.read(8)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from credits_cli import clock, refdata
+from credits_cli import clock, i18n, refdata
 from credits_cli import db as dbmod
 
 
@@ -24,8 +24,10 @@ def isolated_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str
         value = str(tmp_path / "credits.db")
     monkeypatch.setenv("CREDITS_DB", value)
     for name in ("CREDITS_TENANT", "CREDITS_NOW", "CREDITS_SMTP", "CREDITS_SENDER",
-                 "CREDITS_SMTP_USER", "CREDITS_SMTP_PASSWORD", "CREDITS_SMTP_CAFILE"):
+                 "CREDITS_SMTP_USER", "CREDITS_SMTP_PASSWORD", "CREDITS_SMTP_CAFILE", "CREDITS_LANG",
+                 "LC_ALL", "LC_MESSAGES", "LANGUAGE"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LANG", "C.UTF-8")  # English, whatever the machine's locale
     dbmod._opened.clear()
     yield value
     for database in dbmod._opened.values():
@@ -34,6 +36,7 @@ def isolated_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str
     # What the last command read from the environment (the clock, the service data folder) ends with the test.
     clock.pin(None)
     refdata.use_folder(None)
+    i18n.use(None)
 
 
 @pytest.fixture

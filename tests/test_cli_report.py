@@ -80,10 +80,11 @@ def test_report_csv(cli, seeded, tmp_path):
     folder = tmp_path / "out"
     r = cli("report", "--month", "2026-11", "--csv", str(folder))
     assert r.exit_code == 0, r.stderr
-    assert "wrote 7 CSV files" in r.stdout
+    assert "wrote 9 CSV files" in r.stdout
     names = sorted(p.name for p in folder.iterdir())
-    assert names == sorted([".credits-report"] + [f"{n}.csv" for n in ("summary", "daily", "users", "destinations",
-                                                                        "pools", "ledger", "calls")])
+    assert names == sorted([".credits-report"] + [f"{n}.csv" for n in (
+        "summary", "daily", "users", "destinations", "pools", "ledger", "calls", "reconciliation",
+        "reconciliation_calls")])
     with (folder / "calls.csv").open(newline="") as fh:
         calls = list(csv.DictReader(fh))
     assert len(calls) == 9
@@ -164,7 +165,8 @@ def test_report_xlsx(cli, seeded, tmp_path):
     assert r.exit_code == 0, r.stderr
     assert f"wrote {out}" in r.stdout
     wb = openpyxl.load_workbook(out)
-    assert wb.sheetnames == ["Summary", "Daily", "Users", "Destinations", "Pools", "Ledger", "Calls"]
+    assert wb.sheetnames == ["Summary", "Daily", "Users", "Destinations", "Pools", "Ledger", "Calls",
+                             "Reconciliation", "Reconciliation calls"]
     summary = {row[1].value: row[2].value for row in wb["Summary"].iter_rows(min_row=2)}
     assert D(str(summary["Closing balance"])) == D("146.0748")
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from credits_cli import money
+from credits_cli import currencies, money
 from credits_cli.errors import InvalidInput
 
 
@@ -124,20 +124,20 @@ def test_to_units_refuses_float_and_finer_than_scale() -> None:
        currency=st.sampled_from(["USD", "JPY", "KWD", "RUB"]))
 def test_an_amount_printed_is_an_amount_accepted(value: Decimal, currency: str) -> None:
     """What a message says (a minimum purchase, a recommended trigger) can be typed into the next command."""
-    amount = money.round_money(value, money.currency_digits(currency))
+    amount = money.round_money(value, currencies.digits(currency))
     if amount <= 0:
         return
-    number, code = money.fmt_display(amount, currency).split(" ")
+    number, code = currencies.display(amount, currency).split(" ")
     assert code == currency and money.parse_amount(number, currency) == amount
 
 
 def test_fmt() -> None:
     assert money.fmt(Decimal("12.34")) == "12.3400"
     assert money.fmt(Decimal("12.34"), "USD") == "12.3400 USD"
-    assert money.fmt_display(Decimal("1234.5"), "USD") == "1234.50 USD"
-    assert money.fmt_display(Decimal("7000"), "JPY") == "7000 JPY"
-    assert money.fmt_display(Decimal("0.0123"), "USD") == "0.0123 USD"
-    assert money.fmt_display(Decimal("1.5"), "KWD") == "1.500 KWD"
+    assert currencies.display(Decimal("1234.5"), "USD") == "1234.50 USD"
+    assert currencies.display(Decimal("7000"), "JPY") == "7000 JPY"
+    assert currencies.display(Decimal("0.0123"), "USD") == "0.0123 USD"
+    assert currencies.display(Decimal("1.5"), "KWD") == "1.500 KWD"
 
 
 # --- properties ---------------------------------------------------------------------
@@ -148,7 +148,7 @@ CURRENCIES = st.sampled_from(["USD", "JPY", "KWD", "EUR", "CLP", "BHD"])
 @st.composite
 def valid_amount_text(draw: st.DrawFn) -> tuple[str, str]:
     currency = draw(CURRENCIES)
-    digits = money.CURRENCY_DIGITS[currency]
+    digits = currencies.digits_table()[currency]
     whole = draw(st.integers(min_value=0, max_value=int(money.MAX_INPUT) - 1))
     places = draw(st.integers(min_value=0, max_value=digits))
     frac = draw(st.integers(min_value=0, max_value=10**places - 1)) if places else 0

@@ -125,6 +125,18 @@ def test_too_many_rejected_rows_refuse_the_file(tmp_path: Path, monkeypatch) -> 
         items_of(path)
 
 
+def test_many_rejected_rows_among_more_good_ones_keep_going(tmp_path: Path, monkeypatch) -> None:
+    # a real export with a bad column in some rows: the good ones outnumber the bad, so the file is read on
+    monkeypatch.setattr(_table, "MAX_REJECTED", 2)
+    path = tmp_path / "calls.csv"
+    lines = [HEADER]
+    for n in range(1, 9):
+        lines += [row(n), "a,b"]
+    path.write_text("\n".join([*lines, ""]), encoding="utf-8")
+    kinds = [k for k, _, _ in shape(items_of(path))]
+    assert kinds.count("record") == 8 and kinds.count("error") == 8
+
+
 def test_powershell_type_line_and_excel_sep_line(tmp_path: Path) -> None:
     typed = tmp_path / "typed.csv"
     typed.write_text("#TYPE System.Management.Automation.PSCustomObject\n" + HEADER + "\n" + row(1) + "\n")

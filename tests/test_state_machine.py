@@ -3,7 +3,11 @@
 A hypothesis state machine drives top-ups, auto-recharge on/off, payment
 method changes (a good card, an expired card), license changes, time jumps
 (lots expire, the card's month passes) and calls, each in its own write
-transaction on the real database, and checks after every step:
+transaction on the real database; and what the time model adds: purchases
+recorded now that were made earlier (``topup --at``: an older lot is used
+first), license changes recorded now that happened earlier (``license assign
+--at``) and calls imported late (rated with the license in force when they were
+made). It checks after every step:
 
 * balance = ledger sum = lot remainders + unfunded, and it equals the model's;
 * every lot's remainder equals the model's (oldest lot used first);
@@ -98,6 +102,7 @@ class MLot:
     remaining: Decimal
     purchased_at: datetime
     expires_at: datetime
+    order: int = 0
 
 
 @dataclass
@@ -111,6 +116,9 @@ class Model:
     licensed: dict[str, bool] = field(
         default_factory=lambda: {UPNS[0]: True, UPNS[1]: True, UPNS[2]: False, PLAN_USER: True}
     )
+    #: upn -> the dated license changes after setup: (holds from, order, licensed)
+    license_changes: dict[str, list[tuple[datetime, int, bool]]] = field(default_factory=dict)
+    bought: int = 0  # purchases so far: a lot bought earlier is used first, ties in the order bought
     charged: dict[str, Decimal] = field(default_factory=dict)
     denied: set[str] = field(default_factory=set)
     included: set[str] = field(default_factory=set)
@@ -131,10 +139,26 @@ class Model:
 
     def purchase(self, amount: Decimal, at: datetime) -> None:
         lot = MLot(amount, amount, at, clock.add_months(at, 12))
+        self.bought += 1
+        lot.order = self.bought
         self.lots.append(lot)
+        self.lots.sort(key=lambda x: (x.purchased_at, x.order))  # the oldest purchase is used first
         settle = min(-self.unfunded, amount)
         lot.remaining -= settle
         self.unfunded += settle
+
+    def change_license(self, upn: str, licensed: bool, since: datetime) -> None:
+        changes = self.license_changes.setdefault(upn, [])
+        changes.append((since, len(changes), licensed))
+        changes.sort()
+
+    def licensed_at(self, upn: str, at: datetime) -> bool:
+        """The license in force at ``at``: the latest change that holds from no later than ``at``."""
+        held = self.licensed[upn]
+        for since, _, licensed in self.license_changes.get(upn, []):
+            if since <= at:
+                held = licensed
+        return held
 
     def auto_recharge(self, at: datetime) -> None:
         if self.auto is None or self.balance >= self.auto[0]:
@@ -163,7 +187,7 @@ class Model:
             if amount == 0:
                 self.included.add(call_id)
                 return
-        if not self.licensed[upn]:  # denied before the balance is looked at
+        if not self.licensed_at(upn, at):  # denied before the balance is looked at
             self.denied.add(call_id)
             return
         self.expire(at)
@@ -258,7 +282,52 @@ class FundingMachine(RuleBasedStateMachine):
     def license(self, upn: str, licensed: bool) -> None:
         clock.pin(self.model.now)  # changed in the simulated present (a license holds from when it was changed)
         self.database.write(lambda s: users.set_license(s, self._tenant(s), [upn], licensed))
-        self.model.licensed[upn] = licensed
+        if licensed != self.model.licensed_at(upn, self.model.now):  # an unchanged license is not a change
+            self.model.change_license(upn, licensed, self.model.now)
+
+    @rule(upn=st.sampled_from(UPNS), licensed=st.booleans(), back=st.sampled_from([1, 5, 30, 200]))
+    def license_changed_earlier(self, upn: str, licensed: bool, back: int) -> None:
+        """A license change recorded now that happened ``back`` hours ago (``license assign --at``)."""
+        since = max(START, self.model.now - timedelta(hours=back))
+        clock.pin(self.model.now)
+        current = self.database.read
+        with current() as s:
+            known = users.get_user(s, self._tenant(s), upn)
+            assert known is not None
+            now_licensed = known.licensed
+        self.database.write(lambda s: users.set_license(s, self._tenant(s), [upn], licensed, since))
+        if licensed != now_licensed:  # the books record a change of what the user holds now, dated
+            self.model.change_license(upn, licensed, since)
+
+    @rule(amount=amounts, back=st.sampled_from([1, 26, 24 * 40]))
+    def topup_bought_earlier(self, amount: Decimal, back: int) -> None:
+        """A purchase recorded now that was made ``back`` hours ago (``topup --at``): its lot is older than the
+        ones bought since, so it is used first; one bought over a year ago is already expired."""
+        now = self.model.now
+        at = max(START, now - timedelta(hours=back))
+        clock.pin(now)
+
+        def work(s: Session) -> bool:
+            try:
+                ledger.topup(s, self._tenant(s), amount, at=at)
+            except PurchaseRefused:
+                s.rollback()
+                return False
+            return True
+
+        went_through = self.database.write(work)
+        assert went_through == self.model.card_ok(at)
+        if went_through:
+            self.model.expire(now)
+            self.model.purchase(amount, at)
+            self.model.expire(now)
+
+    @rule(upn=st.sampled_from(UPNS), amount=charges, back=st.sampled_from([1, 7, 30]))
+    def a_late_call(self, upn: str, amount: Decimal, back: int) -> None:
+        """A call made ``back`` hours ago and imported only now (a late export): rated with the license in
+        force when it was made."""
+        at = max(START, self.model.now - timedelta(hours=back))
+        self._rate([SimCall(f"call-{next(self.calls)}", upn, at, amount)])
 
     @rule(delta=jumps)
     def time_passes(self, delta: timedelta) -> None:

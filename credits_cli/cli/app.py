@@ -6,19 +6,28 @@ Command modules import the domain lazily, inside each command, so that
 
 from __future__ import annotations
 
+import inspect
+import os
 import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Annotated
+from collections.abc import Callable, Iterator, Sequence
+from functools import partial
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
+import typer.core
+from typer.core import TyperGroup
 from typer.main import get_command_name
 
 from credits_cli import __version__
-from credits_cli.cli import funding, notifications, overview, rates, rating, report, tenants, users
-from credits_cli.cli.common import CreditsGroup, start
+from credits_cli.cli import funding, notifications, overview, rates, rating, reconcile, report, tenants, users
+from credits_cli.cli.common import CreditsGroup, hoist_global_options, speak, start
+from credits_cli.i18n import _, choose, current
 
 if TYPE_CHECKING:
     from typer.models import CommandInfo
+
+#: One help text of the command tree: where it shows, how to set it, the English text.
+HelpItem = tuple[str, Callable[[str], None], str]
 
 app = typer.Typer(
     name="credits",
@@ -55,12 +64,21 @@ def main_options(
             "--tenant", envvar="CREDITS_TENANT", help="Tenant slug; optional when the database holds exactly one."
         ),
     ] = None,
+    lang: Annotated[
+        str | None,
+        typer.Option(
+            "--lang",
+            envvar="CREDITS_LANG",
+            help="Language people read: en, ru, kk or zh_CN (default: the locale, LC_ALL / LC_MESSAGES / LANG). "
+            "JSON, CSV for scripts, exit codes and the database do not change with it.",
+        ),
+    ] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
 ) -> None:
     """Keep a prepaid Communications Credits balance funded."""
-    ctx.obj = start(db, tenant)
+    ctx.obj = start(db, tenant, lang)
 
 
 tenants.register(app)
@@ -71,15 +89,67 @@ notifications.register(app)
 rates.register(app)
 rating.register(app)
 report.register(app)
+reconcile.register(app)
 
 
 def main() -> None:
-    keep_only(command_named(sys.argv[1:]))
-    app()
+    args = sys.argv[1:]
+    keep_only(command_named(args))
+    speak(choose(lang_named(args), os.environ))  # before the tree is built: its help is translated
+    command = cast(TyperGroup, typer.main.get_command(app))  # the root is a CreditsGroup
+    translate_help(command)
+    command()
 
 
 #: The global options that take a value (``--db PATH``): the word after them is not the command.
-_VALUED = frozenset({"--db", "--tenant"})
+_VALUED = frozenset({"--db", "--tenant", "--lang"})
+
+
+def lang_named(args: Sequence[str]) -> str | None:
+    """The value of the global ``--lang`` on a command line, if it has one: before the command word,
+    or after it where the command has no ``--lang`` of its own (``tenant add --lang`` is the tenant's)."""
+    words = hoist_global_options(list(args))
+    i = 0
+    while i < len(words):
+        word = words[i]
+        if word == "--":
+            break
+        if word == "--lang" and i + 1 < len(words):
+            return words[i + 1]
+        if word.startswith("--lang="):
+            return word.partition("=")[2]
+        if word in _VALUED:
+            i += 2
+            continue
+        if not word.startswith("-"):
+            break  # the command word: what follows is the command's
+        i += 1
+    return None
+
+
+def help_items(command: TyperGroup | typer.core.TyperCommand, where: str = "credits") -> Iterator[HelpItem]:
+    """Every help text of the command tree under ``command``: ``(where, put, text)``, where ``put``
+    sets the text shown (the catalog's msgid is ``text``, the help as ``--help`` prints it)."""
+    if command.help:
+        yield where, partial(setattr, command, "help"), inspect.cleandoc(command.help)
+    params = list(command.params)
+    helper = command.get_help_option(typer.Context(command, info_name=where))
+    if helper is not None:
+        params.append(helper)
+    for param in params:
+        text = getattr(param, "help", None)
+        if text:
+            yield f"{where} {param.opts[0] if param.opts else param.name}", partial(setattr, param, "help"), text
+    for name, sub in sorted(getattr(command, "commands", {}).items()):
+        yield from help_items(sub, f"{where} {name}")
+
+
+def translate_help(command: TyperGroup | typer.core.TyperCommand) -> None:
+    """Put the current language's help text into the command tree (once, before it runs)."""
+    if current().english:
+        return
+    for _where, put, text in help_items(command):
+        put(_(text))
 
 
 def command_named(args: Sequence[str]) -> str | None:

@@ -19,6 +19,7 @@ import typer
 from typer.core import TyperGroup
 
 from credits_cli.errors import CreditsError
+from credits_cli.i18n import N_
 from credits_cli.settings import Settings, from_environ
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ class State:
     db_value: str | None = None
     tenant_slug: str | None = None
     settings: Settings = field(default_factory=Settings)
+    lang_given: bool = False  # --lang (or CREDITS_LANG) said the language: it wins over a tenant's
     _db: Database | None = field(default=None, repr=False)
     #: Whether this command may create the database: ``tenant add`` only. Every other command finds
     #: none and says so, instead of leaving an empty database where a mistyped --db pointed.
@@ -66,16 +68,37 @@ class State:
         return tenant
 
 
-def start(db_value: str | None, tenant_slug: str | None) -> State:
+def start(db_value: str | None, tenant_slug: str | None, lang: str | None = None) -> State:
     """Read the environment (here, once: STYLE "settings at the edge"), set the core up from it, and
-    return the state the command runs with."""
-    from credits_cli import clock, refdata
+    return the state the command runs with. ``lang`` is ``--lang`` (or ``CREDITS_LANG``)."""
+    from credits_cli import clock, i18n, refdata
 
     settings = from_environ(os.environ)
     _consoles.clear()  # a console measures the terminal (COLUMNS) when made: once per command
     clock.pin(settings.now)
     refdata.use_folder(settings.rates_dir)
-    return State(db_value=db_value, tenant_slug=tenant_slug, settings=settings)
+    speak(i18n.choose(lang, os.environ))
+    return State(db_value=db_value, tenant_slug=tenant_slug, settings=settings, lang_given=bool(lang))
+
+
+#: Typer's own words in help and errors: it asks the standard library's gettext for them, in the
+#: process's text domain; these are the ones it shows, so that the catalogs have them.
+TYPER_WORDS = (N_("Arguments"), N_("Options"), N_("Commands"), N_("required"), N_("default: {default}"),
+               N_("env var: {var}"), N_("(dynamic)"), N_("Aborted!"), N_("Missing command."),
+               N_("No such command {name!r}."))
+
+
+def speak(code: str) -> None:
+    """Speak ``code`` in this process: our messages (:mod:`credits_cli.i18n`) and Typer's words, which
+    it asks of the standard library's gettext in the process's text domain and languages."""
+    import gettext
+
+    from credits_cli import i18n
+
+    i18n.use(code)
+    gettext.bindtextdomain(i18n.DOMAIN, str(i18n.LOCALE_DIR))
+    gettext.textdomain(i18n.DOMAIN)
+    os.environ["LANGUAGE"] = i18n.current().code
 
 
 def state(ctx: typer.Context) -> State:
@@ -111,7 +134,11 @@ def printable(text: str) -> str:
 
 
 #: The global options that take a value: accepted after the command too (``credits tenant show --tenant x``).
-GLOBAL_OPTIONS = ("--db", "--tenant")
+GLOBAL_OPTIONS = ("--db", "--tenant", "--lang")
+
+#: Commands with an option of their own named like a global one: there it is theirs (``tenant add --lang``
+#: is the tenant's language; the command's own language goes before the command, or in CREDITS_LANG).
+OWN_OPTIONS = {("tenant", "add"): {"--lang"}, ("tenant", "edit"): {"--lang"}}
 
 
 def hoist_global_options(args: list[str]) -> list[str]:
@@ -119,6 +146,7 @@ def hoist_global_options(args: list[str]) -> list[str]:
     them. Nothing after ``--`` moves, and the value after a global option goes with it."""
     words = list(args)
     command_at = None
+    own: set[str] = set()
     i = 0
     while i < len(words):
         word = words[i]
@@ -130,10 +158,12 @@ def hoist_global_options(args: list[str]) -> list[str]:
                 continue
             if not word.startswith("-"):
                 command_at = i
+                later = [w for w in words[i + 1:] if not w.startswith("-")][:1]
+                own = OWN_OPTIONS.get((word, later[0]), set()) if later else set()
             i += 1
             continue
         name = word.split("=", 1)[0]
-        if name in GLOBAL_OPTIONS:
+        if name in GLOBAL_OPTIONS and name not in own:
             take = 1 if "=" in word or i + 1 >= len(words) else 2
             moved = words[i:i + take]
             del words[i:i + take]

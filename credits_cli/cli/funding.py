@@ -27,6 +27,7 @@ from credits_cli.cli.common import (
     table,
     warn,
 )
+from credits_cli.i18n import N_
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -163,7 +164,7 @@ def topup(
 
     --at records a purchase made earlier (the day it was really bought: its lot expires a year after).
     """
-    from credits_cli import ledger, money
+    from credits_cli import currencies, ledger, money
 
     json_out = output_mode(output, json_out) == "json"
 
@@ -182,8 +183,8 @@ def topup(
     else:
         cur = doc["currency"]
         say(
-            f"topped up {money.fmt_display(doc['amount'], cur)} (lot {doc['lot']}); "
-            f"balance {money.fmt_display(doc['balance'], cur)}"
+            f"topped up {currencies.display(doc['amount'], cur)} (lot {doc['lot']}); "
+            f"balance {currencies.display(doc['balance'], cur)}"
         )
 
 
@@ -202,7 +203,7 @@ def adjust(
     A mistyped top-up of 5000 for 500 is reversed with: credits adjust -4500 --reason "typo: 500" --lot 3.
     The correction also goes to the trail (credits changes).
     """
-    from credits_cli import ledger, money, trail
+    from credits_cli import currencies, ledger, money, trail
 
     json_out = output_mode(output, json_out) == "json"
     st = state(ctx)
@@ -210,7 +211,7 @@ def adjust(
 
     def work(s: Session) -> dict[str, Any]:
         t = st.tenant(s, lock=True)
-        value = money.parse_amount(amount, t.currency, what="adjustment", signed=True)
+        value = money.parse_amount(amount, t.currency, what=N_("adjustment"), signed=True)
         why = reason + (f" (by {st.settings.operator})" if st.settings.operator else "")
         lot_id, after = ledger.adjust(s, t, value, why, at=when, lot_id=lot)
         trail.record(s, t, "adjust", f"lot {lot}" if lot is not None else "balance",
@@ -222,8 +223,8 @@ def adjust(
         print_json(doc)
     else:
         cur = doc["currency"]
-        say(f"adjusted by {money.fmt_display(doc['amount'], cur)} ({doc['reason']}); "
-            f"balance {money.fmt_display(doc['balance'], cur)}")
+        say(f"adjusted by {currencies.display(doc['amount'], cur)} ({doc['reason']}); "
+            f"balance {currencies.display(doc['balance'], cur)}")
 
 
 # --- autorecharge ---------------------------------------------------------------------
@@ -242,7 +243,7 @@ def autorecharge_set(
 
     Settings that look wrong (a threshold of 0 or above the amount, below a day's spend) are warned about.
     """
-    from credits_cli import clock, ledger, money, recommend, spend
+    from credits_cli import clock, currencies, ledger, money, recommend, spend
     from credits_cli.queries import SessionRows
 
     json_out = output_mode(output, json_out) == "json"
@@ -250,8 +251,8 @@ def autorecharge_set(
 
     def work(s: Session) -> tuple[dict[str, Any], Tenant, list[str]]:
         t = st.tenant(s)
-        th = money.parse_amount(threshold, t.currency, what="threshold", zero=True)
-        am = money.parse_amount(amount, t.currency, what="recharge amount")
+        th = money.parse_amount(threshold, t.currency, what=N_("threshold"), zero=True)
+        am = money.parse_amount(amount, t.currency, what=N_("recharge amount"))
         doc = settings_doc(ledger.set_auto_recharge(s, t, th, am))
         per_day = spend.runway(SessionRows(s), t.id or 0, ledger.balance(s, t), th, clock.now()).daily_spend
         return doc, t, recommend.check_settings(th, am, per_day, t.currency)
@@ -261,8 +262,8 @@ def autorecharge_set(
         print_json(doc | {"warnings": warnings})
     else:
         say(
-            f"auto-recharge on: below {money.fmt_display(doc['threshold'], t.currency)}, "
-            f"recharge {money.fmt_display(doc['amount'], t.currency)}"
+            f"auto-recharge on: below {currencies.display(doc['threshold'], t.currency)}, "
+            f"recharge {currencies.display(doc['amount'], t.currency)}"
         )
     for warning in warnings:
         warn(warning)
@@ -271,7 +272,7 @@ def autorecharge_set(
 @autorecharge_app.command("show", epilog=examples("credits autorecharge show", "credits autorecharge show --json"))
 def autorecharge_show(ctx: typer.Context, output: DocOutputOpt = None, json_out: Json = False) -> None:
     """Show the auto-recharge settings."""
-    from credits_cli import ledger, money
+    from credits_cli import currencies, ledger
 
     json_out = output_mode(output, json_out) == "json"
 
@@ -285,8 +286,8 @@ def autorecharge_show(ctx: typer.Context, output: DocOutputOpt = None, json_out:
         say("auto-recharge is off")
     else:
         say(
-            f"auto-recharge on: below {money.fmt_display(doc['threshold'], t.currency)}, "
-            f"recharge {money.fmt_display(doc['amount'], t.currency)}"
+            f"auto-recharge on: below {currencies.display(doc['threshold'], t.currency)}, "
+            f"recharge {currencies.display(doc['amount'], t.currency)}"
             + (f"; last failure {doc['last_failure_at']}" if doc["last_failure_at"] else "")
         )
 
@@ -377,15 +378,15 @@ def _balance_document(st: State, slug: str | None) -> dict[str, Any]:
 
 
 def _show_balance(doc: dict[str, Any]) -> None:
-    from credits_cli import clock, money, runway
+    from credits_cli import clock, currencies, runway
 
     cur = doc["currency"]
-    say(f"balance: {money.fmt_display(doc['balance'], cur)}  ({doc['tenant']}, as of {clock.iso(doc['as_of'])})")
+    say(f"balance: {currencies.display(doc['balance'], cur)}  ({doc['tenant']}, as of {clock.iso(doc['as_of'])})")
     ar = doc["autorecharge"]
     say(
         "auto-recharge: "
         + (
-            f"below {money.fmt_display(ar['threshold'], cur)} recharge {money.fmt_display(ar['amount'], cur)}"
+            f"below {currencies.display(ar['threshold'], cur)} recharge {currencies.display(ar['amount'], cur)}"
             if ar["enabled"]
             else "off"
         )
@@ -401,8 +402,8 @@ def _show_balance(doc: dict[str, Any]) -> None:
                 [
                     x["id"],
                     x["kind"],
-                    money.fmt_display(x["amount"], cur),
-                    money.fmt_display(x["remaining"], cur),
+                    currencies.display(x["amount"], cur),
+                    currencies.display(x["remaining"], cur),
                     x["purchased_at"].date(),
                     x["expires_at"].date(),
                 ]
@@ -429,7 +430,7 @@ def balance_assert(
     expired), whenever it was booked. With --adjust the difference becomes an adjustment entry (a note,
     who, when), which verify and the reports show, and a line of the trail (credits changes).
     """
-    from credits_cli import clock, ledger, money, trail
+    from credits_cli import clock, currencies, ledger, money, trail
 
     json_out = output_mode(output, json_out) == "json"
     st = state(ctx)
@@ -437,7 +438,7 @@ def balance_assert(
 
     def work(s: Session) -> tuple[Any, str]:
         t = st.tenant(s, lock=True)
-        shown = money.parse_amount(amount, t.currency, what="balance", zero=True)
+        shown = money.parse_amount(amount, t.currency, what=N_("balance"), zero=True)
         result = ledger.assert_balance(s, t, shown, at=when, adjust_to=do_adjust, who=st.settings.operator)
         if result.adjusted:
             trail.record(s, t, "balance assert --adjust", "balance",
@@ -450,7 +451,7 @@ def balance_assert(
     if json_out:
         print_json(doc)
         return
-    m = money.fmt_display
+    m = currencies.display
     say(f"admin center {m(result.shown, cur)} at {clock.iso(result.at)}; the books {m(result.books, cur)}")
     if result.difference == 0:
         say("they agree")
@@ -540,7 +541,7 @@ def ledger_cmd(
 
 def verify(ctx: typer.Context, output: DocOutputOpt = None, json_out: Json = False) -> None:
     """Re-add the ledger and check its invariants; exit 1 at the first broken one."""
-    from credits_cli import clock, ledger, money
+    from credits_cli import clock, currencies, ledger
 
     json_out = output_mode(output, json_out) == "json"
     st = state(ctx)
@@ -552,8 +553,8 @@ def verify(ctx: typer.Context, output: DocOutputOpt = None, json_out: Json = Fal
     else:
         say(
             f"ok: {doc['entries']} ledger entries over {doc['lots']} lots and {doc['calls']} calls add up; "
-            f"balance {money.fmt_display(doc['balance'], t.currency)}"
+            f"balance {currencies.display(doc['balance'], t.currency)}"
         )
         for a in doc["adjustments"]:
-            say(f"adjustment #{a['id']} of {money.fmt_display(a['amount'], t.currency)} posted "
+            say(f"adjustment #{a['id']} of {currencies.display(a['amount'], t.currency)} posted "
                 f"{clock.iso(a['posted_at'])}: {a['note']}")

@@ -25,7 +25,7 @@ def overview(ctx: typer.Context, limit: Limit = None, output: OutputOpt = None, 
     Urgency: out of credit, then a failing payment, then what runs out first (without a working
     auto-recharge), then the next recharge, then tenants with no recent spend.
     """
-    from credits_cli import clock, money
+    from credits_cli import clock, currencies
     from credits_cli import overview as core
 
     mode = output_mode(output, json_out)
@@ -57,7 +57,7 @@ def overview(ctx: typer.Context, limit: Limit = None, output: OutputOpt = None, 
         columns=[Col("tenant", shrink=10), Col("balance", right=True), Col("state", shrink=16),
                  Col("alerts", keep=1), Col("payment", keep=2), Col("auto-recharge", keep=4),
                  Col("last import", keep=3)],
-        row=lambda d: [d["tenant"], money.fmt_display(d["balance"], d["currency"]), d["state"], alerts(d),
+        row=lambda d: [d["tenant"], currencies.display(d["balance"], d["currency"]), d["state"], alerts(d),
                        "refused" if d["purchase_refusal"] else "ok", recharge(d),
                        d["last_import"].date() if d["last_import"] else ""],
     )

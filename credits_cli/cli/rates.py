@@ -184,7 +184,7 @@ def rates_quote(
     json_out: Json = False,
 ) -> None:
     """What a call would cost at the active table's list price (no pools or licenses)."""
-    from credits_cli import money, phones, rates
+    from credits_cli import currencies, phones, rates
     from credits_cli.errors import InvalidInput
 
     mode = output_mode(output, json_out)
@@ -231,4 +231,4 @@ def rates_quote(
         + (f" + {r.connection_fee:f} connection" if r.connection_fee else "")
         + f", billing {r.minimum_seconds}/{r.increment_seconds}"
     )
-    say(f"{seconds} s billed as {q.billed_seconds} s: {money.fmt_display(q.charge, book.currency)}")
+    say(f"{seconds} s billed as {q.billed_seconds} s: {currencies.display(q.charge, book.currency)}")

@@ -232,7 +232,7 @@ def _progress(show: bool, files: list[Path]) -> Iterator[tuple[Counting, Callabl
 
 
 def _print_summary(summary: Summary) -> None:
-    from credits_cli import money
+    from credits_cli import currencies
 
     cur = summary.currency
     rows: list[list[Any]] = [
@@ -245,11 +245,11 @@ def _print_summary(summary: Summary) -> None:
     rows += [
         ["  duplicate", f"{summary.duplicates:,}"],
         ["  rejected", f"{summary.rejected:,}"],
-        ["total charged", money.fmt_display(summary.total_charged, cur)],
-        ["recharges", f"{summary.recharges_succeeded} succeeded ({money.fmt_display(summary.recharged_amount, cur)}), "
+        ["total charged", currencies.display(summary.total_charged, cur)],
+        ["recharges", f"{summary.recharges_succeeded} succeeded ({currencies.display(summary.recharged_amount, cur)}), "
                       f"{summary.recharges_failed} failed"],
-        ["balance before", money.fmt_display(summary.balance_before, cur)],
-        ["balance after", money.fmt_display(summary.balance_after, cur)],
+        ["balance before", currencies.display(summary.balance_before, cur)],
+        ["balance after", currencies.display(summary.balance_after, cur)],
     ]
     table("Rating summary" + (" (dry run: nothing written)" if summary.dry_run else ""),
           [Col("what"), Col("value", right=True, shrink=16)], rows, header=False)

@@ -101,45 +101,54 @@ def report(
         latest = [d for d in (rep.latest_call_day(s, t) for t in chosen_tenants) if d is not None]
         chosen = rep.period(start, end, month=month, last_month=last_month, latest_call=max(latest, default=None))
         per = chosen.period
+        from credits_cli.reports import reconcile as rec
+
         datas = [rep.build(s, t, per, reason=chosen.reason) for t in chosen_tenants]
+        reconciled = [rec.build(s, t, per) for t in chosen_tenants]
+        # The workbook and CSV files are for the tenant's people: its language unless --lang said one.
+        lang = None if st.lang_given or all_tenants else chosen_tenants[0].lang
         if xlsx_out is not None:
             from credits_cli.reports import xlsx
 
             rows = sum(d.calls + d.ledger_entries for d in datas)
             with _writing(progress.wanted(mode == "json"), rows) as count:
                 parts = [
-                    (d, count(rep.iter_calls(s, t, per)), count(rep.iter_ledger(s, t, per, d.opening), ledger=True))
-                    for t, d in zip(chosen_tenants, datas, strict=True)
+                    xlsx.Part(d, count(rep.iter_calls(s, t, per)), count(rep.iter_ledger(s, t, per, d.opening),
+                                                                          ledger=True),
+                              r, rec.iter_differences(s, t, per, r.tolerance))
+                    for t, d, r in zip(chosen_tenants, datas, reconciled, strict=True)
                 ]
                 if all_tenants:
                     written["xlsx"] = xlsx.write_tenants(xlsx_out, parts, clock.now())
                 else:
-                    written["xlsx"] = xlsx.write(xlsx_out, *parts[0])
+                    written["xlsx"] = xlsx.write(xlsx_out, *parts[0], lang=lang)
         if csv_out is not None:
             from credits_cli.reports import csv as report_csv
+
+            def csv_files(folder: Path, t: Any, d: Any, r: Any) -> dict[str, Any]:
+                return report_csv.write(
+                    folder, d, rep.iter_calls(s, t, per), rep.iter_ledger(s, t, per, d.opening),
+                    database=st.database_file(), reconciliation=r,
+                    differences=rec.iter_differences(s, t, per, r.tolerance), lang=lang,
+                )
 
             if all_tenants:
                 written["csv"] = {
                     "directory": str(csv_out),
                     "tenants": [
-                        report_csv.write(csv_out / t.slug, d, rep.iter_calls(s, t, per),
-                                         rep.iter_ledger(s, t, per, d.opening), database=st.database_file())
-                        | {"tenant": t.slug}
-                        for t, d in zip(chosen_tenants, datas, strict=True)
+                        csv_files(csv_out / t.slug, t, d, r) | {"tenant": t.slug}
+                        for t, d, r in zip(chosen_tenants, datas, reconciled, strict=True)
                     ],
                 }
                 report_csv.write_overview(csv_out, datas, database=st.database_file())
             else:
-                t, d = chosen_tenants[0], datas[0]
-                written["csv"] = report_csv.write(
-                    csv_out, d, rep.iter_calls(s, t, per), rep.iter_ledger(s, t, per, d.opening),
-                    database=st.database_file(),
-                )
+                written["csv"] = csv_files(csv_out, chosen_tenants[0], datas[0], reconciled[0])
     if mode == "json":
+        docs = [d.to_dict() | {"reconciliation": r.doc()} for d, r in zip(datas, reconciled, strict=True)]
         if all_tenants:
-            print_json({"tenants": [d.to_dict() for d in datas], "written": written})
+            print_json({"tenants": docs, "written": written})
         else:
-            print_json(datas[0].to_dict() | {"written": written})
+            print_json(docs[0] | {"written": written})
         return
     for n, data in enumerate(datas):
         if n:
@@ -159,6 +168,15 @@ def report(
             say(f"wrote a folder of CSV files per tenant in {w['directory']}, and overview.csv")
         else:
             say(f"wrote {len(w['files'])} CSV files in {w['directory']}")
+    for data, r in zip(datas, reconciled, strict=True):
+        if r.total.calls:
+            from credits_cli import currencies
+
+            cur = data.currency
+            prefix = f"{data.tenant}: " if all_tenants else ""
+            say(f"{prefix}Microsoft's charges for the period's calls: {currencies.display(r.total.theirs, cur)}, "
+                f"ours {currencies.display(r.total.ours, cur)}"
+                + (f"; {r.differing:,} call(s) differ: credits reconcile says why" if r.differing else ""))
 
 
 @contextmanager
@@ -195,13 +213,13 @@ def show_report(r: Report) -> None:
     """The report in the terminal: every table fits its width (columns left out by need on a narrow one)."""
     from rich.text import Text
 
-    from credits_cli import money
+    from credits_cli import currencies
 
     cur = r.currency
     out = console()
 
     def m(value: Any) -> str:
-        return money.fmt_display(value, cur)
+        return currencies.display(value, cur)
 
     def mins(seconds: int) -> str:
         return f"{seconds / 60:,.1f}"
@@ -320,12 +338,12 @@ def recommend(
 
 
 def show_recommendation(a: Recommendation, slug: str | None = None) -> None:
-    from credits_cli import money
+    from credits_cli import currencies
 
     cur = a.currency
-    say(f"one-off amount:  {money.fmt_display(a.one_off, cur)}")
-    say(f"trigger:         {money.fmt_display(a.trigger, cur)}")
-    say(f"recharge amount: {money.fmt_display(a.recharge, cur)}")
+    say(f"one-off amount:  {currencies.display(a.one_off, cur)}")
+    say(f"trigger:         {currencies.display(a.trigger, cur)}")
+    say(f"recharge amount: {currencies.display(a.recharge, cur)}")
     say(f"method: {a.method}")
     say("reasoning:")
     for line in a.reasoning:

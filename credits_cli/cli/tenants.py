@@ -52,6 +52,7 @@ def tenant_doc(t: Tenant) -> dict[str, Any]:
         "country": t.country,
         "billing_country": t.billing_country,
         "currency": t.currency,
+        "lang": t.lang,
         "created_at": t.created_at,
     }
 
@@ -79,6 +80,7 @@ def said(diffs: list[tuple[str, Any, Any]]) -> str:
 @tenant_app.command("add", epilog=examples(
     'credits tenant add contoso --name "Contoso Ltd" --country US --currency USD',
     "credits tenant add fab --name Fabrikam --country DE --currency EUR",
+    "credits tenant add alma --name Alma --country KZ --currency KZT --lang kk",
 ))
 def tenant_add(
     ctx: typer.Context,
@@ -89,21 +91,31 @@ def tenant_add(
         str | None, typer.Option("--billing-country", help="Billing address country (default: --country).")
     ] = None,
     currency: Annotated[str, typer.Option("--currency", help="ISO 4217 currency of the balance.")] = "USD",
+    lang: Annotated[
+        str | None,
+        typer.Option("--lang", help="The language of what is written for the tenant's people (its admins' e-mails, "
+                     "its workbook): en, ru, kk or zh_CN. Default: each command's own."),
+    ] = None,
     output: DocOutputOpt = None,
     json_out: Json = False,
 ) -> None:
-    """Add an organisation (the first one creates the database)."""
+    """Add an organisation (the first one creates the database).
+
+    Here --lang is the tenant's language; the language of this command's own output goes before the
+    command (credits --lang ru tenant add ...) or in CREDITS_LANG.
+    """
     from credits_cli import payments, tenants
 
     mode = output_mode(output, json_out)
     tenants.check_new_tenant(slug, name=name, country=country, billing_country=billing_country or country,
-                             currency=currency)  # bad input creates no database
+                             currency=currency, lang=lang)  # bad input creates no database
     st = state(ctx)
     st.create_database = True
     doc = st.db.write(
         lambda s: tenant_doc(
             tenants.add_tenant(
-                s, slug, name=name, country=country, billing_country=billing_country or country, currency=currency
+                s, slug, name=name, country=country, billing_country=billing_country or country, currency=currency,
+                lang=lang,
             )
         )
     )
@@ -151,7 +163,7 @@ RECENT_CHANGES = 5
 @tenant_app.command("show", epilog=examples("credits tenant show", "credits --tenant contoso tenant show --json"))
 def tenant_show(ctx: typer.Context, output: DocOutputOpt = None, json_out: Json = False) -> None:
     """Show the tenant: details, users, licenses, admins, balance and the latest corrections."""
-    from credits_cli import clock, ledger, money, payments, tenants, trail, users
+    from credits_cli import clock, currencies, ledger, money, payments, tenants, trail, users
 
     mode = output_mode(output, json_out)
     st = state(ctx)
@@ -175,7 +187,7 @@ def tenant_show(ctx: typer.Context, output: DocOutputOpt = None, json_out: Json 
         print_json(doc)
         return
     rows = [
-        [k.replace("_", " "), money.fmt_display(v, t.currency) if k == "balance" else v]
+        [k.replace("_", " "), currencies.display(v, t.currency) if k == "balance" else v]
         for k, v in doc.items()
         if k not in ("recent_changes", "purchase_refusal", "removed_users")
     ]
@@ -196,6 +208,7 @@ def tenant_show(ctx: typer.Context, output: DocOutputOpt = None, json_out: Json 
 @tenant_app.command("edit", epilog=examples(
     'credits tenant edit contoso --name "Contoso Ltd"',
     "credits tenant edit contoso --billing-country US   # purchases were refused",
+    "credits tenant edit contoso --lang zh_CN   # its admins read Chinese",
 ))
 def tenant_edit(
     ctx: typer.Context,
@@ -210,10 +223,19 @@ def tenant_edit(
     currency: Annotated[
         str | None, typer.Option("--currency", help="New currency: only while nothing is booked for the tenant.")
     ] = None,
+    lang: Annotated[
+        str | None,
+        typer.Option("--lang", help="The language of what is written for the tenant's people (its admins' e-mails, "
+                     "its workbook): en, ru, kk or zh_CN; none: each command's own."),
+    ] = None,
     output: DocOutputOpt = None,
     json_out: Json = False,
 ) -> None:
-    """Correct a tenant's name, countries or currency; each change goes to the trail (credits changes)."""
+    """Correct a tenant's name, countries, currency or language; each change goes to the trail (credits changes).
+
+    Here --lang is the tenant's language; the language of this command's own output goes before the
+    command (credits --lang ru tenant edit ...) or in CREDITS_LANG.
+    """
     from credits_cli import payments, tenants, trail
 
     mode = output_mode(output, json_out)
@@ -224,7 +246,7 @@ def tenant_edit(
     def work(s: Session) -> tuple[dict[str, Any], list[Any], list[str]]:
         t = st.tenant(s, lock=True)
         diffs, warnings = tenants.edit_tenant(s, t, name=name, country=country, billing_country=billing_country,
-                                              currency=currency)
+                                              currency=currency, lang=lang)
         if diffs:
             trail.record(s, t, "tenant edit", t.slug, diffs, actor=st.settings.operator)
         refused = payments.region_refusal(t)
@@ -262,7 +284,7 @@ def tenant_remove(
     A tenant with ledger entries is removed only with --force. Asks first on a terminal; a script
     gives --yes. Its lines of the trail stay (credits changes --all-tenants).
     """
-    from credits_cli import ledger, money, tenants, trail
+    from credits_cli import currencies, ledger, tenants, trail
 
     mode = output_mode(output, json_out)
     st = state(ctx)
@@ -273,12 +295,12 @@ def tenant_remove(
         balance = ledger.balance(s, t)
         name, cur = t.name, t.currency
     if held["ledger"] and not force:
-        fail(f"tenant {slug} has {held['ledger']:,} ledger entries (balance {money.fmt_display(balance, cur)}): "
+        fail(f"tenant {slug} has {held['ledger']:,} ledger entries (balance {currencies.display(balance, cur)}): "
              "removing it deletes its books; add --force to remove it anyway")
     parts = [f"{n:,} {what}" for what, n in (("users", held["users"]), ("admins", held["admins"]),
                                              ("rate tables", held["rate_tables"]), ("calls", held["calls"]),
                                              ("ledger entries", held["ledger"])) if n]
-    books = f", and its books (balance {money.fmt_display(balance, cur)})" if held["ledger"] else ""
+    books = f", and its books (balance {currencies.display(balance, cur)})" if held["ledger"] else ""
     confirm(f"remove tenant {slug} ({name}) with {', '.join(parts) or 'nothing in it'}{books}?", yes)
 
     def work(s: Session) -> dict[str, int]:

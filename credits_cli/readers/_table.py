@@ -25,9 +25,11 @@ PSTN usage report, "Fields in the export"):
 
 Lines are read a block at a time (:data:`BLOCK_BYTES` of whole lines) and fed
 to :mod:`csv` through C-level iterators, so the common row costs no more than
-a plain ``csv.reader`` over a file. A file that rejects more than
-:data:`MAX_REJECTED` rows is not the export its header says: it is refused
-whole (nothing of it is rated) rather than listed row by row.
+a plain ``csv.reader`` over a file. A file that has rejected more than
+:data:`MAX_REJECTED` rows, and more rows than it has given, is not the export
+its header says: it is refused (the import fails) rather than listed row by
+row. A real export with a bad column in some of its rows is kept going: its
+good rows are rated and the bad ones set aside.
 """
 
 from __future__ import annotations
@@ -188,12 +190,12 @@ class Table:
         source, width, delimiter = self.source, len(self.header), self.delimiter
         lines = _Lines(self.binary, self.header_line + 1)
         done = lines.done  # [the reader's line count after its last record]: the block reader's guard reads it
-        rejected = 0
+        rejected = given = 0  # rows set aside, records yielded
 
         def reject(line: int, reason: str) -> RowError:
             nonlocal rejected
             rejected += 1
-            if rejected > MAX_REJECTED:
+            if rejected > MAX_REJECTED and rejected > given:
                 raise InvalidInput(f"{source}: more than {MAX_REJECTED:,} rows rejected (line {line}: {reason}); "
                                    "this is not a file of call records as its header says")
             return RowError(source, line, reason)
@@ -226,6 +228,7 @@ class Table:
                         except ValueError as exc:
                             yield reject(line, str(exc))
                             continue
+                        given += 1
                         yield record
                     else:
                         return

@@ -77,13 +77,13 @@ def read_stream(binary: IO[bytes], source: str) -> Iterator[Item]:
 def _items(binary: IO[bytes], source: str) -> Iterator[Item]:
     walk = Walk(binary, source)
     convert = _graph.converter(source)
-    index = rejected = 0
+    index = rejected = given = 0
     checked = False
 
     def reject(line: int, reason: str) -> RowError:
         nonlocal rejected
         rejected += 1
-        if rejected > _table.MAX_REJECTED:
+        if rejected > _table.MAX_REJECTED and rejected > given:
             raise InvalidInput(f"{source}: more than {_table.MAX_REJECTED:,} rows rejected (row {line}: {reason}); "
                                "this is not a Graph call log")
         return RowError(source, line, reason)
@@ -112,6 +112,7 @@ def _items(binary: IO[bytes], source: str) -> Iterator[Item]:
             except ValueError as exc:
                 yield reject(index, str(exc))
                 continue
+            given += 1
             yield record
         if walk.next_link:
             link = safe_text(walk.next_link)

@@ -29,16 +29,18 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from credits_cli import clock, ledger, money
+from credits_cli import clock, i18n, ledger, money
 from credits_cli.errors import InvalidInput
+from credits_cli.i18n import N_, _, ngettext
 from credits_cli.kinds import SPENDING_KINDS, STATUSES, EntryKind, Status
 from credits_cli.models import Call, LedgerEntry, Lot, PoolUsage, Tenant, User
 from credits_cli.money import ZERO
+from credits_cli.phrases import Phrase
 
 #: Streaming batch size for the two large tables.
 STREAM_BATCH = 5000
@@ -99,7 +101,8 @@ class Period:
 
 @dataclass(frozen=True)
 class Chosen:
-    """A period and why it was chosen (shown in the report's header)."""
+    """A period and why it was chosen (shown in the report's header): ``reason`` is a
+    :class:`~credits_cli.phrases.Phrase`, English in ``--json``, said in the language of who reads it."""
 
     period: Period
     reason: str
@@ -110,10 +113,15 @@ def _month_of(text: str, what: str) -> tuple[date, date] | None:
     raw = text.strip()
     if len(raw) == 7 and raw[4] == "-" and raw[:4].isdigit() and raw[5:].isdigit():
         if not 1 <= int(raw[5:]) <= 12:
-            raise InvalidInput(f"{what} {text!r} is not a month like 2026-10")
+            raise InvalidInput(_not_a_month(what, text))
         first = date(int(raw[:4]), int(raw[5:]), 1)
         return first, clock.month_bounds(first)[1] - timedelta(days=1)
     return None
+
+
+def _not_a_month(what: str, text: str) -> str:
+    # TRANSLATORS: {option} is an option's name (--month, --from, --to), {value} what was given.
+    return _("{option} {value} is not a month like 2026-10").format(option=what, value=repr(text))
 
 
 def period(
@@ -135,21 +143,21 @@ def period(
     today = today or clock.now().date()
     given = sum(1 for x in (start or end, month, last_month) if x)
     if given > 1:
-        raise InvalidInput("give one of --month, --last-month, or --from/--to")
+        raise InvalidInput(_("give one of --month, --last-month, or --from/--to"))
     if month is not None:
         found = _month_of(month, "--month")
         if found is None:
-            raise InvalidInput(f"--month {month!r} is not a month like 2026-10")
-        return Chosen(Period(*found), f"the month {month.strip()} (--month)")
+            raise InvalidInput(_not_a_month("--month", month))
+        return Chosen(Period(*found), Phrase(N_("the month {month} (--month)"), month=month.strip()))
     if last_month:
         previous = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
         return Chosen(Period(previous, clock.month_bounds(previous)[1] - timedelta(days=1)),
-                      "last month (--last-month)")
+                      Phrase(N_("last month (--last-month)")))
     if start is None and end is None:
         anchor = latest_call or today
         month_first, nxt = clock.month_bounds(anchor)
-        why = (f"the latest month with calls (the last imported call is on {latest_call})" if latest_call
-               else "this month (no calls imported yet)")
+        why = (Phrase(N_("the latest month with calls (the last imported call is on {day})"), day=latest_call)
+               if latest_call else Phrase(N_("this month (no calls imported yet)")))
         return Chosen(Period(month_first, nxt - timedelta(days=1)), why)
     first: date | None = None
     last: date | None = None
@@ -165,10 +173,11 @@ def period(
     elif last is None:
         last = clock.month_bounds(first)[1] - timedelta(days=1)
     if last < first:
-        raise InvalidInput(f"--to {last} is before --from {first}")
+        raise InvalidInput(_("--to {last} is before --from {first}").format(
+            last=i18n.day(last), first=i18n.day(first)))
     if (last - first).days > 3660:
-        raise InvalidInput("a report covers at most ten years")
-    return Chosen(Period(first, last), "the dates given")
+        raise InvalidInput(_("a report covers at most ten years"))
+    return Chosen(Period(first, last), Phrase(N_("the dates given")))
 
 
 def latest_call_day(session: Session, tenant: Tenant) -> date | None:
@@ -257,6 +266,17 @@ class DayRow:
     charges_posted: Decimal = ZERO  # charges posted that day, whatever the day of their calls (positive)
 
 
+class SummaryLine(NamedTuple):
+    """One line of the report's summary. ``key`` is for scripts and the same in every language
+    (``opening_balance``, ``spend.outbound``, ``calls.denied``, ``denied.no_balance``, ``adjustment.42``);
+    ``section`` and ``item`` are for people, in the language current when the lines were made."""
+
+    key: str
+    section: str
+    item: str
+    value: Any
+
+
 @dataclass
 class Report:
     tenant: str
@@ -308,37 +328,72 @@ class Report:
     def top_destinations(self, n: int = 10) -> list[DestinationRow]:
         return self.destinations[:n]
 
-    def summary_rows(self) -> list[tuple[str, str, Any]]:
-        """(section, item, value) lines of the summary: shared by the workbook and the CSV."""
+    def summary_lines(self) -> list[SummaryLine]:
+        """The lines of the summary, shared by the workbook and the CSV: each with its key for scripts (the
+        same in every language) and its section and item for people, in the current language."""
+        from credits_cli.i18n import pgettext
+        from credits_cli.phrases import quantity
+
         p = self.period
-        rows: list[tuple[str, str, Any]] = [
-            ("Report", "Tenant", self.tenant),
-            ("Report", "Name", self.tenant_name),
-            ("Report", "Currency", self.currency),
-            ("Report", "From", p.first),
-            ("Report", "To", p.last),
-            ("Report", "Generated at (UTC)", self.generated_at),
-            *([("Report", "Period", self.period_reason)] if self.period_reason else []),
-            ("Balance", "Opening balance", self.opening),
-            ("Balance", f"Top-ups ({self.topup_count})", self.topups),
-            ("Balance", f"Recharges ({self.recharge_count})", self.recharges),
-            ("Balance", "Call charges posted", -self.charges_posted),
-            ("Balance", f"of which for calls before {p.first} ({self.late_calls})", -self.late_charges),
-            ("Balance", "Expired", -self.expired),
-            ("Balance", "Adjustments and settlements", self.other),
-            ("Balance", "Closing balance", self.closing),
+        # TRANSLATORS: a section of the report's summary (a workbook sheet and summary.csv): the report itself.
+        report = _("Report")
+        # TRANSLATORS: a section of the report's summary (a workbook sheet and summary.csv).
+        balance = _("Balance")
+        # TRANSLATORS: a section of the report's summary (a workbook sheet and summary.csv).
+        by_kind = _("Spend by kind (calls in the period)")
+        # TRANSLATORS: a section of the report's summary (a workbook sheet and summary.csv).
+        by_status = _("Calls by status")
+        total = _("Total")
+        lines: list[SummaryLine] = [
+            SummaryLine("tenant", report, _("Tenant"), self.tenant),
+            # TRANSLATORS: the name of the organisation (the tenant).
+            SummaryLine("name", report, pgettext("tenant", "Name"), self.tenant_name),
+            SummaryLine("currency", report, _("Currency"), self.currency),
+            # TRANSLATORS: the first day of the report's period.
+            SummaryLine("from", report, pgettext("period", "From"), p.first),
+            # TRANSLATORS: the last day of the report's period.
+            SummaryLine("to", report, pgettext("period", "To"), p.last),
+            SummaryLine("generated_at", report, _("Generated at (UTC)"), self.generated_at),
+            *([SummaryLine("period", report, _("Period"), self.period_reason)] if self.period_reason else []),
+            SummaryLine("opening_balance", balance, _("Opening balance"), self.opening),
+            # TRANSLATORS: {count} is how many top-ups there were.
+            SummaryLine("topups", balance, _("Top-ups ({count})").format(count=quantity(self.topup_count)),
+                        self.topups),
+            # TRANSLATORS: {count} is how many recharges there were.
+            SummaryLine("recharges", balance, _("Recharges ({count})").format(count=quantity(self.recharge_count)),
+                        self.recharges),
+            SummaryLine("charges_posted", balance, _("Call charges posted"), -self.charges_posted),
+            # TRANSLATORS: part of the call charges posted: those for calls made before the period's first day;
+            # {count} is how many calls.
+            SummaryLine("late_charges", balance, _("of which for calls before {day} ({count})").format(
+                day=i18n.day(p.first), count=quantity(self.late_calls)), -self.late_charges),
+            # TRANSLATORS: the credits that expired unused (an amount).
+            SummaryLine("expired", balance, _("Expired"), -self.expired),
+            SummaryLine("adjustments", balance, _("Adjustments and settlements"), self.other),
+            SummaryLine("closing_balance", balance, _("Closing balance"), self.closing),
         ]
         for row in self.by_kind:
-            rows.append(("Spend by kind (calls in the period)", row.kind, row.spend))
-        rows.append(("Spend by kind (calls in the period)", "Total", self.spend))
+            lines.append(SummaryLine(f"spend.{row.kind}", by_kind, row.kind, row.spend))
+        lines.append(SummaryLine("spend.total", by_kind, total, self.spend))
         for status in self._status_order():
-            rows.append(("Calls by status", status, self.statuses.get(status, 0)))
-        rows.append(("Calls by status", "Total", self.calls))
+            lines.append(SummaryLine(f"calls.{status}", by_status, status, self.statuses.get(status, 0)))
+        lines.append(SummaryLine("calls.total", by_status, total, self.calls))
+        denied = _("Denied calls")
         for d in self.denied:
-            rows.append(("Denied calls", d.reason or "(no reason)", d.calls))
+            lines.append(SummaryLine(f"denied.{d.reason or 'none'}", denied, d.reason or _("(no reason)"), d.calls))
+        adjustments = _("Adjustments")
         for a in self.adjustments:
-            rows.append(("Adjustments", f"{clock.iso(a['posted_at'])}: {a['note']}", a["amount"]))
-        return rows
+            lines.append(SummaryLine(f"adjustment.{a['id']}", adjustments, f"{clock.iso(a['posted_at'])}: {a['note']}",
+                                     a["amount"]))
+        return lines
+
+    def check_line(self) -> SummaryLine:
+        """The line below the summary that proves it adds up."""
+        return SummaryLine("check", _("Check"), _("Opening + movements - closing (always 0)"), self.check())
+
+    def summary_rows(self) -> list[tuple[str, str, Any]]:
+        """(section, item, value) lines of the summary (:meth:`summary_lines` without their keys)."""
+        return [(line.section, line.item, line.value) for line in self.summary_lines()]
 
     def _status_order(self) -> list[str]:
         return list(STATUSES) + sorted(s for s in self.statuses if s not in STATUSES)
@@ -592,42 +647,44 @@ def _daily(
 
 # --- the two large tables, streamed ------------------------------------------------------------
 
-#: Columns of the Calls table, in order, as (header, key); the writers share them.
+#: Columns of the Calls table, in order, as (header, key); the writers share them (the workbook shows the
+#: header in the current language, the CSV file the key).
 CALL_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("Start (UTC)", "start"),
-    ("Call ID", "external_id"),
-    ("User", "user_upn"),
-    ("Kind", "kind"),
-    ("Call type", "call_type"),
-    ("Number", "number"),
-    ("Country", "country"),
-    ("Destination", "rate_name"),
-    ("Prefix", "rate_prefix"),
-    ("Status", "status"),
-    ("Reason", "reason"),
-    ("Duration (s)", "duration_seconds"),
-    ("Billed (s)", "billed_seconds"),
-    ("Pool", "pool"),
-    ("Pool (s)", "pool_seconds"),
-    ("Charged (s)", "charged_seconds"),
-    ("Charge", "charge"),
-    ("Source file", "source_file"),
-    ("Line", "source_line"),
+    (N_("Start (UTC)"), "start"),
+    (N_("Call ID"), "external_id"),
+    (N_("User"), "user_upn"),
+    (N_("Kind"), "kind"),
+    (N_("Call type"), "call_type"),
+    (N_("Number"), "number"),
+    (N_("Country"), "country"),
+    (N_("Destination"), "rate_name"),
+    (N_("Prefix"), "rate_prefix"),
+    (N_("Status"), "status"),
+    (N_("Reason"), "reason"),
+    # TRANSLATORS: a column header; (s) is seconds.
+    (N_("Duration (s)"), "duration_seconds"),
+    (N_("Billed (s)"), "billed_seconds"),
+    (N_("Pool"), "pool"),
+    (N_("Pool (s)"), "pool_seconds"),
+    (N_("Charged (s)"), "charged_seconds"),
+    (N_("Charge"), "charge"),
+    (N_("Source file"), "source_file"),
+    (N_("Line"), "source_line"),
 )
 
 #: Columns of the Ledger table. Consecutive call charges of one day are one row
 #: (``Entries`` says how many); every other entry is a row of its own.
 LEDGER_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("Posted (UTC)", "posted_at"),
-    ("For (UTC)", "service_at"),
-    ("Entry", "id"),
-    ("Kind", "kind"),
-    ("Entries", "entries"),
-    ("Amount", "amount"),
-    ("Balance", "balance"),
-    ("Lot", "lot_id"),
-    ("Call ID", "call"),
-    ("Note", "note"),
+    (N_("Posted (UTC)"), "posted_at"),
+    (N_("For (UTC)"), "service_at"),
+    (N_("Entry"), "id"),
+    (N_("Kind"), "kind"),
+    (N_("Entries"), "entries"),
+    (N_("Amount"), "amount"),
+    (N_("Balance"), "balance"),
+    (N_("Lot"), "lot_id"),
+    (N_("Call ID"), "call"),
+    (N_("Note"), "note"),
 )
 
 
@@ -670,7 +727,9 @@ def iter_ledger(session: Session, tenant: Tenant, per: Period, opening: Decimal)
         if count == 1:
             posted_at, service_at, entry_id, kind, amount, lot_id, call, note = first
             return (posted_at, service_at, entry_id, kind, 1, amount, balance, lot_id, call, note)
-        note = f"{count} call charges for calls from {first[1]:%Y-%m-%d %H:%M:%S} to {last[1]:%H:%M:%S}"
+        note = Phrase(lambda: ngettext("{count} call charge for calls from {start} to {end}",
+                                       "{count} call charges for calls from {start} to {end}", count),
+                      count=count, start=f"{first[1]:%Y-%m-%d %H:%M:%S}", end=f"{last[1]:%H:%M:%S}")
         return (last[0], last[1], None, EntryKind.CHARGE.value, count, money.from_units(units), balance, None, None,
                 note)
 

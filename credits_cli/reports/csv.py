@@ -4,6 +4,19 @@ Money is written as exact decimal text (``12.3400``), dates as ``YYYY-MM-DD``
 and times as ISO 8601 UTC (``2026-11-01T09:30:00Z``). Text from the data that
 starts with ``= + - @``, a tab or a carriage return is prefixed with ``'``, so
 a spreadsheet opening the file never runs it as a formula (CSV injection).
+
+The files are for scripts, and read the same in every language: the column
+names are fixed keys, and the values are data (codes, amounts, dates; a
+sentence such as the ``why`` of a differing call or the note of a run of
+charges is its English text). The one exception is ``summary.csv``, whose
+rows are ``section,item,value,key``: ``section`` and ``item`` are labels for
+people, in the current language (the language passed as ``lang``), and
+``key`` is the line's fixed name for scripts (``opening_balance``,
+``closing_balance``, ``spend.total``, ``calls.denied``, ``denied.no_balance``,
+``adjustment.42``, ``check``; see :class:`credits_cli.reports.build.SummaryLine`),
+so that no script needs the label. ``key`` is the last column, so a script
+that reads the first three by position reads what it always did; in English
+the file is otherwise what it was before there were languages.
 """
 
 from __future__ import annotations
@@ -15,9 +28,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
-from credits_cli import clock, money, outputs
+from credits_cli import clock, i18n, money, outputs
 from credits_cli.reports.build import CALL_COLUMNS, LEDGER_COLUMNS, Report
 from credits_cli.reports.guard import csv_text
+from credits_cli.reports.reconcile import DIFFERENCE_COLUMNS, Difference, Reconciliation
 
 FILES = ("summary", "daily", "users", "destinations", "pools", "ledger", "calls")
 
@@ -61,16 +75,19 @@ def write(
     ledger: Iterable[tuple[Any, ...]],
     *,
     database: Path | None = None,
+    reconciliation: Reconciliation | None = None,
+    differences: Iterable[Difference] = (),
+    lang: str | None = None,
 ) -> dict[str, Any]:
     """Write the seven tables into ``directory`` (created if missing), all of them or none
-    (:func:`credits_cli.outputs.write_folder`). Returns the files and row counts."""
+    (:func:`credits_cli.outputs.write_folder`). Returns the files and row counts. ``lang``: the language of
+    summary.csv's labels (None: the current one); nothing else depends on the language."""
     folder = Path(directory)
     r = report
+    with i18n.speaking(lang):
+        summary = [(line.section, line.item, line.value, line.key) for line in [*r.summary_lines(), r.check_line()]]
     files = {
-        "summary.csv": _table(
-            ["section", "item", "value"],
-            [*r.summary_rows(), ("Check", "Opening + movements - closing (always 0)", r.check())],
-        ),
+        "summary.csv": _table(["section", "item", "value", "key"], summary),
         "daily.csv": _table(
             ["date", "calls", "charged_calls", "denied_calls", "charged_seconds", "spend", "funding",
              "charges_posted", "expired", "adjustments", "closing_balance"],
@@ -97,10 +114,19 @@ def write(
         "ledger.csv": _table([key for _, key in LEDGER_COLUMNS], ledger),
         "calls.csv": _table([key for _, key in CALL_COLUMNS], calls),
     }
+    if reconciliation is not None:
+        rec = reconciliation
+        files["reconciliation.csv"] = _table(
+            ["key", "destination", "calls", "ours", "microsoft", "difference"],
+            [*([x.key, x.name, x.calls, x.ours, x.theirs, x.difference] for x in rec.by_destination),
+             ["total", "", rec.total.calls, rec.total.ours, rec.total.theirs, rec.total.difference]],
+        )
+        files["reconciliation_calls.csv"] = _table([key for _, key in DIFFERENCE_COLUMNS],
+                                                   (d.row() for d in differences))
     counts = outputs.write_folder(folder, files, what="--csv", database=database)
     return {
         "directory": str(folder),
-        "files": {name: f"{name}.csv" for name in FILES},
+        "files": {name.removesuffix(".csv"): name for name in files},
         "rows": {name.removesuffix(".csv"): n for name, n in counts.items()},
     }
 

@@ -11,6 +11,12 @@ error value, when the text is opened from CSV or typed again into a cell.
   prefix, so editing the cell does not turn it into a formula either; it also
   replaces the characters XML cannot hold and cuts text to what one cell can
   hold (:func:`cell_text`).
+
+The workbook's sheet names are translated, and Excel refuses a name longer
+than 31 characters, one with any of ``[ ] : * ? / \\``, one that starts or
+ends with an apostrophe, ``History``, and two names that differ only in case.
+:class:`SheetNames` makes every name valid whatever a translation says: too
+long, it is cut; otherwise unusable (or taken), the English name is used.
 """
 
 from __future__ import annotations
@@ -96,3 +102,60 @@ def cell_text(text: str) -> CellText:
 def csv_text(text: str) -> str:
     """``text`` for a CSV field: ``'`` before formula-like text (CSV injection)."""
     return "'" + text if is_formula_like(text) else text
+
+
+#: The longest sheet name Excel takes, in UTF-16 code units (what Excel and XlsxWriter count).
+MAX_SHEET_NAME = 31
+
+#: Characters Excel refuses in a sheet name.
+SHEET_NAME_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
+
+#: Sheet names Excel keeps for itself (compared without regard to case).
+RESERVED_SHEET_NAMES = frozenset({"history"})
+
+
+def _utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def fit_sheet_name(name: str, suffix: str = "") -> str | None:
+    """``name`` followed by ``suffix`` (`` (2)``) as a valid sheet name: ``name`` cut so that the whole
+    fits in :data:`MAX_SHEET_NAME` (never inside a surrogate pair, no space or apostrophe left at the
+    cut); None when ``name`` cannot be one (a forbidden or control character, an apostrophe at an end,
+    empty, reserved)."""
+    name = name.strip()
+    if (not name or SHEET_NAME_FORBIDDEN.search(name) or _CONTROL.search(name) or name[0] == "'"
+            or name[-1] == "'" or name.casefold() in RESERVED_SHEET_NAMES):
+        return None
+    room = MAX_SHEET_NAME - _utf16_len(suffix)
+    if _utf16_len(name) > room:
+        units = name.encode("utf-16-le", "surrogatepass")[: 2 * room]
+        if 0xD8 <= units[-1] <= 0xDB:  # the last unit opens a pair whose second half was cut off
+            units = units[:-2]
+        name = units.decode("utf-16-le", "surrogatepass").rstrip(" '")
+        if not name:
+            return None
+    return name + suffix
+
+
+#: Control characters (and what XML cannot hold): never in a sheet name.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+class SheetNames:
+    """The sheet names of one workbook, each valid and unique without regard to case."""
+
+    def __init__(self) -> None:
+        self._taken: set[str] = set()
+
+    def name(self, wanted: str, english: str, suffix: str = "") -> str:
+        """A valid name for a sheet: ``wanted`` (a translation) + ``suffix`` when it can be one
+        (:func:`fit_sheet_name`) and is free, else ``english`` + ``suffix`` (valid by construction),
+        else that with a number."""
+        candidates = [fit_sheet_name(wanted, suffix), fit_sheet_name(english, suffix)]
+        candidates += [fit_sheet_name(english, f"{suffix} ~{n}") for n in range(2, 100)]
+        for candidate in candidates:
+            if candidate is not None and candidate.casefold() not in self._taken:
+                self._taken.add(candidate.casefold())
+                return candidate
+        raise ValueError(f"no free sheet name for {english!r}")  # a hundred sheets of one name: a bug

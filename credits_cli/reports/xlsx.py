@@ -1,7 +1,8 @@
 """The report as an Excel workbook (SPEC §7), written by XlsxWriter in constant-memory mode.
 
 Sheets: Summary, Daily (with a column chart of daily spend), Users,
-Destinations, Pools, Ledger, Calls. On the Ledger sheet a run of consecutive
+Destinations, Pools, Ledger, Calls, Reconciliation (our charge against
+Microsoft's per destination) and Reconciliation calls (each call that differs). On the Ledger sheet a run of consecutive
 call charges of one day is one row (exact sum, entry count, balance after; the
 charges one by one are the Calls sheet's Charge column). Calls and Ledger are
 streamed from the database and continue on "Calls (2)", "Calls (3)", ... when
@@ -12,7 +13,9 @@ a period holds more rows than one sheet can (:data:`MAX_ROWS`).
   public API is used: ``write_string``, ``write_number``, ``write_datetime``,
   formats, ``set_column``, ``freeze_panes``, ``autofilter``, the print setup
   and a native chart.
-- Money cells are numbers in the number format ``#,##0.0000 "USD"``: four
+- Money cells are numbers in the number format ``#,##0.0000 "USD"`` (the
+  currency where the workbook's language puts it: ``#,##0.0000"\u00a0₽"`` in
+  Russian, ``"¥"#,##0.0000`` in Chinese, :func:`money_format`): four
   decimals everywhere, because charges carry four and a total shown with fewer
   would not visibly add up. A number in an Excel cell is a binary double, and
   XlsxWriter writes doubles: the exact ``Decimal`` of the ledger becomes a
@@ -34,6 +37,11 @@ a period holds more rows than one sheet can (:data:`MAX_ROWS`).
   like an Excel error (``#N/A``), gets Excel's quote prefix, so it stays text
   when the cell is edited; characters XML cannot hold become U+FFFD and text
   is cut to the 32,767 characters a cell holds.
+- Sheet names, titles, column headers and labels are in the current language
+  (the tenant's, when the caller writes it inside ``i18n.speaking(tenant.lang)``
+  or passes ``lang``); text from the data is written as it is. A translated sheet
+  name that Excel would refuse is cut to 31 characters or replaced by the
+  English one (:class:`credits_cli.reports.guard.SheetNames`).
 - The file is written to a temporary file created beside the target under an
   unpredictable name, and renamed into place at the end; on any failure the
   temporary file and XlsxWriter's scratch files are removed, and a full disk
@@ -54,10 +62,13 @@ from typing import Any, NamedTuple
 import xlsxwriter
 from xlsxwriter.exceptions import FileCreateError, FileSizeError
 
-from credits_cli import outputs
+from credits_cli import i18n, outputs
 from credits_cli.errors import InvalidInput
+from credits_cli.i18n import N_, _, pgettext
+from credits_cli.phrases import Phrase
 from credits_cli.reports.build import CALL_COLUMNS, LEDGER_COLUMNS, Report
-from credits_cli.reports.guard import cell_text, is_plain
+from credits_cli.reports.guard import SheetNames, cell_text, is_plain
+from credits_cli.reports.reconcile import DIFFERENCE_COLUMNS, Difference, Reconciliation
 
 #: Excel's row limit; a sheet holds MAX_ROWS - 1 data rows under its header.
 MAX_ROWS = 1_048_576
@@ -79,8 +90,42 @@ OPTIONS = {
 }
 
 
+#: Money cells: four decimals everywhere (see the module docstring).
+MONEY_NUMBER = "#,##0.0000"
+
+
 def money_format(currency: str) -> str:
-    return f'#,##0.0000 "{currency}"'
+    """The number format of a money cell, with the currency where the current locale puts it
+    (:func:`credits_cli.i18n.money_pattern`): ``#,##0.0000 "USD"`` in English, ``#,##0.0000"\u00a0₽"``
+    for roubles in Russian, ``"¥"#,##0.0000`` for yuan in Chinese. The symbol (and a gap other than a
+    plain space) is a quoted literal, which every spreadsheet reads as text; the ``,`` and ``.`` of the
+    number are placeholders that Excel shows with the reader's own separators."""
+    symbol, gap, before = i18n.money_pattern(currency)
+    symbol = symbol.replace('"', "")  # a quote would end the literal (no currency symbol has one)
+    if gap == " ":
+        return f'"{symbol}" {MONEY_NUMBER}' if before else f'{MONEY_NUMBER} "{symbol}"'
+    return f'"{symbol}{gap}"{MONEY_NUMBER}' if before else f'{MONEY_NUMBER}"{gap}{symbol}"'
+
+
+# TRANSLATORS: a workbook sheet name: at most 31 characters (a longer one is cut), none of [ ] : * ? / \
+SUMMARY = N_("Summary")
+# TRANSLATORS: a workbook sheet name (the spend of each day): at most 31 characters, none of [ ] : * ? / \
+DAILY = N_("Daily")
+# TRANSLATORS: a workbook sheet name: at most 31 characters, none of [ ] : * ? / \
+USERS = N_("Users")
+# TRANSLATORS: a workbook sheet name: at most 31 characters, none of [ ] : * ? / \
+DESTINATIONS = N_("Destinations")
+# TRANSLATORS: a workbook sheet name (the included minutes of a plan): at most 31 characters, none of [ ] : * ? / \
+POOLS = N_("Pools")
+# TRANSLATORS: a workbook sheet name: at most 31 characters (27 when continued as "Name (2)"), none of [ ] : * ? / \
+LEDGER = N_("Ledger")
+# TRANSLATORS: a workbook sheet name: at most 31 characters (27 when continued as "Name (2)"), none of [ ] : * ? / \
+CALLS = N_("Calls")
+# TRANSLATORS: a workbook sheet name (our charges against Microsoft's): at most 31 characters, none of [ ] : * ? / \
+RECONCILIATION = N_("Reconciliation")
+# TRANSLATORS: a workbook sheet name (each call whose charge differs from Microsoft's): at most 31 characters
+# (27 when continued as "Name (2)"), none of [ ] : * ? / \
+RECONCILIATION_CALLS = N_("Reconciliation calls")
 
 
 def minutes(seconds: int) -> Decimal:
@@ -111,10 +156,14 @@ Write = Callable[[int, int, Any], Any]
 
 
 class _Formats:
-    """The workbook's cell formats, made once each: by content, bold or not, quote prefix or not."""
+    """The workbook's cell formats, made once each: by content, bold or not, quote prefix or not; the
+    names the workbook's sheets were given (each valid and unique: :class:`SheetNames`, one for the
+    workbook) and the prefix of this tenant's sheet names (a workbook of many tenants)."""
 
-    def __init__(self, wb: Any, currency: str) -> None:
+    def __init__(self, wb: Any, currency: str, names: SheetNames, prefix: str = "") -> None:
         self.wb = wb
+        self.names = names
+        self.prefix = prefix
         self.number_formats = {
             Content.COUNT: COUNT_FORMAT,
             Content.MINUTES: MINUTES_FORMAT,
@@ -206,7 +255,7 @@ def _text_writer(ws: Any, formats: _Formats, bold: bool) -> Write:
 
     def text(r: int, c: int, v: Any) -> Any:
         if v.__class__ is not str:
-            v = str(v)
+            v = v.said() if v.__class__ is Phrase else str(v)
         if not v:
             return None
         if is_plain(v):
@@ -239,11 +288,13 @@ def _write_any(ws: Any, formats: _Formats, bold: bool, r: int, c: int, v: Any) -
 
 
 class _Sheet:
-    """One worksheet, written top to bottom (constant memory: a row once left is never written again)."""
+    """One worksheet, written top to bottom (constant memory: a row once left is never written again).
+    ``title`` is its English name (an ``N_`` message): the sheet is named in the current language, by
+    :class:`SheetNames` (``suffix``: " (2)" for a continued table)."""
 
-    def __init__(self, wb: Any, formats: _Formats, title: str, columns: Sequence[Column]) -> None:
-        self.ws = ws = wb.add_worksheet(title)
-        self.title = title
+    def __init__(self, wb: Any, formats: _Formats, title: str, columns: Sequence[Column], suffix: str = "") -> None:
+        self.title = formats.names.name(formats.prefix + _(title), formats.prefix + title, suffix)
+        self.ws = ws = wb.add_worksheet(self.title)
         self.columns = columns
         self.formats = formats
         self.writers = [_writer(ws, formats, col.content, False) for col in columns]
@@ -302,8 +353,7 @@ def _streamed(wb: Any, formats: _Formats, title: str, columns: Sequence[Column],
     sheets: list[_Sheet] = []
 
     def new_sheet() -> _Sheet:
-        name = title if not sheets else f"{title} ({len(sheets) + 1})"
-        sheets.append(_Sheet(wb, formats, name, columns))
+        sheets.append(_Sheet(wb, formats, title, columns, suffix=f" ({len(sheets) + 1})" if sheets else ""))
         return sheets[-1]
 
     sheet = new_sheet()
@@ -328,41 +378,64 @@ def _streamed(wb: Any, formats: _Formats, title: str, columns: Sequence[Column],
 
 
 def write(
-    path: Path, report: Report, calls: Iterable[tuple[Any, ...]], ledger: Iterable[tuple[Any, ...]]
+    path: Path, report: Report, calls: Iterable[tuple[Any, ...]], ledger: Iterable[tuple[Any, ...]],
+    reconciliation: Reconciliation | None = None, differences: Iterable[Difference] = (), *,
+    lang: str | None = None,
 ) -> dict[str, Any]:
-    """Write the workbook to ``path`` (atomically: :class:`credits_cli.outputs.AtomicFile`). Returns the
-    sheet titles and row counts."""
-    title = f"Report for {report.tenant}, {report.period.first} to {report.period.last}"
+    """Write the workbook to ``path`` (atomically: :class:`credits_cli.outputs.AtomicFile`), in ``lang``
+    (a tenant's language; None: the current one). Returns the sheet titles and row counts. An error is
+    said in the current language (the command's), not the workbook's."""
 
-    def sheets(wb: Any) -> dict[str, Any]:
-        return _sheets(wb, report, calls, ledger)
+    def title() -> str:
+        # TRANSLATORS: the workbook's title (its document properties).
+        return _("Report for {tenant}, {first} to {last}").format(
+            tenant=report.tenant, first=i18n.day(report.period.first), last=i18n.day(report.period.last))
 
-    return _workbook(Path(path), title, report.generated_at, sheets)
+    def sheets(wb: Any, names: SheetNames) -> dict[str, Any]:
+        return _sheets(wb, names, report, calls, ledger, reconciliation, differences)
+
+    return _workbook(Path(path), title, report.generated_at, sheets, lang)
 
 
-#: (report, its calls, its ledger rows): one tenant's part of a workbook of many.
-Part = tuple[Report, Iterable[tuple[Any, ...]], Iterable[tuple[Any, ...]]]
+class Part(NamedTuple):
+    """One tenant's part of a workbook of many: its report, calls, ledger rows and reconciliation."""
+
+    report: Report
+    calls: Iterable[tuple[Any, ...]]
+    ledger: Iterable[tuple[Any, ...]]
+    reconciliation: Reconciliation | None = None
+    differences: Iterable[Difference] = ()
 
 
-def write_tenants(path: Path, parts: Sequence[Part], generated_at: datetime) -> dict[str, Any]:
+def write_tenants(path: Path, parts: Sequence[Part], generated_at: datetime, *,
+                  lang: str | None = None) -> dict[str, Any]:
     """One workbook for many tenants (``report --all-tenants``): an Overview sheet (a line per tenant), then
     each tenant's sheets named after it (``contoso Summary``, ``contoso Calls`` ...). Returns, per
-    tenant, what :func:`write` returns, and the sheet titles."""
-    prefixes = sheet_prefixes([r.tenant for r, _, _ in parts])
+    tenant, what :func:`write` returns, and the sheet titles. One language for the whole workbook:
+    ``lang``, else the current one."""
+    prefixes = sheet_prefixes([part.report.tenant for part in parts])
 
-    def sheets(wb: Any) -> dict[str, Any]:
-        _overview(wb, [r for r, _, _ in parts], prefixes)
+    def title() -> str:
+        first = parts[0].report.period if parts else None
+        if first is None:
+            # TRANSLATORS: the title (document properties) of a workbook of every tenant.
+            return _("Report for every tenant")
+        # TRANSLATORS: the title (document properties) of a workbook of every tenant, over a period.
+        return _("Report for every tenant, {first} to {last}").format(first=i18n.day(first.first),
+                                                                     last=i18n.day(first.last))
+
+    def sheets(wb: Any, names: SheetNames) -> dict[str, Any]:
+        _overview(wb, names, [part.report for part in parts], prefixes)
         return {"tenants": [
-            {"tenant": r.tenant, **_sheets(wb, r, calls, ledger, prefix)}
-            for (r, calls, ledger), prefix in zip(parts, prefixes, strict=True)
+            {"tenant": part.report.tenant, **_sheets(wb, names, *part, prefix=prefix)}
+            for part, prefix in zip(parts, prefixes, strict=True)
         ]}
 
-    first = parts[0][0].period if parts else None
-    title = "Report for every tenant" + (f", {first.first} to {first.last}" if first else "")
-    return _workbook(Path(path), title, generated_at, sheets)
+    return _workbook(Path(path), title, generated_at, sheets, lang)
 
 
-#: The longest sheet title a tenant's prefix goes before ("Destinations"; "Calls (10)" is shorter).
+#: The room a tenant's prefix leaves in a sheet name for the title after it ("Destinations"; a longer
+#: title, or a translation, is cut and kept unique by :class:`SheetNames`).
 _LONGEST_TITLE = len("Destinations")
 _SHEET_NAME = 31  # Excel's limit
 
@@ -381,18 +454,20 @@ def sheet_prefixes(slugs: Sequence[str]) -> list[str]:
     return found
 
 
-def _workbook(target: Path, title: str, created: datetime, sheets: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
+def _workbook(target: Path, title: Callable[[], str], created: datetime,
+              sheets: Callable[[Any, SheetNames], dict[str, Any]], lang: str | None) -> dict[str, Any]:
     atomic = outputs.AtomicFile(target, what="--xlsx", binary=True)
     with atomic:
         try:
-            with outputs.scratch_folder("xlsx") as scratch:
+            with outputs.scratch_folder("xlsx") as scratch, i18n.speaking(lang):
                 wb = xlsxwriter.Workbook(atomic.handle, {**OPTIONS, "tmpdir": str(scratch)})
-                wb.set_properties({"title": title, "created": created})
-                written = sheets(wb)
+                wb.set_properties({"title": title(), "created": created})
+                written = sheets(wb, SheetNames())
                 written["sheets"] = [ws.get_name() for ws in wb.worksheets()]
                 wb.close()
         except (OSError, FileCreateError, FileSizeError) as exc:
-            raise InvalidInput(f"cannot write {target}: {_reason(exc)}; nothing written") from None
+            raise InvalidInput(_("cannot write {path}: {reason}; nothing written").format(
+                path=target, reason=_reason(exc))) from None
         atomic.commit()
     return {"path": str(target), **written}
 
@@ -403,19 +478,20 @@ def _reason(exc: BaseException) -> str:
     if isinstance(cause, OSError) and cause.strerror:
         return cause.strerror
     if isinstance(exc, FileSizeError):
-        return "the workbook would need ZIP64 (over 4 GB)"
+        return _("the workbook would need ZIP64 (over 4 GB)")
     return str(cause).splitlines()[0] if str(cause) else type(cause).__name__
 
 
 def _sheets(
-    wb: Any, r: Report, calls: Iterable[tuple[Any, ...]], ledger: Iterable[tuple[Any, ...]], prefix: str = ""
+    wb: Any, names: SheetNames, r: Report, calls: Iterable[tuple[Any, ...]], ledger: Iterable[tuple[Any, ...]],
+    reconciliation: Reconciliation | None = None, differences: Iterable[Difference] = (), prefix: str = "",
 ) -> dict[str, Any]:
-    formats = _Formats(wb, r.currency)
-    _summary(wb, formats, r, prefix)
-    _daily(wb, formats, r, prefix)
-    _users(wb, formats, r, prefix)
-    _destinations(wb, formats, r, prefix)
-    _pools(wb, formats, r, prefix)
+    formats = _Formats(wb, r.currency, names, prefix)
+    _summary(wb, formats, r)
+    _daily(wb, formats, r)
+    _users(wb, formats, r)
+    _destinations(wb, formats, r)
+    _pools(wb, formats, r)
     counts = {"ledger": 0, "ledger_entries": 0, "calls": 0}
     entries_at = [key for _, key in LEDGER_COLUMNS].index("entries")
 
@@ -427,10 +503,11 @@ def _sheets(
         counts["calls"] += 1
 
     cur = r.currency
-    ledger_sheets = _streamed(wb, formats, f"{prefix}Ledger", _columns(LEDGER_COLUMNS, _LEDGER_LAYOUT, cur), ledger,
+    ledger_sheets = _streamed(wb, formats, LEDGER, _columns(LEDGER_COLUMNS, _LEDGER_LAYOUT, cur), ledger,
                               ledger_row)
-    call_sheets = _streamed(wb, formats, f"{prefix}Calls", _columns(CALL_COLUMNS, _CALL_LAYOUT, cur), calls,
-                            call_row)
+    call_sheets = _streamed(wb, formats, CALLS, _columns(CALL_COLUMNS, _CALL_LAYOUT, cur), calls, call_row)
+    if reconciliation is not None:
+        _reconciliation(wb, formats, reconciliation, differences)
     return {
         "calls": counts["calls"],
         "ledger_rows": counts["ledger"],
@@ -478,71 +555,98 @@ _LEDGER_LAYOUT: dict[str, tuple[float, Content]] = {
 }
 
 
+#: The headers of money columns, which name the currency (by the key of the column).
+_MONEY_HEADERS = {
+    "charge": N_("Charge ({currency})"),
+    "amount": N_("Amount ({currency})"),
+    "balance": N_("Balance ({currency})"),
+    "ours": N_("Ours ({currency})"),
+    "theirs": N_("Microsoft's ({currency})"),
+    "difference": N_("Difference ({currency})"),
+}
+
+
 def _columns(keys: Sequence[tuple[str, str]], layout: dict[str, tuple[float, Content]], cur: str) -> list[Column]:
-    return [Column(_h(header, cur), *layout[key]) for header, key in keys]
+    return [Column(_h(header, key, cur), *layout[key]) for header, key in keys]
 
 
-def _h(header: str, currency: str) -> str:
-    return f"{header} ({currency})" if header in ("Charge", "Amount", "Balance") else header
+def _h(header: str, key: str, currency: str) -> str:
+    """A column's header in the current language (with the currency for money)."""
+    money = _MONEY_HEADERS.get(key)
+    return _(money).format(currency=currency) if money else _(header)
 
 
 # --- the small sheets -------------------------------------------------------------------------
 
+#: The summary's lines in bold (by their keys: the same in every language).
+_STRONG = frozenset({"closing_balance", "spend.total", "calls.total"})
 
-def _overview(wb: Any, reports: Sequence[Report], prefixes: Sequence[str]) -> None:
-    """A line per tenant: its period's balance, funding and spend, in its own currency."""
+
+# TRANSLATORS: a workbook sheet name (a line per tenant): at most 31 characters, none of [ ] : * ? / \\
+OVERVIEW = N_("Overview")
+
+
+def _overview(wb: Any, names: SheetNames, reports: Sequence[Report], prefixes: Sequence[str]) -> None:
+    """A line per tenant: its period's balance, funding and spend, in its own currency, and what its
+    sheets' names start with."""
     columns = [
-        Column("Tenant", 20, Content.TEXT), Column("Name", 26, Content.TEXT), Column("Currency", 9, Content.TEXT),
-        Column("From", 12, Content.DATE), Column("To", 12, Content.DATE),
-        Column("Opening balance", 18, Content.MONEY), Column("Funding", 18, Content.MONEY),
-        Column("Spend", 18, Content.MONEY), Column("Expired", 16, Content.MONEY),
-        Column("Closing balance", 18, Content.MONEY), Column("Calls", 9, Content.COUNT),
-        Column("Denied calls", 13, Content.COUNT), Column("Sheets", 22, Content.TEXT),
+        # TRANSLATORS: column headers of the Overview sheet of a workbook of every tenant.
+        Column(_("Tenant"), 20, Content.TEXT), Column(pgettext("tenant", "Name"), 26, Content.TEXT),
+        Column(_("Currency"), 9, Content.TEXT), Column(_("From"), 12, Content.DATE), Column(_("To"), 12, Content.DATE),
+        Column(_("Opening balance"), 18, Content.MONEY), Column(_("Funding"), 18, Content.MONEY),
+        Column(_("Spend"), 18, Content.MONEY), Column(_("Expired"), 16, Content.MONEY),
+        Column(_("Closing balance"), 18, Content.MONEY), Column(_("Calls"), 9, Content.COUNT),
+        Column(_("Denied calls"), 13, Content.COUNT), Column(_("Sheets"), 22, Content.TEXT),
     ]
-    sheet = _Sheet(wb, _Formats(wb, ""), "Overview", columns)
+    sheet = _Sheet(wb, _Formats(wb, "", names), OVERVIEW, columns)
     money_at = [i for i, c in enumerate(columns) if c.content is Content.MONEY]
     for r, prefix in zip(reports, prefixes, strict=True):
-        own = _Formats(wb, r.currency).get(Content.MONEY)  # each line in its tenant's currency
+        own = _Formats(wb, r.currency, names).get(Content.MONEY)  # each line in its tenant's currency
         sheet.add([r.tenant, r.tenant_name, r.currency, r.period.first, r.period.last, None, None, None, None, None,
-                   r.calls, r.denied_calls, f"{prefix}Summary ..."])
+                   r.calls, r.denied_calls, f"{prefix}…"])
         for i, value in zip(money_at, (r.opening, r.funding, r.spend, r.expired, r.closing), strict=True):
             sheet.ws.write_number(sheet.row, i, float(value), own)
     sheet.filter()
 
 
-def _summary(wb: Any, formats: _Formats, r: Report, prefix: str = "") -> None:
-    columns = [Column("Section", 18, Content.TEXT), Column("Item", 40, Content.TEXT),
-               Column("Value", 24, Content.ANY)]
-    rows: list[Sequence[Any]] = list(r.summary_rows())
-    rows.append(("Check", "Opening + movements - closing (always 0)", r.check()))
-    _table(wb, formats, f"{prefix}Summary", columns, rows, bold=lambda row: row[1] in ("Closing balance", "Total"))
+def _summary(wb: Any, formats: _Formats, r: Report) -> None:
+    # TRANSLATORS: the headers of the summary sheet (a section, an item in it, its value).
+    columns = [Column(_("Section"), 18, Content.TEXT), Column(_("Item"), 40, Content.TEXT),
+               Column(_("Value"), 24, Content.ANY)]
+    lines = [*r.summary_lines(), r.check_line()]
+    sheet = _Sheet(wb, formats, SUMMARY, columns)
+    for line in lines:
+        sheet.add((line.section, line.item, line.value), bold=line.key in _STRONG)
+    sheet.filter()
 
 
-def _daily(wb: Any, formats: _Formats, r: Report, prefix: str = "") -> None:
+def _daily(wb: Any, formats: _Formats, r: Report) -> None:
     cur = r.currency
     money = Content.MONEY
     columns = [
-        Column("Date", 12, Content.DATE), Column("Calls", 9, Content.COUNT),
-        Column("Charged calls", 14, Content.COUNT), Column("Denied calls", 13, Content.COUNT),
-        Column("Charged minutes", 16, Content.MINUTES), Column(f"Spend ({cur})", 18, money),
-        Column(f"Funding ({cur})", 18, money), Column(f"Charges posted ({cur})", 20, money),
-        Column(f"Expired ({cur})", 16, money), Column(f"Adjustments ({cur})", 18, money),
-        Column(f"Closing balance ({cur})", 22, money),
+        Column(_("Date"), 12, Content.DATE), Column(_("Calls"), 9, Content.COUNT),
+        Column(_("Charged calls"), 14, Content.COUNT), Column(_("Denied calls"), 13, Content.COUNT),
+        Column(_("Charged minutes"), 16, Content.MINUTES),
+        Column(_("Spend ({currency})").format(currency=cur), 18, money),
+        Column(_("Funding ({currency})").format(currency=cur), 18, money),
+        Column(_("Charges posted ({currency})").format(currency=cur), 20, money),
+        Column(_("Expired ({currency})").format(currency=cur), 16, money),
+        Column(_("Adjustments ({currency})").format(currency=cur), 18, money),
+        Column(_("Closing balance ({currency})").format(currency=cur), 22, money),
     ]
     days = r.daily
     rows = [(d.day, d.calls, d.charged_calls, d.denied_calls, d.charged_seconds, d.spend, d.funding,
              d.charges_posted, d.expired, d.other, d.closing) for d in days]
-    total = ("Total", sum(d.calls for d in days), sum(d.charged_calls for d in days),
+    total = (_("Total"), sum(d.calls for d in days), sum(d.charged_calls for d in days),
              sum(d.denied_calls for d in days), sum(d.charged_seconds for d in days), r.spend, r.funding,
              r.charges_posted, r.expired, r.other, r.closing)
-    sheet = _table(wb, formats, f"{prefix}Daily", columns, rows, total)
-    _daily_chart(wb, sheet, len(days), cur)
+    sheet = _table(wb, formats, DAILY, columns, rows, total)
+    _daily_chart(wb, sheet, len(days), cur, spend=5)
 
 
-def _daily_chart(wb: Any, sheet: _Sheet, days: int, cur: str) -> None:
-    """A native column chart of the Spend column, beside the table."""
+def _daily_chart(wb: Any, sheet: _Sheet, days: int, cur: str, spend: int) -> None:
+    """A native column chart of the Spend column (``spend``: its index), beside the table."""
     title = sheet.title
-    spend = [col.header for col in sheet.columns].index(f"Spend ({cur})")
     chart = wb.add_chart({"type": "column"})
     chart.add_series({
         "name": sheet.columns[spend].header,
@@ -551,8 +655,9 @@ def _daily_chart(wb: Any, sheet: _Sheet, days: int, cur: str) -> None:
         "fill": {"color": HEADER_FILL},
         "gap": 50,
     })
-    chart.set_title({"name": f"Daily spend ({cur})"})
-    chart.set_x_axis({"name": "Day (UTC)", "date_axis": True, "num_format": "d mmm", "num_font": {"rotation": -45}})
+    chart.set_title({"name": _("Daily spend ({currency})").format(currency=cur)})
+    chart.set_x_axis({"name": _("Day (UTC)"), "date_axis": True, "num_format": "d mmm",
+                      "num_font": {"rotation": -45}})
     chart.set_y_axis({"name": cur, "num_format": "#,##0.00", "major_gridlines": {"visible": False}})
     chart.set_legend({"none": True})
     cm = 96 / 2.54  # pixels per centimetre
@@ -560,48 +665,80 @@ def _daily_chart(wb: Any, sheet: _Sheet, days: int, cur: str) -> None:
     sheet.ws.insert_chart(1, len(sheet.columns) + 1, chart)
 
 
-def _users(wb: Any, formats: _Formats, r: Report, prefix: str = "") -> None:
+def _users(wb: Any, formats: _Formats, r: Report) -> None:
     cur = r.currency
     columns = [
-        Column("User", 34, Content.TEXT), Column("Name", 26, Content.TEXT), Column("Calls", 9, Content.COUNT),
-        Column("Charged calls", 14, Content.COUNT), Column("Denied calls", 13, Content.COUNT),
-        Column("Billed minutes", 15, Content.MINUTES), Column("Included minutes", 17, Content.MINUTES),
-        Column("Charged minutes", 16, Content.MINUTES), Column(f"Spend ({cur})", 18, Content.MONEY),
-        Column("Share of spend", 14, Content.PERCENT),
+        Column(_("User"), 34, Content.TEXT),
+        # TRANSLATORS: a column header: a user's display name.
+        Column(pgettext("user", "Name"), 26, Content.TEXT), Column(_("Calls"), 9, Content.COUNT),
+        Column(_("Charged calls"), 14, Content.COUNT), Column(_("Denied calls"), 13, Content.COUNT),
+        Column(_("Billed minutes"), 15, Content.MINUTES), Column(_("Included minutes"), 17, Content.MINUTES),
+        Column(_("Charged minutes"), 16, Content.MINUTES),
+        Column(_("Spend ({currency})").format(currency=cur), 18, Content.MONEY),
+        Column(_("Share of spend"), 14, Content.PERCENT),
     ]
     us = r.users
     spend = sum((u.spend for u in us), Decimal(0))
-    rows = [(u.upn or "(no user)", u.name, u.calls, u.charged_calls, u.denied_calls, u.billed_seconds,
+    no_user = _("(no user)")
+    rows = [(u.upn or no_user, u.name, u.calls, u.charged_calls, u.denied_calls, u.billed_seconds,
              u.pool_seconds, u.charged_seconds, u.spend,
              (u.spend / spend).quantize(Decimal("0.0001")) if spend else Decimal(0)) for u in us]
-    total = ("Total", None, sum(u.calls for u in us), sum(u.charged_calls for u in us),
+    total = (_("Total"), None, sum(u.calls for u in us), sum(u.charged_calls for u in us),
              sum(u.denied_calls for u in us), sum(u.billed_seconds for u in us), sum(u.pool_seconds for u in us),
              sum(u.charged_seconds for u in us), spend, None)
-    _table(wb, formats, f"{prefix}Users", columns, rows, total)
+    _table(wb, formats, USERS, columns, rows, total)
 
 
-def _destinations(wb: Any, formats: _Formats, r: Report, prefix: str = "") -> None:
+def _destinations(wb: Any, formats: _Formats, r: Report) -> None:
     cur = r.currency
     columns = [
-        Column("Kind", 10, Content.TEXT), Column("Prefix", 9, Content.TEXT), Column("Destination", 30, Content.TEXT),
-        Column("Country", 9, Content.TEXT), Column("Calls", 9, Content.COUNT),
-        Column("Charged calls", 14, Content.COUNT), Column("Billed minutes", 15, Content.MINUTES),
-        Column("Charged minutes", 16, Content.MINUTES), Column(f"Spend ({cur})", 18, Content.MONEY),
+        Column(_("Kind"), 10, Content.TEXT), Column(_("Prefix"), 9, Content.TEXT),
+        Column(_("Destination"), 30, Content.TEXT), Column(_("Country"), 9, Content.TEXT),
+        Column(_("Calls"), 9, Content.COUNT), Column(_("Charged calls"), 14, Content.COUNT),
+        Column(_("Billed minutes"), 15, Content.MINUTES), Column(_("Charged minutes"), 16, Content.MINUTES),
+        Column(_("Spend ({currency})").format(currency=cur), 18, Content.MONEY),
     ]
     ds = r.destinations
-    rows = [(d.kind, d.prefix, d.name or "(unrated)", d.country, d.calls, d.charged_calls, d.billed_seconds,
+    unrated = _("(unrated)")
+    rows = [(d.kind, d.prefix, d.name or unrated, d.country, d.calls, d.charged_calls, d.billed_seconds,
              d.charged_seconds, d.spend) for d in ds]
-    total = ("Total", None, None, None, sum(d.calls for d in ds), sum(d.charged_calls for d in ds),
+    total = (_("Total"), None, None, None, sum(d.calls for d in ds), sum(d.charged_calls for d in ds),
              sum(d.billed_seconds for d in ds), sum(d.charged_seconds for d in ds),
              sum((d.spend for d in ds), Decimal(0)))
-    _table(wb, formats, f"{prefix}Destinations", columns, rows, total)
+    _table(wb, formats, DESTINATIONS, columns, rows, total)
 
 
-def _pools(wb: Any, formats: _Formats, r: Report, prefix: str = "") -> None:
+def _pools(wb: Any, formats: _Formats, r: Report) -> None:
     columns = [
-        Column("Month", 10, Content.TEXT), Column("Pool", 20, Content.TEXT),
-        Column("Capacity (min)", 15, Content.MINUTES), Column("Used (min)", 13, Content.MINUTES),
-        Column("Left (min)", 13, Content.MINUTES), Column("Used", 10, Content.PERCENT),
+        Column(_("Month"), 10, Content.TEXT), Column(_("Pool"), 20, Content.TEXT),
+        Column(_("Capacity (min)"), 15, Content.MINUTES), Column(_("Used (min)"), 13, Content.MINUTES),
+        Column(_("Left (min)"), 13, Content.MINUTES),
+        # TRANSLATORS: a column header: the share of a pool's minutes used.
+        Column(pgettext("share", "Used"), 10, Content.PERCENT),
     ]
     rows = [(p.month, p.pool, p.capacity_seconds, p.used_seconds, p.left_seconds, p.used_fraction) for p in r.pools]
-    _table(wb, formats, f"{prefix}Pools", columns, rows)
+    _table(wb, formats, POOLS, columns, rows)
+
+
+def _reconciliation(wb: Any, formats: _Formats, rec: Reconciliation, differences: Iterable[Difference]) -> None:
+    """Our charge against Microsoft's (:mod:`credits_cli.reports.reconcile`): per destination with the total
+    below, then every call that differs beyond the tolerance (streamed)."""
+    cur = rec.currency
+    money = Content.MONEY
+    columns = [
+        # TRANSLATORS: a column header: a call kind and a rate prefix, as outbound:44.
+        Column(_("Kind:prefix"), 14, Content.TEXT), Column(_("Destination"), 30, Content.TEXT),
+        Column(_("Calls compared"), 15, Content.COUNT), Column(_h("", "ours", cur), 18, money),
+        Column(_h("", "theirs", cur), 20, money), Column(_h("", "difference", cur), 18, money),
+    ]
+    rows = [(x.key, x.name, x.calls, x.ours, x.theirs, x.difference) for x in rec.by_destination]
+    total = (_("Total"), None, rec.total.calls, rec.total.ours, rec.total.theirs, rec.total.difference)
+    _table(wb, formats, RECONCILIATION, columns, rows, total)
+    layout: dict[str, tuple[float, Content]] = {
+        "start": (20, Content.DATETIME), "external_id": (38, Content.TEXT), "user": (30, Content.TEXT),
+        "kind": (10, Content.TEXT), "destination": (28, Content.TEXT), "status": (10, Content.TEXT),
+        "ours": (16, Content.MONEY), "theirs": (16, Content.MONEY), "difference": (16, Content.MONEY),
+        "currency": (9, Content.TEXT), "capability": (14, Content.TEXT), "why": (60, Content.TEXT),
+    }
+    _streamed(wb, formats, RECONCILIATION_CALLS, _columns(DIFFERENCE_COLUMNS, layout, cur),
+              (d.row() for d in differences), lambda row: None)
