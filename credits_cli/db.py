@@ -219,17 +219,38 @@ def _sqlite_on_begin(conn: sa.Connection) -> None:
 _opened: dict[str, Database] = {}
 
 
-def open_database(value: str | None) -> Database:
-    """Open (creating and migrating on first use) the database at a path or URL."""
+def open_database(value: str | None, *, create: bool = True) -> Database:
+    """Open (creating and migrating on first use) the database at a path or URL.
+
+    With ``create`` False a database that does not exist yet (no SQLite file; a server schema without
+    credits' tables) is not made: one :class:`DatabaseError` says where none was found. Only ``tenant
+    add`` creates one, so a read command with a mistyped ``--db`` leaves nothing behind.
+    """
     url = resolve_url(value)
     if url in _opened:
         return _opened[url]
+    if not create:
+        _must_exist(url)
     database = Database(url)
     if database.is_sqlite and (database.url.database or ":memory:") in (":memory:", ""):
         raise DatabaseError(_("an in-memory database keeps nothing between commands; give a file path or a server URL"))
+    if not create and not database.is_sqlite:
+        with database.read() as session:
+            if not sa.inspect(session.connection()).has_table("schema_migrations"):
+                database.dispose()
+                raise DatabaseError(f"no database at {database.display()} (no credits tables); create one with "
+                                    "credits tenant add")
     database.migrate()
     _opened[url] = database
     return database
+
+
+def _must_exist(url: str) -> None:
+    from credits_cli.location import sqlite_file
+
+    file = sqlite_file(url)
+    if file is not None and not file.exists():
+        raise DatabaseError(f"no database at {file}; create one with credits tenant add")
 
 
 def metadata() -> sa.MetaData:

@@ -174,6 +174,14 @@ def number(value: int | Decimal) -> str:
     return format_decimal(value, locale=_locale(), decimal_quantization=False)
 
 
+def decimal(value: Decimal) -> str:
+    """An amount without its currency, for people: ``100000000`` in English (as it is typed: see
+    :func:`amount`), ``100 000 000`` in Russian."""
+    if _current.get().english:
+        return f"{value:f}"
+    return number(value)
+
+
 def percent(value: Decimal | int, places: int = 0) -> str:
     """``value`` (0.125 is 12.5 %) for people, with ``places`` decimals."""
     value = Decimal(value).quantize(Decimal(1).scaleb(-(places + 2)))
@@ -203,11 +211,17 @@ def moment(value: datetime) -> str:
 
 
 def amount(value: Decimal, currency: str) -> str:
-    """An amount of ``currency`` for people, with the decimals ``value`` has: ``5,000.00 USD`` in
+    """An amount of ``currency`` for people, with the decimals ``value`` has: ``5000.00 USD`` in
     English (the code after the amount: unambiguous for every currency), ``5 000,00 ₽`` in Russian,
-    ``¥5,000.00`` in Chinese. :func:`credits_cli.currencies.display` decides the decimals."""
+    ``¥5,000.00`` in Chinese. :func:`credits_cli.currencies.display` decides the decimals.
+
+    English has no thousands separators: an amount is printed the way
+    :func:`credits_cli.money.parse_amount` accepts it, so what a message says (a minimum purchase, a
+    recommended trigger) can be copied into the next command. Input takes no grouping in any language
+    (``1,500`` is one and a half in much of Europe; an amount of money is never guessed), so the
+    other languages' grouped amounts are for reading, as the issue of the locale asks."""
     if _current.get().english:
-        return f"{value:,f} {currency}"
+        return f"{value:f} {currency}"
     from babel.numbers import format_currency
 
     return format_currency(value, currency, locale=_locale(), decimal_quantization=False)

@@ -572,12 +572,25 @@ def entries(
     return list(iter_entries(session, tenant, start, end))
 
 
+def count_entries(session: Session, tenant: Tenant, start: datetime | None = None, end: datetime | None = None) -> int:
+    """How many entries were posted in [start, end)."""
+    t = LedgerEntry.__table__  # type: ignore[attr-defined]
+    query = sa.select(sa.func.count()).select_from(t).where(t.c.tenant_id == tenant.id)
+    if start is not None:
+        query = query.where(t.c.posted_at >= start)
+    if end is not None:
+        query = query.where(t.c.posted_at < end)
+    return int(session.execute(query).scalar() or 0)
+
+
 def iter_entries(
-    session: Session, tenant: Tenant, start: datetime | None = None, end: datetime | None = None
+    session: Session, tenant: Tenant, start: datetime | None = None, end: datetime | None = None, *,
+    limit: int | None = None, newest: bool = False,
 ) -> Iterator[Any]:
     """The tenant's entries in posting order (the order they were booked), those posted in
     [start, end), streamed (a year of calls is a million entries): rows with ``id, service_at,
-    posted_at, kind, amount, lot_id, call_id, note``, read while the session is open."""
+    posted_at, kind, amount, lot_id, call_id, note``, read while the session is open. ``newest``:
+    the latest first; ``limit``: at most so many."""
     t = LedgerEntry.__table__  # type: ignore[attr-defined]
     lots = Lot.__table__  # type: ignore[attr-defined]
     query = sa.select(
@@ -588,7 +601,9 @@ def iter_entries(
         query = query.where(t.c.posted_at >= start)
     if end is not None:
         query = query.where(t.c.posted_at < end)
-    query = query.order_by(t.c.id).execution_options(yield_per=5000)
+    query = query.order_by(t.c.id.desc() if newest else t.c.id).execution_options(yield_per=5000)
+    if limit:
+        query = query.limit(limit)
     yield from session.execute(query)
 
 

@@ -464,6 +464,37 @@ def m0008_tenant_language(conn: Connection) -> None:
     add_column(conn, "tenants", sa.Column("lang", sa.String(), nullable=True))
 
 
+def m0009_users_removed(conn: Connection) -> None:
+    """``user remove``: a removed user keeps their row (their calls name them) with the moment they were
+    removed; NULL for every user there is."""
+    import sqlalchemy as sa
+
+    add_column(conn, "users", sa.Column("removed_at", sa.DateTime(), nullable=True))
+
+
+def m0010_changes_trail(conn: Connection) -> None:
+    """The trail of corrections (:mod:`credits_cli.trail`): one row per field a correction changed, with
+    when and who. ``tenant_id`` has no foreign key, so the lines of a removed tenant stay (with NULL)."""
+    import sqlalchemy as sa
+
+    meta = sa.MetaData()
+    create_table(conn, sa.Table(
+        "changes",
+        meta,
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("tenant_id", sa.Integer(), nullable=True),
+        sa.Column("tenant_slug", sa.String(), nullable=False),
+        sa.Column("at", sa.DateTime(), nullable=False),
+        sa.Column("actor", sa.String(), nullable=False),
+        sa.Column("command", sa.String(), nullable=False),
+        sa.Column("target", sa.String(), nullable=False),
+        sa.Column("field", sa.String(), nullable=False),
+        sa.Column("old", sa.String(), nullable=True),
+        sa.Column("new", sa.String(), nullable=True),
+        sa.Index("ix_changes_tenant_at", "tenant_id", "at"),
+    ))
+
+
 Migration = Callable[["Connection"], None]
 
 #: Every migration, in the order they run. Append only.
@@ -476,6 +507,8 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("0006_user_history", m0006_user_history),
     ("0007_lot_numbers_per_tenant", m0007_lot_numbers_per_tenant),
     ("0008_tenant_language", m0008_tenant_language),
+    ("0009_users_removed", m0009_users_removed),
+    ("0010_changes_trail", m0010_changes_trail),
 ]
 
 #: Every migration's name, in order: a database whose applied migrations are exactly these is current.

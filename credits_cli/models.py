@@ -83,6 +83,9 @@ class User(SQLModel, table=True):
     licensed_at: datetime | None = Field(default=None, sa_type=sa.DateTime)
     created_at: datetime = Field(sa_type=sa.DateTime)
     updated_at: datetime = Field(sa_type=sa.DateTime)
+    #: when the user was removed (``user remove``): hidden from listings, their calls still name them;
+    #: None while they are a user. Adding the UPN again brings them back.
+    removed_at: datetime | None = Field(default=None, sa_type=sa.DateTime)
 
 
 class UserHistory(SQLModel, table=True):
@@ -97,6 +100,25 @@ class UserHistory(SQLModel, table=True):
     value: str  # as text: "US", "domestic", "true"
     valid_from: datetime | None = Field(default=None, sa_type=sa.DateTime)
     recorded_at: datetime = Field(sa_type=sa.DateTime)
+
+
+class Change(SQLModel, table=True):
+    """One line of the trail of corrections (:mod:`credits_cli.trail`): what changed, from what to what,
+    when, and who ran the command."""
+
+    __tablename__ = "changes"
+    __table_args__ = (sa.Index("ix_changes_tenant_at", "tenant_id", "at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    #: no foreign key: the trail outlives a removed tenant (its lines then have NULL here, and its slug)
+    tenant_id: int | None = None
+    tenant_slug: str
+    at: datetime = Field(sa_type=sa.DateTime)
+    actor: str = ""  # the operating-system user who ran the command
+    command: str  # tenant edit | tenant remove | user edit | user remove | rates activate | ...
+    target: str  # what was changed: a tenant's slug, a UPN, an admin's address, a rate table
+    field: str = ""  # the field changed; "" for the whole target (removed, restored)
+    old: str | None = None
+    new: str | None = None
 
 
 class PaymentMethod(SQLModel, table=True):

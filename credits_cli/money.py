@@ -86,7 +86,7 @@ def parse_amount(
         # TRANSLATORS: {what} is an option (--threshold) or a word such as "amount"; {value} what was
         # typed; {limit} the largest amount accepted (100,000,000) and {currency} its ISO 4217 code.
         raise InvalidInput(_("{what} {value} is too large (at most {limit} {currency})").format(
-            what=shown, value=raw, limit=i18n.number(MAX_INPUT), currency=currency))
+            what=shown, value=raw, limit=i18n.decimal(MAX_INPUT), currency=currency))
     return value
 
 

@@ -112,8 +112,18 @@ def describe(method: MethodFacts | None) -> str:
     return _("card, expires {month}").format(month=method.card_expiry)
 
 
-def refusal(tenant: Tenant, method: PaymentMethod | None, at: datetime) -> str | None:
-    """Why a purchase at ``at`` cannot go through, or None when it can."""
+class Countries(Protocol):
+    """What :func:`region_refusal` reads of a tenant."""
+
+    @property
+    def country(self) -> str: ...
+    @property
+    def billing_country(self) -> str: ...
+
+
+def region_refusal(tenant: Countries) -> str | None:
+    """Why no purchase of this tenant can ever go through (its country and billing country lie in
+    different regions, SPEC §3), or None."""
     data = service()
     home, billing = data.region(tenant.country), data.region(tenant.billing_country)
     if tenant.country != tenant.billing_country and (home is None or home != billing):
@@ -125,6 +135,14 @@ def refusal(tenant: Tenant, method: PaymentMethod | None, at: datetime) -> str |
                  "are in different regions").format(country=tenant.country, region=home or unknown,
                                                     billing_country=tenant.billing_country,
                                                     billing_region=billing or unknown)
+    return None
+
+
+def refusal(tenant: Tenant, method: PaymentMethod | None, at: datetime) -> str | None:
+    """Why a purchase at ``at`` cannot go through, or None when it can."""
+    regions = region_refusal(tenant)
+    if regions:
+        return regions
     if method is None:
         # TRANSLATORS: "credits payment set" is a command: keep it as it is.
         return _("no payment method; set one with credits payment set")

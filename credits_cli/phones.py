@@ -50,6 +50,37 @@ def check_number(number: str) -> str:
     return digits
 
 
+def written_international(number: str) -> bool:
+    """Whether a person wrote ``number`` with its country code marked (``+44...``, ``0044...``)."""
+    text = _SEPARATORS.sub("", number or "")
+    return text.startswith(("+", "00", "tel:+"))
+
+
+def national_hint(number: str, country: str) -> str | None:
+    """When ``number`` was written without ``+`` and reads as a national number of ``country`` (Russia's
+    ``89161234567``) rather than an international one, that number in the international format
+    (``+79161234567``); otherwise None."""
+    import phonenumbers
+
+    if written_international(number):
+        return None
+    digits = normalise(number)
+    if not digits or is_masked(digits):
+        return None
+    try:
+        if phonenumbers.is_valid_number(phonenumbers.parse("+" + digits)):
+            return None  # 442079460123: the digits of an E.164 number, without the +
+    except phonenumbers.NumberParseException:
+        pass
+    try:
+        parsed = phonenumbers.parse(number, country)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
 def visible_digits(digits: str) -> str:
     """The digits before the first mask star."""
     star = digits.find("*")

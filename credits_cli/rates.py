@@ -593,11 +593,53 @@ def active_table(session: Session, tenant: Tenant) -> RateTable | None:
 def require_active(session: Session, tenant: Tenant) -> RateTable:
     table = active_table(session, tenant)
     if table is None:
-        # TRANSLATORS: {tenant} is the tenant's short name; "credits rates load rates/default-usd.yaml" is a
-        # command: keep it as it is.
-        raise NotFound(_("no rate table is loaded for {tenant}; run: credits rates load rates/default-usd.yaml").format(
-            tenant=tenant.slug))
+        raise NotFound(f"no rate table is loaded for {tenant.slug}; {load_advice(tenant.currency)}")
     return table
+
+
+_CURRENCY_LINE = re.compile(r"^currency:\s*[\"']?([A-Za-z]{3})[\"']?\s*(#.*)?$", re.MULTILINE)
+
+
+def shipped_tables(currency: str) -> list[Path]:
+    """The rate tables in ``currency`` beside the service data in use (``CREDITS_RATES_DIR``) and in the
+    ``rates/`` folder that ships with credits."""
+    from credits_cli import refdata
+
+    candidates: list[Path] = []
+    for where in (refdata.rates_dir, refdata.shipped_dir):
+        try:
+            folder = where()
+            candidates += sorted(p for p in folder.glob("*.yaml") if p.name != "service.yaml" and p not in candidates)
+        except (InvalidInput, OSError):
+            continue
+    found = []
+    for path in candidates:
+        try:
+            with path.open(encoding="utf-8", errors="replace") as fh:
+                head = fh.read(4096)
+        except OSError:
+            continue
+        match = _CURRENCY_LINE.search(head)
+        if match and match.group(1).upper() == currency:
+            found.append(path)
+    return found
+
+
+def load_advice(currency: str) -> str:
+    """What to run when no table is loaded: a shipped table in the tenant's currency, or that none ships."""
+    tables = shipped_tables(currency)
+    if tables:
+        return f"run: credits rates load {_shown(tables[0])}"
+    return (f"no table in {currency} ships with credits: load your contract's table with credits rates load "
+            "FILE.yaml (rates/default-usd.yaml shows the format)")
+
+
+def _shown(path: Path) -> str:
+    """A path as the user can type it from here: relative to the current folder when below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def load_book(session: Session, tenant: Tenant) -> RateBook:
@@ -620,6 +662,31 @@ def load_book(session: Session, tenant: Tenant) -> RateBook:
         for sec, pre, name, pm, fee, mn, inc in rows
     ]
     return RateBook.build(table.id or 0, table.name, table.currency, table.decimals, rates)
+
+
+def activate(session: Session, tenant: Tenant, wanted: str) -> tuple[RateTable | None, RateTable]:
+    """Make an earlier loaded table of the tenant the active one again: ``wanted`` is its name (the
+    latest loaded of that name) or its id as ``rates list`` shows it. Returns (the table active before, the
+    table active now)."""
+    text = wanted.strip()
+    tables = [tbl for tbl, _ in list_tables(session, tenant)]
+    if text.lstrip("#").isdigit():
+        found = [tbl for tbl in tables if tbl.id == int(text.lstrip("#"))]
+    else:
+        found = [tbl for tbl in tables if tbl.name == text]
+    if not found:
+        known = ", ".join(dict.fromkeys(tbl.name for tbl in tables)) or "none loaded yet"
+        raise NotFound(f"no rate table {text!r} in {tenant.slug} (tables: {known})")
+    chosen = found[-1]
+    if chosen.currency != tenant.currency:
+        raise InvalidInput(f"rate table {chosen.name} is in {chosen.currency} but tenant {tenant.slug} keeps "
+                           f"{tenant.currency}")
+    before = active_table(session, tenant)
+    rt = RateTable.__table__  # type: ignore[attr-defined]
+    session.execute(sa.update(rt).where(rt.c.tenant_id == tenant.id).values(active=False))
+    session.execute(sa.update(rt).where(rt.c.id == chosen.id).values(active=True))
+    session.expire_all()
+    return before, chosen
 
 
 def list_tables(session: Session, tenant: Tenant) -> list[tuple[RateTable, int]]:

@@ -42,6 +42,11 @@ def use_folder(folder: Path | None) -> None:
 def rates_dir() -> Path:
     if _folder is not None:
         return _folder
+    return shipped_dir()
+
+
+def shipped_dir() -> Path:
+    """The ``rates/`` folder that ships with credits (whatever ``CREDITS_RATES_DIR`` says)."""
     here = Path(__file__).resolve().parent
     for candidate in (here / "rates", here.parent / "rates"):
         if (candidate / "service.yaml").is_file():

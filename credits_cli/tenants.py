@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -11,6 +12,7 @@ from credits_cli import clock, currencies, i18n
 from credits_cli.errors import InvalidInput, NotFound
 from credits_cli.models import Admin, Tenant
 from credits_cli.refdata import service
+from credits_cli.trail import Diff
 
 _SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _EMAIL_RE = re.compile(r"^[^@\s,;<>\"]+@[^@\s,;<>\"]+\.[^@\s,;<>\"]+$")
@@ -72,10 +74,11 @@ def _travels_as_written(address: str) -> bool:
     return header == address and getaddresses([header]) == [("", address)]
 
 
-def add_tenant(
-    session: Session, slug: str, *, name: str, country: str, billing_country: str, currency: str,
-    lang: str | None = None,
+def check_new_tenant(
+    slug: str, *, name: str, country: str, billing_country: str, currency: str, lang: str | None = None,
 ) -> Tenant:
+    """A new tenant's fields, checked (without the database: ``tenant add`` refuses bad input before it
+    creates one)."""
     if not _SLUG_RE.match(slug):
         raise InvalidInput(f"tenant slug {slug!r} must be lower-case letters, digits and dashes (at most 63)")
     if not name.strip():
@@ -90,11 +93,141 @@ def add_tenant(
         lang=i18n.check(lang) if lang else None,
     )
     service().minimum(tenant.currency)  # a currency we cannot sell in is refused up front
+    return tenant
+
+
+def add_tenant(
+    session: Session, slug: str, *, name: str, country: str, billing_country: str, currency: str,
+    lang: str | None = None,
+) -> Tenant:
+    tenant = check_new_tenant(slug, name=name, country=country, billing_country=billing_country, currency=currency,
+                              lang=lang)
     if session.exec(select(Tenant).where(Tenant.slug == slug)).first():
         raise InvalidInput(f"tenant {slug} already exists")
     session.add(tenant)
     session.flush()
     return tenant
+
+
+def edit_tenant(
+    session: Session,
+    tenant: Tenant,
+    *,
+    name: str | None = None,
+    country: str | None = None,
+    billing_country: str | None = None,
+    currency: str | None = None,
+    lang: str | None = None,
+) -> tuple[list[Diff], list[str]]:
+    """Change what is given of a tenant; returns (the fields changed, warnings). ``lang`` ``none`` (or
+    empty) takes the tenant's language away: each command then writes in its own.
+
+    The currency changes only while nothing is booked in the old one: no ledger entry, no rated call,
+    and no auto-recharge (its threshold and amount are amounts of the old currency). Rate tables in
+    another currency stop being active (a table must be in the tenant's currency, SPEC §4).
+    """
+    import sqlalchemy as sa
+
+    from credits_cli.models import AutoRecharge, Call, LedgerEntry, RateTable
+
+    wanted: dict[str, str] = {}
+    if name is not None:
+        if not name.strip():
+            raise InvalidInput("tenant name is empty")
+        wanted["name"] = name.strip()
+    if country is not None:
+        wanted["country"] = check_country(country)
+    if billing_country is not None:
+        wanted["billing_country"] = check_country(billing_country, what="billing country")
+    if currency is not None:
+        wanted["currency"] = currencies.check(currency)
+        service().minimum(wanted["currency"])  # a currency we cannot sell in is refused up front
+    chosen: dict[str, str | None] = dict(wanted)
+    if lang is not None:
+        chosen["lang"] = None if lang.strip().lower() in ("", "none") else i18n.check(lang)
+    if not chosen:
+        raise InvalidInput("nothing to change: give --name, --country, --billing-country, --currency or --lang")
+    diffs: list[Diff] = [(k, getattr(tenant, k), v) for k, v in chosen.items() if getattr(tenant, k) != v]
+    warnings: list[str] = []
+    if any(k == "currency" for k, _, _ in diffs):
+        old = tenant.currency
+        entries = _count(session, LedgerEntry.__table__, tenant)  # type: ignore[attr-defined]
+        calls = _count(session, Call.__table__, tenant)  # type: ignore[attr-defined]
+        if entries or calls:
+            raise InvalidInput(
+                f"tenant {tenant.slug} has {entries:,} ledger entries and {calls:,} calls in {old}: its "
+                "currency cannot change (add a tenant in the new currency)"
+            )
+        settings = session.get(AutoRecharge, tenant.id)
+        if settings is not None and settings.enabled:
+            raise InvalidInput(
+                f"auto-recharge holds amounts in {old}: turn it off (credits autorecharge off) before changing "
+                "the currency, and set it again in the new one"
+            )
+        rt = RateTable.__table__  # type: ignore[attr-defined]
+        stale = session.execute(
+            sa.select(rt.c.name).where(rt.c.tenant_id == tenant.id, rt.c.active.is_(True),
+                                       rt.c.currency != wanted["currency"])
+        ).scalars().all()
+        if stale:
+            session.execute(sa.update(rt).where(rt.c.tenant_id == tenant.id, rt.c.currency != wanted["currency"])
+                            .values(active=False))
+            warnings.append(f"rate table {stale[0]} is in {old}: it is no longer active; load one in "
+                            f"{wanted['currency']} with credits rates load")
+    for key, _old, new in diffs:
+        setattr(tenant, key, new)
+    session.add(tenant)
+    session.flush()
+    return diffs, warnings
+
+
+def _count(session: Session, table: Any, tenant: Tenant) -> int:
+    import sqlalchemy as sa
+
+    return int(session.execute(
+        sa.select(sa.func.count()).select_from(table).where(table.c.tenant_id == tenant.id)
+    ).scalar() or 0)
+
+
+#: What a tenant holds, in the order it is removed (a table before the tables it names).
+_HOLDINGS = ("ledger", "pool_usage", "notifications", "calls", "imports", "lots", "rate_tables", "user_history",
+             "users", "admins", "payment_methods", "auto_recharge")
+
+
+def holdings(session: Session, tenant: Tenant) -> dict[str, int]:
+    """The rows a tenant holds, per table (what ``tenant remove`` would delete)."""
+    from credits_cli.db import metadata
+
+    tables = metadata().tables
+    return {name: _count(session, tables[name], tenant) for name in _HOLDINGS}
+
+
+def remove_tenant(session: Session, tenant: Tenant, *, force: bool = False) -> dict[str, int]:
+    """Delete a tenant and everything it holds; returns the rows deleted per table.
+
+    A tenant with books (ledger entries) is removed only with ``force``: its books go with it.
+    """
+    import sqlalchemy as sa
+
+    from credits_cli.db import metadata
+
+    held = holdings(session, tenant)
+    if held["ledger"] and not force:
+        raise InvalidInput(
+            f"tenant {tenant.slug} has {held['ledger']:,} ledger entries: removing it deletes its books; "
+            "add --force to remove it anyway"
+        )
+    tables = metadata().tables
+    entries = tables["rate_entries"]
+    rate_tables = tables["rate_tables"]
+    session.execute(sa.delete(entries).where(entries.c.table_id.in_(
+        sa.select(rate_tables.c.id).where(rate_tables.c.tenant_id == tenant.id))))
+    for name in _HOLDINGS:
+        table = tables[name]
+        session.execute(sa.delete(table).where(table.c.tenant_id == tenant.id))
+    session.delete(tenant)
+    session.flush()
+    return held
 
 
 def list_tenants(session: Session) -> list[Tenant]:

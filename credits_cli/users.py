@@ -20,6 +20,7 @@ from credits_cli.errors import InvalidInput, NotFound
 from credits_cli.kinds import Plan
 from credits_cli.models import Tenant, User
 from credits_cli.tenants import check_country
+from credits_cli.trail import Diff
 
 PLANS = tuple(Plan)
 _PLAN_ALIASES = {
@@ -79,12 +80,16 @@ def upsert_user(
     name: str | None = None,
     licensed: bool | None = None,
     at: datetime | None = None,
+    diffs: list[Diff] | None = None,
 ) -> tuple[User, bool]:
     """Add a user or update the fields given (a new user needs a country). Returns (user, created).
 
+    Only what is given changes: a field left as None keeps its value. A removed user
+    (:func:`remove_user`) is brought back: listed again, with what is given from now (or ``at``).
     Changes of country, plan, Audio Conferencing and license are dated (:mod:`credits_cli.history`):
     from ``at`` when given, else the first value of a field holds from the beginning and a later one
-    from now.
+    from now. ``diffs``, when given, receives (field, old, new) of each change to an existing user,
+    for the trail (:mod:`credits_cli.trail`).
     """
     key = check_upn(upn)
     at = history.check_at(at)
@@ -97,6 +102,9 @@ def upsert_user(
             raise InvalidInput(f"{key} is a new user: give --country (their usage location)")
         user = User(tenant_id=tenant.id or 0, upn=key, country=country_code, created_at=now, updated_at=now)
     changes: dict[str, object] = {}
+    before = {k: getattr(user, k) for k in ("name", "country", "plan", "conferencing", "licensed", "removed_at")}
+    if user.removed_at is not None:
+        user.removed_at = None
     if country_code is not None and (created or country_code != user.country):
         user.country = changes["country"] = country_code
     if plan is not None:
@@ -119,11 +127,49 @@ def upsert_user(
     session.add(user)
     session.flush()
     history.record(session, user, changes, at)
+    if diffs is not None and not created:
+        diffs.extend((k, old, getattr(user, k)) for k, old in before.items() if getattr(user, k) != old)
     return user, created
 
 
-def list_users(session: Session, tenant: Tenant) -> list[User]:
-    return list(session.exec(select(User).where(User.tenant_id == tenant.id).order_by(col(User.upn))).all())
+def removable(session: Session, tenant: Tenant, upn: str) -> User:
+    """The user ``upn`` names, who can be removed: one that exists and is not removed already."""
+    key = check_upn(upn)
+    user = get_user(session, tenant, key)
+    if user is None:
+        raise NotFound(f"no user {key} in {tenant.slug}")
+    if user.removed_at is not None:
+        raise InvalidInput(f"{key} was already removed on {clock.iso(user.removed_at)}")
+    return user
+
+
+def remove_user(session: Session, tenant: Tenant, upn: str, at: datetime | None = None) -> User:
+    """Remove a user from ``at`` (else now): from then they hold no plan, no Audio Conferencing and no
+    license (dated in :mod:`credits_cli.history`, so calls before it are rated with what they held), and
+    listings leave them out. The row stays: their calls still name them. Adding the UPN again brings
+    them back."""
+    at = history.check_at(at)
+    user = removable(session, tenant, upn)
+    when = at or clock.now()
+    ends = {"plan": Plan.NONE.value, "conferencing": False, "licensed": False}
+    changes = {k: v for k, v in ends.items() if getattr(user, k) != v}
+    for k, v in changes.items():
+        setattr(user, k, v)
+    user.licensed_at = None
+    user.removed_at = when
+    user.updated_at = clock.now()
+    session.add(user)
+    session.flush()
+    history.record(session, user, changes, when)
+    return user
+
+
+def list_users(session: Session, tenant: Tenant, *, removed: bool = False) -> list[User]:
+    """The tenant's users by UPN; removed ones only with ``removed``."""
+    query = select(User).where(User.tenant_id == tenant.id)
+    if not removed:
+        query = query.where(col(User.removed_at).is_(None))
+    return list(session.exec(query.order_by(col(User.upn))).all())
 
 
 @dataclass
@@ -136,6 +182,7 @@ class ImportResult:
     licenses_given: int = 0
     licenses_taken: int = 0
     plans_changed: int = 0
+    restored: int = 0  # removed users the file brings back
     changes: list[str] = field(default_factory=list)  # one line per user that changes: "ada@...: plan none -> payg"
     errors: list[str] = field(default_factory=list)
 
@@ -246,6 +293,9 @@ def _describe(result: ImportResult, user: User | None, upn: str, wanted: _Wanted
                               + (", licensed" if wanted.licensed else "") + ")")
         return
     said = []
+    if user.removed_at is not None:
+        result.restored += 1
+        said.append(f"brought back (removed {clock.iso(user.removed_at)})")
     for name in _Wanted._fields:
         new, old = getattr(wanted, name), getattr(user, name)
         if new is None or new == old or (name == "name" and str(new).strip() == old):
@@ -429,6 +479,9 @@ def set_license(
         user = get_user(session, tenant, upn)
         if user is None:
             missing.append(upn)
+        elif user.removed_at is not None:
+            raise InvalidInput(f"{upn} was removed on {clock.iso(user.removed_at)}; add them again with "
+                               f"credits user add {upn}")
         else:
             users.append(user)
     if missing:

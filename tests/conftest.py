@@ -62,3 +62,26 @@ def tenant(cli):
     assert cli("payment", "set", "--card-expiry", "2099-12", "--last4", "4242").exit_code == 0
     assert cli("admin", "add", "billing@contoso.com", "--role", "billing-admin").exit_code == 0
     return "contoso"
+
+
+@pytest.fixture
+def office(cli, tenant, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The examples' organisation after a month: 13 users, the default rate table, a top-up, auto-recharge
+    (one recharge, one message in the outbox), October's PSTN export rated, a second tenant with a Chinese
+    name; the clock in early November."""
+    from tests.helpers import pin_now
+
+    root = Path(__file__).resolve().parent.parent
+    pin_now(monkeypatch, "2026-11-05T10:00:00Z")
+    for args in (
+        ("user", "import", str(root / "examples" / "users.csv")),
+        ("rates", "load", str(root / "rates" / "default-usd.yaml")),
+        ("topup", "100"),
+        ("autorecharge", "set", "--threshold", "95", "--amount", "50"),  # a recharge: the outbox has mail
+        ("rate-cdrs", str(root / "examples" / "PSTN.calls.2026-10-01.csv")),
+        ("tenant", "add", "fabrikam", "--name", "法布里卡姆 Fabrikam", "--country", "CN", "--currency", "CNY"),
+    ):
+        result = cli(*(("--tenant", "contoso") if args[0] != "tenant" else ()), *args)
+        assert result.exit_code == 0, (args, result.output)
+    monkeypatch.setenv("CREDITS_TENANT", "contoso")
+    return "contoso"

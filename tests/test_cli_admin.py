@@ -104,7 +104,7 @@ def test_add_list_change_role_remove(cli, bare) -> None:
                                                                       ("b@contoso.com", "global-admin")]
     r = cli("admin", "list")
     assert "a@contoso.com" in r.stdout and "Global (Company) Administrator" in r.stdout
-    assert assert_json(cli("admin", "remove", "A@contoso.com", "--json")) == {"removed": "a@contoso.com"}
+    assert assert_json(cli("admin", "remove", "A@contoso.com", "--yes", "--json")) == {"removed": "a@contoso.com"}
     assert rows("SELECT email FROM admins") == [("b@contoso.com",)]
     before = dump()
     assert_error(cli("admin", "remove", "a@contoso.com"), "not an admin")

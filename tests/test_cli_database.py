@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_database_file_is_private(cli) -> None:
-    assert cli("tenant", "list").exit_code == 0
+    assert cli("tenant", "add", "c", "--name", "C", "--country", "US").exit_code == 0
     mode = stat.S_IMODE(os.stat(db_path()).st_mode)
     assert mode == 0o600
 
@@ -52,7 +52,7 @@ def test_credits_db_environment(cli, tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 
 def test_schema_is_migrated_and_sqlite_settings(cli) -> None:
-    assert cli("tenant", "list").exit_code == 0
+    assert cli("tenant", "add", "c", "--name", "C", "--country", "US").exit_code == 0
     con = sqlite3.connect(db_path())
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     tables = {n for (n,) in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}

@@ -101,3 +101,22 @@ def test_entry_point_builds_only_the_command_it_runs(tmp_path: Path) -> None:
     assert all(name in r.stdout for name in ("rate-cdrs", "license", "report", "balance", "notifications"))
     r = _credits(tmp_path, "balanec")
     assert r.returncode == 2 and "balanec" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("path,command", COMMANDS, ids=[" ".join(p) or "credits" for p, _ in COMMANDS])
+def test_every_command_ends_its_help_with_examples(cli, path: tuple[str, ...], command: Any) -> None:
+    """A command (a group that runs on its own too, like balance) ends its --help with an example or two."""
+    if hasattr(command, "commands") and not getattr(command, "invoke_without_command", False):
+        return  # a group only lists its commands, each with its own examples
+    lines = [line for line in cli(*path, "--help").stdout.splitlines() if line.strip()]
+    examples = lines[lines.index("  Examples:") + 1:] if "  Examples:" in lines else []
+    assert 1 <= len(examples) <= 3, f"credits {' '.join(path)}: {examples or 'no Examples: at the end'}"
+    assert all(line.strip().startswith("credits ") for line in examples), examples
+    assert all(len(line) <= 80 for line in examples), examples
+
+
+@pytest.mark.parametrize("path,command", COMMANDS, ids=[" ".join(p) or "credits" for p, _ in COMMANDS])
+def test_every_command_with_json_takes_output(path: tuple[str, ...], command: Any) -> None:
+    options = {opt for param in command.params for opt in getattr(param, "opts", [])}
+    if "--json" in options:
+        assert {"-o", "--output"} <= options, f"credits {' '.join(path)} has --json but no -o"

@@ -30,6 +30,8 @@ def test_add_list_show(cli) -> None:
 
 
 def test_empty_list(cli) -> None:
+    assert cli("tenant", "add", "contoso", "--name", "Contoso", "--country", "US").exit_code == 0
+    assert cli("tenant", "remove", "contoso", "--yes").exit_code == 0
     r = cli("tenant", "list")
     assert r.exit_code == 0 and "no tenants yet" in r.stdout
     assert assert_json(cli("tenant", "list", "--json")) == []
@@ -60,14 +62,19 @@ def test_duplicate_slug_refused(cli) -> None:
     ],
 )
 def test_bad_tenant_refused(cli, args: list[str], needle: str) -> None:
-    before = dump() if cli("tenant", "list").exit_code == 0 else None
     r = cli("tenant", "add", *args)
     if args[0] == "-bad":  # looks like an option: Typer's own usage error
         assert r.exit_code == 2
     else:
         assert_error(r, needle)
+    # the first tenant add, refused, creates no database
+    assert_error(cli("tenant", "list"), "no database at", "credits tenant add")
+    assert cli("tenant", "add", "first", "--name", "First", "--country", "US").exit_code == 0
+    before = dump()
+    r = cli("tenant", "add", *args)
+    assert r.exit_code == (2 if args[0] == "-bad" else 1)
     assert dump() == before
-    assert rows("SELECT count(*) FROM tenants") == [(0,)]
+    assert rows("SELECT count(*) FROM tenants") == [(1,)]
 
 
 def test_tenant_optional_with_one_required_with_two(cli) -> None:
@@ -92,6 +99,9 @@ def test_unknown_tenant(cli) -> None:
 
 
 def test_no_tenant_yet(cli) -> None:
+    assert_error(cli("balance"), "no database at", "credits tenant add")
+    assert cli("tenant", "add", "contoso", "--name", "Contoso", "--country", "US").exit_code == 0
+    assert cli("tenant", "remove", "contoso", "--yes").exit_code == 0
     assert_error(cli("balance"), "no tenant yet", "credits tenant add")
 
 

@@ -89,7 +89,8 @@ def test_topups_and_balance_checks_interleaved(tmp_path: Path) -> None:
 def test_first_use_of_a_new_database_by_many_processes(tmp_path: Path) -> None:
     """The first commands on an empty database race to create the schema: one does, none fails."""
     db = procs.new_database(tmp_path, "fresh")
-    results = _together(db, tmp_path / "go", [["tenant", "list", "--json"] for _ in range(6)])
-    for r in results:
+    results = _together(db, tmp_path / "go", [["tenant", "add", f"t{i}", "--name", f"T{i}", "--country", "US",
+                                               "--json"] for i in range(6)])
+    for i, r in enumerate(results):
         assert r.returncode == 0, r.stderr
-        assert json.loads(r.stdout) == []
+        assert json.loads(r.stdout)["slug"] == f"t{i}"

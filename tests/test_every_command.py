@@ -25,7 +25,7 @@ def test_every_command_round_trip(cli, tmp_path: Path, monkeypatch) -> None:
 
     ok(cli, "admin", "add", "billing@contoso.com", "--role", "billing-admin")
     ok(cli, "admin", "add", "gone@contoso.com", "--role", "billing-admin")
-    ok(cli, "admin", "remove", "gone@contoso.com")
+    ok(cli, "admin", "remove", "gone@contoso.com", "--yes")
     assert [a["email"] for a in json.loads(ok(cli, "admin", "list", "--json").stdout)] == ["billing@contoso.com"]
 
     ok(cli, "user", "add", "ada@contoso.com", "--country", "US", "--plan", "domestic", "--conferencing")

@@ -52,8 +52,8 @@ def test_speaking_is_for_the_block_only() -> None:
 
 
 AMOUNTS = {
-    # language: (5,000 RUB, 1,234,567.50 KZT, 1,234,567.50 CNY, a 4-place charge in USD, 1,234 JPY)
-    "en": ("5,000.00 RUB", "1,234,567.50 KZT", "1,234,567.50 CNY", "0.0125 USD", "1,234 JPY"),
+    # language: (5000 RUB, 1234567.50 KZT, 1234567.50 CNY, a 4-place charge in USD, 1234 JPY)
+    "en": ("5000.00 RUB", "1234567.50 KZT", "1234567.50 CNY", "0.0125 USD", "1234 JPY"),  # as typed: no grouping
     "ru": ("5\xa0000,00\xa0₽", "1\xa0234\xa0567,50\xa0KZT", "1\xa0234\xa0567,50\xa0CN¥", "0,0125\xa0$",
            "1\xa0234\xa0¥"),
     "kk": ("5\xa0000,00\xa0₽", "1\xa0234\xa0567,50\xa0₸", "1\xa0234\xa0567,50\xa0CN¥", "0,0125\xa0$",

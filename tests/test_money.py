@@ -120,11 +120,22 @@ def test_to_units_refuses_float_and_finer_than_scale() -> None:
         money.to_units(Decimal(2**63))
 
 
+@given(value=st.decimals(min_value=Decimal("0.001"), max_value=Decimal("99999999"), places=3),
+       currency=st.sampled_from(["USD", "JPY", "KWD", "RUB"]))
+def test_an_amount_printed_is_an_amount_accepted(value: Decimal, currency: str) -> None:
+    """What a message says (a minimum purchase, a recommended trigger) can be typed into the next command."""
+    amount = money.round_money(value, currencies.digits(currency))
+    if amount <= 0:
+        return
+    number, code = currencies.display(amount, currency).split(" ")
+    assert code == currency and money.parse_amount(number, currency) == amount
+
+
 def test_fmt() -> None:
     assert money.fmt(Decimal("12.34")) == "12.3400"
     assert money.fmt(Decimal("12.34"), "USD") == "12.3400 USD"
-    assert currencies.display(Decimal("1234.5"), "USD") == "1,234.50 USD"
-    assert currencies.display(Decimal("7000"), "JPY") == "7,000 JPY"
+    assert currencies.display(Decimal("1234.5"), "USD") == "1234.50 USD"
+    assert currencies.display(Decimal("7000"), "JPY") == "7000 JPY"
     assert currencies.display(Decimal("0.0123"), "USD") == "0.0123 USD"
     assert currencies.display(Decimal("1.5"), "KWD") == "1.500 KWD"
 

@@ -331,7 +331,7 @@ def test_the_runway_line_in_russian() -> None:
     }
     english = runway.describe_runway(doc, "RUB")
     assert english == (
-        "runway: at 1,234.50 RUB a day (average of the 30 day(s) from 2026-11-02 to 2026-12-01, the latest imported "
+        "runway: at 1234.50 RUB a day (average of the 30 day(s) from 2026-11-02 to 2026-12-01, the latest imported "
         "calls), 333.7 days to the recharge threshold (2027-10-29), 1359.9 days to zero (2030-08-20) without "
         "recharges")
     with i18n.speaking("ru"):

@@ -19,8 +19,8 @@ from typer.core import TyperGroup
 from typer.main import get_command_name
 
 from credits_cli import __version__
-from credits_cli.cli import directory, funding, notifications, rates, rating, reconcile, report
-from credits_cli.cli.common import CreditsGroup, speak, start
+from credits_cli.cli import funding, notifications, overview, rates, rating, reconcile, report, tenants, users
+from credits_cli.cli.common import CreditsGroup, hoist_global_options, speak, start
 from credits_cli.i18n import _, choose, current
 
 if TYPE_CHECKING:
@@ -81,7 +81,9 @@ def main_options(
     ctx.obj = start(db, tenant, lang)
 
 
-directory.register(app)
+tenants.register(app)
+users.register(app)
+overview.register(app)
 funding.register(app)
 notifications.register(app)
 rates.register(app)
@@ -104,14 +106,24 @@ _VALUED = frozenset({"--db", "--tenant", "--lang"})
 
 
 def lang_named(args: Sequence[str]) -> str | None:
-    """The value of ``--lang`` on a command line, if it has one."""
-    for i, word in enumerate(args):
+    """The value of the global ``--lang`` on a command line, if it has one: before the command word,
+    or after it where the command has no ``--lang`` of its own (``tenant add --lang`` is the tenant's)."""
+    words = hoist_global_options(list(args))
+    i = 0
+    while i < len(words):
+        word = words[i]
         if word == "--":
             break
-        if word == "--lang" and i + 1 < len(args):
-            return args[i + 1]
+        if word == "--lang" and i + 1 < len(words):
+            return words[i + 1]
         if word.startswith("--lang="):
             return word.partition("=")[2]
+        if word in _VALUED:
+            i += 2
+            continue
+        if not word.startswith("-"):
+            break  # the command word: what follows is the command's
+        i += 1
     return None
 
 

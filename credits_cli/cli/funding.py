@@ -6,7 +6,27 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from credits_cli.cli.common import At, Json, at_moment, listing, print_json, print_json_stream, say, state, table, warn
+from credits_cli.cli.common import (
+    At,
+    Col,
+    DocOutputOpt,
+    Json,
+    Limit,
+    Newest,
+    OutputOpt,
+    at_moment,
+    examples,
+    listing,
+    output_mode,
+    print_csv,
+    print_json,
+    print_json_stream,
+    say,
+    short_time,
+    state,
+    table,
+    warn,
+)
 from credits_cli.i18n import N_
 
 if TYPE_CHECKING:
@@ -14,6 +34,7 @@ if TYPE_CHECKING:
 
     from sqlmodel import Session
 
+    from credits_cli.cli.common import State
     from credits_cli.models import AutoRecharge, Tenant
 
 
@@ -23,21 +44,24 @@ autorecharge_app = typer.Typer(
 )
 
 
-balance_app = typer.Typer(help="Balance, funding lots and their expiry, auto-recharge settings, runway.")
+balance_app = typer.Typer(help="Balance, funding lots and their expiry, auto-recharge settings, runway.",
+                          epilog=examples("credits balance", "credits balance --all-tenants --json"))
 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(payment_app, name="payment")
-    app.command("topup")(topup)
+    app.command("topup", epilog=examples("credits topup 100", "credits topup 500 --at 2026-10-01 --note 'PO 4711'"))(
+        topup)
     # a negative amount (-4500) reads as the argument it is, not as an unknown option
-    app.command("adjust", context_settings={"ignore_unknown_options": True})(adjust)
+    app.command("adjust", context_settings={"ignore_unknown_options": True}, epilog=examples(
+        "credits adjust -4500 --reason 'typo: 500, not 5000' --lot 3",
+        "credits adjust 12.50 --reason 'credit note 2026-117'",
+    ))(adjust)
     app.add_typer(autorecharge_app, name="autorecharge")
     app.add_typer(balance_app, name="balance")
-    app.command("ledger")(ledger_cmd)
-    app.command("verify")(verify)
-
-
-
+    app.command("ledger", epilog=examples("credits ledger --from 2026-10-01 --to 2026-10-31",
+                                          "credits ledger --newest --limit 20 -o csv"))(ledger_cmd)
+    app.command("verify", epilog=examples("credits verify", "credits verify --json"))(verify)
 
 
 def payment_doc(method: Any) -> dict[str, Any]:
@@ -60,17 +84,21 @@ def settings_doc(s: AutoRecharge | None) -> dict[str, Any]:
 # --- payment --------------------------------------------------------------------------
 
 
-@payment_app.command("set")
+@payment_app.command("set", epilog=examples("credits payment set --card-expiry 2028-04 --last4 4242",
+                                           "credits payment set --invoice"))
 def payment_set(
     ctx: typer.Context,
     card_expiry: Annotated[str | None, typer.Option("--card-expiry", help="Card expiry month, YYYY-MM.")] = None,
     last4: Annotated[str | None, typer.Option("--last4", help="Last four digits of the card.")] = None,
     invoice: Annotated[bool, typer.Option("--invoice", help="Pay by invoice instead of a card.")] = False,
+    output: DocOutputOpt = None,
     json_out: Json = False,
 ) -> None:
     """Record the payment method (a card with its expiry month, or invoice)."""
     from credits_cli import payments
     from credits_cli.errors import InvalidInput
+
+    json_out = output_mode(output, json_out) == "json"
 
     if invoice == (card_expiry is not None):
         raise InvalidInput("give either --card-expiry YYYY-MM or --invoice")
@@ -101,10 +129,12 @@ def payment_set(
         )
 
 
-@payment_app.command("show")
-def payment_show(ctx: typer.Context, json_out: Json = False) -> None:
+@payment_app.command("show", epilog=examples("credits payment show", "credits payment show --json"))
+def payment_show(ctx: typer.Context, output: DocOutputOpt = None, json_out: Json = False) -> None:
     """Show the payment method and whether a purchase would go through now."""
     from credits_cli import clock, payments
+
+    json_out = output_mode(output, json_out) == "json"
 
     st = state(ctx)
     with st.db.read() as s:
@@ -127,6 +157,7 @@ def topup(
     amount: Annotated[str, typer.Argument(help="Amount in the tenant's currency, e.g. 100 or 100.50.")],
     note: Annotated[str, typer.Option("--note", help="A note kept with the purchase.")] = "",
     at: At = None,
+    output: DocOutputOpt = None,
     json_out: Json = False,
 ) -> None:
     """Buy credits once (a lot that expires 12 months after it was bought).
@@ -134,6 +165,8 @@ def topup(
     --at records a purchase made earlier (the day it was really bought: its lot expires a year after).
     """
     from credits_cli import currencies, ledger, money
+
+    json_out = output_mode(output, json_out) == "json"
 
     st = state(ctx)
     when = at_moment(at)
@@ -162,14 +195,17 @@ def adjust(
     lot: Annotated[int | None, typer.Option("--lot", help="Take a debit from this lot first (a mistyped top-up).")]
     = None,
     at: At = None,
+    output: DocOutputOpt = None,
     json_out: Json = False,
 ) -> None:
     """Correct the balance with an entry of its own: nothing is deleted, the books keep why.
 
-    A mistyped top-up of 5000 for 500 is reversed with: credits adjust -4500 --reason "typo: 500" --lot 3
+    A mistyped top-up of 5000 for 500 is reversed with: credits adjust -4500 --reason "typo: 500" --lot 3.
+    The correction also goes to the trail (credits changes).
     """
-    from credits_cli import currencies, ledger, money
+    from credits_cli import currencies, ledger, money, trail
 
+    json_out = output_mode(output, json_out) == "json"
     st = state(ctx)
     when = at_moment(at)
 
@@ -178,6 +214,8 @@ def adjust(
         value = money.parse_amount(amount, t.currency, what=N_("adjustment"), signed=True)
         why = reason + (f" (by {st.settings.operator})" if st.settings.operator else "")
         lot_id, after = ledger.adjust(s, t, value, why, at=when, lot_id=lot)
+        trail.record(s, t, "adjust", f"lot {lot}" if lot is not None else "balance",
+                     [("balance", money.fmt(after - value), money.fmt(after))], actor=st.settings.operator)
         return {"amount": value, "lot": lot_id, "balance": after, "currency": t.currency, "reason": why}
 
     doc = st.db.write(work)
@@ -192,38 +230,51 @@ def adjust(
 # --- autorecharge ---------------------------------------------------------------------
 
 
-@autorecharge_app.command("set")
+@autorecharge_app.command("set", epilog=examples("credits autorecharge set --threshold 25 --amount 50",
+                                                  "credits recommend   # suggests both from the spend"))
 def autorecharge_set(
     ctx: typer.Context,
     threshold: Annotated[str, typer.Option("--threshold", help="Recharge when the balance falls below this.")],
     amount: Annotated[str, typer.Option("--amount", help="How much each recharge buys.")],
+    output: DocOutputOpt = None,
     json_out: Json = False,
 ) -> None:
-    """Turn auto-recharge on: below THRESHOLD, buy AMOUNT."""
-    from credits_cli import currencies, ledger, money
+    """Turn auto-recharge on: below THRESHOLD, buy AMOUNT.
 
+    Settings that look wrong (a threshold of 0 or above the amount, below a day's spend) are warned about.
+    """
+    from credits_cli import clock, currencies, ledger, money, recommend, spend
+    from credits_cli.queries import SessionRows
+
+    json_out = output_mode(output, json_out) == "json"
     st = state(ctx)
 
-    def work(s: Session) -> tuple[dict[str, Any], Tenant]:
+    def work(s: Session) -> tuple[dict[str, Any], Tenant, list[str]]:
         t = st.tenant(s)
-        th = money.parse_amount(threshold, t.currency, what=N_("threshold"))
+        th = money.parse_amount(threshold, t.currency, what=N_("threshold"), zero=True)
         am = money.parse_amount(amount, t.currency, what=N_("recharge amount"))
-        return settings_doc(ledger.set_auto_recharge(s, t, th, am)), t
+        doc = settings_doc(ledger.set_auto_recharge(s, t, th, am))
+        per_day = spend.runway(SessionRows(s), t.id or 0, ledger.balance(s, t), th, clock.now()).daily_spend
+        return doc, t, recommend.check_settings(th, am, per_day, t.currency)
 
-    doc, t = st.db.write(work)
+    doc, t, warnings = st.db.write(work)
     if json_out:
-        print_json(doc)
+        print_json(doc | {"warnings": warnings})
     else:
         say(
             f"auto-recharge on: below {currencies.display(doc['threshold'], t.currency)}, "
             f"recharge {currencies.display(doc['amount'], t.currency)}"
         )
+    for warning in warnings:
+        warn(warning)
 
 
-@autorecharge_app.command("show")
-def autorecharge_show(ctx: typer.Context, json_out: Json = False) -> None:
+@autorecharge_app.command("show", epilog=examples("credits autorecharge show", "credits autorecharge show --json"))
+def autorecharge_show(ctx: typer.Context, output: DocOutputOpt = None, json_out: Json = False) -> None:
     """Show the auto-recharge settings."""
     from credits_cli import currencies, ledger
+
+    json_out = output_mode(output, json_out) == "json"
 
     st = state(ctx)
     with st.db.read() as s:
@@ -241,10 +292,12 @@ def autorecharge_show(ctx: typer.Context, json_out: Json = False) -> None:
         )
 
 
-@autorecharge_app.command("off")
-def autorecharge_off(ctx: typer.Context, json_out: Json = False) -> None:
+@autorecharge_app.command("off", epilog=examples("credits autorecharge off"))
+def autorecharge_off(ctx: typer.Context, output: DocOutputOpt = None, json_out: Json = False) -> None:
     """Turn auto-recharge off."""
     from credits_cli import ledger
+
+    json_out = output_mode(output, json_out) == "json"
 
     st = state(ctx)
     doc = st.db.write(lambda s: settings_doc(ledger.disable_auto_recharge(s, st.tenant(s))))
@@ -257,36 +310,76 @@ def autorecharge_off(ctx: typer.Context, json_out: Json = False) -> None:
 # --- balance, ledger, verify ----------------------------------------------------------
 
 
+AllTenants = Annotated[bool, typer.Option("--all-tenants", help="Every tenant of the database, one after another.")]
+
+
 @balance_app.callback(invoke_without_command=True)
-def balance(ctx: typer.Context, json_out: Json = False) -> None:
+def balance(
+    ctx: typer.Context, all_tenants: AllTenants = False, output: DocOutputOpt = None, json_out: Json = False
+) -> None:
     """Balance, funding lots and their expiry, auto-recharge settings, runway.
 
-    `credits balance assert AMOUNT` compares it with the balance the admin center shows.
+    `credits balance assert AMOUNT` compares it with the balance the admin center shows. With
+    --all-tenants, every tenant's (--json: {"tenants": [...]}, one document each).
     """
     if ctx.invoked_subcommand is not None:
         return
     from credits_cli import balance as document
-    from credits_cli import clock, currencies, runway
+    from credits_cli import clock
 
+    json_out = output_mode(output, json_out) == "json"
     st = state(ctx)
-
-    def work(s: Session) -> dict[str, Any]:
-        from credits_cli import ledger
-        from credits_cli.queries import SessionRows
-
-        t = st.tenant(s, lock=True)
-        ledger.housekeep(s, t)  # write off lots that expired since the last command
-        return document.document(SessionRows(s), document.TenantRow(t.id or 0, t.slug, t.currency), clock.now())
-
+    if all_tenants:
+        docs = [_balance_document(st, slug) for slug in _slugs(st)]
+        if json_out:
+            print_json({"tenants": docs})
+            return
+        for n, doc in enumerate(docs):
+            if n:
+                say("")
+            _show_balance(doc)
+        return
     # Most of the time the answer needs no write: read it with stdlib sqlite3 and start instantly.
-    doc = None
+    found = None
     if st.settings.fast_balance:
-        doc = document.fast_document(st.db_value, st.tenant_slug, clock.now())
-    if doc is None:
-        doc = st.db.write(work)
+        found = document.fast_document(st.db_value, st.tenant_slug, clock.now())
+    doc = found if found is not None else _balance_document(st, st.tenant_slug)
     if json_out:
         print_json(doc)
         return
+    _show_balance(doc)
+
+
+def _slugs(st: State) -> list[str]:
+    from credits_cli import tenants
+
+    with st.db.read() as s:
+        found = [t.slug for t in tenants.list_tenants(s)]
+    if not found:
+        from credits_cli.errors import NotFound
+
+        raise NotFound("no tenant yet; create one with: credits tenant add SLUG --name ... ")
+    return found
+
+
+def _balance_document(st: State, slug: str | None) -> dict[str, Any]:
+    """The balance document of the full path: expired lots are written off first."""
+    from credits_cli import balance as document
+    from credits_cli import clock, ledger, tenants
+    from credits_cli.queries import SessionRows
+
+    def work(s: Session) -> dict[str, Any]:
+        t = tenants.resolve(s, slug)
+        st.db.lock_tenant(s, t.id or 0)
+        ledger.housekeep(s, t)  # write off lots that expired since the last command
+        return document.document(SessionRows(s), document.TenantRow(t.id or 0, t.slug, t.currency), clock.now())
+
+    return st.db.write(work)
+
+
+def _show_balance(doc: dict[str, Any]) -> None:
+    from credits_cli import clock, currencies, runway
+
     cur = doc["currency"]
     say(f"balance: {currencies.display(doc['balance'], cur)}  ({doc['tenant']}, as of {clock.iso(doc['as_of'])})")
     ar = doc["autorecharge"]
@@ -303,7 +396,8 @@ def balance(ctx: typer.Context, json_out: Json = False) -> None:
     if doc["lots"]:
         table(
             "funding lots (used oldest first)",
-            ["lot", "kind", "amount", "remaining", "purchased", "expires"],
+            [Col("lot"), Col("kind", keep=2), Col("amount", right=True, keep=1), Col("remaining", right=True),
+             Col("purchased", keep=3), Col("expires")],
             [
                 [
                     x["id"],
@@ -315,11 +409,11 @@ def balance(ctx: typer.Context, json_out: Json = False) -> None:
                 ]
                 for x in doc["lots"]
             ],
-            justify_right={"amount", "remaining"},
         )
 
 
-@balance_app.command("assert")
+@balance_app.command("assert", epilog=examples("credits balance assert 280.91",
+                                               "credits balance assert 280.91 --at 2026-10-31 --adjust"))
 def balance_assert(
     ctx: typer.Context,
     amount: Annotated[str, typer.Argument(help="The balance the Microsoft 365 admin center shows, e.g. 280.91.")],
@@ -327,23 +421,29 @@ def balance_assert(
     do_adjust: Annotated[
         bool, typer.Option("--adjust", help="Book the difference as an adjustment entry that closes it.")
     ] = False,
+    output: DocOutputOpt = None,
     json_out: Json = False,
 ) -> None:
     """Compare the balance the admin center shows (at --at, default now) with the books.
 
     The books' balance at that moment is what had happened by then (purchases made, calls made, lots
     expired), whenever it was booked. With --adjust the difference becomes an adjustment entry (a note,
-    who, when), which verify and the reports show.
+    who, when), which verify and the reports show, and a line of the trail (credits changes).
     """
-    from credits_cli import clock, currencies, ledger, money
+    from credits_cli import clock, currencies, ledger, money, trail
 
+    json_out = output_mode(output, json_out) == "json"
     st = state(ctx)
     when = at_moment(at)
 
     def work(s: Session) -> tuple[Any, str]:
         t = st.tenant(s, lock=True)
         shown = money.parse_amount(amount, t.currency, what=N_("balance"), zero=True)
-        return ledger.assert_balance(s, t, shown, at=when, adjust_to=do_adjust, who=st.settings.operator), t.currency
+        result = ledger.assert_balance(s, t, shown, at=when, adjust_to=do_adjust, who=st.settings.operator)
+        if result.adjusted:
+            trail.record(s, t, "balance assert --adjust", "balance",
+                         [("balance", money.fmt(result.books), money.fmt(result.shown))], actor=st.settings.operator)
+        return result, t.currency
 
     result, cur = st.db.write(work)
     doc = {"at": result.at, "shown": result.shown, "books": result.books, "difference": result.difference,
@@ -361,6 +461,10 @@ def balance_assert(
         warn(f"the books differ by {m(result.difference, cur)}; add --adjust to book the difference")
 
 
+#: The columns of ``ledger -o csv``: the keys of an entry's JSON document.
+ENTRY_KEYS = ["id", "occurred_at", "posted_at", "kind", "amount", "balance", "lot", "call", "note"]
+
+
 def ledger_cmd(
     ctx: typer.Context,
     start: Annotated[
@@ -368,18 +472,22 @@ def ledger_cmd(
     ] = None,
     end: Annotated[str | None, typer.Option("--to", help="Last day entries were posted, YYYY-MM-DD (inclusive).")]
     = None,
+    limit: Limit = None,
+    newest: Newest = False,
+    output: OutputOpt = None,
     json_out: Json = False,
 ) -> None:
     """Every movement of the balance, in the order it was posted, with the running balance.
 
     Each entry has two times: when it was posted (booked by credits) and when what it records
     happened (the call's start, the day a purchase was made). The running balance follows posting
-    order, as the books do; --from/--to select by posting day.
+    order, as the books do; --from/--to select by posting day; --newest lists the latest first.
     """
     from datetime import timedelta
 
     from credits_cli import clock, ledger, money
 
+    mode = output_mode(output, json_out)
     st = state(ctx)
     lo = clock.day_start(clock.parse_day(start, what="--from")) if start else None
     hi = clock.day_start(clock.parse_day(end, what="--to")) + timedelta(days=1) if end else None
@@ -390,39 +498,52 @@ def ledger_cmd(
     with st.db.read() as s:  # open while the entries stream out
         t = st.tenant(s)
         opening = ledger.balance_posted_before(s, t, lo) if lo else money.ZERO
+        total = ledger.count_entries(s, t, lo, hi)
         closing = [opening]
+        if newest:  # walked back from the balance after the period's last entry
+            closing[0] = ledger.balance_posted_before(s, t, hi) if hi else ledger.balance(s, t)
 
         def docs() -> Iterator[dict[str, Any]]:
-            running = opening
-            for e in ledger.iter_entries(s, t, lo, hi):
-                running += e.amount
-                closing[0] = running
+            running = closing[0]
+            for e in ledger.iter_entries(s, t, lo, hi, limit=limit or None, newest=newest):
+                if newest:
+                    after, running = running, running - e.amount
+                else:
+                    running += e.amount
+                    after = closing[0] = running
                 # occurred_at: the service time (the name scripts have read since the first version)
                 yield {"id": e.id, "occurred_at": e.service_at, "posted_at": e.posted_at, "kind": e.kind,
-                       "amount": e.amount, "balance": running, "lot": e.lot_id, "call": e.call_id, "note": e.note}
+                       "amount": e.amount, "balance": after, "lot": e.lot_id, "call": e.call_id, "note": e.note}
 
-        if json_out:
-            print_json_stream({"currency": t.currency, "opening_balance": opening}, "entries", docs(),
-                              lambda: {"closing_balance": closing[0]})
+        if mode == "json":
+            print_json_stream({"currency": t.currency, "opening_balance": opening, "total": total}, "entries",
+                              docs(), lambda: {"closing_balance": closing[0]})
+            return
+        if mode == "csv":
+            print_csv(ENTRY_KEYS, docs())
             return
         shown = listing(
-            f"ledger of {t.slug} ({t.currency})",
-            ["#", "posted", "for", "kind", "amount", "balance", "lot", "note"],
+            f"ledger of {t.slug} ({t.currency})" + (", the newest first" if newest else ""),
+            [Col("#", keep=6), Col("posted"), Col("for", keep=3), Col("kind"), Col("amount", right=True),
+             Col("balance", right=True, keep=1), Col("lot", keep=5), Col("note", keep=2, shrink=10)],
             (
-                [d["id"], clock.iso(d["posted_at"]), clock.iso(d["occurred_at"]), d["kind"], money.fmt(d["amount"]),
+                [d["id"], short_time(d["posted_at"]), short_time(d["occurred_at"]), d["kind"], money.fmt(d["amount"]),
                  money.fmt(d["balance"]), d["lot"], d["note"]]
                 for d in docs()
             ),
-            justify_right={"amount", "balance"},
+            noun="ledger entries",
+            total=total,
+            hint="--limit N shows more, 0 all" + ("" if newest else "; --newest the latest"),
         )
     if not shown:
         say("no ledger entries in that period")
 
 
-def verify(ctx: typer.Context, json_out: Json = False) -> None:
+def verify(ctx: typer.Context, output: DocOutputOpt = None, json_out: Json = False) -> None:
     """Re-add the ledger and check its invariants; exit 1 at the first broken one."""
     from credits_cli import clock, currencies, ledger
 
+    json_out = output_mode(output, json_out) == "json"
     st = state(ctx)
     with st.db.read() as s:
         t = st.tenant(s)

@@ -7,37 +7,63 @@ from typing import Annotated, Any
 
 import typer
 
-from credits_cli.cli.common import Json, fail, print_json, say, state, table, warn
+from credits_cli.cli.common import (
+    Col,
+    DocOutputOpt,
+    Json,
+    Limit,
+    Newest,
+    OutputOpt,
+    emit,
+    examples,
+    fail,
+    limited,
+    output_mode,
+    print_json,
+    say,
+    short_time,
+    state,
+    warn,
+)
+from credits_cli.kinds import Delivery
 
 #: ``--timeout``'s default, in seconds (the same as notify.DEFAULT_TIMEOUT; notify loads with the command).
 DEFAULT_TIMEOUT = 60.0
 
-notifications_app = typer.Typer(help="The outbox of e-mails to admins, and delivery over SMTP.")
+notifications_app = typer.Typer(help="The outbox of e-mails to admins, and delivery over SMTP.",
+                                epilog=examples("credits notifications --status queued",
+                                                "credits notifications --newest --limit 10 -o csv"))
 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(notifications_app, name="notifications")
 
 
+NOTE_KEYS = ["id", "event", "recipient", "subject", "status", "created_at", "sent_at", "attempts", "last_error"]
+
+
 @notifications_app.callback(invoke_without_command=True)
 def outbox(
     ctx: typer.Context,
-    status: Annotated[str | None, typer.Option("--status", help="queued | sending | sent | no_recipient.")] = None,
+    status: Annotated[
+        Delivery | None,
+        typer.Option("--status", case_sensitive=False, show_default=False, help="Only messages in this state."),
+    ] = None,
+    limit: Limit = None,
+    newest: Newest = False,
+    output: OutputOpt = None,
     json_out: Json = False,
 ) -> None:
     """List the outbox (subcommand `send` delivers it)."""
     if ctx.invoked_subcommand is not None:
         return
-    from credits_cli import clock, notify
-    from credits_cli.kinds import Delivery
+    from credits_cli import notify
 
-    if status is not None and status not in tuple(Delivery):
-        *head, last = Delivery
-        fail(f"--status {status!r} must be {', '.join(head)} or {last}")
+    mode = output_mode(output, json_out)
     st = state(ctx)
     with st.db.read() as s:
         t = st.tenant(s)
-        notes = notify.list_outbox(s, t, status)
+        notes = notify.list_outbox(s, t, status.value if status else None)
     docs: list[dict[str, Any]] = [
         {
             "id": n.id,
@@ -52,29 +78,21 @@ def outbox(
         }
         for n in notes
     ]
-    if json_out:
-        print_json(docs)
-    elif not docs:
-        say("the outbox is empty")
-    else:
-        table(
-            "outbox",
-            ["#", "created", "event", "to", "status", "error"],
-            [
-                [
-                    d["id"],
-                    clock.iso(d["created_at"]),
-                    d["event"],
-                    d["recipient"] or "(no admin)",
-                    d["status"],
-                    d["last_error"] or "",
-                ]
-                for d in docs
-            ],
-        )
+    docs, total = limited(docs, limit, newest, "id")
+    emit(
+        mode, docs, title="outbox", noun="messages", total=total, keys=NOTE_KEYS,
+        empty="the outbox is empty",
+        columns=[Col("#", keep=4), Col("created"), Col("event", shrink=12), Col("to", keep=2, shrink=12),
+                 Col("status"), Col("error", keep=1, shrink=12)],
+        row=lambda d: [d["id"], short_time(d["created_at"]), d["event"], d["recipient"] or "(no admin)",
+                       d["status"], d["last_error"] or ""],
+    )
 
 
-@notifications_app.command("send")
+@notifications_app.command("send", epilog=examples(
+    "credits notifications send --smtp mx.contoso.com:587 --sender me@contoso.com",
+    "credits notifications send --all-tenants   # CREDITS_SMTP and _SENDER set",
+))
 def send(
     ctx: typer.Context,
     smtp: Annotated[
@@ -119,6 +137,10 @@ def send(
             "the copy has the same Message-ID).",
         ),
     ] = False,
+    all_tenants: Annotated[
+        bool, typer.Option("--all-tenants", help="Deliver every tenant's outbox, one after another.")
+    ] = False,
+    output: DocOutputOpt = None,
     json_out: Json = False,
 ) -> None:
     """Deliver queued messages; each is marked sent only once the server accepted it.
@@ -132,8 +154,11 @@ def send(
     The password is sent only over TLS (STARTTLS, or smtps://), unless --insecure-login,
     and is never printed or stored.
     """
-    from credits_cli import notify
+    import time
 
+    from credits_cli import notify, tenants
+
+    json_out = output_mode(output, json_out) == "json"
     if not smtp:
         fail("no SMTP server: give --smtp HOST:PORT or set CREDITS_SMTP")
     if not sender:
@@ -141,41 +166,66 @@ def send(
     server = notify.parse_smtp(smtp)
     st = state(ctx)
     with st.db.read() as s:
-        t = st.tenant(s)
+        chosen = tenants.list_tenants(s) if all_tenants else [st.tenant(s)]
     password = st.settings.smtp_password
     credentials = notify.Credentials(st.settings.smtp_user or sender, password) if password else None
-    requeued = notify.requeue_unconfirmed(st.db, t) if resend_unconfirmed else 0
-    report = notify.deliver(
-        st.db,
-        t,
-        server,
-        sender,
-        credentials=credentials,
-        cafile=cafile or st.settings.smtp_cafile,
-        insecure_login=insecure_login,
-        timeout=timeout,
-    )
-    for warning in report.warnings:
-        warn(warning)
-    errors = [notify.scrub(e, credentials) for e in report.errors]
-    unconfirmed = report.in_doubt_before
-    doc = {
-        "sent": report.sent,
-        "failed": report.failed,
+    started = time.monotonic()
+    per_tenant: list[dict[str, Any]] = []
+    late: list[str] = []
+    for t in chosen:
+        # one deadline for the whole send, every tenant (the first has all of it, as it was said)
+        left = timeout - (time.monotonic() - started) if per_tenant or late else timeout
+        if left <= 0:
+            late.append(t.slug)
+            continue
+        requeued = notify.requeue_unconfirmed(st.db, t) if resend_unconfirmed else 0
+        report = notify.deliver(
+            st.db,
+            t,
+            server,
+            sender,
+            credentials=credentials,
+            cafile=cafile or st.settings.smtp_cafile,
+            insecure_login=insecure_login,
+            timeout=left,
+        )
+        for warning in report.warnings:
+            warn(f"{t.slug}: {warning}" if all_tenants else warning)
+        per_tenant.append({
+            "tenant": t.slug,
+            "sent": report.sent,
+            "failed": report.failed,
+            "unconfirmed": report.in_doubt_before,
+            "requeued": requeued,
+            "errors": [notify.scrub(e, credentials) for e in report.errors],
+        })
+    sent, failed, unconfirmed = (sum(int(d[k]) for d in per_tenant) for k in ("sent", "failed", "unconfirmed"))
+    errors: list[str] = [e for d in per_tenant for e in d["errors"]]
+    doc: dict[str, Any] = {
+        "sent": sent,
+        "failed": failed,
         "unconfirmed": unconfirmed,
-        "requeued": requeued,
+        "requeued": sum(d["requeued"] for d in per_tenant),
         "errors": errors,
     }
+    if all_tenants:
+        doc |= {"tenants": per_tenant, "not_reached": late}
     if json_out:
         print_json(doc)
     else:
-        say(f"sent {report.sent}, failed {report.failed}" + (f", unconfirmed {unconfirmed}" if unconfirmed else ""))
+        if all_tenants:
+            for d in per_tenant:
+                say(f"{d['tenant']}: sent {d['sent']}, failed {d['failed']}"
+                    + (f", unconfirmed {d['unconfirmed']}" if d["unconfirmed"] else ""))
+        say(f"sent {sent}, failed {failed}" + (f", unconfirmed {unconfirmed}" if unconfirmed else ""))
     if unconfirmed:
         warn(
             f"{unconfirmed} message(s) were interrupted while being handed to the server and may or may not have "
             "arrived (status 'sending'); they are not sent again unless you run "
             "credits notifications send --resend-unconfirmed"
         )
-    if report.failed:
+    if failed:
         first = errors[0] if errors else "delivery failed"
-        fail(f"{report.failed} message(s) not delivered, kept in the outbox: {first}")
+        fail(f"{failed} message(s) not delivered, kept in the outbox: {first}")
+    if late:
+        fail(f"--timeout ran out before {', '.join(late)}: their messages stay queued")

@@ -2,16 +2,34 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from credits_cli.cli.common import Json, console, err_console, listing, print_json, print_json_stream, say, state, warn
-from credits_cli.kinds import Reason
+from credits_cli.cli import progress
+from credits_cli.cli.common import (
+    Col,
+    DocOutputOpt,
+    Json,
+    Newest,
+    OutputOpt,
+    examples,
+    listing,
+    output_mode,
+    print_csv,
+    print_json,
+    print_json_stream,
+    say,
+    short_time,
+    state,
+    table,
+    warn,
+)
+from credits_cli.kinds import Reason, Status
 
 if TYPE_CHECKING:
     from credits_cli.rating import Summary
@@ -19,8 +37,28 @@ if TYPE_CHECKING:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("rate-cdrs")(rate_cdrs)
-    app.command("calls")(calls)
+    app.command("rate-cdrs", epilog=examples("credits rate-cdrs Calls.Export.*.zip --rejects rejects.csv",
+                                             "credits rate-cdrs getPstnCalls.json --dry-run"))(rate_cdrs)
+    app.command("calls", epilog=examples("credits calls --status denied --newest",
+                                         "credits calls --user ada@contoso.com --from 2026-10-01 -o csv"))(calls)
+
+
+class Format(StrEnum):
+    """``--format``: the readers of :mod:`credits_cli.readers` (a test holds the two lists together)."""
+
+    AUTO = "auto"
+    TEAMS_CSV = "teams-csv"
+    GRAPH_CSV = "graph-csv"
+    DIRECT_ROUTING_CSV = "direct-routing-csv"
+    GRAPH_JSON = "graph-json"
+    CSV = "csv"
+
+
+class Charges(StrEnum):
+    """``--charges``: whose price is debited."""
+
+    TABLE = "table"
+    EXPORT = "export"
 
 
 def rate_cdrs(
@@ -33,15 +71,17 @@ def rate_cdrs(
         ),
     ],
     fmt: Annotated[
-        str,
-        typer.Option("--format",
-                     help="auto (by content), teams-csv, direct-routing-csv, graph-json, graph-csv or csv."),
-    ] = "auto",
+        Format,
+        typer.Option("--format", case_sensitive=False,
+                     help="auto (by content), or the format: the Teams PSTN export, Graph rows as CSV, the "
+                     "Direct Routing export, Graph JSON, the project's CSV."),
+    ] = Format.AUTO,
     charges: Annotated[
-        str,
-        typer.Option("--charges", help="table: price with the active rate table; export: debit the charge "
-                     "Microsoft reported in the export."),
-    ] = "table",
+        Charges,
+        typer.Option("--charges", case_sensitive=False,
+                     help="table: price with the active rate table; export: debit the charge Microsoft reported "
+                     "in the export."),
+    ] = Charges.TABLE,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Price the calls without writing anything.")] = False,
     rejects: Annotated[
         Path | None, typer.Option("--rejects", help="Write rejected rows here (CSV: file,line,reason).")
@@ -49,22 +89,20 @@ def rate_cdrs(
     allow_old: Annotated[
         bool, typer.Option("--allow-old", help="Rate calls that started more than 13 months ago (a replay).")
     ] = False,
+    output: DocOutputOpt = None,
     json_out: Json = False,
 ) -> None:
     """Rate call records and debit the balance.
 
     Exit 3 when some rows were rejected; exit 4 when recharges failed or calls were denied for lack of
-    balance (4 wins when both happen: a balance that ran dry stops toll-free numbers).
+    balance (4 wins when both happen: a balance that ran dry stops toll-free numbers). On a terminal a
+    progress line on stderr says the rows read and rated of the total, the rate and the time left.
     """
     from credits_cli import outputs, rating
     from credits_cli.errors import InvalidInput
-    from credits_cli.readers import FORMATS, open_records
+    from credits_cli.readers import open_records
 
-    if fmt not in FORMATS:
-        raise InvalidInput(f"--format {fmt!r} must be one of {', '.join(FORMATS)}")
-    charges = charges.strip().lower()
-    if charges not in ("table", "export"):
-        raise InvalidInput(f"--charges {charges!r} must be table or export")
+    mode = output_mode(output, json_out)
     st = state(ctx)
     batch_size = st.settings.rate_batch()
     if rejects is not None:  # before anything is read or written: never over the database or an input
@@ -74,23 +112,24 @@ def rate_cdrs(
         from credits_cli import rates
 
         tenant = st.tenant(s)
-        if charges == "table":
+        if charges is Charges.TABLE:
             rates.require_active(s, tenant)
     # The rejects file is opened (under a temporary name) before the import, so a folder that does not
     # exist stops the command before anything is read or written; rows stream into it as they are found.
     out = outputs.AtomicFile(rejects, what="--rejects") if rejects is not None else None
     try:
-        sources = []
         for path in files:
             if not path.is_file():
                 raise InvalidInput(f"{path}: no such file")
-            name, records = open_records(path, fmt, notes=True)
-            sources.append((str(path), name, records))
-        with _progress(json_out) as progress:
+        with _progress(progress.wanted(mode == "json"), files) as (counting, told):
+            sources = []
+            for path in files:
+                name, records = open_records(path, fmt.value, notes=True)
+                sources.append((str(path), name, counting(records)))
             summary = rating.rate_records(
-                db, st.tenant_slug, sources, dry_run=dry_run, progress=progress,
+                db, st.tenant_slug, sources, dry_run=dry_run, progress=told,
                 batch_size=batch_size or rating.BATCH_SIZE, rejects_out=out.handle if out else None,
-                allow_old=allow_old, charges=charges,
+                allow_old=allow_old, charges=charges.value,
             )
         failed = summary.rejects_failed
         if out is not None and failed is None:
@@ -101,7 +140,7 @@ def rate_cdrs(
     doc = summary.doc()
     if rejects is not None and failed is None:
         doc["rejects_file"] = str(rejects)
-    if json_out:
+    if mode == "json":
         print_json(doc)
     else:
         _print_summary(summary)
@@ -136,56 +175,84 @@ def _money_trouble(summary: Summary) -> str:
     return "; ".join(parts) + ": fund the balance (credits topup) or fix the payment method (credits payment set)"
 
 
-@contextmanager
-def _progress(json_out: bool) -> Iterator[Callable[[int], None] | None]:
-    """A progress line on stderr while rating, on a terminal only."""
-    if not sys.stderr.isatty() or json_out:
-        yield None
-        return
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+Counting = Callable[[Iterable[Any]], Iterable[Any]]
 
-    bar = Progress(SpinnerColumn(), TextColumn("rating: {task.completed:,} calls"), TimeElapsedColumn(),
-                   console=err_console(), transient=True)
-    task = bar.add_task("rating", total=None)
+
+@contextmanager
+def _progress(show: bool, files: list[Path]) -> Iterator[tuple[Counting, Callable[[int], None] | None]]:
+    """Two progress lines on stderr, on a terminal only: rows read of the files (about as many as their
+    sizes tell, exact once each file is read), then calls rated of those read."""
+    if not show:
+        yield (lambda items: items), None
+        return
+    from credits_cli.readers import CallRecord, Note
+
+    estimates = [progress.estimate_rows(path) for path in files]
+    bar = progress.bar()
+    reading = progress.Line(bar, "reading", sum(e or 0 for e in estimates) or None, "rows", estimate=True)
+    calls = [0]
+    exact: list[int] = []
+    rated: list[progress.Line] = []
+
+    def counting(items: Iterable[Any]) -> Iterator[Any]:
+        index = len(exact)
+        exact.append(0)
+        pending = 0
+        for item in items:
+            yield item
+            if isinstance(item, Note):
+                continue
+            exact[index] += 1
+            pending += 1
+            if isinstance(item, CallRecord):
+                calls[0] += 1
+            if pending == progress.EVERY:
+                reading.advance(pending)
+                pending = 0
+        reading.advance(pending)
+        # this file is read: its count is known, the others are still estimates
+        known = sum(exact) + sum(e or 0 for e in estimates[len(exact):])
+        if len(exact) == len(files):
+            reading.exact(sum(exact))
+        elif known:
+            reading.exact(known)
+            reading.estimate = True
+
+    def told(n: int) -> None:
+        if not rated:
+            reading.hide()
+            rated.append(progress.Line(bar, "rating ", calls[0], "calls", estimate=False))
+        rated[0].advance(n)
+
     bar.start()
     try:
-        yield lambda n: bar.advance(task, n)
+        yield counting, told
     finally:
         bar.stop()
 
 
 def _print_summary(summary: Summary) -> None:
-    from rich.table import Table
-
     from credits_cli import currencies
 
     cur = summary.currency
-    t = Table(
-        title="Rating summary" + (" (dry run: nothing written)" if summary.dry_run else ""),
-        title_justify="left",
-        show_header=False,
-    )
-    t.add_column("what")
-    t.add_column("value", justify="right")
-    t.add_row("rate table", summary.rate_table or "(none)")
-    t.add_row("charges", "Microsoft's, from the export" if summary.charges == "export" else "from the rate table")
-    t.add_row("rows read", f"{summary.rows_read:,}")
-    for status, n in summary.statuses.items():
-        t.add_row(f"  {status}", f"{n:,}")
-    for reason, n in sorted(summary.reasons.items()):
-        t.add_row(f"    denied: {reason}", f"{n:,}")
-    t.add_row("  duplicate", f"{summary.duplicates:,}")
-    t.add_row("  rejected", f"{summary.rejected:,}")
-    t.add_row("total charged", currencies.display(summary.total_charged, cur))
-    t.add_row(
-        "recharges",
-        f"{summary.recharges_succeeded} succeeded ({currencies.display(summary.recharged_amount, cur)}), "
-        f"{summary.recharges_failed} failed",
-    )
-    t.add_row("balance before", currencies.display(summary.balance_before, cur))
-    t.add_row("balance after", currencies.display(summary.balance_after, cur))
-    console().print(t)
-
+    rows: list[list[Any]] = [
+        ["rate table", summary.rate_table or "(none)"],
+        ["charges", "Microsoft's, from the export" if summary.charges == "export" else "from the rate table"],
+        ["rows read", f"{summary.rows_read:,}"],
+    ]
+    rows += [[f"  {status}", f"{n:,}"] for status, n in summary.statuses.items()]
+    rows += [[f"    denied: {reason}", f"{n:,}"] for reason, n in sorted(summary.reasons.items())]
+    rows += [
+        ["  duplicate", f"{summary.duplicates:,}"],
+        ["  rejected", f"{summary.rejected:,}"],
+        ["total charged", currencies.display(summary.total_charged, cur)],
+        ["recharges", f"{summary.recharges_succeeded} succeeded ({currencies.display(summary.recharged_amount, cur)}), "
+                      f"{summary.recharges_failed} failed"],
+        ["balance before", currencies.display(summary.balance_before, cur)],
+        ["balance after", currencies.display(summary.balance_after, cur)],
+    ]
+    table("Rating summary" + (" (dry run: nothing written)" if summary.dry_run else ""),
+          [Col("what"), Col("value", right=True, shrink=16)], rows, header=False)
 
 
 def call_doc(c: Any) -> dict[str, Any]:
@@ -215,52 +282,63 @@ def call_doc(c: Any) -> dict[str, Any]:
     }
 
 
+#: The columns of ``calls -o csv``: every key of a call's JSON document.
+CALL_KEYS = ["id", "external_id", "start", "user", "call_type", "kind", "number", "country", "domestic",
+             "duration_seconds", "status", "reason", "rate_prefix", "rate_name", "billed_seconds", "pool",
+             "pool_seconds", "charged_seconds", "charge", "source_file", "source_line", "import_id"]
+
+StatusOpt = Annotated[
+    Status | None,
+    typer.Option("--status", case_sensitive=False, show_default=False, help="Only calls of this status."),
+]
+
+
 def calls(
     ctx: typer.Context,
     user: Annotated[str | None, typer.Option("--user", help="Only this user's calls (UPN).")] = None,
-    status: Annotated[
-        str | None,
-        typer.Option("--status", help="charged, included, free, denied, unrated or carrier."),
-    ] = None,
+    status: StatusOpt = None,
     date_from: Annotated[str | None, typer.Option("--from", help="First day, YYYY-MM-DD.")] = None,
     date_to: Annotated[str | None, typer.Option("--to", help="Last day (inclusive), YYYY-MM-DD.")] = None,
-    limit: Annotated[int, typer.Option("--limit", help="At most this many calls (0 = all).")] = 100,
+    limit: Annotated[int, typer.Option("--limit", min=0, help="At most this many calls (0 = all).")] = 100,
+    newest: Newest = False,
+    output: OutputOpt = None,
     json_out: Json = False,
 ) -> None:
-    """Rated calls, oldest first."""
+    """Rated calls, oldest first (--newest: the latest first)."""
     from datetime import timedelta
 
-    from credits_cli import clock, money, rating
-    from credits_cli.errors import InvalidInput
-    from credits_cli.kinds import STATUSES
+    from credits_cli import calls as found
+    from credits_cli import clock, money
 
-    if status is not None and status not in STATUSES:
-        raise InvalidInput(f"--status {status!r} must be one of {', '.join(STATUSES)}")
-    if limit < 0:
-        raise InvalidInput("--limit must be 0 or more")
+    mode = output_mode(output, json_out)
     start = clock.day_start(clock.parse_day(date_from, what="--from")) if date_from else None
     end = clock.day_start(clock.parse_day(date_to, what="--to")) + timedelta(days=1) if date_to else None
+    which = found.Filter(upn=user, status=status.value if status else None, start=start, end=end)
     st = state(ctx)
     with st.db.read() as s:  # open while the calls stream out
         t = st.tenant(s)
-        docs = (
-            call_doc(c)
-            for c in rating.iter_calls(s, t, upn=user, status=status, start=start, end=end, limit=limit or None)
-        )
-        if json_out:
-            print_json_stream({"currency": t.currency}, "calls", docs)
+        total = found.count(s, t, which)
+        docs = (call_doc(c) for c in found.iter_calls(s, t, which, limit=limit or None, newest=newest))
+        if mode == "json":
+            print_json_stream({"currency": t.currency, "total": total}, "calls", docs)
+            return
+        if mode == "csv":
+            print_csv(CALL_KEYS, docs)
             return
         shown = listing(
-            "Calls",
-            ["start", "user", "kind", "number", "seconds", "billed", "pool", "status", "charge"],
+            "Calls" + (" (the newest first)" if newest else ""),
+            [Col("start"), Col("user", shrink=10), Col("kind", keep=3), Col("number", keep=2),
+             Col("sec", right=True, keep=4), Col("billed", right=True, keep=5), Col("pool", right=True, keep=6),
+             Col("status", shrink=8), Col("charge", right=True)],
             (
-                [clock.iso(d["start"]), d["user"], d["kind"], d["number"], d["duration_seconds"],
+                [short_time(d["start"]), d["user"], d["kind"], d["number"], d["duration_seconds"],
                  d["billed_seconds"], d["pool_seconds"] or "",
                  d["status"] + (f" ({d['reason']})" if d["reason"] else ""), money.fmt(d["charge"])]
                 for d in docs
             ),
-            justify_right={"seconds", "billed", "pool", "charge"},
             noun="calls",
+            total=total,
+            hint="--limit N shows more, 0 all" + ("" if newest else "; --newest the latest"),
         )
     if not shown:
-        say("no calls match")
+        say("no calls match" if total == 0 else f"no calls shown of {total:,}")

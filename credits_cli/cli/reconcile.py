@@ -7,11 +7,24 @@ from typing import Annotated, Any
 
 import typer
 
-from credits_cli.cli.common import Json, console, print_json_stream, printable, say, state
+from credits_cli.cli.common import (
+    DocOutputOpt,
+    Json,
+    console,
+    examples,
+    output_mode,
+    print_json_stream,
+    printable,
+    say,
+    state,
+)
 
 
 def register(app: typer.Typer) -> None:
-    app.command("reconcile")(reconcile)
+    app.command("reconcile", epilog=examples(
+        "credits reconcile --month 2026-10 --tolerance 0.05",
+        "credits reconcile --last-month --limit 0 -o json > differences.json",
+    ))(reconcile)
 
 
 def reconcile(
@@ -25,6 +38,7 @@ def reconcile(
         typer.Option("--tolerance", help="Differences up to this are not listed (default: one minor unit, 0.01)."),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", help="Differing calls shown (0: all).")] = 20,
+    output: DocOutputOpt = None,
     json_out: Json = False,
 ) -> None:
     """Our charge against Microsoft's, per call, per user, per destination and in total: was the tenant
@@ -33,14 +47,13 @@ def reconcile(
     Compares the calls made in the period (by default the latest month with calls) that the export
     priced in the tenant's currency; Microsoft's charge is the export's Charge plus its Connection Fee.
     Each call that differs by more than the tolerance is listed with the reason when one is known.
-
-    Example: credits reconcile --month 2026-10 --tolerance 0.05
     """
     from credits_cli import money
     from credits_cli.errors import InvalidInput
     from credits_cli.reports import build as rep
     from credits_cli.reports import reconcile as rec
 
+    json_out = output_mode(output, json_out) == "json"
     if limit < 0:
         raise InvalidInput("--limit must be 0 or more")
     st = state(ctx)

@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from credits_cli.cli.common import Json, console, print_json, printable, say, state
+from credits_cli.cli import progress
+from credits_cli.cli.common import (
+    Col,
+    DocOutputOpt,
+    Json,
+    console,
+    examples,
+    output_mode,
+    print_json,
+    printable,
+    say,
+    state,
+    table,
+)
 
 if TYPE_CHECKING:
     from credits_cli.recommend import Recommendation
@@ -20,8 +35,10 @@ _EIGHTHS = " ▏▎▍▌▋▊▉"
 
 
 def register(app: typer.Typer) -> None:
-    app.command("report")(report)
-    app.command("recommend")(recommend)
+    app.command("report", epilog=examples("credits report --last-month --xlsx october.xlsx",
+                                          "credits report --all-tenants --month 2026-10 --csv reports/"))(report)
+    app.command("recommend", epilog=examples("credits recommend", "credits recommend --all-tenants --json"))(
+        recommend)
 
 
 def _check_xlsx_target(path: Path, database: Path | None) -> None:
@@ -33,6 +50,9 @@ def _check_xlsx_target(path: Path, database: Path | None) -> None:
     outputs.check_target(path, what="--xlsx", database=database)
     if not path.parent.is_dir():
         raise InvalidInput(f"folder {path.parent} does not exist")
+
+
+AllTenants = Annotated[bool, typer.Option("--all-tenants", help="Every tenant of the database.")]
 
 
 def report(
@@ -49,72 +69,149 @@ def report(
     xlsx_out: Annotated[Path | None, typer.Option("--xlsx", help="Also write an Excel workbook here.")] = None,
     csv_out: Annotated[Path | None, typer.Option("--csv", help="Also write the tables as CSV files in this folder.")]
     = None,
+    all_tenants: Annotated[
+        bool,
+        typer.Option("--all-tenants", help="Every tenant: the terminal shows one after another, the workbook "
+                     "has an Overview sheet and each tenant's sheets, --csv a folder per tenant."),
+    ] = False,
+    output: DocOutputOpt = None,
     json_out: Json = False,
 ) -> None:
     """Usage and funding report: balance, funding, spend by kind, denied calls, pools, users, destinations.
 
-    With no dates it covers the latest month that has calls. The balance follows the order entries
-    were posted (a late import counts in the period it was imported, and the report says how much of
-    it was for earlier calls); the spend is that of the calls made in the period.
+    With no dates it covers the latest month that has calls (with --all-tenants: of any tenant, the
+    same period for all). The balance follows the order entries were posted (a late import counts in
+    the period it was imported, and the report says how much of it was for earlier calls); the spend
+    is that of the calls made in the period. On a terminal, writing --xlsx shows its progress.
     """
+    from credits_cli import clock, tenants
     from credits_cli.reports import build as rep
 
+    mode = output_mode(output, json_out)
     st = state(ctx)
     if xlsx_out is not None:
         _check_xlsx_target(xlsx_out, st.database_file())
     written: dict[str, Any] = {}
     with st.db.read() as s:
-        t = st.tenant(s)
-        chosen = rep.period(start, end, month=month, last_month=last_month, latest_call=rep.latest_call_day(s, t))
+        chosen_tenants = tenants.list_tenants(s) if all_tenants else [st.tenant(s)]
+        if not chosen_tenants:
+            from credits_cli.errors import NotFound
+
+            raise NotFound("no tenant yet; create one with: credits tenant add SLUG --name ... ")
+        latest = [d for d in (rep.latest_call_day(s, t) for t in chosen_tenants) if d is not None]
+        chosen = rep.period(start, end, month=month, last_month=last_month, latest_call=max(latest, default=None))
         per = chosen.period
-        data = rep.build(s, t, per, reason=chosen.reason)
         from credits_cli.reports import reconcile as rec
 
-        reconciled = rec.build(s, t, per)
+        datas = [rep.build(s, t, per, reason=chosen.reason) for t in chosen_tenants]
+        reconciled = [rec.build(s, t, per) for t in chosen_tenants]
+        # The workbook and CSV files are for the tenant's people: its language unless --lang said one.
+        lang = None if st.lang_given or all_tenants else chosen_tenants[0].lang
         if xlsx_out is not None:
             from credits_cli.reports import xlsx
 
-            written["xlsx"] = xlsx.write(
-                xlsx_out, data, rep.iter_calls(s, t, per), rep.iter_ledger(s, t, per, data.opening),
-                reconciled, rec.iter_differences(s, t, per, reconciled.tolerance),
-            )
+            rows = sum(d.calls + d.ledger_entries for d in datas)
+            with _writing(progress.wanted(mode == "json"), rows) as count:
+                parts = [
+                    xlsx.Part(d, count(rep.iter_calls(s, t, per)), count(rep.iter_ledger(s, t, per, d.opening),
+                                                                          ledger=True),
+                              r, rec.iter_differences(s, t, per, r.tolerance))
+                    for t, d, r in zip(chosen_tenants, datas, reconciled, strict=True)
+                ]
+                if all_tenants:
+                    written["xlsx"] = xlsx.write_tenants(xlsx_out, parts, clock.now())
+                else:
+                    written["xlsx"] = xlsx.write(xlsx_out, *parts[0], lang=lang)
         if csv_out is not None:
             from credits_cli.reports import csv as report_csv
 
-            written["csv"] = report_csv.write(
-                csv_out, data, rep.iter_calls(s, t, per), rep.iter_ledger(s, t, per, data.opening),
-                database=st.database_file(), reconciliation=reconciled,
-                differences=rec.iter_differences(s, t, per, reconciled.tolerance),
-            )
-    if json_out:
-        print_json(data.to_dict() | {"reconciliation": reconciled.doc(), "written": written})
+            def csv_files(folder: Path, t: Any, d: Any, r: Any) -> dict[str, Any]:
+                return report_csv.write(
+                    folder, d, rep.iter_calls(s, t, per), rep.iter_ledger(s, t, per, d.opening),
+                    database=st.database_file(), reconciliation=r,
+                    differences=rec.iter_differences(s, t, per, r.tolerance), lang=lang,
+                )
+
+            if all_tenants:
+                written["csv"] = {
+                    "directory": str(csv_out),
+                    "tenants": [
+                        csv_files(csv_out / t.slug, t, d, r) | {"tenant": t.slug}
+                        for t, d, r in zip(chosen_tenants, datas, reconciled, strict=True)
+                    ],
+                }
+                report_csv.write_overview(csv_out, datas, database=st.database_file())
+            else:
+                written["csv"] = csv_files(csv_out, chosen_tenants[0], datas[0], reconciled[0])
+    if mode == "json":
+        docs = [d.to_dict() | {"reconciliation": r.doc()} for d, r in zip(datas, reconciled, strict=True)]
+        if all_tenants:
+            print_json({"tenants": docs, "written": written})
+        else:
+            print_json(docs[0] | {"written": written})
         return
-    show_report(data)
+    for n, data in enumerate(datas):
+        if n:
+            console().print()
+        show_report(data)
     if "xlsx" in written:
         w = written["xlsx"]
+        counted = w["tenants"] if all_tenants else [w]
         say(
-            f"wrote {w['path']}: sheets {', '.join(w['sheets'])}; "
-            f"{w['calls']} calls, {w['ledger_entries']} ledger entries"
+            f"wrote {w['path']}: {len(w['sheets'])} sheets ({', '.join(w['sheets'][:8])}"
+            f"{', ...' if len(w['sheets']) > 8 else ''}); {sum(x['calls'] for x in counted):,} calls, "
+            f"{sum(x['ledger_entries'] for x in counted):,} ledger entries"
         )
     if "csv" in written:
         w = written["csv"]
-        say(f"wrote {len(w['files'])} CSV files in {w['directory']}")
-    if reconciled.total.calls:
-        from credits_cli import currencies
+        if all_tenants:
+            say(f"wrote a folder of CSV files per tenant in {w['directory']}, and overview.csv")
+        else:
+            say(f"wrote {len(w['files'])} CSV files in {w['directory']}")
+    for data, r in zip(datas, reconciled, strict=True):
+        if r.total.calls:
+            from credits_cli import currencies
 
-        cur = data.currency
-        say(f"Microsoft's charges for the period's calls: {currencies.display(reconciled.total.theirs, cur)}, "
-            f"ours {currencies.display(reconciled.total.ours, cur)}"
-            + (f"; {reconciled.differing:,} call(s) differ: credits reconcile says why" if reconciled.differing
-               else ""))
+            cur = data.currency
+            prefix = f"{data.tenant}: " if all_tenants else ""
+            say(f"{prefix}Microsoft's charges for the period's calls: {currencies.display(r.total.theirs, cur)}, "
+                f"ours {currencies.display(r.total.ours, cur)}"
+                + (f"; {r.differing:,} call(s) differ: credits reconcile says why" if r.differing else ""))
+
+
+@contextmanager
+def _writing(show: bool, total: int) -> Iterator[Callable[..., Iterable[Any]]]:
+    """Rows counted on their way into the workbook, with a progress line on a terminal (the period's
+    ledger entries and calls: a ledger row of many charges counts each)."""
+    if not show:
+        yield lambda rows, ledger=False: rows
+        return
+    from credits_cli.reports.build import LEDGER_COLUMNS
+
+    entries_at = [key for _, key in LEDGER_COLUMNS].index("entries")
+    bar = progress.bar()
+    line = progress.Line(bar, "writing", total, "rows", estimate=False)
+
+    def count(rows: Iterable[Any], ledger: bool = False) -> Iterator[Any]:
+        pending = 0
+        for row in rows:
+            yield row
+            pending += row[entries_at] if ledger else 1
+            if pending >= progress.EVERY:
+                line.advance(pending)
+                pending = 0
+        line.advance(pending)
+
+    bar.start()
+    try:
+        yield count
+    finally:
+        bar.stop()
 
 
 def show_report(r: Report) -> None:
-    from rich.markup import escape as _escape
-    from rich.table import Table
-
-    def escape(text: str) -> str:
-        return _escape(printable(text))
+    """The report in the terminal: every table fits its width (columns left out by need on a narrow one)."""
+    from rich.text import Text
 
     from credits_cli import currencies
 
@@ -128,95 +225,75 @@ def show_report(r: Report) -> None:
         return f"{seconds / 60:,.1f}"
 
     p = r.period
-    out.print(
-        f"[bold]Report for {escape(r.tenant)}[/] ({escape(r.tenant_name)}), {p.first} to {p.last} "
-        f"({p.days} days, UTC), {cur}" + (f": {escape(r.period_reason)}" if r.period_reason else ""),
-        highlight=False,
-    )
+    head = Text()
+    head.append(f"Report for {printable(r.tenant)}", style="bold")
+    head.append(f" ({printable(r.tenant_name)}), {p.first} to {p.last} ({p.days} days, UTC), {cur}"
+                + (f": {printable(r.period_reason)}" if r.period_reason else ""))
+    out.print(head, soft_wrap=True)
 
-    bal = Table(title="Balance (entries posted in the period)", title_justify="left", header_style="bold",
-                show_header=False)
-    bal.add_column("item")
-    bal.add_column("amount", justify="right")
-    bal.add_row("Opening balance", m(r.opening))
-    bal.add_row(f"Funding: top-ups ({r.topup_count})", m(r.topups))
-    bal.add_row(f"Funding: recharges ({r.recharge_count})", m(r.recharges))
-    bal.add_row("Call charges posted", m(-r.charges_posted))
+    bal = [["Opening balance", m(r.opening)], [f"Funding: top-ups ({r.topup_count})", m(r.topups)],
+           [f"Funding: recharges ({r.recharge_count})", m(r.recharges)], ["Call charges posted", m(-r.charges_posted)]]
     if r.late_charges:
-        bal.add_row(f"  of which for {r.late_calls:,} calls before {p.first}", m(-r.late_charges))
+        bal.append([f"  of which for {r.late_calls:,} calls before {p.first}", m(-r.late_charges)])
     if r.expired:
-        bal.add_row("Expired", m(-r.expired))
+        bal.append(["Expired", m(-r.expired)])
     if r.other:
-        bal.add_row("Adjustments and settlements", m(r.other))
-    bal.add_row("[bold]Closing balance[/]", f"[bold]{m(r.closing)}[/]")
-    out.print(bal)
+        bal.append(["Adjustments and settlements", m(r.other)])
+    bal.append(["Closing balance", m(r.closing)])
+    table("Balance (entries posted in the period)", [Col("item", shrink=16), Col("amount", right=True)], bal,
+          bold={len(bal) - 1}, header=False)
     if r.adjustments:
-        adj = Table(title="Adjustments", title_justify="left", header_style="bold")
-        for name in ("posted", "for", "amount", "note"):
-            adj.add_column(name, justify="right" if name == "amount" else "left", overflow="fold")
-        for a in r.adjustments:
-            adj.add_row(str(a["posted_at"].date()), str(a["occurred_at"].date()), m(a["amount"]), escape(a["note"]))
-        out.print(adj)
+        table("Adjustments", [Col("posted"), Col("for", keep=1), Col("amount", right=True), Col("note", shrink=12)],
+              [[a["posted_at"].date(), a["occurred_at"].date(), m(a["amount"]), a["note"]] for a in r.adjustments])
 
-    kinds = Table(title="Spend by kind (calls made in the period)", title_justify="left", header_style="bold")
-    for name, right in (("kind", False), ("calls", True), ("charged", True), ("charged min", True),
-                        ("included min", True), ("spend", True)):
-        kinds.add_column(name, justify="right" if right else "left")
-    for k in r.by_kind:
-        kinds.add_row(escape(k.kind), f"{k.calls:,}", f"{k.charged_calls:,}", mins(k.charged_seconds),
-                      mins(k.pool_seconds), m(k.spend))
-    kinds.add_row("[bold]total[/]", f"{sum(k.calls for k in r.by_kind):,}", "", "", "", f"[bold]{m(r.spend)}[/]")
-    out.print(kinds)
+    kinds = [[k.kind, f"{k.calls:,}", f"{k.charged_calls:,}", mins(k.charged_seconds), mins(k.pool_seconds), m(k.spend)]
+             for k in r.by_kind]
+    kinds.append(["total", f"{sum(k.calls for k in r.by_kind):,}", "", "", "", m(r.spend)])
+    table("Spend by kind (calls made in the period)",
+          [Col("kind"), Col("calls", right=True, keep=1), Col("charged", right=True, keep=2),
+           Col("charged min", right=True, keep=3), Col("included min", right=True, keep=4),
+           Col("spend", right=True)],
+          kinds, bold={len(kinds) - 1})
 
     statuses = ", ".join(f"{s} {n:,}" for s, n in sorted(r.statuses.items(), key=lambda x: -x[1]))
-    out.print(f"Calls: {r.calls:,}" + (f" ({escape(statuses)})" if statuses else ""), highlight=False)
+    say(f"Calls: {r.calls:,}" + (f" ({statuses})" if statuses else ""))
     if r.denied:
-        den = Table(title=f"Denied calls: {r.denied_calls:,}", title_justify="left", header_style="bold")
-        den.add_column("reason")
-        den.add_column("calls", justify="right")
-        den.add_column("minutes", justify="right")
-        for dn in r.denied:
-            den.add_row(escape(dn.reason or "(no reason)"), f"{dn.calls:,}", mins(dn.billed_seconds))
-        out.print(den)
+        table(f"Denied calls: {r.denied_calls:,}",
+              [Col("reason", shrink=12), Col("calls", right=True), Col("minutes", right=True, keep=1)],
+              [[dn.reason or "(no reason)", f"{dn.calls:,}", mins(dn.billed_seconds)] for dn in r.denied])
     else:
-        out.print("Denied calls: none", highlight=False)
+        say("Denied calls: none")
 
     if r.pools:
-        pools = Table(title="Pool use", title_justify="left", header_style="bold")
-        for name, right in (("month", False), ("pool", False), ("capacity min", True), ("used min", True),
-                            ("used", True)):
-            pools.add_column(name, justify="right" if right else "left")
-        for pl in r.pools:
-            pools.add_row(pl.month, escape(pl.pool), mins(pl.capacity_seconds), mins(pl.used_seconds),
-                          f"{pl.used_fraction * 100:.1f} %")
-        out.print(pools)
+        table("Pool use",
+              [Col("month", keep=2), Col("pool", shrink=12), Col("capacity min", right=True, keep=1),
+               Col("used min", right=True), Col("used", right=True)],
+              [[pl.month, pl.pool, mins(pl.capacity_seconds), mins(pl.used_seconds),
+                f"{pl.used_fraction * 100:.1f} %"] for pl in r.pools])
 
     top = r.top_users()
     if top:
-        users = Table(title="Top users", title_justify="left", header_style="bold")
-        for name, right in (("user", False), ("calls", True), ("charged min", True), ("denied", True),
-                            ("spend", True)):
-            users.add_column(name, justify="right" if right else "left", overflow="fold")
-        for u in top:
-            users.add_row(escape(u.upn or "(no user)"), f"{u.calls:,}", mins(u.charged_seconds),
-                          f"{u.denied_calls:,}", m(u.spend))
-        out.print(users)
+        table("Top users",
+              [Col("user", shrink=16), Col("calls", right=True, keep=2), Col("charged min", right=True, keep=3),
+               Col("denied", right=True, keep=1), Col("spend", right=True)],
+              [[u.upn or "(no user)", f"{u.calls:,}", mins(u.charged_seconds), f"{u.denied_calls:,}", m(u.spend)]
+               for u in top])
 
     dests = r.top_destinations()
     if dests:
-        dt = Table(title="Top destinations", title_justify="left", header_style="bold")
-        for name, right in (("destination", False), ("kind", False), ("prefix", False), ("calls", True),
-                            ("charged min", True), ("spend", True)):
-            dt.add_column(name, justify="right" if right else "left", overflow="fold")
-        for de in dests:
-            dt.add_row(escape(de.name or "(unrated)") + (f" ({escape(de.country)})" if de.country else ""),
-                       escape(de.kind), escape(de.prefix), f"{de.calls:,}", mins(de.charged_seconds), m(de.spend))
-        out.print(dt)
+        table("Top destinations",
+              [Col("destination", shrink=14), Col("kind", keep=3), Col("prefix", keep=2), Col("calls", right=True),
+               Col("charged min", right=True, keep=1), Col("spend", right=True)],
+              [[(de.name or "(unrated)") + (f" ({de.country})" if de.country else ""), de.kind, de.prefix,
+                f"{de.calls:,}", mins(de.charged_seconds), m(de.spend)] for de in dests])
 
-    out.print("[bold]Daily spend[/]", highlight=False)
+    out.print(Text("Daily spend", style="bold"))
     peak = max((d.spend for d in r.daily), default=None)
-    for day in r.daily:
-        out.print(f"{day.day}  {bar(day.spend, peak)} {m(day.spend)}", highlight=False)
+    amounts = [m(day.spend) for day in r.daily]
+    widest = max((len(a) for a in amounts), default=0)
+    width = max(8, min(BAR_WIDTH, out.width - len("2026-10-01  ") - 1 - widest))
+    for day, amount in zip(r.daily, amounts, strict=True):
+        out.print(Text(f"{day.day}  {bar(day.spend, peak, width)} {amount.rjust(widest)}"))
 
 
 def bar(value: Any, peak: Any, width: int = BAR_WIDTH) -> str:
@@ -229,21 +306,38 @@ def bar(value: Any, peak: Any, width: int = BAR_WIDTH) -> str:
     return text.ljust(width)
 
 
-def recommend(ctx: typer.Context, json_out: Json = False) -> None:
-    """Recommended one-off amount, auto-recharge trigger and recharge amount, with the reasoning."""
-    from credits_cli import recommend as rec
+def recommend(
+    ctx: typer.Context, all_tenants: AllTenants = False, output: DocOutputOpt = None, json_out: Json = False
+) -> None:
+    """Recommended one-off amount, auto-recharge trigger and recharge amount, with the reasoning.
 
+    With --all-tenants, every tenant's (--json: {"tenants": [...]}).
+    """
+    from credits_cli import recommend as rec
+    from credits_cli import tenants
+
+    mode = output_mode(output, json_out)
     st = state(ctx)
     with st.db.read() as s:
-        t = st.tenant(s)
-        advice = rec.recommend(s, t)
-    if json_out:
-        print_json(advice.to_dict())
+        chosen = tenants.list_tenants(s) if all_tenants else [st.tenant(s)]
+        if not chosen:
+            from credits_cli.errors import NotFound
+
+            raise NotFound("no tenant yet; create one with: credits tenant add SLUG --name ... ")
+        advice = [(t.slug, rec.recommend(s, t)) for t in chosen]
+    if mode == "json":
+        if all_tenants:
+            print_json({"tenants": [a.to_dict() | {"tenant": slug} for slug, a in advice]})
+        else:
+            print_json(advice[0][1].to_dict())
         return
-    show_recommendation(advice)
+    for n, (slug, a) in enumerate(advice):
+        if all_tenants:
+            say(("\n" if n else "") + f"{slug}:")
+        show_recommendation(a, slug if all_tenants else None)
 
 
-def show_recommendation(a: Recommendation) -> None:
+def show_recommendation(a: Recommendation, slug: str | None = None) -> None:
     from credits_cli import currencies
 
     cur = a.currency
@@ -254,5 +348,6 @@ def show_recommendation(a: Recommendation) -> None:
     say("reasoning:")
     for line in a.reasoning:
         say(f"  - {line}")
-    say(f"to apply: credits autorecharge set --threshold {a.trigger:f} --amount {a.recharge:f}"
-        + (f"; credits topup {a.one_off:f}" if a.one_off > 0 else ""))
+    who = f"credits --tenant {slug} " if slug else "credits "
+    say(f"to apply: {who}autorecharge set --threshold {a.trigger:f} --amount {a.recharge:f}"
+        + (f"; {who}topup {a.one_off:f}" if a.one_off > 0 else ""))

@@ -223,6 +223,8 @@ def rate_records(
     its first batch and finished with the summary; an import that fails part-way is finished as
     failed, with why. ``charges``: ``table`` prices with the active rate table, ``export`` debits
     what Microsoft charged (then a rate table, when there is one, only names destinations).
+    ``progress(n)`` is told of the records rated as each chunk is (:data:`CHUNK_SIZE`); when a busy
+    database makes a transaction start again, a negative ``n`` takes back what it had told.
     """
     from credits_cli import rates, tenants
 
@@ -280,12 +282,17 @@ def rate_records(
         return run.id or 0
 
     chunk = min(batch_size, CHUNK_SIZE)
+    told = [0]  # records of the batch in progress already told to ``progress`` (taken back on a retry)
     try:
         for batch in batches(ordered, batch_size):
             mark = ctx.balance_mark
+            told[0] = 0
 
             def work(session: Session, batch: list[CallRecord] = batch, mark: Any = mark) -> list[BatchResult]:
                 ctx.balance_mark = mark  # again from the top when the transaction is retried
+                if progress and told[0]:
+                    progress(-told[0])
+                    told[0] = 0
                 if session.connection().dialect.name == "sqlite":
                     # The unique (tenant, call id) index takes random inserts: keep its pages cached
                     # (the default cache is 2 MB; this is a maximum, not an allocation, and kept
@@ -298,13 +305,14 @@ def rate_records(
                     done.append(rate_batch(session, ctx, batch[i : i + chunk], import_id))
                     done[-1].import_id = import_id
                     ctx.balance_mark = done[-1].mark
+                    if progress:  # per chunk: a batch of 50,000 is seconds of work
+                        progress(len(batch[i : i + chunk]))
+                        told[0] += len(batch[i : i + chunk])
                 return done
 
             for done in db.write(work):
                 summary.import_id = done.import_id
                 added(done)
-            if progress:
-                progress(len(batch))
     except BaseException as exc:
         if summary.import_id is not None:  # some batches are in: say the import stopped, and why
             failure = str(exc) or type(exc).__name__

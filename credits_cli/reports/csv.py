@@ -129,3 +129,15 @@ def write(
         "files": {name.removesuffix(".csv"): name for name in files},
         "rows": {name.removesuffix(".csv"): n for name, n in counts.items()},
     }
+
+
+def write_overview(directory: Path, reports: Sequence[Report], *, database: Path | None = None) -> dict[str, Any]:
+    """``overview.csv`` beside the tenants' folders (``report --all-tenants --csv DIR``): a line per tenant,
+    its period's balance, funding and spend in its own currency."""
+    header = ["tenant", "name", "currency", "from", "to", "opening_balance", "funding", "spend", "expired",
+              "closing_balance", "calls", "denied_calls", "folder"]
+    rows = ([r.tenant, r.tenant_name, r.currency, r.period.first, r.period.last, r.opening, r.funding, r.spend,
+             r.expired, r.closing, r.calls, r.denied_calls, r.tenant] for r in reports)
+    counts = outputs.write_folder(Path(directory), {"overview.csv": _table(header, rows)}, what="--csv",
+                                  database=database)
+    return {"directory": str(directory), "rows": counts["overview.csv"]}

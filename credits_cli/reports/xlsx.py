@@ -156,12 +156,14 @@ Write = Callable[[int, int, Any], Any]
 
 
 class _Formats:
-    """The workbook's cell formats, made once each: by content, bold or not, quote prefix or not; and the
-    names its sheets were given (each valid: :class:`SheetNames`)."""
+    """The workbook's cell formats, made once each: by content, bold or not, quote prefix or not; the
+    names the workbook's sheets were given (each valid and unique: :class:`SheetNames`, one for the
+    workbook) and the prefix of this tenant's sheet names (a workbook of many tenants)."""
 
-    def __init__(self, wb: Any, currency: str) -> None:
+    def __init__(self, wb: Any, currency: str, names: SheetNames, prefix: str = "") -> None:
         self.wb = wb
-        self.names = SheetNames()
+        self.names = names
+        self.prefix = prefix
         self.number_formats = {
             Content.COUNT: COUNT_FORMAT,
             Content.MINUTES: MINUTES_FORMAT,
@@ -291,7 +293,7 @@ class _Sheet:
     :class:`SheetNames` (``suffix``: " (2)" for a continued table)."""
 
     def __init__(self, wb: Any, formats: _Formats, title: str, columns: Sequence[Column], suffix: str = "") -> None:
-        self.title = formats.names.name(_(title), title, suffix)
+        self.title = formats.names.name(formats.prefix + _(title), formats.prefix + title, suffix)
         self.ws = ws = wb.add_worksheet(self.title)
         self.columns = columns
         self.formats = formats
@@ -383,19 +385,84 @@ def write(
     """Write the workbook to ``path`` (atomically: :class:`credits_cli.outputs.AtomicFile`), in ``lang``
     (a tenant's language; None: the current one). Returns the sheet titles and row counts. An error is
     said in the current language (the command's), not the workbook's."""
-    target = Path(path)
+
+    def title() -> str:
+        # TRANSLATORS: the workbook's title (its document properties).
+        return _("Report for {tenant}, {first} to {last}").format(
+            tenant=report.tenant, first=i18n.day(report.period.first), last=i18n.day(report.period.last))
+
+    def sheets(wb: Any, names: SheetNames) -> dict[str, Any]:
+        return _sheets(wb, names, report, calls, ledger, reconciliation, differences)
+
+    return _workbook(Path(path), title, report.generated_at, sheets, lang)
+
+
+class Part(NamedTuple):
+    """One tenant's part of a workbook of many: its report, calls, ledger rows and reconciliation."""
+
+    report: Report
+    calls: Iterable[tuple[Any, ...]]
+    ledger: Iterable[tuple[Any, ...]]
+    reconciliation: Reconciliation | None = None
+    differences: Iterable[Difference] = ()
+
+
+def write_tenants(path: Path, parts: Sequence[Part], generated_at: datetime, *,
+                  lang: str | None = None) -> dict[str, Any]:
+    """One workbook for many tenants (``report --all-tenants``): an Overview sheet (a line per tenant), then
+    each tenant's sheets named after it (``contoso Summary``, ``contoso Calls`` ...). Returns, per
+    tenant, what :func:`write` returns, and the sheet titles. One language for the whole workbook:
+    ``lang``, else the current one."""
+    prefixes = sheet_prefixes([part.report.tenant for part in parts])
+
+    def title() -> str:
+        first = parts[0].report.period if parts else None
+        if first is None:
+            # TRANSLATORS: the title (document properties) of a workbook of every tenant.
+            return _("Report for every tenant")
+        # TRANSLATORS: the title (document properties) of a workbook of every tenant, over a period.
+        return _("Report for every tenant, {first} to {last}").format(first=i18n.day(first.first),
+                                                                     last=i18n.day(first.last))
+
+    def sheets(wb: Any, names: SheetNames) -> dict[str, Any]:
+        _overview(wb, names, [part.report for part in parts], prefixes)
+        return {"tenants": [
+            {"tenant": part.report.tenant, **_sheets(wb, names, *part, prefix=prefix)}
+            for part, prefix in zip(parts, prefixes, strict=True)
+        ]}
+
+    return _workbook(Path(path), title, generated_at, sheets, lang)
+
+
+#: The room a tenant's prefix leaves in a sheet name for the title after it ("Destinations"; a longer
+#: title, or a translation, is cut and kept unique by :class:`SheetNames`).
+_LONGEST_TITLE = len("Destinations")
+_SHEET_NAME = 31  # Excel's limit
+
+
+def sheet_prefixes(slugs: Sequence[str]) -> list[str]:
+    """Each tenant's sheet-name prefix: its slug, cut to leave room for the longest title, unique."""
+    room = _SHEET_NAME - _LONGEST_TITLE - 1
+    found: list[str] = []
+    for slug in slugs:
+        base = slug[:room]
+        candidate, n = base, 1
+        while f"{candidate} " in found:
+            n += 1
+            candidate = f"{base[:room - len(str(n)) - 1]}~{n}"
+        found.append(f"{candidate} ")
+    return found
+
+
+def _workbook(target: Path, title: Callable[[], str], created: datetime,
+              sheets: Callable[[Any, SheetNames], dict[str, Any]], lang: str | None) -> dict[str, Any]:
     atomic = outputs.AtomicFile(target, what="--xlsx", binary=True)
     with atomic:
         try:
             with outputs.scratch_folder("xlsx") as scratch, i18n.speaking(lang):
                 wb = xlsxwriter.Workbook(atomic.handle, {**OPTIONS, "tmpdir": str(scratch)})
-                wb.set_properties({
-                    # TRANSLATORS: the workbook's title (its document properties).
-                    "title": _("Report for {tenant}, {first} to {last}").format(
-                        tenant=report.tenant, first=i18n.day(report.period.first), last=i18n.day(report.period.last)),
-                    "created": report.generated_at,
-                })
-                written = _sheets(wb, report, calls, ledger, reconciliation, differences)
+                wb.set_properties({"title": title(), "created": created})
+                written = sheets(wb, SheetNames())
                 written["sheets"] = [ws.get_name() for ws in wb.worksheets()]
                 wb.close()
         except (OSError, FileCreateError, FileSizeError) as exc:
@@ -415,9 +482,11 @@ def _reason(exc: BaseException) -> str:
     return str(cause).splitlines()[0] if str(cause) else type(cause).__name__
 
 
-def _sheets(wb: Any, r: Report, calls: Iterable[tuple[Any, ...]], ledger: Iterable[tuple[Any, ...]],
-            reconciliation: Reconciliation | None, differences: Iterable[Difference]) -> dict[str, Any]:
-    formats = _Formats(wb, r.currency)
+def _sheets(
+    wb: Any, names: SheetNames, r: Report, calls: Iterable[tuple[Any, ...]], ledger: Iterable[tuple[Any, ...]],
+    reconciliation: Reconciliation | None = None, differences: Iterable[Difference] = (), prefix: str = "",
+) -> dict[str, Any]:
+    formats = _Formats(wb, r.currency, names, prefix)
     _summary(wb, formats, r)
     _daily(wb, formats, r)
     _users(wb, formats, r)
@@ -511,6 +580,33 @@ def _h(header: str, key: str, currency: str) -> str:
 
 #: The summary's lines in bold (by their keys: the same in every language).
 _STRONG = frozenset({"closing_balance", "spend.total", "calls.total"})
+
+
+# TRANSLATORS: a workbook sheet name (a line per tenant): at most 31 characters, none of [ ] : * ? / \\
+OVERVIEW = N_("Overview")
+
+
+def _overview(wb: Any, names: SheetNames, reports: Sequence[Report], prefixes: Sequence[str]) -> None:
+    """A line per tenant: its period's balance, funding and spend, in its own currency, and what its
+    sheets' names start with."""
+    columns = [
+        # TRANSLATORS: column headers of the Overview sheet of a workbook of every tenant.
+        Column(_("Tenant"), 20, Content.TEXT), Column(pgettext("tenant", "Name"), 26, Content.TEXT),
+        Column(_("Currency"), 9, Content.TEXT), Column(_("From"), 12, Content.DATE), Column(_("To"), 12, Content.DATE),
+        Column(_("Opening balance"), 18, Content.MONEY), Column(_("Funding"), 18, Content.MONEY),
+        Column(_("Spend"), 18, Content.MONEY), Column(_("Expired"), 16, Content.MONEY),
+        Column(_("Closing balance"), 18, Content.MONEY), Column(_("Calls"), 9, Content.COUNT),
+        Column(_("Denied calls"), 13, Content.COUNT), Column(_("Sheets"), 22, Content.TEXT),
+    ]
+    sheet = _Sheet(wb, _Formats(wb, "", names), OVERVIEW, columns)
+    money_at = [i for i, c in enumerate(columns) if c.content is Content.MONEY]
+    for r, prefix in zip(reports, prefixes, strict=True):
+        own = _Formats(wb, r.currency, names).get(Content.MONEY)  # each line in its tenant's currency
+        sheet.add([r.tenant, r.tenant_name, r.currency, r.period.first, r.period.last, None, None, None, None, None,
+                   r.calls, r.denied_calls, f"{prefix}…"])
+        for i, value in zip(money_at, (r.opening, r.funding, r.spend, r.expired, r.closing), strict=True):
+            sheet.ws.write_number(sheet.row, i, float(value), own)
+    sheet.filter()
 
 
 def _summary(wb: Any, formats: _Formats, r: Report) -> None:

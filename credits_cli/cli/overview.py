@@ -1,0 +1,63 @@
+"""``overview``: every tenant on one line, the most urgent first."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from credits_cli.cli.common import Col, Json, Limit, OutputOpt, emit, examples, output_mode, state
+
+#: The columns of ``overview -o csv``: every key of a line's JSON document.
+LINE_KEYS = ["tenant", "name", "currency", "balance", "daily_spend", "days_to_zero", "zero_date", "days_to_threshold",
+             "threshold_date", "autorecharge", "threshold", "recharge_amount", "recharge_failing_since", "payment",
+             "purchase_refusal", "last_import", "open_alerts", "failed_alerts", "urgency", "state"]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("overview", epilog=examples("credits overview", "credits overview -o csv > tenants.csv"))(overview)
+
+
+def overview(ctx: typer.Context, limit: Limit = None, output: OutputOpt = None, json_out: Json = False) -> None:
+    """One line per tenant, the most urgent first: balance, runway, auto-recharge, payment, last import,
+    open alerts.
+
+    Urgency: out of credit, then a failing payment, then what runs out first (without a working
+    auto-recharge), then the next recharge, then tenants with no recent spend.
+    """
+    from credits_cli import clock, currencies
+    from credits_cli import overview as core
+
+    mode = output_mode(output, json_out)
+    st = state(ctx)
+    now = clock.now()
+    with st.db.read() as s:
+        lines = core.overview(s, now)
+    total = len(lines)
+    docs = [x.to_dict() for x in (lines[:limit] if limit else lines)]
+    if mode == "json":
+        from credits_cli.cli.common import print_json
+
+        print_json({"as_of": now, "tenants": docs})
+        return
+
+    def recharge(d: dict[str, Any]) -> str:
+        if not d["autorecharge"]:
+            return "off"
+        return f"below {d['threshold'].normalize():f} buy {d['recharge_amount'].normalize():f}"
+
+    def alerts(d: dict[str, Any]) -> str:
+        if not d["open_alerts"]:
+            return ""
+        return f"{d['open_alerts']}" + (f" ({d['failed_alerts']} failed)" if d["failed_alerts"] else "")
+
+    emit(
+        mode, docs, title=f"Tenants as of {clock.iso(now)}, the most urgent first", noun="tenants", total=total,
+        keys=LINE_KEYS, empty="no tenants yet; add one with: credits tenant add SLUG --name NAME --country CC",
+        columns=[Col("tenant", shrink=10), Col("balance", right=True), Col("state", shrink=16),
+                 Col("alerts", keep=1), Col("payment", keep=2), Col("auto-recharge", keep=4),
+                 Col("last import", keep=3)],
+        row=lambda d: [d["tenant"], currencies.display(d["balance"], d["currency"]), d["state"], alerts(d),
+                       "refused" if d["purchase_refusal"] else "ok", recharge(d),
+                       d["last_import"].date() if d["last_import"] else ""],
+    )
