@@ -151,6 +151,22 @@ def timeline(rows: Iterable[tuple[str, str, datetime | None, int]], defaults: di
     return Timeline(starts, states)
 
 
+def held_now(session: Session, user: User) -> Held:
+    """What ``user`` holds now by their history: after a change dated in the past (``--at``), the
+    user's own fields are set to this, since a later change already in the books still holds after
+    the dated one."""
+    import sqlalchemy as sa
+
+    from credits_cli.models import UserHistory
+
+    hist_t = UserHistory.__table__  # type: ignore[attr-defined]
+    rows = session.execute(
+        sa.select(hist_t.c.field, hist_t.c.value, hist_t.c.valid_from, hist_t.c.id)
+        .where(hist_t.c.user_id == user.id).order_by(hist_t.c.id)
+    ).all()
+    return timeline([tuple(row) for row in rows], FIELDS | {"country": user.country}).at(clock.now())
+
+
 def timelines(session: Session, tenant: Tenant) -> dict[int, Timeline]:
     """Every user's timeline (by user id): one query for the tenant's whole history."""
     import sqlalchemy as sa

@@ -127,9 +127,25 @@ def upsert_user(
     session.add(user)
     session.flush()
     history.record(session, user, changes, at)
+    if at is not None and changes:
+        _follow_history(session, user)
     if diffs is not None and not created:
         diffs.extend((k, old, getattr(user, k)) for k, old in before.items() if getattr(user, k) != old)
     return user, created
+
+
+def _follow_history(session: Session, user: User) -> None:
+    """After a change dated in the past: the user's fields as their history holds them now (a change
+    recorded earlier but dated later still holds after the dated one)."""
+    held = history.held_now(session, user)
+    now = {"country": held.country, "plan": held.plan, "conferencing": held.conferencing, "licensed": held.licensed}
+    if any(getattr(user, k) != v for k, v in now.items()):
+        for k, v in now.items():
+            setattr(user, k, v)
+        if not held.licensed:
+            user.licensed_at = None
+        session.add(user)
+        session.flush()
 
 
 def removable(session: Session, tenant: Tenant, upn: str) -> User:
@@ -498,5 +514,7 @@ def set_license(
             session.add(user)
             session.flush()
             history.record(session, user, {"licensed": licensed}, at)
+            if at is not None:
+                _follow_history(session, user)
     session.flush()
     return users

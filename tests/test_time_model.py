@@ -157,6 +157,33 @@ def test_a_license_first_assigned_with_at_does_not_reach_back(cli, tenant, monke
     assert listed["ada@contoso.com"]["licensed"] is False
 
 
+def test_a_change_dated_before_a_later_one_leaves_the_later_one_in_force(cli, tenant, monkeypatch, tmp_path) -> None:
+    """Ada's license was withdrawn on the 20th (recorded then); a week later an admin records that she
+    was given it on the 10th. The withdrawal still holds after the 10th: she is unlicensed now, her
+    calls after the 20th are denied, and assigning it today is a change that takes effect."""
+    pin_now(monkeypatch, "2026-11-01T09:00:00Z")
+    assert cli("rates", "load", str(ROOT / "rates" / "default-usd.yaml")).exit_code == 0
+    assert cli("topup", "100").exit_code == 0
+    assert cli("user", "add", "ada@contoso.com", "--country", "US", "--plan", "payg").exit_code == 0
+    assert cli("license", "assign", "ada@contoso.com").exit_code == 0
+    pin_now(monkeypatch, "2026-11-20T09:00:00Z")
+    assert cli("license", "unassign", "ada@contoso.com").exit_code == 0
+    pin_now(monkeypatch, NOW)
+    assert cli("license", "assign", "ada@contoso.com", "--at", "2026-11-10").exit_code == 0
+    listed = {u["upn"]: u for u in assert_json(cli("user", "list", "--json"))}
+    assert listed["ada@contoso.com"]["licensed"] is False
+    path = tmp_path / "c.csv"
+    path.write_text("call_id,user,start,duration_seconds,kind,number\n"
+                    "b1,ada@contoso.com,2026-11-15T10:00:00Z,60,outbound,+442079460123\n"
+                    "b2,ada@contoso.com,2026-11-25T10:00:00Z,60,outbound,+442079460123\n")
+    assert cli("rate-cdrs", str(path)).exit_code == 0
+    c = calls(cli)
+    assert (c["b1"]["status"], c["b2"]["status"]) == ("charged", "denied")
+    assert cli("license", "assign", "ada@contoso.com").exit_code == 0
+    listed = {u["upn"]: u for u in assert_json(cli("user", "list", "--json"))}
+    assert listed["ada@contoso.com"]["licensed"] is True
+
+
 def test_each_tenant_numbers_its_own_lots(cli, tenant, monkeypatch) -> None:
     pin_now(monkeypatch, NOW)
     assert cli("tenant", "add", "fabrikam", "--name", "Fabrikam", "--country", "US").exit_code == 0
