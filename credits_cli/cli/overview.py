@@ -25,13 +25,16 @@ def overview(ctx: typer.Context, limit: Limit = None, output: OutputOpt = None, 
     Urgency: out of credit, then a failing payment, then what runs out first (without a working
     auto-recharge), then the next recharge, then tenants with no recent spend.
     """
-    from credits_cli import clock, currencies
+    from credits_cli import clock, currencies, i18n
     from credits_cli import overview as core
 
     mode = output_mode(output, json_out)
     st = state(ctx)
     now = clock.now()
-    with st.db.read() as s:
+    # For scripts, the prose of a line (its state, the payment, a refusal) stays English; for people it
+    # is said in the reader's language.
+    for_scripts = i18n.SOURCE if mode in ("json", "csv") else None
+    with st.db.read() as s, i18n.speaking(for_scripts):
         lines = core.overview(s, now)
     total = len(lines)
     docs = [x.to_dict() for x in (lines[:limit] if limit else lines)]

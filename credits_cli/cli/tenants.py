@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -160,6 +161,14 @@ def tenant_list(
 RECENT_CHANGES = 5
 
 
+def english(say_it: Callable[..., Any], *args: Any) -> Any:
+    """What ``say_it`` says, in English whatever the language: a value of a JSON document."""
+    from credits_cli import i18n
+
+    with i18n.speaking(i18n.SOURCE):
+        return say_it(*args)
+
+
 @tenant_app.command("show", epilog=examples("credits tenant show", "credits --tenant contoso tenant show --json"))
 def tenant_show(ctx: typer.Context, output: DocOutputOpt = None, json_out: Json = False) -> None:
     """Show the tenant: details, users, licenses, admins, balance and the latest corrections."""
@@ -175,17 +184,19 @@ def tenant_show(ctx: typer.Context, output: DocOutputOpt = None, json_out: Json 
             "users": len(all_users),
             "licensed_users": sum(1 for u in all_users if u.licensed),
             "admins": len(tenants.list_admins(s, t)),
-            "payment": payments.describe(method),
+            "payment": english(payments.describe, method),
             # As `balance` shows it: lots that have expired by now no longer count.
             "balance": ledger.balance(s, t)
             - sum((lot.remaining for lot in ledger.open_lots(s, t) if lot.expires_at <= clock.now()), money.ZERO),
             "removed_users": len(users.list_users(s, t, removed=True)) - len(all_users),
-            "purchase_refusal": payments.refusal(t, method, clock.now()),
+            "purchase_refusal": english(payments.refusal, t, method, clock.now()),
             "recent_changes": list(trail.lines(s, t, limit=RECENT_CHANGES, newest=True)),
         }
+        said = {"payment": payments.describe(method), "purchase_refusal": payments.refusal(t, method, clock.now())}
     if mode == "json":
         print_json(doc)
         return
+    doc = doc | said  # the same facts, said in the reader's language
     rows = [
         [k.replace("_", " "), currencies.display(v, t.currency) if k == "balance" else v]
         for k, v in doc.items()
