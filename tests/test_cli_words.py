@@ -107,3 +107,14 @@ def test_counts_and_prefixes(speaking: None) -> None:
     with pytest.raises(typer.Exit):
         common.fail("x")
 
+
+
+def test_machine_output_is_the_same_in_every_language(speaking: None, capsys: pytest.CaptureFixture[str],
+                                                        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CREDITS_DB", str(tmp_path / "c.db"))
+    assert run(capsys, "en", "tenant", "add", "contoso", "--name", "Contoso", "--country", "US",
+               "--currency", "USD")[0] == 0
+    for args in (["tenant", "list", "-o", "csv"], ["tenant", "show", "--json"], ["overview", "--json"],
+                 ["notifications", "-o", "csv"], ["admin", "list", "--json"]):
+        english, russian = run(capsys, "en", *args), run(capsys, "ru", *args)
+        assert english == russian, args
