@@ -108,10 +108,10 @@ def test_counts_and_prefixes(speaking: None) -> None:
         common.fail("x")
 
 
-
 def test_machine_output_is_the_same_in_every_language(speaking: None, capsys: pytest.CaptureFixture[str],
                                                         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CREDITS_DB", str(tmp_path / "c.db"))
+    monkeypatch.setenv("CREDITS_NOW", "2026-11-28T10:00:00Z")  # the same "as of" in both runs
     assert run(capsys, "en", "tenant", "add", "contoso", "--name", "Contoso", "--country", "US",
                "--currency", "USD")[0] == 0
     for args in (["tenant", "list", "-o", "csv"], ["tenant", "show", "--json"], ["overview", "--json"],

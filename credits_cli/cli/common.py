@@ -7,7 +7,7 @@ import itertools
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -197,28 +197,20 @@ class CreditsGroup(TyperGroup):
     after the command too."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        from typer._click.exceptions import NoArgsIsHelpError, UsageError
-
         try:
             return super().parse_args(ctx, hoist_global_options(args))
-        except NoArgsIsHelpError:
+        except Exception as exc:
+            if is_usage_error(exc):
+                show_usage_error(exc)
             raise
-        except UsageError as exc:
-            show_usage_error(exc)
 
     def invoke(self, ctx: Any) -> Any:
-        from typer._click.exceptions import NoArgsIsHelpError, UsageError
-
         try:
             return super().invoke(ctx)
         except CreditsError as exc:
             fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:
             fail(_("interrupted; nothing of the batch in progress was written"), 130)
-        except NoArgsIsHelpError:
-            raise
-        except UsageError as exc:
-            show_usage_error(exc)
         except (typer.Exit, typer.Abort, SystemExit):
             raise
         except BrokenPipeError:  # the reader went away (``credits ledger | head``): click ends quietly, exit 1
@@ -227,6 +219,8 @@ class CreditsGroup(TyperGroup):
             where = f"{exc.filename}: " if exc.filename else ""
             fail(f"{where}{(exc.strerror or str(exc)).lower()}", 1)
         except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
+            if is_usage_error(exc):
+                show_usage_error(exc)
             if os.environ.get("CREDITS_DEBUG"):
                 raise
             if type(exc).__module__.startswith("typer") or type(exc).__module__.startswith("click"):
@@ -236,12 +230,18 @@ class CreditsGroup(TyperGroup):
                 kind=type(exc).__name__, detail=exc), 1)
 
 
+def is_usage_error(exc: BaseException) -> bool:
+    """A usage error of click (an unknown option, a bad value; not "no arguments: show the help"),
+    told by its class's lineage: the click inside Typer is not a public module to import from."""
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    return "UsageError" in names and "NoArgsIsHelpError" not in names
+
+
 def show_usage_error(exc: Any) -> NoReturn:
     """A usage error of click (an unknown option, a bad value), said in the current language: click's
     own words when it is English (byte for byte), else the usage, the hint and the message from our
     catalog. Exits 2, as click does."""
-    from typer._click.utils import echo
-
+    echo = typer.echo
     if current_is_english():
         raise exc
     ctx = exc.ctx
@@ -729,9 +729,24 @@ def wrap_cells(text: str, width: int, initial_indent: str = "", subsequent_inden
     """click's ``wrap_text`` measured in terminal cells (a Chinese character takes two), breaking
     lines at spaces and between wide characters, never inside a word at its hyphen (``--insecure-login``,
     ``graph-csv``); a word longer than a line is cut as click does."""
-    from typer._click._textwrap import TextWrapper
+    from contextlib import contextmanager
+    from textwrap import TextWrapper
 
     class CellWrapper(TextWrapper):
+        @contextmanager
+        def extra_indent(self, indent: str) -> Iterator[None]:
+            initial, subsequent = self.initial_indent, self.subsequent_indent
+            self.initial_indent += indent
+            self.subsequent_indent += indent
+            try:
+                yield
+            finally:
+                self.initial_indent, self.subsequent_indent = initial, subsequent
+
+        def indent_only(self, text: str) -> str:
+            return "\n".join(f"{self.subsequent_indent if n else self.initial_indent}{line}"
+                             for n, line in enumerate(text.splitlines()))
+
         def _split(self, text: str) -> list[str]:
             from rich.cells import cell_len
 
@@ -823,9 +838,14 @@ def wrap_cells(text: str, width: int, initial_indent: str = "", subsequent_inden
 
 def _cell_formatter() -> type:
     from rich.cells import cell_len
-    from typer._click.formatting import HelpFormatter, iter_rows
 
-    class CellFormatter(HelpFormatter):
+    HelpFormatter = typer.Context.formatter_class  # noqa: N806 - click's help formatter, as Typer's context has it
+
+    def iter_rows(rows: list[Any], columns: int) -> Iterator[tuple[str, ...]]:
+        for row in rows:
+            yield tuple(row) + ("",) * (columns - len(row))
+
+    class CellFormatter(HelpFormatter):  # type: ignore[misc, valid-type]
         """click's help formatter, measuring in cells (:func:`wrap_cells`), its "Usage:" translated."""
 
         def write_usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
@@ -871,10 +891,8 @@ def _cell_formatter() -> type:
 def measure_help_in_cells(command: Any) -> None:
     """Make every command of the tree under ``command`` format its help and usage in cells
     (:func:`wrap_cells`): a Chinese help fits the terminal, option names are not broken."""
-    from typer._click.core import Context
-
     formatter = _cell_formatter()
-    context = type("CellContext", (command.context_class or Context,), {"formatter_class": formatter})
+    context = type("CellContext", (command.context_class or typer.Context,), {"formatter_class": formatter})
     _put_context(command, context)
 
 
