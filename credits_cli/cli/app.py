@@ -20,7 +20,14 @@ from typer.main import get_command_name
 
 from credits_cli import __version__
 from credits_cli.cli import funding, notifications, overview, rates, rating, reconcile, report, tenants, users
-from credits_cli.cli.common import CreditsGroup, hoist_global_options, speak, start
+from credits_cli.cli.common import (
+    CreditsGroup,
+    hoist_global_options,
+    measure_help_in_cells,
+    speak,
+    start,
+    translated_epilog,
+)
 from credits_cli.i18n import _, choose, current
 
 if TYPE_CHECKING:
@@ -95,9 +102,12 @@ reconcile.register(app)
 def main() -> None:
     args = sys.argv[1:]
     keep_only(command_named(args))
-    speak(choose(lang_named(args), os.environ))  # before the tree is built: its help is translated
+    # before the tree is built (its help is translated) and before typer.rich_utils is imported (its
+    # words are module constants, asked of gettext at import)
+    speak(choose(lang_named(args), os.environ))
     command = cast(TyperGroup, typer.main.get_command(app))  # the root is a CreditsGroup
     translate_help(command)
+    measure_help_in_cells(command)
     command()
 
 
@@ -150,6 +160,14 @@ def translate_help(command: TyperGroup | typer.core.TyperCommand) -> None:
         return
     for _where, put, text in help_items(command):
         put(_(text))
+    _translate_epilogs(command)
+
+
+def _translate_epilogs(command: TyperGroup | typer.core.TyperCommand) -> None:
+    if command.epilog:
+        command.epilog = translated_epilog(command.epilog)
+    for sub in getattr(command, "commands", {}).values():
+        _translate_epilogs(sub)
 
 
 def command_named(args: Sequence[str]) -> str | None:
@@ -187,3 +205,7 @@ def _name(command: CommandInfo) -> str:
     if command.name:
         return command.name
     return get_command_name(command.callback.__name__ if command.callback else "")
+
+
+if __name__ == "__main__":
+    main()

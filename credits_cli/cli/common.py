@@ -7,7 +7,7 @@ import itertools
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -19,7 +19,7 @@ import typer
 from typer.core import TyperGroup
 
 from credits_cli.errors import CreditsError
-from credits_cli.i18n import N_
+from credits_cli.i18n import N_, _
 from credits_cli.settings import Settings, from_environ
 
 if TYPE_CHECKING:
@@ -82,10 +82,19 @@ def start(db_value: str | None, tenant_slug: str | None, lang: str | None = None
 
 
 #: Typer's own words in help and errors: it asks the standard library's gettext for them, in the
-#: process's text domain; these are the ones it shows, so that the catalogs have them.
+#: process's text domain; these are the ones it shows, so that the catalogs have them. The msgids are
+#: Typer's, byte for byte (``{name!r}`` included): do not reword them.
 TYPER_WORDS = (N_("Arguments"), N_("Options"), N_("Commands"), N_("required"), N_("default: {default}"),
                N_("env var: {var}"), N_("(dynamic)"), N_("Aborted!"), N_("Missing command."),
-               N_("No such command {name!r}."))
+               N_("No such command {name!r}."),
+               # typer.rich_utils: module constants, translated when it is imported (after speak(): see
+               # credits_cli.cli.app.main); shown only with rich help (rich_markup_mode), kept for it
+               N_("(deprecated) "), N_("[default: {}]"), N_("[env var: {}]"), N_("[required]"), N_("Error"),
+               N_("Aborted."), N_("Try [blue]'{command_path} {help_option}'[/] for help."))
+
+#: Click's words (the copy inside Typer builds them without gettext): :func:`show_usage_error` finds
+#: them in the English message and says them from our catalog.
+CLICK_WORDS = (N_("Usage:"), N_("Error:"), N_("Missing argument"), N_("Missing option"), N_("Missing parameter"))
 
 
 def speak(code: str) -> None:
@@ -109,12 +118,20 @@ def state(ctx: typer.Context) -> State:
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    err_console().print(f"[bold red]error:[/] {_one_line(message)}", highlight=False, soft_wrap=True)
+    from rich.markup import escape
+
+    # TRANSLATORS: the word before an error message on stderr ("error: no tenant acme")
+    prefix = escape(_("error:"))
+    err_console().print(f"[bold red]{prefix}[/] {_one_line(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
 def warn(message: str) -> None:
-    err_console().print(f"[yellow]warning:[/] {_one_line(message)}", highlight=False, soft_wrap=True)
+    from rich.markup import escape
+
+    # TRANSLATORS: the word before a warning on stderr ("warning: ...")
+    prefix = escape(_("warning:"))
+    err_console().print(f"[yellow]{prefix}[/] {_one_line(message)}", highlight=False, soft_wrap=True)
 
 
 def _one_line(message: str) -> str:
@@ -180,7 +197,12 @@ class CreditsGroup(TyperGroup):
     after the command too."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        return super().parse_args(ctx, hoist_global_options(args))
+        try:
+            return super().parse_args(ctx, hoist_global_options(args))
+        except Exception as exc:
+            if is_usage_error(exc):
+                show_usage_error(exc)
+            raise
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -188,7 +210,7 @@ class CreditsGroup(TyperGroup):
         except CreditsError as exc:
             fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:
-            fail("interrupted; nothing of the batch in progress was written", 130)
+            fail(_("interrupted; nothing of the batch in progress was written"), 130)
         except (typer.Exit, typer.Abort, SystemExit):
             raise
         except BrokenPipeError:  # the reader went away (``credits ledger | head``): click ends quietly, exit 1
@@ -197,11 +219,90 @@ class CreditsGroup(TyperGroup):
             where = f"{exc.filename}: " if exc.filename else ""
             fail(f"{where}{(exc.strerror or str(exc)).lower()}", 1)
         except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
+            if is_usage_error(exc):
+                show_usage_error(exc)
             if os.environ.get("CREDITS_DEBUG"):
                 raise
             if type(exc).__module__.startswith("typer") or type(exc).__module__.startswith("click"):
                 raise
-            fail(f"internal error: {type(exc).__name__}: {exc} (set CREDITS_DEBUG=1 for the traceback)", 1)
+            # TRANSLATORS: {kind} is the Python exception's class (ValueError), {detail} its English text
+            fail(_("internal error: {kind}: {detail} (set CREDITS_DEBUG=1 for the traceback)").format(
+                kind=type(exc).__name__, detail=exc), 1)
+
+
+def is_usage_error(exc: BaseException) -> bool:
+    """A usage error of click (an unknown option, a bad value; not "no arguments: show the help"),
+    told by its class's lineage: the click inside Typer is not a public module to import from."""
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    return "UsageError" in names and "NoArgsIsHelpError" not in names
+
+
+def show_usage_error(exc: Any) -> NoReturn:
+    """A usage error of click (an unknown option, a bad value), said in the current language: click's
+    own words when it is English (byte for byte), else the usage, the hint and the message from our
+    catalog. Exits 2, as click does."""
+    echo = typer.echo
+    if current_is_english():
+        raise exc
+    ctx = exc.ctx
+    if ctx is not None:
+        formatter = ctx.make_formatter()
+        formatter.write_usage(ctx.command_path, " ".join(ctx.command.collect_usage_pieces(ctx)),
+                              prefix=_("Usage:") + " ")
+        hint = ""
+        if ctx.command.get_help_option(ctx) is not None:
+            # TRANSLATORS: {command} is a command line (credits tenant show), {option} is --help
+            hint = _("Try '{command} {option}' for help.").format(
+                command=ctx.command_path, option=ctx.help_option_names[0]) + "\n"
+        echo(f"{formatter.getvalue().rstrip(chr(10))}\n{hint}", err=True, color=ctx.color)
+    echo(f"{_('Error:')} {click_message(exc)}", err=True, color=ctx.color if ctx is not None else None)
+    raise typer.Exit(exc.exit_code)
+
+
+def current_is_english() -> bool:
+    from credits_cli.i18n import current
+
+    return current().english
+
+
+#: Click's messages as the copy inside Typer writes them (f-strings, no gettext), and the message of
+#: our catalog each one is said with: (pattern of the English text, msgid with the same named fields).
+CLICK_MESSAGES = (
+    (r"Invalid value for (?P<param_hint>.+?): (?P<message>.*)", N_("Invalid value for {param_hint}: {message}")),
+    (r"Invalid value: (?P<message>.*)", N_("Invalid value: {message}")),
+    (r"(?P<value>.+) is not one of (?P<choices>.+)\.", N_("{value} is not one of {choices}.")),
+    (r"(?P<value>.+) is not a valid (?P<kind>[a-z ]+)\.", N_("{value} is not a valid {kind}.")),
+    (r"(?P<value>.+) is not in the range (?P<range>.+)\.", N_("{value} is not in the range {range}.")),
+    (r"Got unexpected extra argument\(s\) \((?P<args>.*)\)", N_("Got unexpected extra argument(s) ({args})")),
+    (r"Option (?P<name>.+) does not take a value\.", N_("Option {name} does not take a value.")),
+    (r"Option (?P<name>.+) requires an argument\.", N_("Option {name} requires an argument.")),
+    (r"Argument (?P<name>.+) takes (?P<count>\d+) values\.", N_("Argument {name} takes {count} values.")),
+    (r"(?P<message>.+) \(Possible options: (?P<possibilities>.+)\)",
+     N_("{message} (Possible options: {possibilities})")),
+    (r"No such option: (?P<name>.+)", N_("No such option: {name}")),
+    (r"Missing parameter: (?P<name>.+)", N_("Missing parameter: {name}")),
+)
+
+
+def click_message(exc: Any) -> str:
+    """The message of a click exception in the current language (what is not known stays English)."""
+    return _click_text(exc.format_message())
+
+
+def _click_text(text: str) -> str:
+    import re
+
+    for pattern, msgid in CLICK_MESSAGES:
+        found = re.fullmatch(pattern, text, flags=re.DOTALL)
+        if found:
+            fields = found.groupdict()
+            if "message" in fields:
+                fields["message"] = _click_text(fields["message"])
+            return _(msgid).format(**fields)
+    for word in ("Missing argument", "Missing option", "Missing parameter"):
+        if text.startswith(word):
+            return _(word) + text[len(word):]
+    return text
 
 
 _consoles: dict[str, Console] = {}
@@ -282,7 +383,7 @@ def output_mode(output: Output | DocOutput | None, json_out: bool = False) -> Ou
     chosen = Output(output.value) if output is not None else None
     if json_out:
         if chosen not in (None, Output.JSON):
-            raise InvalidInput(f"--json asks for JSON and -o for {chosen}: give one of them")
+            raise InvalidInput(_("--json asks for JSON and -o for {output}: give one of them").format(output=chosen))
         return Output.JSON
     return chosen or Output.TABLE
 
@@ -407,9 +508,13 @@ TABLE_ROWS = 1000
 
 def shown_line(shown: int, total: int | None, noun: str, hint: str = "") -> str:
     """``12 users``, or ``showing 100 of 199,814 calls`` when a limit left some out."""
+    from credits_cli import i18n
+
     if total is None or total == shown:
-        return f"{shown:,} {noun}"
-    return f"showing {shown:,} of {total:,} {noun}" + (f" ({hint})" if hint else "")
+        return f"{i18n.number(shown)} {noun}"
+    # TRANSLATORS: {noun} is a counted noun already in the plural ("calls"), {hint} says how to see more
+    line = _("showing {shown} of {total} {noun}").format(shown=i18n.number(shown), total=i18n.number(total), noun=noun)
+    return line + (f" ({hint})" if hint else "")
 
 
 def listing(
@@ -567,20 +672,35 @@ Json = Annotated[bool, typer.Option("--json", help="Print one JSON document (the
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do it without asking (needed when not run on a terminal).")]
 
 
-def confirm(question: str, yes: bool, *, nothing: str = "nothing removed") -> None:
+def confirm(question: str, yes: bool, *, nothing: str | None = None) -> None:
     """Ask on a terminal before something is removed; ``--yes`` answers for a script. Without a terminal
-    and without ``--yes``, one error line and nothing done (a script must say what it means)."""
+    and without ``--yes``, one error line and nothing done (a script must say what it means). ``question``
+    and ``nothing`` come translated (``nothing``: "nothing removed" by default)."""
     if yes:
         return
+    if nothing is None:
+        nothing = _("nothing removed")
     if not sys.stdin.isatty():
-        fail(f"{question.rstrip('?')}? This asks for confirmation: add --yes (no terminal to ask on); {nothing}")
+        # TRANSLATORS: {question} is the question asked (without its "?"), {nothing} says what was left as it was
+        fail(_("{question}? This asks for confirmation: add --yes (no terminal to ask on); {nothing}").format(
+            question=question.rstrip("?"), nothing=nothing))
     if not typer.confirm(printable(question), default=False, err=True):
-        fail(f"not confirmed; {nothing}")
+        fail(_("not confirmed; {nothing}").format(nothing=nothing))
+
+
+#: The heading of a command's examples in ``--help`` (translated where the help is: translated_epilog).
+EXAMPLES = N_("Examples:")
 
 
 def examples(*lines: str) -> str:
     """The end of a command's ``--help``: one or two examples, kept as written (click's ``\\b``)."""
-    return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
+    return f"\b\n{EXAMPLES}\n" + "\n".join(f"  {line}" for line in lines)
+
+
+def translated_epilog(epilog: str) -> str:
+    """An epilog of :func:`examples` with its heading in the current language (the commands as written)."""
+    head = f"\b\n{EXAMPLES}\n"
+    return f"\b\n{_(EXAMPLES)}\n" + epilog[len(head):] if epilog.startswith(head) else epilog
 
 #: ``--at``: when something really happened (never in the future).
 At = Annotated[
@@ -599,3 +719,184 @@ def at_moment(text: str | None) -> datetime | None:
     from credits_cli import clock
 
     return clock.parse_timestamp(text, what="--at") if text else None
+
+
+# --- help that fits the terminal in cells ----------------------------------------------------
+
+
+def wrap_cells(text: str, width: int, initial_indent: str = "", subsequent_indent: str = "",
+               preserve_paragraphs: bool = False) -> str:
+    """click's ``wrap_text`` measured in terminal cells (a Chinese character takes two), breaking
+    lines at spaces and between wide characters, never inside a word at its hyphen (``--insecure-login``,
+    ``graph-csv``); a word longer than a line is cut as click does."""
+    from contextlib import contextmanager
+    from textwrap import TextWrapper
+
+    class CellWrapper(TextWrapper):
+        @contextmanager
+        def extra_indent(self, indent: str) -> Iterator[None]:
+            initial, subsequent = self.initial_indent, self.subsequent_indent
+            self.initial_indent += indent
+            self.subsequent_indent += indent
+            try:
+                yield
+            finally:
+                self.initial_indent, self.subsequent_indent = initial, subsequent
+
+        def indent_only(self, text: str) -> str:
+            return "\n".join(f"{self.subsequent_indent if n else self.initial_indent}{line}"
+                             for n, line in enumerate(text.splitlines()))
+
+        def _split(self, text: str) -> list[str]:
+            from rich.cells import cell_len
+
+            chunks: list[str] = []
+            for chunk in super()._split(text):
+                run = ""
+                for ch in chunk:
+                    if cell_len(ch) > 1:
+                        if run:
+                            chunks.append(run)
+                        chunks.append(ch)
+                        run = ""
+                    else:
+                        run += ch
+                if run:
+                    chunks.append(run)
+            return chunks
+
+        def _handle_long_word(self, reversed_chunks: list[str], cur_line: list[str], cur_len: int,
+                              width: int) -> None:
+            from rich.cells import set_cell_size
+
+            last = reversed_chunks[-1]
+            cut = set_cell_size(last, max(width - cur_len, 1)).rstrip()
+            cut = cut or last[:1]
+            cur_line.append(cut)
+            reversed_chunks[-1] = last[len(cut):]
+
+        def _wrap_chunks(self, chunks: list[str]) -> list[str]:
+            from rich.cells import cell_len
+
+            lines: list[str] = []
+            chunks.reverse()
+            while chunks:
+                cur_line: list[str] = []
+                cur_len = 0
+                indent = self.subsequent_indent if lines else self.initial_indent
+                width = max(self.width - cell_len(indent), 1)
+                if self.drop_whitespace and chunks[-1].strip() == "" and lines:
+                    del chunks[-1]
+                while chunks:
+                    size = cell_len(chunks[-1])
+                    if cur_len + size > width:
+                        break
+                    cur_line.append(chunks.pop())
+                    cur_len += size
+                if chunks and cell_len(chunks[-1]) > width:
+                    self._handle_long_word(chunks, cur_line, cur_len, width)
+                if self.drop_whitespace and cur_line and cur_line[-1].strip() == "":
+                    del cur_line[-1]
+                if cur_line:
+                    lines.append(indent + "".join(cur_line))
+            return lines
+
+    text = text.expandtabs()
+    wrapper = CellWrapper(width, initial_indent=initial_indent, subsequent_indent=subsequent_indent,
+                          replace_whitespace=False, break_on_hyphens=False)
+    if not preserve_paragraphs:
+        return wrapper.fill(text)
+    paragraphs: list[tuple[int, bool, str]] = []
+    buf: list[str] = []
+    indent: int | None = None
+
+    def flush() -> None:
+        if buf:
+            if buf[0].strip() == "\b":
+                paragraphs.append((indent or 0, True, "\n".join(buf[1:])))
+            else:
+                paragraphs.append((indent or 0, False, " ".join(buf)))
+            del buf[:]
+
+    for line in text.splitlines():
+        if not line:
+            flush()
+            indent = None
+        else:
+            if indent is None:
+                stripped = line.lstrip()
+                indent = len(line) - len(stripped)
+                line = stripped
+            buf.append(line)
+    flush()
+    out = []
+    for margin, raw, body in paragraphs:
+        with wrapper.extra_indent(" " * margin):
+            out.append(wrapper.indent_only(body) if raw else wrapper.fill(body))
+    return "\n\n".join(out)
+
+
+def _cell_formatter() -> type:
+    from rich.cells import cell_len
+
+    HelpFormatter = typer.Context.formatter_class  # noqa: N806 - click's help formatter, as Typer's context has it
+
+    def iter_rows(rows: list[Any], columns: int) -> Iterator[tuple[str, ...]]:
+        for row in rows:
+            yield tuple(row) + ("",) * (columns - len(row))
+
+    class CellFormatter(HelpFormatter):  # type: ignore[misc, valid-type]
+        """click's help formatter, measuring in cells (:func:`wrap_cells`), its "Usage:" translated."""
+
+        def write_usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
+            prefix = _("Usage:") + " " if prefix is None else prefix
+            usage_prefix = f"{prefix:>{self.current_indent}}{prog} "
+            text_width = self.width - self.current_indent
+            if text_width >= cell_len(usage_prefix) + 20:
+                indent = " " * cell_len(usage_prefix)
+                self.write(wrap_cells(args, text_width, initial_indent=usage_prefix, subsequent_indent=indent))
+            else:
+                self.write(usage_prefix + "\n")
+                indent = " " * (max(self.current_indent, cell_len(prefix)) + 4)
+                self.write(wrap_cells(args, text_width, initial_indent=indent, subsequent_indent=indent))
+            self.write("\n")
+
+        def write_text(self, text: str) -> None:
+            indent = " " * self.current_indent
+            self.write(wrap_cells(text, self.width, initial_indent=indent, subsequent_indent=indent,
+                                  preserve_paragraphs=True) + "\n")
+
+        def write_dl(self, rows: Any, col_max: int = 30, col_spacing: int = 2) -> None:
+            rows = list(rows)
+            widths = [max((cell_len(r[i]) for r in rows), default=0) for i in range(2)]
+            first_col = min(widths[0], col_max) + col_spacing
+            for first, second in iter_rows(rows, 2):
+                self.write(f"{'':>{self.current_indent}}{first}")
+                if not second:
+                    self.write("\n")
+                    continue
+                if cell_len(first) <= first_col - col_spacing:
+                    self.write(" " * (first_col - cell_len(first)))
+                else:
+                    self.write("\n" + " " * (first_col + self.current_indent))
+                text_width = max(self.width - first_col - 2, 10)
+                lines = wrap_cells(second, text_width, preserve_paragraphs=True).splitlines()
+                self.write(f"{lines[0]}\n" if lines else "\n")
+                for line in lines[1:]:
+                    self.write(f"{'':>{first_col + self.current_indent}}{line}\n")
+
+    return CellFormatter
+
+
+def measure_help_in_cells(command: Any) -> None:
+    """Make every command of the tree under ``command`` format its help and usage in cells
+    (:func:`wrap_cells`): a Chinese help fits the terminal, option names are not broken."""
+    formatter = _cell_formatter()
+    context = type("CellContext", (command.context_class or typer.Context,), {"formatter_class": formatter})
+    _put_context(command, context)
+
+
+def _put_context(command: Any, context: type) -> None:
+    command.context_class = context
+    for sub in getattr(command, "commands", {}).values():
+        _put_context(sub, context)

@@ -79,12 +79,14 @@ def outbox(
         for n in notes
     ]
     docs, total = limited(docs, limit, newest, "id")
+    from credits_cli.i18n import _
+
     emit(
-        mode, docs, title="outbox", noun="messages", total=total, keys=NOTE_KEYS,
-        empty="the outbox is empty",
-        columns=[Col("#", keep=4), Col("created"), Col("event", shrink=12), Col("to", keep=2, shrink=12),
-                 Col("status"), Col("error", keep=1, shrink=12)],
-        row=lambda d: [d["id"], short_time(d["created_at"]), d["event"], d["recipient"] or "(no admin)",
+        mode, docs, title=_("outbox"), noun=_("messages"), total=total, keys=NOTE_KEYS,
+        empty=_("the outbox is empty"),
+        columns=[Col("#", keep=4), Col(_("created")), Col(_("event"), shrink=12), Col(_("to"), keep=2, shrink=12),
+                 Col(_("status")), Col(_("error"), keep=1, shrink=12)],
+        row=lambda d: [d["id"], short_time(d["created_at"]), d["event"], d["recipient"] or _("(no admin)"),
                        d["status"], d["last_error"] or ""],
     )
 
@@ -156,13 +158,14 @@ def send(
     """
     import time
 
-    from credits_cli import notify, tenants
+    from credits_cli import i18n, notify, phrases, tenants
+    from credits_cli.i18n import _, ngettext
 
     json_out = output_mode(output, json_out) == "json"
     if not smtp:
-        fail("no SMTP server: give --smtp HOST:PORT or set CREDITS_SMTP")
+        fail(_("no SMTP server: give --smtp HOST:PORT or set CREDITS_SMTP"))
     if not sender:
-        fail("no sender address: give --sender ADDR or set CREDITS_SENDER")
+        fail(_("no sender address: give --sender ADDR or set CREDITS_SENDER"))
     server = notify.parse_smtp(smtp)
     st = state(ctx)
     with st.db.read() as s:
@@ -190,7 +193,7 @@ def send(
             timeout=left,
         )
         for warning in report.warnings:
-            warn(f"{t.slug}: {warning}" if all_tenants else warning)
+            warn(f"{t.slug}: {phrases.said(warning)}" if all_tenants else phrases.said(warning))
         per_tenant.append({
             "tenant": t.slug,
             "sent": report.sent,
@@ -213,19 +216,30 @@ def send(
     if json_out:
         print_json(doc)
     else:
+        def counts(sent: int, failed: int, unconfirmed: int) -> str:
+            if unconfirmed:
+                return _("sent {sent}, failed {failed}, unconfirmed {unconfirmed}").format(
+                    sent=i18n.number(sent), failed=i18n.number(failed), unconfirmed=i18n.number(unconfirmed))
+            return _("sent {sent}, failed {failed}").format(sent=i18n.number(sent), failed=i18n.number(failed))
+
         if all_tenants:
             for d in per_tenant:
-                say(f"{d['tenant']}: sent {d['sent']}, failed {d['failed']}"
-                    + (f", unconfirmed {d['unconfirmed']}" if d["unconfirmed"] else ""))
-        say(f"sent {sent}, failed {failed}" + (f", unconfirmed {unconfirmed}" if unconfirmed else ""))
+                say(f"{d['tenant']}: " + counts(d["sent"], d["failed"], d["unconfirmed"]))
+        say(counts(sent, failed, unconfirmed))
     if unconfirmed:
-        warn(
-            f"{unconfirmed} message(s) were interrupted while being handed to the server and may or may not have "
+        warn(ngettext(
+            "{n} message(s) were interrupted while being handed to the server and may or may not have "
             "arrived (status 'sending'); they are not sent again unless you run "
-            "credits notifications send --resend-unconfirmed"
-        )
+            "credits notifications send --resend-unconfirmed",
+            "{n} message(s) were interrupted while being handed to the server and may or may not have "
+            "arrived (status 'sending'); they are not sent again unless you run "
+            "credits notifications send --resend-unconfirmed", unconfirmed).format(n=unconfirmed))
     if failed:
-        first = errors[0] if errors else "delivery failed"
-        fail(f"{failed} message(s) not delivered, kept in the outbox: {first}")
+        # TRANSLATORS: {first} is the first delivery error (the mail server's words, often English)
+        first = errors[0] if errors else _("delivery failed")
+        fail(ngettext("{n} message(s) not delivered, kept in the outbox: {first}",
+                      "{n} message(s) not delivered, kept in the outbox: {first}", failed).format(
+                          n=failed, first=first))
     if late:
-        fail(f"--timeout ran out before {', '.join(late)}: their messages stay queued")
+        # TRANSLATORS: {tenants} is a comma-separated list of tenant slugs
+        fail(_("--timeout ran out before {tenants}: their messages stay queued").format(tenants=", ".join(late)))

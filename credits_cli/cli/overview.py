@@ -25,8 +25,9 @@ def overview(ctx: typer.Context, limit: Limit = None, output: OutputOpt = None, 
     Urgency: out of credit, then a failing payment, then what runs out first (without a working
     auto-recharge), then the next recharge, then tenants with no recent spend.
     """
-    from credits_cli import clock, currencies, i18n
+    from credits_cli import clock, currencies, i18n, phrases
     from credits_cli import overview as core
+    from credits_cli.i18n import _, ngettext, pgettext
 
     mode = output_mode(output, json_out)
     st = state(ctx)
@@ -46,21 +47,26 @@ def overview(ctx: typer.Context, limit: Limit = None, output: OutputOpt = None, 
 
     def recharge(d: dict[str, Any]) -> str:
         if not d["autorecharge"]:
-            return "off"
-        return f"below {d['threshold'].normalize():f} buy {d['recharge_amount'].normalize():f}"
+            return pgettext("auto-recharge", "off")
+        # TRANSLATORS: auto-recharge in a narrow column: below the threshold, buy this amount (bare numbers)
+        return _("below {threshold} buy {amount}").format(threshold=i18n.decimal(d["threshold"].normalize()),
+                                                          amount=i18n.decimal(d["recharge_amount"].normalize()))
 
     def alerts(d: dict[str, Any]) -> str:
         if not d["open_alerts"]:
             return ""
-        return f"{d['open_alerts']}" + (f" ({d['failed_alerts']} failed)" if d["failed_alerts"] else "")
+        failed = d["failed_alerts"]
+        return i18n.number(d["open_alerts"]) + (
+            " (" + ngettext("{n} failed", "{n} failed", failed).format(n=i18n.number(failed)) + ")" if failed else "")
 
     emit(
-        mode, docs, title=f"Tenants as of {clock.iso(now)}, the most urgent first", noun="tenants", total=total,
-        keys=LINE_KEYS, empty="no tenants yet; add one with: credits tenant add SLUG --name NAME --country CC",
-        columns=[Col("tenant", shrink=10), Col("balance", right=True), Col("state", shrink=16),
-                 Col("alerts", keep=1), Col("payment", keep=2), Col("auto-recharge", keep=4),
-                 Col("last import", keep=3)],
-        row=lambda d: [d["tenant"], currencies.display(d["balance"], d["currency"]), d["state"], alerts(d),
-                       "refused" if d["purchase_refusal"] else "ok", recharge(d),
-                       d["last_import"].date() if d["last_import"] else ""],
+        mode, docs, title=_("Tenants as of {moment}, the most urgent first").format(moment=clock.iso(now)),
+        noun=_("tenants"), total=total, keys=LINE_KEYS,
+        empty=_("no tenants yet; add one with: credits tenant add SLUG --name NAME --country CC"),
+        columns=[Col(_("tenant"), shrink=10), Col(_("balance"), right=True), Col(_("state"), shrink=16),
+                 Col(_("alerts"), keep=1), Col(_("payment"), keep=2), Col(_("auto-recharge"), keep=4),
+                 Col(_("last import"), keep=3)],
+        row=lambda d: [d["tenant"], currencies.display(d["balance"], d["currency"]), phrases.said(d["state"]),
+                       alerts(d), pgettext("payment", "refused" if d["purchase_refusal"] else "ok"),
+                       recharge(d), d["last_import"].date() if d["last_import"] else ""],
     )

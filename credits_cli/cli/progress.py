@@ -84,7 +84,12 @@ def _columns() -> list[Any]:
 
         def render(self, task: Task) -> Text:
             speed = task.finished_speed or task.speed
-            return Text(f"{speed:,.0f}/s" if speed else "", style="progress.data.speed")
+            from credits_cli import i18n
+            from credits_cli.i18n import _
+
+            # TRANSLATORS: rows a second in a progress line ("12,000/s")
+            rate = _("{rate}/s").format(rate=i18n.number(round(speed))) if speed else ""
+            return Text(rate, style="progress.data.speed")
 
     return [
         TextColumn("{task.description}"),
@@ -107,10 +112,16 @@ class Line:
         self.task = bar.add_task(description, total=total, done=self._text())
 
     def _text(self) -> str:
+        from credits_cli import i18n
+        from credits_cli.i18n import _
+
         if self.total is None:
-            return f"{self.done:,} {self.noun}"
+            return f"{i18n.number(self.done)} {self.noun}"
         approx = "~" if self.estimate else ""
-        return f"{self.done:,} of {approx}{max(self.total, self.done):,} {self.noun}"
+        # TRANSLATORS: a progress line: {done} rows of {total} ("~" before it while estimated), {noun} plural
+        return _("{done} of {total} {noun}").format(done=i18n.number(self.done),
+                                                    total=approx + i18n.number(max(self.total, self.done)),
+                                                    noun=self.noun)
 
     def advance(self, n: int) -> None:
         self.done += n

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from credits_cli import i18n, phrases
 from credits_cli.cli.common import (
     Col,
     DocOutputOpt,
@@ -28,6 +29,8 @@ from credits_cli.cli.common import (
     table,
     warn,
 )
+from credits_cli.i18n import N_, _, ngettext, pgettext
+from credits_cli.phrases import Phrase
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -122,13 +125,15 @@ def tenant_add(
     )
     refused = payments.region_refusal(_Countries(doc["country"], doc["billing_country"]))
     warnings = [f"purchases will be refused: {refused}; fix it with credits tenant edit {doc['slug']} "
-                "--country CC --billing-country CC"] if refused else []
+                "--country CC --billing-country CC"] if refused else []  # English: the JSON's warnings
     if mode == "json":
         print_json(doc | {"warnings": warnings})
     else:
-        say(f"added tenant {doc['slug']} ({doc['name']}, {doc['country']}, {doc['currency']})")
-    for warning in warnings:
-        warn(warning)
+        say(_("added tenant {slug} ({name}, {country}, {currency})").format(
+            slug=doc["slug"], name=doc["name"], country=doc["country"], currency=doc["currency"]))
+    if refused:
+        warn(_("purchases will be refused: {reason}; fix it with credits tenant edit {slug} "
+               "--country CC --billing-country CC").format(reason=phrases.said(refused), slug=doc["slug"]))
 
 
 class _Countries:
@@ -149,13 +154,19 @@ def tenant_list(
         docs = [tenant_doc(t) for t in tenants.list_tenants(s)]
     docs, total = limited(docs, limit, newest, "created_at")
     emit(
-        mode, docs, title=None, noun="tenants", total=total,
-        empty="no tenants yet; add one with: credits tenant add SLUG --name NAME --country CC",
-        columns=[Col("slug", shrink=12), Col("name", keep=2, shrink=10), Col("country", keep=3),
-                 Col("billing", keep=4), Col("currency")],
+        mode, docs, title=None, noun=_("tenants"), total=total,
+        empty=_("no tenants yet; add one with: credits tenant add SLUG --name NAME --country CC"),
+        columns=[Col(_("slug"), shrink=12), Col(_("name"), keep=2, shrink=10), Col(_("country"), keep=3),
+                 Col(_("billing"), keep=4), Col(_("currency"))],
         row=lambda d: [d["slug"], d["name"], d["country"], d["billing_country"], d["currency"]],
     )
 
+
+#: The labels of ``tenant show``'s rows, by the key of its JSON document (the keys stay English there).
+SHOW_LABELS = {"slug": N_("slug"), "name": N_("name"), "country": N_("country"),
+               "billing_country": N_("billing country"), "currency": N_("currency"), "lang": N_("lang"),
+               "created_at": N_("created at"), "users": N_("users"), "licensed_users": N_("licensed users"),
+               "admins": N_("admins"), "payment": N_("payment"), "balance": N_("balance")}
 
 #: The corrections ``tenant show`` lists.
 RECENT_CHANGES = 5
@@ -198,20 +209,23 @@ def tenant_show(ctx: typer.Context, output: DocOutputOpt = None, json_out: Json 
         return
     doc = doc | said  # the same facts, said in the reader's language
     rows = [
-        [k.replace("_", " "), currencies.display(v, t.currency) if k == "balance" else v]
+        [_(SHOW_LABELS.get(k, k.replace("_", " "))),
+         currencies.display(v, t.currency) if k == "balance" else phrases.said(v) if isinstance(v, str) else v]
         for k, v in doc.items()
         if k not in ("recent_changes", "purchase_refusal", "removed_users")
     ]
     if doc["removed_users"]:
-        rows.insert(7, ["removed users", doc["removed_users"]])
-    rows.append(["purchases", "allowed" if doc["purchase_refusal"] is None else f"refused: {doc['purchase_refusal']}"])
-    table(f"tenant {t.slug}", [Col("field"), Col("value", shrink=20)], rows)
+        rows.insert(7, [_("removed users"), doc["removed_users"]])
+    refusal = doc["purchase_refusal"]
+    rows.append([_("purchases"), pgettext("purchases", "allowed") if refusal is None
+                 else _("refused: {reason}").format(reason=phrases.said(refusal))])
+    table(_("tenant {slug}").format(slug=t.slug), [Col(_("field")), Col(_("value"), shrink=20)], rows)
     changes = doc["recent_changes"]
     if changes:
         table(
-            "latest corrections (credits changes lists them all)",
-            [Col("at"), Col("by", keep=2, shrink=6), Col("command", keep=3), Col("target", shrink=12),
-             Col("change", shrink=16)],
+            _("latest corrections (credits changes lists them all)"),
+            [Col(_("at")), Col(_("by"), keep=2, shrink=6), Col(_("command"), keep=3), Col(_("target"), shrink=12),
+             Col(_("change"), shrink=16)],
             [[short_time(c["at"]), c["actor"], c["command"], c["target"], trail.describe(c)] for c in changes],
         )
 
@@ -262,7 +276,7 @@ def tenant_edit(
             trail.record(s, t, "tenant edit", t.slug, diffs, actor=st.settings.operator)
         refused = payments.region_refusal(t)
         if refused:
-            warnings.append(f"purchases will be refused: {refused}")
+            warnings.append(Phrase(N_("purchases will be refused: {reason}"), reason=refused))
         return tenant_doc(t), diffs, warnings
 
     doc, diffs, warnings = st.db.write(work)
@@ -271,9 +285,9 @@ def tenant_edit(
     elif diffs:
         say(f"tenant {doc['slug']}: {said(diffs)}")
     else:
-        say(f"tenant {doc['slug']}: nothing changed")
+        say(_("tenant {slug}: nothing changed").format(slug=doc["slug"]))
     for warning in warnings:
-        warn(warning)
+        warn(phrases.said(warning))
 
 
 @tenant_app.command("remove", epilog=examples(
@@ -306,18 +320,29 @@ def tenant_remove(
         balance = ledger.balance(s, t)
         name, cur = t.name, t.currency
     if held["ledger"] and not force:
-        fail(f"tenant {slug} has {held['ledger']:,} ledger entries (balance {currencies.display(balance, cur)}): "
-             "removing it deletes its books; add --force to remove it anyway")
-    parts = [f"{n:,} {what}" for what, n in (("users", held["users"]), ("admins", held["admins"]),
-                                             ("rate tables", held["rate_tables"]), ("calls", held["calls"]),
-                                             ("ledger entries", held["ledger"])) if n]
-    books = f", and its books (balance {currencies.display(balance, cur)})" if held["ledger"] else ""
-    confirm(f"remove tenant {slug} ({name}) with {', '.join(parts) or 'nothing in it'}{books}?", yes)
+        fail(ngettext("tenant {slug} has {n} ledger entries (balance {balance}): "
+                      "removing it deletes its books; add --force to remove it anyway",
+                      "tenant {slug} has {n} ledger entries (balance {balance}): "
+                      "removing it deletes its books; add --force to remove it anyway", held["ledger"]).format(
+                          slug=slug, n=i18n.number(held["ledger"]), balance=currencies.display(balance, cur)))
+    counted = [(what, n) for what, n in (("users", held["users"]), ("admins", held["admins"]),
+                                         ("rate tables", held["rate_tables"]), ("calls", held["calls"]),
+                                         ("ledger entries", held["ledger"])) if n]
+    parts_en = [f"{n:,} {what}" for what, n in counted]  # the trail's note: kept in English, as data
+    parts = [_HOLDINGS[what](n).format(n=i18n.number(n)) for what, n in counted]
+    listed = ", ".join(parts)
+    if held["ledger"]:
+        confirm(_("remove tenant {slug} ({name}) with {holdings}, and its books (balance {balance})?").format(
+            slug=slug, name=name, holdings=listed or _("nothing in it"), balance=currencies.display(balance, cur)),
+            yes)
+    else:
+        confirm(_("remove tenant {slug} ({name}) with {holdings}?").format(
+            slug=slug, name=name, holdings=listed or _("nothing in it")), yes)
 
     def work(s: Session) -> dict[str, int]:
         t = st.tenant(s, lock=True)
         trail.record(s, t, "tenant remove", t.slug, actor=st.settings.operator,
-                     note=f"removed ({', '.join(parts) or 'empty'})")
+                     note=f"removed ({', '.join(parts_en) or 'empty'})")
         trail.detach(s, t)
         return tenants.remove_tenant(s, t, force=force)
 
@@ -325,7 +350,18 @@ def tenant_remove(
     if mode == "json":
         print_json({"removed": slug, "deleted": deleted})
     else:
-        say(f"removed tenant {slug}" + (f" and its {', '.join(parts)}" if parts else ""))
+        say(_("removed tenant {slug} and its {holdings}").format(slug=slug, holdings=listed) if parts
+            else _("removed tenant {slug}").format(slug=slug))
+
+
+#: What a tenant holds, counted, as ``tenant remove`` says it.
+_HOLDINGS = {
+    "users": lambda n: ngettext("{n} users", "{n} users", n),
+    "admins": lambda n: ngettext("{n} admins", "{n} admins", n),
+    "rate tables": lambda n: ngettext("{n} rate tables", "{n} rate tables", n),
+    "calls": lambda n: ngettext("{n} calls", "{n} calls", n),
+    "ledger entries": lambda n: ngettext("{n} ledger entries", "{n} ledger entries", n),
+}
 
 
 # --- admin ----------------------------------------------------------------------------
@@ -365,7 +401,8 @@ def admin_add(
     if mode == "json":
         print_json(doc)
     else:
-        say(f"{doc['email']} is now {doc['role_name']}")
+        # TRANSLATORS: {role} is the admin role's name (Billing administrator)
+        say(_("{email} is now {role}").format(email=doc["email"], role=doc["role_name"]))
 
 
 def _role_slugs() -> list[str]:
@@ -387,9 +424,9 @@ def admin_list(
         docs = [admin_doc(a) for a in tenants.list_admins(s, st.tenant(s))]
     docs, total = limited(docs, limit, newest, "added_at")
     emit(
-        mode, docs, title=None, noun="admins", total=total,
-        empty="no admins: notifications stay in the outbox; add one with credits admin add EMAIL --role ROLE",
-        columns=[Col("email", shrink=16), Col("role", shrink=12)],
+        mode, docs, title=None, noun=_("admins"), total=total,
+        empty=_("no admins: notifications stay in the outbox; add one with credits admin add EMAIL --role ROLE"),
+        columns=[Col(_("email"), shrink=16), Col(_("role"), shrink=12)],
         row=lambda d: [d["email"], d["role_name"]],
     )
 
@@ -413,8 +450,9 @@ def admin_remove(
     with st.db.read() as s:
         t = st.tenant(s)
         if address not in {a.email for a in tenants.list_admins(s, t)}:
-            raise NotFound(f"{email} is not an admin of {t.slug}")
-    confirm(f"remove admin {address} of {t.slug}: they will no longer be notified?", yes)
+            raise NotFound(_("{email} is not an admin of {slug}").format(email=email, slug=t.slug))
+    confirm(_("remove admin {email} of {slug}: they will no longer be notified?").format(email=address, slug=t.slug),
+            yes)
 
     def work(s: Session) -> None:
         t = st.tenant(s)
@@ -426,7 +464,7 @@ def admin_remove(
     if mode == "json":
         print_json({"removed": address})
     else:
-        say(f"removed {address}")
+        say(_("removed {email}").format(email=address))
 
 
 
@@ -461,12 +499,12 @@ def changes(
         total = trail.count(s, t)
         docs = list(trail.lines(s, t, limit=limit, newest=newest))
     emit(
-        mode, docs, title=None, noun="corrections", total=total, keys=CHANGE_KEYS,
-        hint="--limit N shows more, 0 all" + ("" if newest else "; --newest the latest"),
-        empty="no corrections yet",
-        columns=[Col("at"), *([Col("tenant", shrink=8)] if all_tenants else []), Col("by", keep=1, shrink=6),
-                 Col("command", keep=3), Col("target", keep=2, shrink=12), Col("change", shrink=16)],
+        mode, docs, title=None, noun=_("corrections"), total=total, keys=CHANGE_KEYS,
+        hint=_("--limit N shows more, 0 all") if newest else _("--limit N shows more, 0 all; --newest the latest"),
+        empty=_("no corrections yet"),
+        columns=[Col(_("at")), *([Col(_("tenant"), shrink=8)] if all_tenants else []), Col(_("by"), keep=1, shrink=6),
+                 Col(_("command"), keep=3), Col(_("target"), keep=2, shrink=12), Col(_("change"), shrink=16)],
         row=lambda d: [short_time(d["at"]),
-                       *([d["tenant"] + (" (removed)" if d["tenant_removed"] else "")] if all_tenants else []),
+                       *([d["tenant"] + (_(" (removed)") if d["tenant_removed"] else "")] if all_tenants else []),
                        d["actor"], d["command"], d["target"], trail.describe(d)],
     )
