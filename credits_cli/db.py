@@ -238,8 +238,9 @@ def open_database(value: str | None, *, create: bool = True) -> Database:
         with database.read() as session:
             if not sa.inspect(session.connection()).has_table("schema_migrations"):
                 database.dispose()
-                raise DatabaseError(f"no database at {database.display()} (no credits tables); create one with "
-                                    "credits tenant add")
+                # TRANSLATORS: {where} is the database (a server URL without its password); the command stays.
+                raise DatabaseError(_("no database at {where} (no credits tables); create one with "
+                                      "credits tenant add").format(where=database.display()))
     database.migrate()
     _opened[url] = database
     return database
@@ -250,7 +251,8 @@ def _must_exist(url: str) -> None:
 
     file = sqlite_file(url)
     if file is not None and not file.exists():
-        raise DatabaseError(f"no database at {file}; create one with credits tenant add")
+        # TRANSLATORS: {where} is a database file's path; the command stays as it is.
+        raise DatabaseError(_("no database at {where}; create one with credits tenant add").format(where=file))
 
 
 def metadata() -> sa.MetaData:

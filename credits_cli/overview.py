@@ -28,9 +28,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from credits_cli import ledger, money, payments, spend, tenants
+from credits_cli import i18n, ledger, money, payments, spend, tenants
+from credits_cli.i18n import N_, ngettext
 from credits_cli.kinds import Delivery
 from credits_cli.models import ImportRun, Notification, Tenant
+from credits_cli.phrases import Phrase
 from credits_cli.queries import SessionRows
 
 OUT_OF_CREDIT, PAYMENT_FAILING, RUNS_OUT, RECHARGES, QUIET = range(5)
@@ -59,7 +61,7 @@ class Line:
     open_alerts: int
     failed_alerts: int
     urgency: int
-    state: str
+    state: str  # a phrase: English in --json and -o csv, .said() in the reader's language
 
     def to_dict(self) -> dict[str, Any]:
         doc = dict(self.__dict__)
@@ -82,7 +84,12 @@ def line(session: Session, tenant: Tenant, now: datetime) -> Line:
     enabled = bool(settings and settings.enabled and settings.threshold is not None and settings.amount is not None)
     threshold = settings.threshold if settings and enabled else None
     method = payments.get_method(session, tenant)
-    refusal = payments.refusal(tenant, method, now)
+    with i18n.speaking(i18n.SOURCE):
+        refusal = payments.refusal(tenant, method, now)  # English: a value of --json and -o csv
+
+    def refused() -> str:  # why, in the language of the moment the state is said
+        return payments.refusal(tenant, method, now) or ""
+
     runway = spend.runway(SessionRows(session), tid, balance, threshold, now)
     runs = sa.select(sa.func.max(ImportRun.__table__.c.finished_at)).where(  # type: ignore[attr-defined]
         ImportRun.__table__.c.tenant_id == tid)  # type: ignore[attr-defined]
@@ -95,19 +102,35 @@ def line(session: Session, tenant: Tenant, now: datetime) -> Line:
     ).one()
     failing_since = settings.failing_since if settings and enabled else None
     cur = tenant.currency
+    state: Phrase
+    # TRANSLATORS: the states of a tenant in the overview; {refusal} says why a purchase would be refused.
     if balance <= 0:
-        urgency, state = OUT_OF_CREDIT, "out of credit: calls that cost are denied"
+        urgency, state = OUT_OF_CREDIT, Phrase(N_("out of credit: calls that cost are denied"))
     elif enabled and (failing_since is not None or refusal):
         urgency = PAYMENT_FAILING
-        state = f"recharge failing: {refusal}" if refusal else f"recharge failing since {failing_since:%Y-%m-%d}"
+        state = (Phrase(N_("recharge failing: {refusal}"), refusal=refused) if refusal
+                 else Phrase(N_("recharge failing since {day}"), day=failing_since.date() if failing_since else None))
     elif runway.days_to_zero is not None and not enabled:
-        urgency, state = RUNS_OUT, f"runs out in {runway.days_to_zero} days ({runway.zero_date})"
+        days = runway.days_to_zero
+        urgency = RUNS_OUT
         if refusal:
-            state += f"; purchases refused: {refusal}"
+            # TRANSLATORS: {n} is a number of days (it may have decimals), {day} the date the balance reaches zero.
+            state = Phrase(lambda: ngettext("runs out in {n} days ({day}); purchases refused: {refusal}",
+                                            "runs out in {n} days ({day}); purchases refused: {refusal}", int(days)),
+                           n=days, day=runway.zero_date, refusal=refused)
+        else:
+            state = Phrase(lambda: ngettext("runs out in {n} days ({day})", "runs out in {n} days ({day})", int(days)),
+                           n=days, day=runway.zero_date)
     elif runway.days_to_threshold is not None:
-        urgency, state = RECHARGES, f"recharges in {runway.days_to_threshold} days ({runway.threshold_date})"
+        days = runway.days_to_threshold
+        # TRANSLATORS: {n} is a number of days (it may have decimals), {day} the date auto-recharge buys credits.
+        urgency, state = RECHARGES, Phrase(lambda: ngettext("recharges in {n} days ({day})",
+                                                            "recharges in {n} days ({day})", int(days)),
+                                           n=days, day=runway.threshold_date)
     else:
-        urgency, state = QUIET, "no recent spend" + (f"; purchases refused: {refusal}" if refusal else "")
+        urgency = QUIET
+        state = (Phrase(N_("no recent spend; purchases refused: {refusal}"), refusal=refused) if refusal
+                 else Phrase(N_("no recent spend")))
     return Line(
         tenant=tenant.slug,
         name=tenant.name,

@@ -593,7 +593,9 @@ def active_table(session: Session, tenant: Tenant) -> RateTable | None:
 def require_active(session: Session, tenant: Tenant) -> RateTable:
     table = active_table(session, tenant)
     if table is None:
-        raise NotFound(f"no rate table is loaded for {tenant.slug}; {load_advice(tenant.currency)}")
+        # TRANSLATORS: {tenant} is the tenant's short name; {advice} says what to run (a command).
+        raise NotFound(_("no rate table is loaded for {tenant}; {advice}").format(
+            tenant=tenant.slug, advice=load_advice(tenant.currency)))
     return table
 
 
@@ -629,9 +631,11 @@ def load_advice(currency: str) -> str:
     """What to run when no table is loaded: a shipped table in the tenant's currency, or that none ships."""
     tables = shipped_tables(currency)
     if tables:
-        return f"run: credits rates load {_shown(tables[0])}"
-    return (f"no table in {currency} ships with credits: load your contract's table with credits rates load "
-            "FILE.yaml (rates/default-usd.yaml shows the format)")
+        # TRANSLATORS: {command} is a command to type, kept as it is.
+        return _("run: {command}").format(command=f"credits rates load {_shown(tables[0])}")
+    # TRANSLATORS: {currency} is a currency code; the commands and file names stay as they are.
+    return _("no table in {currency} ships with credits: load your contract's table with credits rates load "
+             "FILE.yaml (rates/default-usd.yaml shows the format)").format(currency=currency)
 
 
 def _shown(path: Path) -> str:
@@ -669,18 +673,20 @@ def activate(session: Session, tenant: Tenant, wanted: str) -> tuple[RateTable |
     latest loaded of that name) or its id as ``rates list`` shows it. Returns (the table active before, the
     table active now)."""
     text = wanted.strip()
-    tables = [tbl for tbl, _ in list_tables(session, tenant)]
+    tables = [tbl for tbl, _count in list_tables(session, tenant)]
     if text.lstrip("#").isdigit():
         found = [tbl for tbl in tables if tbl.id == int(text.lstrip("#"))]
     else:
         found = [tbl for tbl in tables if tbl.name == text]
     if not found:
-        known = ", ".join(dict.fromkeys(tbl.name for tbl in tables)) or "none loaded yet"
-        raise NotFound(f"no rate table {text!r} in {tenant.slug} (tables: {known})")
+        known = ", ".join(dict.fromkeys(tbl.name for tbl in tables)) or _("none loaded yet")
+        # TRANSLATORS: {name} is the name or id asked for; {known} lists the tenant's rate tables.
+        raise NotFound(_("no rate table {name} in {tenant} (tables: {known})").format(
+            name=repr(text), tenant=tenant.slug, known=known))
     chosen = found[-1]
     if chosen.currency != tenant.currency:
-        raise InvalidInput(f"rate table {chosen.name} is in {chosen.currency} but tenant {tenant.slug} keeps "
-                           f"{tenant.currency}")
+        raise InvalidInput(_("rate table {name} is in {currency} but tenant {tenant} keeps {kept}").format(
+            name=chosen.name, currency=chosen.currency, tenant=tenant.slug, kept=tenant.currency))
     before = active_table(session, tenant)
     rt = RateTable.__table__  # type: ignore[attr-defined]
     session.execute(sa.update(rt).where(rt.c.tenant_id == tenant.id).values(active=False))

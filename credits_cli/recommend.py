@@ -32,7 +32,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from credits_cli import clock, currencies, ledger, money, phrases, spend
+from credits_cli import clock, ledger, money, phrases, spend
 from credits_cli.i18n import N_, ngettext
 from credits_cli.models import Call, Tenant, User
 from credits_cli.money import ZERO
@@ -275,21 +275,29 @@ def _from_licenses(
 
 def check_settings(threshold: Decimal, amount: Decimal, per_day: Decimal, currency: str) -> list[str]:
     """What looks wrong in auto-recharge settings (``per_day``: the recent daily spend, zero when unknown):
-    one warning each, with the why. Nothing is refused: the tenant may know better."""
-    def m(value: Decimal) -> str:
-        return currencies.display(value, currency)
+    one warning each, with the why. Nothing is refused: the tenant may know better. Each warning is a
+    :class:`~credits_cli.phrases.Phrase`: English in ``--json``, ``.said()`` in the reader's language."""
+    def m(value: Decimal) -> Any:
+        return phrases.money(value, currency)
 
-    found = []
+    found: list[str] = []
     if threshold == 0:
-        found.append("a threshold of 0 recharges only once the balance is below zero, and the service stops "
-                     "toll-free numbers and conference dial-out at zero: set a few days' spend "
-                     "(credits recommend suggests one)")
+        # TRANSLATORS: "credits recommend" is a command: keep it as it is.
+        found.append(Phrase(N_("a threshold of 0 recharges only once the balance is below zero, and the service "
+                               "stops toll-free numbers and conference dial-out at zero: set a few days' spend "
+                               "(credits recommend suggests one)")))
     elif threshold > amount:
-        found.append(f"the threshold ({m(threshold)}) is above the recharge amount ({m(amount)}): every "
-                     f"{m(amount)} of spend is a purchase; a recharge amount above the threshold is usual")
+        # TRANSLATORS: {threshold} and {amount} are amounts with their currency.
+        found.append(Phrase(N_("the threshold ({threshold}) is above the recharge amount ({amount}): every "
+                               "{amount} of spend is a purchase; a recharge amount above the threshold is usual"),
+                            threshold=m(threshold), amount=m(amount)))
     if per_day > 0 and 0 < threshold < per_day:
-        found.append(f"the threshold ({m(threshold)}) is less than a day's spend ({m(per_day)} recently): a failed "
-                     "recharge (an expired card) leaves less than a day to fix it")
+        # TRANSLATORS: {threshold} and {per_day} are amounts with their currency.
+        found.append(Phrase(N_("the threshold ({threshold}) is less than a day's spend ({per_day} recently): a "
+                               "failed recharge (an expired card) leaves less than a day to fix it"),
+                            threshold=m(threshold), per_day=m(per_day)))
     if per_day > 0 and amount < per_day:
-        found.append(f"a recharge ({m(amount)}) lasts less than a day at the recent spend ({m(per_day)} a day)")
+        # TRANSLATORS: {amount} and {per_day} are amounts with their currency.
+        found.append(Phrase(N_("a recharge ({amount}) lasts less than a day at the recent spend ({per_day} a day)"),
+                            amount=m(amount), per_day=m(per_day)))
     return found

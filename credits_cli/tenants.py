@@ -10,7 +10,9 @@ from sqlmodel import Session, col, select
 
 from credits_cli import clock, currencies, i18n
 from credits_cli.errors import InvalidInput, NotFound
+from credits_cli.i18n import N_, _, ngettext
 from credits_cli.models import Admin, Tenant
+from credits_cli.phrases import Phrase
 from credits_cli.refdata import service
 from credits_cli.trail import Diff
 
@@ -21,13 +23,16 @@ _EMAIL_RE = re.compile(r"^[^@\s,;<>\"]+@[^@\s,;<>\"]+\.[^@\s,;<>\"]+$")
 _SPECIALS = frozenset("()[]:\\")
 
 
-def check_country(code: str, *, what: str = "country") -> str:
-    """An ISO 3166 alpha-2 code that has a telephone numbering plan."""
+def check_country(code: str, *, what: str = N_("country")) -> str:
+    """An ISO 3166 alpha-2 code that has a telephone numbering plan (``what``: the word that names it,
+    marked with ``N_``, translated here)."""
     import phonenumbers
 
     value = code.strip().upper()
     if value not in phonenumbers.SUPPORTED_REGIONS:
-        raise InvalidInput(f"{what} {code!r} is not an ISO 3166 alpha-2 country code such as US or GB")
+        # TRANSLATORS: {what} is "country" or "billing country"; {code} what was given.
+        raise InvalidInput(_("{what} {code} is not an ISO 3166 alpha-2 country code such as US or GB").format(
+            what=_(what), code=repr(code)))
     return value
 
 
@@ -41,13 +46,15 @@ def check_email(text: str) -> str:
     odd = next((c for c in value if unicodedata.category(c)[0] in "CZ"), None)
     if odd is not None:
         category = unicodedata.category(odd)
-        kind = (
-            "a control character" if category == "Cc"
-            else "a space or line separator" if category[0] == "Z"
-            else "an invisible character"
-        )
-        raise InvalidInput(f"{text!r} is not an e-mail address: it has {kind} (U+{ord(odd):04X})")
-    local, _, domain = value.rpartition("@")
+        if category == "Cc":
+            # TRANSLATORS: {text} is what was given, {code} the character's code point (U+0007).
+            message = _("{text} is not an e-mail address: it has a control character ({code})")
+        elif category[0] == "Z":
+            message = _("{text} is not an e-mail address: it has a space or line separator ({code})")
+        else:
+            message = _("{text} is not an e-mail address: it has an invisible character ({code})")
+        raise InvalidInput(message.format(text=repr(text), code=f"U+{ord(odd):04X}"))
+    local, _at, domain = value.rpartition("@")
     if (
         len(value) > 254
         or not _EMAIL_RE.match(value)
@@ -55,7 +62,7 @@ def check_email(text: str) -> str:
         or any(part.startswith(".") or part.endswith(".") or ".." in part for part in (local, domain))
         or not _travels_as_written(value.lower())
     ):
-        raise InvalidInput(f"{text!r} is not an e-mail address")
+        raise InvalidInput(_("{text} is not an e-mail address").format(text=repr(text)))
     return value.lower()
 
 
@@ -80,14 +87,15 @@ def check_new_tenant(
     """A new tenant's fields, checked (without the database: ``tenant add`` refuses bad input before it
     creates one)."""
     if not _SLUG_RE.match(slug):
-        raise InvalidInput(f"tenant slug {slug!r} must be lower-case letters, digits and dashes (at most 63)")
+        raise InvalidInput(_("tenant slug {slug} must be lower-case letters, digits and dashes (at most {n})").format(
+            slug=repr(slug), n=63))
     if not name.strip():
-        raise InvalidInput("tenant name is empty")
+        raise InvalidInput(_("tenant name is empty"))
     tenant = Tenant(
         slug=slug,
         name=name.strip(),
         country=check_country(country),
-        billing_country=check_country(billing_country, what="billing country"),
+        billing_country=check_country(billing_country, what=N_("billing country")),
         currency=currencies.check(currency),
         created_at=clock.now(),
         lang=i18n.check(lang) if lang else None,
@@ -103,7 +111,7 @@ def add_tenant(
     tenant = check_new_tenant(slug, name=name, country=country, billing_country=billing_country, currency=currency,
                               lang=lang)
     if session.exec(select(Tenant).where(Tenant.slug == slug)).first():
-        raise InvalidInput(f"tenant {slug} already exists")
+        raise InvalidInput(_("tenant {slug} already exists").format(slug=slug))
     session.add(tenant)
     session.flush()
     return tenant
@@ -133,12 +141,12 @@ def edit_tenant(
     wanted: dict[str, str] = {}
     if name is not None:
         if not name.strip():
-            raise InvalidInput("tenant name is empty")
+            raise InvalidInput(_("tenant name is empty"))
         wanted["name"] = name.strip()
     if country is not None:
         wanted["country"] = check_country(country)
     if billing_country is not None:
-        wanted["billing_country"] = check_country(billing_country, what="billing country")
+        wanted["billing_country"] = check_country(billing_country, what=N_("billing country"))
     if currency is not None:
         wanted["currency"] = currencies.check(currency)
         service().minimum(wanted["currency"])  # a currency we cannot sell in is refused up front
@@ -146,24 +154,24 @@ def edit_tenant(
     if lang is not None:
         chosen["lang"] = None if lang.strip().lower() in ("", "none") else i18n.check(lang)
     if not chosen:
-        raise InvalidInput("nothing to change: give --name, --country, --billing-country, --currency or --lang")
+        raise InvalidInput(_("nothing to change: give --name, --country, --billing-country, --currency or --lang"))
     diffs: list[Diff] = [(k, getattr(tenant, k), v) for k, v in chosen.items() if getattr(tenant, k) != v]
     warnings: list[str] = []
-    if any(k == "currency" for k, _, _ in diffs):
+    if any(k == "currency" for k, _old, _new in diffs):
         old = tenant.currency
         entries = _count(session, LedgerEntry.__table__, tenant)  # type: ignore[attr-defined]
         calls = _count(session, Call.__table__, tenant)  # type: ignore[attr-defined]
         if entries or calls:
-            raise InvalidInput(
-                f"tenant {tenant.slug} has {entries:,} ledger entries and {calls:,} calls in {old}: its "
-                "currency cannot change (add a tenant in the new currency)"
-            )
+            # TRANSLATORS: {entries} and {calls} are counts ("12 ledger entries", "3 calls"); {currency} a code.
+            raise InvalidInput(_("tenant {slug} has {entries} and {calls} in {currency}: its currency cannot change "
+                                 "(add a tenant in the new currency)").format(
+                slug=tenant.slug, currency=old,
+                entries=ngettext("{n} ledger entries", "{n} ledger entries", entries).format(n=i18n.number(entries)),
+                calls=ngettext("{n} calls", "{n} calls", calls).format(n=i18n.number(calls))))
         settings = session.get(AutoRecharge, tenant.id)
         if settings is not None and settings.enabled:
-            raise InvalidInput(
-                f"auto-recharge holds amounts in {old}: turn it off (credits autorecharge off) before changing "
-                "the currency, and set it again in the new one"
-            )
+            raise InvalidInput(_("auto-recharge holds amounts in {currency}: turn it off (credits autorecharge off) "
+                                 "before changing the currency, and set it again in the new one").format(currency=old))
         rt = RateTable.__table__  # type: ignore[attr-defined]
         stale = session.execute(
             sa.select(rt.c.name).where(rt.c.tenant_id == tenant.id, rt.c.active.is_(True),
@@ -172,8 +180,9 @@ def edit_tenant(
         if stale:
             session.execute(sa.update(rt).where(rt.c.tenant_id == tenant.id, rt.c.currency != wanted["currency"])
                             .values(active=False))
-            warnings.append(f"rate table {stale[0]} is in {old}: it is no longer active; load one in "
-                            f"{wanted['currency']} with credits rates load")
+            # a phrase: English in --json, said in the reader's language on the terminal
+            warnings.append(Phrase(N_("rate table {name} is in {old}: it is no longer active; load one in {new} with "
+                                      "credits rates load"), name=stale[0], old=old, new=wanted["currency"]))
     for key, _old, new in diffs:
         setattr(tenant, key, new)
     session.add(tenant)
@@ -213,10 +222,10 @@ def remove_tenant(session: Session, tenant: Tenant, *, force: bool = False) -> d
 
     held = holdings(session, tenant)
     if held["ledger"] and not force:
-        raise InvalidInput(
-            f"tenant {tenant.slug} has {held['ledger']:,} ledger entries: removing it deletes its books; "
-            "add --force to remove it anyway"
-        )
+        raise InvalidInput(ngettext(
+            "tenant {slug} has {n} ledger entries: removing it deletes its books; add --force to remove it anyway",
+            "tenant {slug} has {n} ledger entries: removing it deletes its books; add --force to remove it anyway",
+            held["ledger"]).format(slug=tenant.slug, n=i18n.number(held["ledger"])))
     tables = metadata().tables
     entries = tables["rate_entries"]
     rate_tables = tables["rate_tables"]
@@ -240,14 +249,14 @@ def resolve(session: Session, slug: str | None) -> Tenant:
     if slug:
         tenant = session.exec(select(Tenant).where(Tenant.slug == slug)).first()
         if tenant is None:
-            known = ", ".join(t.slug for t in list_tenants(session)) or "none yet"
-            raise NotFound(f"no tenant {slug!r} (tenants: {known})")
+            known = ", ".join(t.slug for t in list_tenants(session)) or _("none yet")
+            raise NotFound(_("no tenant {slug} (tenants: {known})").format(slug=repr(slug), known=known))
         return tenant
     tenants = session.exec(select(Tenant).limit(2)).all()
     if not tenants:
-        raise NotFound("no tenant yet; create one with: credits tenant add SLUG --name ... ")
+        raise NotFound(_("no tenant yet; create one with: credits tenant add SLUG --name ... "))
     if len(tenants) > 1:
-        raise InvalidInput("several tenants exist; choose one with --tenant or CREDITS_TENANT")
+        raise InvalidInput(_("several tenants exist; choose one with --tenant or CREDITS_TENANT"))
     return tenants[0]
 
 
@@ -273,5 +282,5 @@ def remove_admin(session: Session, tenant: Tenant, email: str) -> None:
     address = email.strip().lower()
     admin = session.exec(select(Admin).where(Admin.tenant_id == tenant.id, Admin.email == address)).first()
     if admin is None:
-        raise NotFound(f"{email} is not an admin of {tenant.slug}")
+        raise NotFound(_("{email} is not an admin of {tenant}").format(email=email, tenant=tenant.slug))
     session.delete(admin)

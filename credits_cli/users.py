@@ -15,10 +15,12 @@ from typing import Any, NamedTuple
 
 from sqlmodel import Session, col, select
 
-from credits_cli import clock, history
+from credits_cli import clock, history, i18n
 from credits_cli.errors import InvalidInput, NotFound
+from credits_cli.i18n import N_, _, ngettext
 from credits_cli.kinds import Plan
 from credits_cli.models import Tenant, User
+from credits_cli.phrases import Phrase, quantity, said
 from credits_cli.tenants import check_country
 from credits_cli.trail import Diff
 
@@ -45,14 +47,15 @@ _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # an Excel 97-2003 .xls (or an
 def check_upn(text: str) -> str:
     value = text.strip().lower()
     if not value or len(value) > 254 or any(c.isspace() for c in value) or "@" not in value:
-        raise InvalidInput(f"{text!r} is not a user principal name such as ada@contoso.com")
+        raise InvalidInput(_("{text} is not a user principal name such as ada@contoso.com").format(text=repr(text)))
     return value
 
 
 def check_plan(text: str) -> str:
     plan = _PLAN_ALIASES.get(text.strip().lower())
     if plan is None:
-        raise InvalidInput(f"unknown calling plan {text!r}; plans: {', '.join(PLANS)}")
+        raise InvalidInput(_("unknown calling plan {text}; plans: {plans}").format(
+            text=repr(text), plans=", ".join(PLANS)))
     return plan
 
 
@@ -62,7 +65,8 @@ def parse_bool(text: str, *, what: str) -> bool:
         return True
     if value in _FALSE:
         return False
-    raise InvalidInput(f"{what} {text!r} is not true/false, yes/no or 1/0")
+    # TRANSLATORS: {what} is a column of a users file (conferencing, licensed): keep it; true/false... are typed.
+    raise InvalidInput(_("{what} {text} is not true/false, yes/no or 1/0").format(what=what, text=repr(text)))
 
 
 def get_user(session: Session, tenant: Tenant, upn: str) -> User | None:
@@ -99,7 +103,7 @@ def upsert_user(
     created = user is None
     if user is None:
         if country_code is None:
-            raise InvalidInput(f"{key} is a new user: give --country (their usage location)")
+            raise InvalidInput(_("{upn} is a new user: give --country (their usage location)").format(upn=key))
         user = User(tenant_id=tenant.id or 0, upn=key, country=country_code, created_at=now, updated_at=now)
     changes: dict[str, object] = {}
     before = {k: getattr(user, k) for k in ("name", "country", "plan", "conferencing", "licensed", "removed_at")}
@@ -153,9 +157,9 @@ def removable(session: Session, tenant: Tenant, upn: str) -> User:
     key = check_upn(upn)
     user = get_user(session, tenant, key)
     if user is None:
-        raise NotFound(f"no user {key} in {tenant.slug}")
+        raise NotFound(_("no user {upn} in {tenant}").format(upn=key, tenant=tenant.slug))
     if user.removed_at is not None:
-        raise InvalidInput(f"{key} was already removed on {clock.iso(user.removed_at)}")
+        raise InvalidInput(_("{upn} was already removed on {when}").format(upn=key, when=clock.iso(user.removed_at)))
     return user
 
 
@@ -209,35 +213,41 @@ def _regular(path: Path) -> None:
     try:
         mode = path.stat().st_mode
     except FileNotFoundError:
-        raise InvalidInput(f"{path}: no such file") from None
+        raise InvalidInput(_("{path}: no such file").format(path=path)) from None
     except OSError as exc:
-        raise InvalidInput(f"{path}: cannot read ({exc.strerror})") from None
+        raise InvalidInput(_("{path}: cannot read ({reason})").format(path=path, reason=exc.strerror)) from None
     if stat.S_ISDIR(mode):
-        raise InvalidInput(f"{path}: is a folder, not a file")
+        raise InvalidInput(_("{path}: is a folder, not a file").format(path=path))
     if not stat.S_ISREG(mode):
-        raise InvalidInput(f"{path}: not a regular file (a device or a pipe); save the list to a file first")
+        raise InvalidInput(_("{path}: not a regular file (a device or a pipe); save the list to a file first").format(
+            path=path))
 
 
-def read_text_file(path: Path, *, what: str = "file") -> str:
-    """A small text file (users, UPN lists) as UTF-8, with or without BOM; read bounded."""
+def read_text_file(path: Path, *, what: str = N_("file")) -> str:
+    """A small text file (users, UPN lists) as UTF-8, with or without BOM; read bounded (``what``: the words
+    that name it, marked with ``N_``, translated here)."""
     _regular(path)
     try:
         with path.open("rb") as fh:
             data = fh.read(MAX_FILE_BYTES + 1)
         if len(data) > MAX_FILE_BYTES:
-            raise InvalidInput(f"{path}: {what} is too large (more than {MAX_FILE_BYTES:,} bytes)")
+            # TRANSLATORS: {what} names the file ("users file", "UPN list").
+            raise InvalidInput(_("{path}: {what} is too large (more than {n} bytes)").format(
+                path=path, what=_(what), n=i18n.number(MAX_FILE_BYTES)))
     except FileNotFoundError:
-        raise InvalidInput(f"{path}: no such file") from None
+        raise InvalidInput(_("{path}: no such file").format(path=path)) from None
     except IsADirectoryError:
-        raise InvalidInput(f"{path}: is a folder, not a file") from None
+        raise InvalidInput(_("{path}: is a folder, not a file").format(path=path)) from None
     except OSError as exc:
-        raise InvalidInput(f"{path}: cannot read ({exc.strerror})") from None
+        raise InvalidInput(_("{path}: cannot read ({reason})").format(path=path, reason=exc.strerror)) from None
     if b"\x00" in data:
-        raise InvalidInput(f"{path}: not a text file (NUL bytes; UTF-16 is not supported, save as UTF-8)")
+        raise InvalidInput(_("{path}: not a text file (NUL bytes; UTF-16 is not supported, save as UTF-8)").format(
+            path=path))
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise InvalidInput(f"{path}: not UTF-8 text (byte {exc.start})") from None
+        # TRANSLATORS: {offset} is the position of the first byte that is not UTF-8.
+        raise InvalidInput(_("{path}: not UTF-8 text (byte {offset})").format(path=path, offset=exc.start)) from None
 
 
 def import_users(
@@ -257,7 +267,7 @@ def import_users(
         try:
             upn = check_upn(clean.get("upn") or "")
             if upn in seen:
-                raise InvalidInput(f"{upn} appears again (first on line {seen[upn]})")
+                raise InvalidInput(_("{upn} appears again (first on line {line})").format(upn=upn, line=seen[upn]))
             seen[upn] = line
             check_country(clean.get("country") or "")
             if clean.get("plan"):
@@ -266,7 +276,8 @@ def import_users(
                 if clean.get(flag):
                     parse_bool(clean[flag] or "", what=flag)
         except InvalidInput as exc:
-            errors.append(f"line {line}: {exc}")
+            # TRANSLATORS: {line} is a line number of the users file, {error} what is wrong with it.
+            errors.append(_("line {line}: {error}").format(line=line, error=exc))
             continue
         rows.append((line, clean))
     result = ImportResult(errors=errors)
@@ -305,18 +316,27 @@ def _describe(result: ImportResult, user: User | None, upn: str, wanted: _Wanted
         result.added += 1
         if wanted.licensed:
             result.licenses_given += 1
-        result.changes.append(f"{upn}: added ({wanted.country}, plan {wanted.plan or 'none'}"
-                              + (", licensed" if wanted.licensed else "") + ")")
+        # phrases: English in --json, said in the reader's language on the terminal; the plan and the country
+        # are the values typed
+        if wanted.licensed:
+            # TRANSLATORS: a user a users file adds: {country} is a country code, {plan} a calling plan as typed.
+            added = Phrase(N_("{upn}: added ({country}, plan {plan}, licensed)"), upn=upn, country=wanted.country,
+                           plan=wanted.plan or "none")
+        else:
+            added = Phrase(N_("{upn}: added ({country}, plan {plan})"), upn=upn, country=wanted.country,
+                           plan=wanted.plan or "none")
+        result.changes.append(added)
         return
-    said = []
+    parts: list[str] = []
     if user.removed_at is not None:
         result.restored += 1
-        said.append(f"brought back (removed {clock.iso(user.removed_at)})")
+        # TRANSLATORS: a removed user a users file brings back; {when} is when they were removed.
+        parts.append(Phrase(N_("brought back (removed {when})"), when=clock.iso(user.removed_at)))
     for name in _Wanted._fields:
         new, old = getattr(wanted, name), getattr(user, name)
         if new is None or new == old or (name == "name" and str(new).strip() == old):
             continue
-        said.append(f"{name} {old if old not in ('', None) else '-'} -> {new}")
+        parts.append(f"{name} {old if old not in ('', None) else '-'} -> {new}")  # field names and values as typed
         if name == "plan":
             result.plans_changed += 1
         elif name == "licensed":
@@ -324,9 +344,10 @@ def _describe(result: ImportResult, user: User | None, upn: str, wanted: _Wanted
                 result.licenses_given += 1
             else:
                 result.licenses_taken += 1
-    if said:
+    if parts:
         result.updated += 1
-        result.changes.append(f"{upn}: " + ", ".join(said))
+        result.changes.append(Phrase(lambda: "{upn}: {changes}", upn=upn,
+                                     changes=lambda: ", ".join(said(part) for part in parts)))
     else:
         result.unchanged += 1
 
@@ -342,7 +363,7 @@ def read_users_file(path: Path) -> Records:
     if head.startswith(b"PK\x03\x04") or path.suffix.lower() == ".xlsx":
         return _workbook_records(path)
     if head.startswith(_OLE_MAGIC):
-        raise InvalidInput(f"{path}: an Excel 97-2003 workbook (.xls); save it as .xlsx or CSV")
+        raise InvalidInput(_("{path}: an Excel 97-2003 workbook (.xls); save it as .xlsx or CSV").format(path=path))
     return _csv_records(path)
 
 
@@ -352,42 +373,47 @@ def _head(path: Path) -> bytes:
         with path.open("rb") as fh:
             return fh.read(8)
     except FileNotFoundError:
-        raise InvalidInput(f"{path}: no such file") from None
+        raise InvalidInput(_("{path}: no such file").format(path=path)) from None
     except IsADirectoryError:
-        raise InvalidInput(f"{path}: is a folder, not a file") from None
+        raise InvalidInput(_("{path}: is a folder, not a file").format(path=path)) from None
     except OSError as exc:
-        raise InvalidInput(f"{path}: cannot read ({exc.strerror})") from None
+        raise InvalidInput(_("{path}: cannot read ({reason})").format(path=path, reason=exc.strerror)) from None
 
 
 def _check_header(path: Path, header: list[str]) -> None:
     if not header:
-        raise InvalidInput(f"{path}: empty file; expected columns {','.join(IMPORT_COLUMNS)}")
+        # TRANSLATORS: {columns} are the column names of a users file, kept as they are.
+        raise InvalidInput(_("{path}: empty file; expected columns {columns}").format(
+            path=path, columns=",".join(IMPORT_COLUMNS)))
     missing = [c for c in ("upn", "country") if c not in header]
     if missing:
-        raise InvalidInput(f"{path}: missing column(s) {', '.join(missing)}; expected {','.join(IMPORT_COLUMNS)}")
+        raise InvalidInput(_("{path}: missing column(s) {missing}; expected {columns}").format(
+            path=path, missing=", ".join(missing), columns=",".join(IMPORT_COLUMNS)))
 
 
 def _csv_records(path: Path) -> Records:
-    text = read_text_file(path, what="users file")
+    text = read_text_file(path, what=N_("users file"))
     reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
     try:
         header = [h.strip().lower() for h in (reader.fieldnames or [])]
     except csv.Error as exc:
-        raise InvalidInput(f"{path}: line {reader.line_num}: not valid CSV ({exc})") from None
+        # TRANSLATORS: {reason} is the CSV reader's own words (English).
+        raise InvalidInput(_("{path}: line {line}: not valid CSV ({reason})").format(
+            path=path, line=reader.line_num, reason=exc)) from None
     _check_header(path, header)
     reader.fieldnames = header
     try:
         records = [(reader.line_num, row) for row in reader]
     except csv.Error as exc:
-        raise InvalidInput(f"{path}: line {reader.line_num + 1}: not valid CSV ({exc}); nothing imported") from None
+        raise InvalidInput(_("{path}: line {line}: not valid CSV ({reason}); nothing imported").format(
+            path=path, line=reader.line_num + 1, reason=exc)) from None
     for line, row in records:
         # The csv module's field limit is process-wide (the call-record readers raise it): check ours here.
         longest = max((len(v) for v in row.values() if isinstance(v, str)), default=0)
         if longest > MAX_FIELD_CHARS:
-            raise InvalidInput(
-                f"{path}: line {line}: not valid CSV (a field of {longest:,} characters; "
-                f"at most {MAX_FIELD_CHARS:,}); nothing imported"
-            )
+            raise InvalidInput(_("{path}: line {line}: not valid CSV (a field of {n} characters; at most {limit}); "
+                                 "nothing imported").format(path=path, line=line, n=i18n.number(longest),
+                                                            limit=i18n.number(MAX_FIELD_CHARS)))
     return records
 
 
@@ -400,12 +426,13 @@ def _workbook_records(path: Path) -> Records:
     """
     from openpyxl import load_workbook
 
-    not_workbook = f"{path}: not a readable Excel workbook (.xlsx); save the users as .xlsx or CSV"
+    not_workbook = _("{path}: not a readable Excel workbook (.xlsx); save the users as .xlsx or CSV").format(path=path)
     try:
         with path.open("rb") as fh:
             size = os.fstat(fh.fileno()).st_size
             if size > MAX_FILE_BYTES:
-                raise InvalidInput(f"{path}: users file is too large ({size:,} bytes)")
+                raise InvalidInput(_("{path}: users file is too large ({n} bytes)").format(
+                    path=path, n=i18n.number(size)))
             try:
                 with zipfile.ZipFile(fh) as archive:
                     names = archive.namelist()
@@ -415,7 +442,8 @@ def _workbook_records(path: Path) -> Records:
             if "xl/workbook.xml" not in names:
                 raise InvalidInput(not_workbook)
             if unpacked > MAX_UNPACKED_BYTES:
-                raise InvalidInput(f"{path}: the workbook unpacks to more than {MAX_UNPACKED_BYTES:,} bytes")
+                raise InvalidInput(_("{path}: the workbook unpacks to more than {n} bytes").format(
+                    path=path, n=i18n.number(MAX_UNPACKED_BYTES)))
             fh.seek(0)
             try:
                 return _sheet_records(path, load_workbook(fh, read_only=True, data_only=True))
@@ -424,20 +452,21 @@ def _workbook_records(path: Path) -> Records:
             except Exception:  # noqa: BLE001 - a damaged workbook fails in many ways (zip, XML, a missing part)
                 raise InvalidInput(not_workbook) from None
     except OSError as exc:
-        raise InvalidInput(f"{path}: cannot read ({exc.strerror})") from None
+        raise InvalidInput(_("{path}: cannot read ({reason})").format(path=path, reason=exc.strerror)) from None
 
 
 def _sheet_records(path: Path, workbook: Any) -> Records:
     try:
         if not workbook.worksheets:
-            raise InvalidInput(f"{path}: the workbook has no sheet")
+            raise InvalidInput(_("{path}: the workbook has no sheet").format(path=path))
         sheet = workbook.worksheets[0]
         first = next(sheet.iter_rows(max_row=1, values_only=True), ())
         header = [_cell_text(v).strip().lower() for v in first]
         while header and not header[-1]:
             header.pop()
         if len(header) > MAX_SHEET_COLUMNS:
-            raise InvalidInput(f"{path}: more than {MAX_SHEET_COLUMNS} columns; expected {','.join(IMPORT_COLUMNS)}")
+            raise InvalidInput(_("{path}: more than {n} columns; expected {columns}").format(
+                path=path, n=MAX_SHEET_COLUMNS, columns=",".join(IMPORT_COLUMNS)))
         _check_header(path, header)
         records: Records = []
         last = MAX_SHEET_ROWS + 1  # the header is row 1
@@ -448,13 +477,13 @@ def _sheet_records(path: Path, workbook: Any) -> Records:
             if not any(t.strip() for t in texts):
                 continue  # a blank row, as a blank line of a CSV file
             if line > last:
-                raise InvalidInput(f"{path}: more than {MAX_SHEET_ROWS:,} rows; nothing imported")
+                raise InvalidInput(_("{path}: more than {n} rows; nothing imported").format(
+                    path=path, n=i18n.number(MAX_SHEET_ROWS)))
             longest = max(len(t) for t in texts)
             if longest > MAX_FIELD_CHARS:
-                raise InvalidInput(
-                    f"{path}: line {line}: a cell of {longest:,} characters (at most {MAX_FIELD_CHARS:,}); "
-                    "nothing imported"
-                )
+                raise InvalidInput(_("{path}: line {line}: a cell of {n} characters (at most {limit}); "
+                                     "nothing imported").format(path=path, line=line, n=i18n.number(longest),
+                                                                limit=i18n.number(MAX_FIELD_CHARS)))
             row: dict[str, str | None] = dict(zip(header, texts, strict=False))
             records.append((line, row))
         return records
@@ -476,7 +505,7 @@ def _cell_text(value: Any) -> str:
 
 
 def read_upn_file(path: Path) -> list[str]:
-    text = read_text_file(path, what="UPN list")
+    text = read_text_file(path, what=N_("UPN list"))
     return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
 
 
@@ -488,7 +517,7 @@ def set_license(
     at = history.check_at(at)
     wanted = [check_upn(u) for u in upns]
     if not wanted:
-        raise InvalidInput("no users given; name UPNs or use --file")
+        raise InvalidInput(_("no users given; name UPNs or use --file"))
     users = []
     missing = []
     for upn in dict.fromkeys(wanted):
@@ -496,15 +525,19 @@ def set_license(
         if user is None:
             missing.append(upn)
         elif user.removed_at is not None:
-            raise InvalidInput(f"{upn} was removed on {clock.iso(user.removed_at)}; add them again with "
-                               f"credits user add {upn}")
+            # TRANSLATORS: {command} is a command to type, kept as it is.
+            raise InvalidInput(_("{upn} was removed on {when}; add them again with {command}").format(
+                upn=upn, when=clock.iso(user.removed_at), command=f"credits user add {upn}"))
         else:
             users.append(user)
     if missing:
         shown = ", ".join(missing[:5])
         if len(missing) > 5:
-            shown += f" and {len(missing) - 5} more"
-        raise NotFound(f"no such user(s) in {tenant.slug}: {shown}; add them with credits user add")
+            more = len(missing) - 5
+            shown += ngettext(" and {n} more", " and {n} more", more).format(n=quantity(more))
+        # TRANSLATORS: {users} lists the UPNs not found; "credits user add" is a command.
+        raise NotFound(_("no such user(s) in {tenant}: {users}; add them with credits user add").format(
+            tenant=tenant.slug, users=shown))
     now = clock.now()
     for user in users:
         if user.licensed != licensed:

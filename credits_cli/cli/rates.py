@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from credits_cli import i18n
 from credits_cli.cli.common import (
     Col,
     DocOutputOpt,
@@ -23,7 +24,9 @@ from credits_cli.cli.common import (
     short_time,
     state,
 )
+from credits_cli.i18n import _, ngettext, pgettext
 from credits_cli.kinds import Section
+from credits_cli.phrases import quantity
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -58,7 +61,10 @@ def rates_load(
     if mode == "json":
         print_json(doc)
     else:
-        say(f"loaded rate table {doc['name']} ({doc['entries']} entries, {doc['currency']}); it is now active")
+        # TRANSLATORS: {name} is the rate table's name, {currency} its currency code.
+        say(ngettext("loaded rate table {name} ({n} entries, {currency}); it is now active",
+                     "loaded rate table {name} ({n} entries, {currency}); it is now active", doc["entries"]).format(
+            name=doc["name"], n=quantity(doc["entries"]), currency=doc["currency"]))
 
 
 @rates_app.command("list", epilog=examples("credits rates list", "credits rates list --entries -o csv > rates.csv"))
@@ -97,14 +103,19 @@ def rates_list(
         total = len(docs)
         docs = docs[:limit] if limit else docs
         if mode == "table" and active is None:
-            say(f"no rate table is loaded; {advice}")
+            say(_("no rate table is loaded; {advice}").format(advice=advice))
             return
         emit(
             mode, docs, json_doc={"table": active.name if active else None, "entries": docs},
-            title=f"{active.name} ({active.currency})" if active else None, noun="entries", total=total,
-            empty="the active table has no entries",
-            columns=[Col("section", keep=2), Col("prefix"), Col("name", shrink=12), Col("per minute", right=True),
-                     Col("connection", right=True, keep=3), Col("billing", keep=1)],
+            # TRANSLATORS: what a listing counts, after its number ("100 entries", "showing 100 of 900 entries").
+            title=f"{active.name} ({active.currency})" if active else None, noun=pgettext("listing", "entries"),
+            total=total, empty=_("the active table has no entries"),
+            # TRANSLATORS: column headers of a rate table's entries: "connection" is the connection fee, "billing"
+            # the minimum and increment seconds (60/60).
+            columns=[Col(pgettext("column", "section"), keep=2), Col(pgettext("column", "prefix")),
+                     Col(pgettext("column", "name"), shrink=12), Col(pgettext("column", "per minute"), right=True),
+                     Col(pgettext("column", "connection"), right=True, keep=3),
+                     Col(pgettext("column", "billing"), keep=1)],
             row=lambda d: [d["section"], d["prefix"], d["name"], d["per_minute"], d["connection_fee"],
                            f"{d['minimum_seconds']}/{d['increment_seconds']}"],
         )
@@ -123,12 +134,18 @@ def rates_list(
     ]
     table_docs, total = limited(table_docs, limit, newest, "loaded_at")
     emit(
-        mode, table_docs, json_doc={"tables": table_docs}, title="Rate tables", noun="rate tables", total=total,
-        empty=f"no rate table is loaded; {advice}",
-        columns=[Col("id", keep=2), Col("name", shrink=12), Col("currency", keep=3), Col("decimals", keep=4),
-                 Col("entries", right=True, keep=1), Col("loaded"), Col("active")],
+        # TRANSLATORS: what a listing counts, after its number ("3 rate tables").
+        mode, table_docs, json_doc={"tables": table_docs}, title=_("Rate tables"), noun=_("rate tables"), total=total,
+        empty=_("no rate table is loaded; {advice}").format(advice=advice),
+        # TRANSLATORS: column headers of the rate tables: "decimals" is how many decimals its prices keep, "loaded"
+        # when it was loaded, "active" whether it is the one in use.
+        columns=[Col(pgettext("column", "id"), keep=2), Col(pgettext("column", "name"), shrink=12),
+                 Col(pgettext("column", "currency"), keep=3), Col(pgettext("column", "decimals"), keep=4),
+                 Col(pgettext("column", "entries"), right=True, keep=1), Col(pgettext("column", "loaded")),
+                 Col(pgettext("column", "active"))],
+        # TRANSLATORS: in the "active" column of the rate tables, beside the one in use.
         row=lambda d: [d["id"], d["name"], d["currency"], d["decimals"], d["entries"], short_time(d["loaded_at"]),
-                       "yes" if d["active"] else ""],
+                       pgettext("active", "yes") if d["active"] else ""],
     )
 
 
@@ -160,10 +177,15 @@ def rates_activate(
     if mode == "json":
         print_json(doc)
     elif doc["previous_id"] == doc["id"]:
-        say(f"rate table {doc['name']} (#{doc['id']}) was already the active one")
+        say(_("rate table {name} (#{id}) was already the active one").format(name=doc["name"], id=doc["id"]))
     else:
-        say(f"rate table {doc['name']} (#{doc['id']}, loaded {short_time(doc['loaded_at'])}) is now active"
-            + (f" instead of {doc['previous']} (#{doc['previous_id']})" if doc["previous"] else ""))
+        if doc["previous"]:
+            # TRANSLATORS: {loaded} is when the table was loaded; {previous} is the table that was active before.
+            text = _("rate table {name} (#{id}, loaded {loaded}) is now active instead of {previous} (#{previous_id})")
+        else:
+            text = _("rate table {name} (#{id}, loaded {loaded}) is now active")
+        say(text.format(name=doc["name"], id=doc["id"], loaded=short_time(doc["loaded_at"]), previous=doc["previous"],
+                        previous_id=doc["previous_id"]))
 
 
 KindOpt = Annotated[
@@ -195,13 +217,15 @@ def rates_quote(
         home = t.country
     hint = phones.national_hint(number, home)
     if hint:
-        raise InvalidInput(f"{number} reads as a national number of {home}; use the international format +CC...: "
-                           f"credits rates quote {hint}")
+        # TRANSLATORS: {home} is the tenant's country code (US); {command} a command to type, kept as it is.
+        raise InvalidInput(_("{number} reads as a national number of {home}; use the international format +CC...: "
+                             "{command}").format(number=number, home=home, command=f"credits rates quote {hint}"))
     q = rates.quote(book, number, seconds, kind.value)
     r = q.rate
     if r is None and not phones.written_international(number):
-        raise InvalidInput(f"no {kind.value} prefix matches {number}: use the international format +CC... "
-                           "(such as +442079460123)")
+        # TRANSLATORS: {kind} is a kind of call as typed in --kind (outbound, tollfree, dialout).
+        raise InvalidInput(_("no {kind} prefix matches {number}: use the international format +CC... "
+                             "(such as +442079460123)").format(kind=kind.value, number=number))
     doc = {
         "number": q.number,
         "digits": q.digits,
@@ -224,11 +248,20 @@ def rates_quote(
         print_json(doc)
         return
     if r is None:
-        say(f"{number}: no {kind.value} prefix matches; such a call is unrated (not charged)")
+        say(_("{number}: no {kind} prefix matches; such a call is unrated (not charged)").format(
+            number=number, kind=kind.value))
         return
-    say(
-        f"{number} -> {r.prefix} {r.name} ({q.country or 'unknown country'}): {r.per_minute:f}/min"
-        + (f" + {r.connection_fee:f} connection" if r.connection_fee else "")
-        + f", billing {r.minimum_seconds}/{r.increment_seconds}"
-    )
-    say(f"{seconds} s billed as {q.billed_seconds} s: {currencies.display(q.charge, book.currency)}")
+    if r.connection_fee:
+        # TRANSLATORS: a quote: the number, the prefix and name of its rate, its country, the price a minute, the
+        # connection fee, the billing (minimum/increment seconds, such as 60/60).
+        text = _("{number} -> {prefix} {name} ({country}): {per_minute}/min + {connection} connection, "
+                 "billing {billing}")
+    else:
+        text = _("{number} -> {prefix} {name} ({country}): {per_minute}/min, billing {billing}")
+    say(text.format(number=number, prefix=r.prefix, name=r.name, country=q.country or _("unknown country"),
+                    per_minute=i18n.decimal(r.per_minute), connection=i18n.decimal(r.connection_fee),
+                    billing=f"{r.minimum_seconds}/{r.increment_seconds}"))
+    # TRANSLATORS: {seconds} is the call's duration, {billed} the seconds billed ("s" is seconds), {charge} an amount.
+    say(_("{seconds} s billed as {billed} s: {charge}").format(
+        seconds=quantity(seconds), billed=quantity(q.billed_seconds),
+        charge=currencies.display(q.charge, book.currency)))

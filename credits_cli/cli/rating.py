@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from credits_cli import i18n
 from credits_cli.cli import progress
 from credits_cli.cli.common import (
     Col,
@@ -29,7 +30,9 @@ from credits_cli.cli.common import (
     table,
     warn,
 )
+from credits_cli.i18n import _, ngettext, pgettext
 from credits_cli.kinds import Reason, Status
+from credits_cli.phrases import said
 
 if TYPE_CHECKING:
     from credits_cli.rating import Summary
@@ -120,7 +123,7 @@ def rate_cdrs(
     try:
         for path in files:
             if not path.is_file():
-                raise InvalidInput(f"{path}: no such file")
+                raise InvalidInput(_("{path}: no such file").format(path=path))
         with _progress(progress.wanted(mode == "json"), files) as (counting, told):
             sources = []
             for path in files:
@@ -145,14 +148,25 @@ def rate_cdrs(
     else:
         _print_summary(summary)
     for note in summary.notes:
-        warn(note)
+        warn(said(note))
     if summary.rejected:
-        where = f"; see {rejects}" if rejects and failed is None else "; use --rejects OUT.csv to list them"
+        if rejects and failed is None:
+            # TRANSLATORS: follows "{n} rows rejected"; {path} is the --rejects file.
+            where = _("; see {path}").format(path=rejects)
+        else:
+            where = _("; use --rejects OUT.csv to list them")
         first = summary.first_rejects[0] if summary.first_rejects else None
-        example = f" (first: {Path(first.source).name} line {first.line}: {first.reason})" if first else ""
-        warn(f"{summary.rejected:,} rows rejected{example}{where}")
+        # TRANSLATORS: the first rejected row: its file's name, its line number and why it was rejected.
+        example = _(" (first: {file} line {line}: {reason})").format(
+            file=Path(first.source).name, line=first.line, reason=said(first.reason)) if first else ""
+        # TRANSLATORS: {example} tells the first rejected row, {where} where to see them all (both may be empty).
+        warn(ngettext("{n} rows rejected{example}{where}", "{n} rows rejected{example}{where}",
+                      summary.rejected).format(n=i18n.number(summary.rejected), example=example, where=where))
     if failed is not None:
-        warn(f"{failed}; the {summary.rejected:,} rejected rows are not listed (the import itself is complete)")
+        # TRANSLATORS: {failure} says why the --rejects file could not be written.
+        warn(ngettext("{failure}; the {n} rejected rows are not listed (the import itself is complete)",
+                      "{failure}; the {n} rejected rows are not listed (the import itself is complete)",
+                      summary.rejected).format(failure=failed, n=i18n.number(summary.rejected)))
     short = _money_trouble(summary)
     if short:
         warn(short)
@@ -165,14 +179,19 @@ def _money_trouble(summary: Summary) -> str:
     """One line when the import met recharges that failed or calls denied for lack of balance (exit 4)."""
     parts = []
     if summary.recharges_failed:
-        reason = f" ({summary.recharge_failure})" if summary.recharge_failure else ""
-        parts.append(f"{summary.recharges_failed:,} recharge attempt(s) failed{reason}")
+        reason = f" ({said(summary.recharge_failure)})" if summary.recharge_failure else ""
+        # TRANSLATORS: {reason} is empty or why the last one failed, in parentheses.
+        parts.append(ngettext("{n} recharge attempt(s) failed{reason}", "{n} recharge attempt(s) failed{reason}",
+                              summary.recharges_failed).format(n=i18n.number(summary.recharges_failed), reason=reason))
     denied = summary.reasons.get(Reason.NO_BALANCE, 0)
     if denied:
-        parts.append(f"{denied:,} call(s) denied for lack of balance")
+        parts.append(ngettext("{n} call(s) denied for lack of balance", "{n} call(s) denied for lack of balance",
+                              denied).format(n=i18n.number(denied)))
     if not parts:
         return ""
-    return "; ".join(parts) + ": fund the balance (credits topup) or fix the payment method (credits payment set)"
+    # TRANSLATORS: {trouble} is what went wrong (failed recharges, denied calls); the commands stay as they are.
+    return _("{trouble}: fund the balance (credits topup) or fix the payment method (credits payment set)").format(
+        trouble="; ".join(parts))
 
 
 Counting = Callable[[Iterable[Any]], Iterable[Any]]
@@ -185,11 +204,18 @@ def _progress(show: bool, files: list[Path]) -> Iterator[tuple[Counting, Callabl
     if not show:
         yield (lambda items: items), None
         return
+    from rich.cells import cell_len
+
     from credits_cli.readers import CallRecord, Note
 
     estimates = [progress.estimate_rows(path) for path in files]
     bar = progress.bar()
-    reading = progress.Line(bar, "reading", sum(e or 0 for e in estimates) or None, "rows", estimate=True)
+    # TRANSLATORS: the two progress lines of rate-cdrs ("reading 1,000 of ~5,000 rows", "rating 900 of 1,000
+    # calls"): their descriptions are padded to the same width.
+    doing = [_("reading"), _("rating")]
+    wide = max(cell_len(d) for d in doing)
+    doing = [d + " " * (wide - cell_len(d)) for d in doing]
+    reading = progress.Line(bar, doing[0], sum(e or 0 for e in estimates) or None, _("rows"), estimate=True)
     calls = [0]
     exact: list[int] = []
     rated: list[progress.Line] = []
@@ -221,7 +247,7 @@ def _progress(show: bool, files: list[Path]) -> Iterator[tuple[Counting, Callabl
     def told(n: int) -> None:
         if not rated:
             reading.hide()
-            rated.append(progress.Line(bar, "rating ", calls[0], "calls", estimate=False))
+            rated.append(progress.Line(bar, doing[1], calls[0], pgettext("progress", "calls"), estimate=False))
         rated[0].advance(n)
 
     bar.start()
@@ -233,26 +259,36 @@ def _progress(show: bool, files: list[Path]) -> Iterator[tuple[Counting, Callabl
 
 def _print_summary(summary: Summary) -> None:
     from credits_cli import currencies
+    from credits_cli.phrases import quantity
 
     cur = summary.currency
+    n = i18n.number
     rows: list[list[Any]] = [
-        ["rate table", summary.rate_table or "(none)"],
-        ["charges", "Microsoft's, from the export" if summary.charges == "export" else "from the rate table"],
-        ["rows read", f"{summary.rows_read:,}"],
+        [_("rate table"), summary.rate_table or _("(none)")],
+        # TRANSLATORS: a label of the rating summary: whose prices were debited (the value after it).
+        [pgettext("label", "charges"),
+         _("Microsoft's, from the export") if summary.charges == "export" else _("from the rate table")],
+        [_("rows read"), n(summary.rows_read)],
     ]
-    rows += [[f"  {status}", f"{n:,}"] for status, n in summary.statuses.items()]
-    rows += [[f"    denied: {reason}", f"{n:,}"] for reason, n in sorted(summary.reasons.items())]
+    # the statuses and reasons are the tool's words (also in --json): not translated
+    rows += [[f"  {status}", n(count)] for status, count in summary.statuses.items()]
+    rows += [["    " + _("denied: {reason}").format(reason=reason), n(count)]
+             for reason, count in sorted(summary.reasons.items())]
     rows += [
-        ["  duplicate", f"{summary.duplicates:,}"],
-        ["  rejected", f"{summary.rejected:,}"],
-        ["total charged", currencies.display(summary.total_charged, cur)],
-        ["recharges", f"{summary.recharges_succeeded} succeeded ({currencies.display(summary.recharged_amount, cur)}), "
-                      f"{summary.recharges_failed} failed"],
-        ["balance before", currencies.display(summary.balance_before, cur)],
-        ["balance after", currencies.display(summary.balance_after, cur)],
+        # TRANSLATORS: a label of the rating summary: rows already imported before (a count follows).
+        ["  " + pgettext("rows", "duplicate"), n(summary.duplicates)],
+        # TRANSLATORS: a label of the rating summary: rows that could not be read (a count follows).
+        ["  " + pgettext("rows", "rejected"), n(summary.rejected)],
+        [_("total charged"), currencies.display(summary.total_charged, cur)],
+        # TRANSLATORS: the auto-recharges during the import: how many succeeded (the amount bought), how many failed.
+        [_("recharges"), _("{succeeded} succeeded ({amount}), {failed} failed").format(
+            succeeded=quantity(summary.recharges_succeeded), amount=currencies.display(summary.recharged_amount, cur),
+            failed=quantity(summary.recharges_failed))],
+        [_("balance before"), currencies.display(summary.balance_before, cur)],
+        [_("balance after"), currencies.display(summary.balance_after, cur)],
     ]
-    table("Rating summary" + (" (dry run: nothing written)" if summary.dry_run else ""),
-          [Col("what"), Col("value", right=True, shrink=16)], rows, header=False)
+    title = _("Rating summary (dry run: nothing written)") if summary.dry_run else _("Rating summary")
+    table(title, [Col("what"), Col("value", right=True, shrink=16)], rows, header=False)
 
 
 def call_doc(c: Any) -> dict[str, Any]:
@@ -325,20 +361,25 @@ def calls(
         if mode == "csv":
             print_csv(CALL_KEYS, docs)
             return
+        # TRANSLATORS: column headers of the calls: "sec" is the duration in seconds, "billed" the seconds billed,
+        # "pool" the seconds taken from an included pool.
         shown = listing(
-            "Calls" + (" (the newest first)" if newest else ""),
-            [Col("start"), Col("user", shrink=10), Col("kind", keep=3), Col("number", keep=2),
-             Col("sec", right=True, keep=4), Col("billed", right=True, keep=5), Col("pool", right=True, keep=6),
-             Col("status", shrink=8), Col("charge", right=True)],
+            _("Calls (the newest first)") if newest else _("Calls"),
+            [Col(pgettext("column", "start")), Col(pgettext("column", "user"), shrink=10),
+             Col(pgettext("column", "kind"), keep=3), Col(pgettext("column", "number"), keep=2),
+             Col(pgettext("column", "sec"), right=True, keep=4), Col(pgettext("column", "billed"), right=True, keep=5),
+             Col(pgettext("column", "pool"), right=True, keep=6), Col(pgettext("column", "status"), shrink=8),
+             Col(pgettext("column", "charge"), right=True)],
             (
                 [short_time(d["start"]), d["user"], d["kind"], d["number"], d["duration_seconds"],
                  d["billed_seconds"], d["pool_seconds"] or "",
                  d["status"] + (f" ({d['reason']})" if d["reason"] else ""), money.fmt(d["charge"])]
                 for d in docs
             ),
-            noun="calls",
+            # TRANSLATORS: what a listing counts, after its number ("100 calls", "showing 100 of 199,814 calls").
+            noun=pgettext("listing", "calls"),
             total=total,
-            hint="--limit N shows more, 0 all" + ("" if newest else "; --newest the latest"),
+            hint=_("--limit N shows more, 0 all") if newest else _("--limit N shows more, 0 all; --newest the latest"),
         )
     if not shown:
-        say("no calls match" if total == 0 else f"no calls shown of {total:,}")
+        say(_("no calls match") if total == 0 else _("no calls shown of {total}").format(total=i18n.number(total)))

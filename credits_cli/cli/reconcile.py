@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from credits_cli import i18n
 from credits_cli.cli.common import (
     DocOutputOpt,
     Json,
@@ -18,6 +19,8 @@ from credits_cli.cli.common import (
     say,
     state,
 )
+from credits_cli.i18n import _, pgettext
+from credits_cli.phrases import said
 
 
 def register(app: typer.Typer) -> None:
@@ -55,7 +58,7 @@ def reconcile(
 
     json_out = output_mode(output, json_out) == "json"
     if limit < 0:
-        raise InvalidInput("--limit must be 0 or more")
+        raise InvalidInput(_("--limit must be 0 or more"))
     st = state(ctx)
     with st.db.read() as s:  # open while the differences stream out
         t = st.tenant(s)
@@ -86,52 +89,70 @@ def _show(r: Any, reason: str, shown: list[Any], more: int) -> None:
     from rich.table import Table
 
     from credits_cli import clock, currencies
+    from credits_cli.reports.reconcile import reason_label
 
     cur = r.currency
     out = console()
+    n = i18n.number
 
     def m(value: Any) -> str:
         return "" if value is None else currencies.display(value, cur)
 
-    out.print(f"[bold]Reconciliation[/], {r.period.first} to {r.period.last}, {cur}: {escape(printable(reason))}",
-              highlight=False)
-    totals = Table(show_header=False, title="Totals", title_justify="left")
+    # TRANSLATORS: the heading of reconcile: the period's first and last days, the currency code, why that period.
+    heading = _("Reconciliation, {first} to {last}, {currency}: {reason}").format(
+        first=i18n.day(r.period.first), last=i18n.day(r.period.last), currency=cur, reason=printable(said(reason)))
+    # the first word (up to the comma) in bold, as before
+    word, comma, rest = heading.partition(",")
+    out.print(f"[bold]{escape(word)}[/]{comma}{escape(rest)}" if comma else escape(heading), highlight=False)
+    totals = Table(show_header=False, title=_("Totals"), title_justify="left")
     totals.add_column("what")
     totals.add_column("value", justify="right")
-    totals.add_row("calls compared", f"{r.total.calls:,}")
-    totals.add_row("our charges", m(r.total.ours))
-    totals.add_row("Microsoft's charges", m(r.total.theirs))
-    totals.add_row("[bold]difference (Microsoft's - ours)[/]", f"[bold]{m(r.total.difference)}[/]")
-    totals.add_row(f"calls differing by more than {currencies.display(r.tolerance, cur)}", f"{r.differing:,}")
+    totals.add_row(escape(_("calls compared")), n(r.total.calls))
+    totals.add_row(escape(_("our charges")), m(r.total.ours))
+    totals.add_row(escape(_("Microsoft's charges")), m(r.total.theirs))
+    difference = escape(_("difference (Microsoft's - ours)"))
+    totals.add_row(f"[bold]{difference}[/]", f"[bold]{m(r.total.difference)}[/]")
+    # TRANSLATORS: {tolerance} is an amount with its currency; the count of such calls follows in the next column.
+    totals.add_row(escape(_("calls differing by more than {tolerance}").format(
+        tolerance=currencies.display(r.tolerance, cur))), n(r.differing))
     if r.without_charge:
-        totals.add_row("not compared: no charge in the export", f"{r.without_charge:,}")
+        totals.add_row(escape(_("not compared: no charge in the export")), n(r.without_charge))
     if r.other_currency:
-        totals.add_row("not compared: priced in another currency", f"{r.other_currency:,}")
+        totals.add_row(escape(_("not compared: priced in another currency")), n(r.other_currency))
     if r.carrier:
-        totals.add_row("not compared: carrier calls", f"{r.carrier:,}")
+        totals.add_row(escape(_("not compared: carrier calls")), n(r.carrier))
     out.print(totals)
     if not r.total.calls:
-        say("nothing to compare: no call of the period carries Microsoft's charge (import the Teams export or "
-            "Graph JSON, which have it)")
-    for title, lines in (("By destination", r.by_destination), ("By user", r.by_user)):
+        say(_("nothing to compare: no call of the period carries Microsoft's charge (import the Teams export or "
+              "Graph JSON, which have it)"))
+    # TRANSLATORS: the titles of reconcile's tables; "destination" and "user" also head their first column.
+    groups = ((True, _("By destination (largest differences)"), pgettext("column", "destination"), r.by_destination),
+              (False, _("By user (largest differences)"), pgettext("column", "user"), r.by_user))
+    # TRANSLATORS: column headers of reconcile: our charge, Microsoft's, the difference.
+    ours, theirs = pgettext("column", "ours"), pgettext("column", "Microsoft's")
+    for by_destination, title, first, lines in groups:
         differing = [x for x in lines if x.difference != 0][:10]
         if not differing:
             continue
-        table = Table(title=f"{title} (largest differences)", title_justify="left", header_style="bold")
-        for name in ("", "calls", "ours", "Microsoft's", "difference"):
-            table.add_column(name or title.split()[-1], justify="left" if not name else "right", overflow="fold")
+        table = Table(title=escape(title), title_justify="left", header_style="bold")
+        table.add_column(escape(first), justify="left", overflow="fold")
+        for name in (pgettext("column", "calls"), ours, theirs, pgettext("column", "difference")):
+            table.add_column(escape(name), justify="right", overflow="fold")
         for x in differing:
-            label = x.name or x.key if title == "By destination" else (x.key or "(no user)")
-            table.add_row(escape(printable(label)), f"{x.calls:,}", m(x.ours), m(x.theirs), m(x.difference))
+            label = x.name or x.key if by_destination else (x.key or _("(no user)"))
+            table.add_row(escape(printable(label)), n(x.calls), m(x.ours), m(x.theirs), m(x.difference))
         out.print(table)
     if r.reasons:
-        say("why they differ: " + "; ".join(f"{why} {n:,}" for why, n in r.reasons.items()))
+        # the reasons' labels are English keys in --json: said in the reader's language here
+        say(_("why they differ: {reasons}").format(
+            reasons="; ".join(f"{reason_label(why)} {n(count)}" for why, count in r.reasons.items())))
     if shown:
-        table = Table(title=f"Differing calls (showing {len(shown):,} of {len(shown) + more:,})",
-                      title_justify="left", header_style="bold")
-        for name in ("start", "user", "ours", "Microsoft's", "why"):
-            table.add_column(name, justify="right" if name in ("ours", "Microsoft's") else "left", overflow="fold")
+        table = Table(title=escape(_("Differing calls (showing {shown} of {total})").format(
+            shown=n(len(shown)), total=n(len(shown) + more))), title_justify="left", header_style="bold")
+        for name, right in ((pgettext("column", "start"), False), (pgettext("column", "user"), False),
+                            (ours, True), (theirs, True), (pgettext("column", "why"), False)):
+            table.add_column(escape(name), justify="right" if right else "left", overflow="fold")
         for d in shown:
-            table.add_row(clock.iso(d.start), escape(printable(d.user or "(no user)")), m(d.ours), m(d.theirs),
-                          escape(printable(d.why)))
+            table.add_row(clock.iso(d.start), escape(printable(d.user or _("(no user)"))), m(d.ours), m(d.theirs),
+                          escape(printable(said(d.why))))
         out.print(table)

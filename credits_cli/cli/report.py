@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from credits_cli import i18n
 from credits_cli.cli import progress
 from credits_cli.cli.common import (
     Col,
@@ -23,6 +25,8 @@ from credits_cli.cli.common import (
     state,
     table,
 )
+from credits_cli.i18n import _, ngettext, pgettext
+from credits_cli.phrases import quantity, said
 
 if TYPE_CHECKING:
     from credits_cli.recommend import Recommendation
@@ -46,10 +50,10 @@ def _check_xlsx_target(path: Path, database: Path | None) -> None:
     from credits_cli.errors import InvalidInput
 
     if path.suffix.lower() != ".xlsx":
-        raise InvalidInput(f"{path} should end in .xlsx")
+        raise InvalidInput(_("{path} should end in .xlsx").format(path=path))
     outputs.check_target(path, what="--xlsx", database=database)
     if not path.parent.is_dir():
-        raise InvalidInput(f"folder {path.parent} does not exist")
+        raise InvalidInput(_("folder {path} does not exist").format(path=path.parent))
 
 
 AllTenants = Annotated[bool, typer.Option("--all-tenants", help="Every tenant of the database.")]
@@ -97,7 +101,7 @@ def report(
         if not chosen_tenants:
             from credits_cli.errors import NotFound
 
-            raise NotFound("no tenant yet; create one with: credits tenant add SLUG --name ... ")
+            raise NotFound(_("no tenant yet; create one with: credits tenant add SLUG --name ... "))
         latest = [d for d in (rep.latest_call_day(s, t) for t in chosen_tenants) if d is not None]
         chosen = rep.period(start, end, month=month, last_month=last_month, latest_call=max(latest, default=None))
         per = chosen.period
@@ -157,26 +161,36 @@ def report(
     if "xlsx" in written:
         w = written["xlsx"]
         counted = w["tenants"] if all_tenants else [w]
-        say(
-            f"wrote {w['path']}: {len(w['sheets'])} sheets ({', '.join(w['sheets'][:8])}"
-            f"{', ...' if len(w['sheets']) > 8 else ''}); {sum(x['calls'] for x in counted):,} calls, "
-            f"{sum(x['ledger_entries'] for x in counted):,} ledger entries"
-        )
+        calls_written = sum(x["calls"] for x in counted)
+        entries_written = sum(x["ledger_entries"] for x in counted)
+        # TRANSLATORS: {path} is the workbook written, {sheets} the number of its sheets, {names} their names.
+        say(_("wrote {path}: {sheets} sheets ({names}); {calls}, {entries}").format(
+            path=w["path"], sheets=i18n.number(len(w["sheets"])),
+            names=", ".join(w["sheets"][:8]) + (", ..." if len(w["sheets"]) > 8 else ""),
+            calls=ngettext("{n} calls", "{n} calls", calls_written).format(n=i18n.number(calls_written)),
+            entries=ngettext("{n} ledger entries", "{n} ledger entries", entries_written).format(
+                n=i18n.number(entries_written))))
     if "csv" in written:
         w = written["csv"]
         if all_tenants:
-            say(f"wrote a folder of CSV files per tenant in {w['directory']}, and overview.csv")
+            say(_("wrote a folder of CSV files per tenant in {directory}, and overview.csv").format(
+                directory=w["directory"]))
         else:
-            say(f"wrote {len(w['files'])} CSV files in {w['directory']}")
+            say(ngettext("wrote {n} CSV files in {directory}", "wrote {n} CSV files in {directory}",
+                         len(w["files"])).format(n=i18n.number(len(w["files"])), directory=w["directory"]))
     for data, r in zip(datas, reconciled, strict=True):
         if r.total.calls:
             from credits_cli import currencies
 
             cur = data.currency
             prefix = f"{data.tenant}: " if all_tenants else ""
-            say(f"{prefix}Microsoft's charges for the period's calls: {currencies.display(r.total.theirs, cur)}, "
-                f"ours {currencies.display(r.total.ours, cur)}"
-                + (f"; {r.differing:,} call(s) differ: credits reconcile says why" if r.differing else ""))
+            line = _("Microsoft's charges for the period's calls: {theirs}, ours {ours}").format(
+                theirs=currencies.display(r.total.theirs, cur), ours=currencies.display(r.total.ours, cur))
+            if r.differing:
+                line += ngettext("; {n} call(s) differ: credits reconcile says why",
+                                 "; {n} call(s) differ: credits reconcile says why", r.differing).format(
+                    n=i18n.number(r.differing))
+            say(prefix + line)
 
 
 @contextmanager
@@ -190,7 +204,7 @@ def _writing(show: bool, total: int) -> Iterator[Callable[..., Iterable[Any]]]:
 
     entries_at = [key for _, key in LEDGER_COLUMNS].index("entries")
     bar = progress.bar()
-    line = progress.Line(bar, "writing", total, "rows", estimate=False)
+    line = progress.Line(bar, _("writing"), total, _("rows"), estimate=False)
 
     def count(rows: Iterable[Any], ledger: bool = False) -> Iterator[Any]:
         pending = 0
@@ -222,78 +236,125 @@ def show_report(r: Report) -> None:
         return currencies.display(value, cur)
 
     def mins(seconds: int) -> str:
-        return f"{seconds / 60:,.1f}"
+        return i18n.number(Decimal(f"{seconds / 60:.1f}"))
+
+    def n(count: int) -> str:
+        return i18n.number(count)
+
+    def percent(fraction: Any) -> str:
+        if i18n.current().english:
+            return f"{fraction * 100:.1f} %"
+        return i18n.percent(Decimal(str(fraction)), 1)
 
     p = r.period
     head = Text()
-    head.append(f"Report for {printable(r.tenant)}", style="bold")
-    head.append(f" ({printable(r.tenant_name)}), {p.first} to {p.last} ({p.days} days, UTC), {cur}"
-                + (f": {printable(r.period_reason)}" if r.period_reason else ""))
+    # TRANSLATORS: the report's heading, in bold; {tenant} is the tenant's short name (its slug).
+    head.append(_("Report for {tenant}").format(tenant=printable(r.tenant)), style="bold")
+    # TRANSLATORS: follows "Report for {tenant}": the tenant's name, the period (its first and last days, how many
+    # days), the currency code, and why that period, if known (after the colon).
+    head.append(_(" ({name}), {first} to {last} ({days}, UTC), {currency}").format(
+        name=printable(r.tenant_name), first=i18n.day(p.first), last=i18n.day(p.last),
+        days=ngettext("{n} days", "{n} days", p.days).format(n=quantity(p.days)), currency=cur)
+        + (": " + printable(said(r.period_reason)) if r.period_reason else ""))
     out.print(head, soft_wrap=True)
 
-    bal = [["Opening balance", m(r.opening)], [f"Funding: top-ups ({r.topup_count})", m(r.topups)],
-           [f"Funding: recharges ({r.recharge_count})", m(r.recharges)], ["Call charges posted", m(-r.charges_posted)]]
+    bal = [[_("Opening balance"), m(r.opening)],
+           # TRANSLATORS: {count} is how many top-ups there were.
+           [_("Funding: top-ups ({count})").format(count=quantity(r.topup_count)), m(r.topups)],
+           # TRANSLATORS: {count} is how many recharges there were.
+           [_("Funding: recharges ({count})").format(count=quantity(r.recharge_count)), m(r.recharges)],
+           [_("Call charges posted"), m(-r.charges_posted)]]
     if r.late_charges:
-        bal.append([f"  of which for {r.late_calls:,} calls before {p.first}", m(-r.late_charges)])
+        # TRANSLATORS: indented under "Call charges posted": the part for calls made before the period's first day.
+        bal.append(["  " + ngettext("of which for {n} calls before {day}", "of which for {n} calls before {day}",
+                                    r.late_calls).format(n=n(r.late_calls), day=i18n.day(p.first)),
+                    m(-r.late_charges)])
     if r.expired:
-        bal.append(["Expired", m(-r.expired)])
+        # TRANSLATORS: the credits that expired unused (an amount).
+        bal.append([_("Expired"), m(-r.expired)])
     if r.other:
-        bal.append(["Adjustments and settlements", m(r.other)])
-    bal.append(["Closing balance", m(r.closing)])
-    table("Balance (entries posted in the period)", [Col("item", shrink=16), Col("amount", right=True)], bal,
+        bal.append([_("Adjustments and settlements"), m(r.other)])
+    bal.append([_("Closing balance"), m(r.closing)])
+    table(_("Balance (entries posted in the period)"), [Col("item", shrink=16), Col("amount", right=True)], bal,
           bold={len(bal) - 1}, header=False)
     if r.adjustments:
-        table("Adjustments", [Col("posted"), Col("for", keep=1), Col("amount", right=True), Col("note", shrink=12)],
-              [[a["posted_at"].date(), a["occurred_at"].date(), m(a["amount"]), a["note"]] for a in r.adjustments])
+        # TRANSLATORS: column headers of the adjustments: when it was posted, the day it was for, the amount, the note.
+        table(_("Adjustments"), [Col(pgettext("column", "posted")), Col(pgettext("column", "for"), keep=1),
+                                 Col(pgettext("column", "amount"), right=True),
+                                 Col(pgettext("column", "note"), shrink=12)],
+              [[i18n.day(a["posted_at"].date()), i18n.day(a["occurred_at"].date()), m(a["amount"]), a["note"]]
+               for a in r.adjustments])
 
-    kinds = [[k.kind, f"{k.calls:,}", f"{k.charged_calls:,}", mins(k.charged_seconds), mins(k.pool_seconds), m(k.spend)]
+    kinds = [[k.kind, n(k.calls), n(k.charged_calls), mins(k.charged_seconds), mins(k.pool_seconds), m(k.spend)]
              for k in r.by_kind]
-    kinds.append(["total", f"{sum(k.calls for k in r.by_kind):,}", "", "", "", m(r.spend)])
-    table("Spend by kind (calls made in the period)",
-          [Col("kind"), Col("calls", right=True, keep=1), Col("charged", right=True, keep=2),
-           Col("charged min", right=True, keep=3), Col("included min", right=True, keep=4),
-           Col("spend", right=True)],
+    kinds.append([pgettext("row", "total"), n(sum(k.calls for k in r.by_kind)), "", "", "", m(r.spend)])
+    # TRANSLATORS: column headers; "min" is minutes, "included min" the minutes taken from included pools.
+    table(_("Spend by kind (calls made in the period)"),
+          [Col(pgettext("column", "kind")), Col(pgettext("column", "calls"), right=True, keep=1),
+           Col(pgettext("column", "charged"), right=True, keep=2),
+           Col(pgettext("column", "charged min"), right=True, keep=3),
+           Col(pgettext("column", "included min"), right=True, keep=4),
+           Col(pgettext("column", "spend"), right=True)],
           kinds, bold={len(kinds) - 1})
 
-    statuses = ", ".join(f"{s} {n:,}" for s, n in sorted(r.statuses.items(), key=lambda x: -x[1]))
-    say(f"Calls: {r.calls:,}" + (f" ({statuses})" if statuses else ""))
+    # the statuses are the tool's words (also in --json and -o csv): not translated
+    statuses = ", ".join(f"{s} {n(c)}" for s, c in sorted(r.statuses.items(), key=lambda x: -x[1]))
+    say(_("Calls: {count}").format(count=n(r.calls)) + (f" ({statuses})" if statuses else ""))
     if r.denied:
-        table(f"Denied calls: {r.denied_calls:,}",
-              [Col("reason", shrink=12), Col("calls", right=True), Col("minutes", right=True, keep=1)],
-              [[dn.reason or "(no reason)", f"{dn.calls:,}", mins(dn.billed_seconds)] for dn in r.denied])
+        table(_("Denied calls: {count}").format(count=n(r.denied_calls)),
+              [Col(pgettext("column", "reason"), shrink=12), Col(pgettext("column", "calls"), right=True),
+               Col(pgettext("column", "minutes"), right=True, keep=1)],
+              [[dn.reason or _("(no reason)"), n(dn.calls), mins(dn.billed_seconds)] for dn in r.denied])
     else:
-        say("Denied calls: none")
+        say(_("Denied calls: none"))
 
     if r.pools:
-        table("Pool use",
-              [Col("month", keep=2), Col("pool", shrink=12), Col("capacity min", right=True, keep=1),
-               Col("used min", right=True), Col("used", right=True)],
+        # TRANSLATORS: column headers of the pools of included minutes; "min" is minutes, "used" a percentage.
+        table(_("Pool use"),
+              [Col(pgettext("column", "month"), keep=2), Col(pgettext("column", "pool"), shrink=12),
+               Col(pgettext("column", "capacity min"), right=True, keep=1),
+               Col(pgettext("column", "used min"), right=True), Col(pgettext("column", "used"), right=True)],
               [[pl.month, pl.pool, mins(pl.capacity_seconds), mins(pl.used_seconds),
-                f"{pl.used_fraction * 100:.1f} %"] for pl in r.pools])
+                percent(pl.used_fraction)] for pl in r.pools])
 
     top = r.top_users()
     if top:
-        table("Top users",
-              [Col("user", shrink=16), Col("calls", right=True, keep=2), Col("charged min", right=True, keep=3),
-               Col("denied", right=True, keep=1), Col("spend", right=True)],
-              [[u.upn or "(no user)", f"{u.calls:,}", mins(u.charged_seconds), f"{u.denied_calls:,}", m(u.spend)]
+        table(_("Top users"),
+              [Col(pgettext("column", "user"), shrink=16), Col(pgettext("column", "calls"), right=True, keep=2),
+               Col(pgettext("column", "charged min"), right=True, keep=3),
+               Col(pgettext("column", "denied"), right=True, keep=1), Col(pgettext("column", "spend"), right=True)],
+              [[u.upn or _("(no user)"), n(u.calls), mins(u.charged_seconds), n(u.denied_calls), m(u.spend)]
                for u in top])
 
     dests = r.top_destinations()
     if dests:
-        table("Top destinations",
-              [Col("destination", shrink=14), Col("kind", keep=3), Col("prefix", keep=2), Col("calls", right=True),
-               Col("charged min", right=True, keep=1), Col("spend", right=True)],
-              [[(de.name or "(unrated)") + (f" ({de.country})" if de.country else ""), de.kind, de.prefix,
-                f"{de.calls:,}", mins(de.charged_seconds), m(de.spend)] for de in dests])
+        table(_("Top destinations"),
+              [Col(pgettext("column", "destination"), shrink=14), Col(pgettext("column", "kind"), keep=3),
+               Col(pgettext("column", "prefix"), keep=2), Col(pgettext("column", "calls"), right=True),
+               Col(pgettext("column", "charged min"), right=True, keep=1),
+               Col(pgettext("column", "spend"), right=True)],
+              [[(de.name or _("(unrated)")) + (f" ({de.country})" if de.country else ""), de.kind, de.prefix,
+                n(de.calls), mins(de.charged_seconds), m(de.spend)] for de in dests])
 
-    out.print(Text("Daily spend", style="bold"))
+    out.print(Text(_("Daily spend"), style="bold"))
     peak = max((d.spend for d in r.daily), default=None)
     amounts = [m(day.spend) for day in r.daily]
-    widest = max((len(a) for a in amounts), default=0)
-    width = max(8, min(BAR_WIDTH, out.width - len("2026-10-01  ") - 1 - widest))
-    for day, amount in zip(r.daily, amounts, strict=True):
-        out.print(Text(f"{day.day}  {bar(day.spend, peak, width)} {amount.rjust(widest)}"))
+    days = [i18n.day(day.day) for day in r.daily]
+    from rich.cells import cell_len
+
+    widest = max((cell_len(a) for a in amounts), default=0)
+    widest_day = max((cell_len(d) for d in days), default=cell_len("2026-10-01"))
+    width = max(8, min(BAR_WIDTH, out.width - widest_day - 2 - 1 - widest))
+    for day, label, amount in zip(r.daily, days, amounts, strict=True):
+        out.print(Text(f"{pad(label, widest_day)}  {bar(day.spend, peak, width)} {pad(amount, widest, right=True)}"))
+
+
+def pad(text: str, width: int, right: bool = False) -> str:
+    """``text`` padded with spaces to ``width`` terminal cells (a Chinese character takes two)."""
+    from rich.cells import cell_len
+
+    gap = " " * max(0, width - cell_len(text))
+    return gap + text if right else text + gap
 
 
 def bar(value: Any, peak: Any, width: int = BAR_WIDTH) -> str:
@@ -303,7 +364,7 @@ def bar(value: Any, peak: Any, width: int = BAR_WIDTH) -> str:
     eighths = max(1, int(value * width * 8 / peak))
     full, part = divmod(eighths, 8)
     text = "█" * full + (_EIGHTHS[part] if part else "")
-    return text.ljust(width)
+    return pad(text, width)
 
 
 def recommend(
@@ -323,7 +384,7 @@ def recommend(
         if not chosen:
             from credits_cli.errors import NotFound
 
-            raise NotFound("no tenant yet; create one with: credits tenant add SLUG --name ... ")
+            raise NotFound(_("no tenant yet; create one with: credits tenant add SLUG --name ... "))
         advice = [(t.slug, rec.recommend(s, t)) for t in chosen]
     if mode == "json":
         if all_tenants:
@@ -333,21 +394,34 @@ def recommend(
         return
     for n, (slug, a) in enumerate(advice):
         if all_tenants:
-            say(("\n" if n else "") + f"{slug}:")
+            # TRANSLATORS: a heading above one tenant's recommendation; {tenant} is its short name (slug).
+            say(("\n" if n else "") + _("{tenant}:").format(tenant=slug))
         show_recommendation(a, slug if all_tenants else None)
 
 
 def show_recommendation(a: Recommendation, slug: str | None = None) -> None:
+    from rich.cells import cell_len
+
     from credits_cli import currencies
 
     cur = a.currency
-    say(f"one-off amount:  {currencies.display(a.one_off, cur)}")
-    say(f"trigger:         {currencies.display(a.trigger, cur)}")
-    say(f"recharge amount: {currencies.display(a.recharge, cur)}")
-    say(f"method: {a.method}")
-    say("reasoning:")
+    labels = [
+        # TRANSLATORS: a label before an amount: the recommended one-off purchase (the labels are aligned).
+        _("one-off amount:"),
+        # TRANSLATORS: a label before an amount: the balance at which an auto-recharge starts.
+        _("trigger:"),
+        # TRANSLATORS: a label before an amount: how much one auto-recharge buys.
+        _("recharge amount:"),
+    ]
+    widest = max(cell_len(label) for label in labels)
+    for label, value in zip(labels, (a.one_off, a.trigger, a.recharge), strict=True):
+        say(f"{pad(label, widest)} {currencies.display(value, cur)}")
+    say(_("method: {method}").format(method=said(a.method)))
+    say(_("reasoning:"))
     for line in a.reasoning:
-        say(f"  - {line}")
+        say(f"  - {said(line)}")
+    # the commands are typed back: their amounts as they are typed, never in a locale's format
     who = f"credits --tenant {slug} " if slug else "credits "
-    say(f"to apply: {who}autorecharge set --threshold {a.trigger:f} --amount {a.recharge:f}"
-        + (f"; {who}topup {a.one_off:f}" if a.one_off > 0 else ""))
+    command = f"{who}autorecharge set --threshold {a.trigger:f} --amount {a.recharge:f}" + (
+        f"; {who}topup {a.one_off:f}" if a.one_off > 0 else "")
+    say(_("to apply: {command}").format(command=command))

@@ -150,7 +150,9 @@ class Rejects:
         try:
             self._writer(fields)
         except OSError as exc:
+            from credits_cli.i18n import _
             from credits_cli.outputs import describe_os_error
 
-            self.failed = describe_os_error(exc, "the rejects file")
+            # TRANSLATORS: names the file of rejected rows (--rejects) in "cannot write {path}: {reason}".
+            self.failed = describe_os_error(exc, _("the rejects file"))
             self._writer = None
