@@ -22,9 +22,11 @@ from typing import IO, Any
 
 from sqlmodel import Session
 
-from credits_cli import clock, ledger, money, notify
+from credits_cli import clock, i18n, ledger, money, notify
+from credits_cli.i18n import N_, _, ngettext
 from credits_cli.kinds import CallKind, EntryKind, Event, Reason, Status
 from credits_cli.models import ImportRun
+from credits_cli.phrases import Phrase
 from credits_cli.rates import RateBook
 from credits_cli.rating import store
 from credits_cli.rating.ordering import MEMORY_RECORDS, batches, in_start_order
@@ -85,12 +87,14 @@ def rate_batch(session: Session, ctx: Context, batch: list[CallRecord], import_i
             continue
         cls = classify(rec)
         if cls is None:
-            result.rejects.append(RowError(rec.source, rec.line, f"unknown call type {rec.call_type!r}"))
+            result.rejects.append(RowError(rec.source, rec.line, _("unknown call type {kind}").format(
+                kind=repr(rec.call_type))))
             continue
         other_currency = rec.currency is not None and rec.currency != tenant.currency
         if export and cls.kind is not CallKind.CARRIER and (rec.charge is None or other_currency):
-            why = (f"priced by Microsoft in {rec.currency}; the tenant keeps {tenant.currency}" if other_currency
-                   else "the row has no charge of Microsoft's to debit (--charges export)")
+            why = (_("priced by Microsoft in {currency}; the tenant keeps {tenant_currency}").format(
+                currency=rec.currency, tenant_currency=tenant.currency) if other_currency
+                   else _("the row has no charge of Microsoft's to debit (--charges export)"))
             result.rejects.append(RowError(rec.source, rec.line, why))
             continue
         if other_currency:
@@ -193,11 +197,13 @@ def plausible(
     for item in items:
         if isinstance(item, CallRecord):
             if item.start > now:
-                item = RowError(item.source, item.line, f"starts {clock.iso(item.start)}, after now "
-                                f"({clock.iso(now)}): a mistyped year, or a clock that is wrong")
+                item = RowError(item.source, item.line, _("starts {start}, after now "
+                                                          "({now}): a mistyped year, or a clock that is wrong").format(
+                                    start=clock.iso(item.start), now=clock.iso(now)))
             elif item.start < oldest and not allow_old:
-                item = RowError(item.source, item.line, f"starts {clock.iso(item.start)}, more than "
-                                f"{OLDEST_MONTHS} months ago; rate it with --allow-old if it is meant")
+                item = RowError(item.source, item.line, _("starts {start}, more than "
+                                                          "{months} months ago; rate it with --allow-old if it is meant"
+                                                          ).format(start=clock.iso(item.start), months=OLDEST_MONTHS))
         yield item
 
 
@@ -238,7 +244,7 @@ def rate_records(
         for _name, _fmt, items in sources:
             for item in items:
                 if isinstance(item, Note):
-                    summary.notes.append(f"{item.source}: {item.text}")
+                    summary.notes.append(Phrase(N_("{source}: {text}"), source=item.source, text=item.text))
                     continue
                 summary.rows_read += 1
                 yield item
@@ -326,10 +332,14 @@ def rate_records(
 
 def _currency_note(summary: Summary) -> None:
     if summary.other_currency:
-        summary.notes.append(
-            f"{summary.other_currency:,} row(s) were priced by Microsoft in another currency than "
-            f"{summary.currency}: they were rated with the rate table, and reconcile cannot compare them"
-        )
+        n = summary.other_currency
+        summary.notes.append(Phrase(
+            lambda: ngettext("{n} row(s) were priced by Microsoft in another currency than "
+                             "{currency}: they were rated with the rate table, and reconcile cannot compare them",
+                             "{n} row(s) were priced by Microsoft in another currency than "
+                             "{currency}: they were rated with the rate table, and reconcile cannot compare them", n),
+            n=lambda: i18n.number(n), currency=summary.currency,
+        ))
 
 
 def _finish(session: Session, tenant_id: int, summary: Summary, failed: str | None = None) -> int:

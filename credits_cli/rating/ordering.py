@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import IO
 
 from credits_cli.errors import InvalidInput
+from credits_cli.i18n import _
 from credits_cli.readers._common import make_record
 from credits_cli.readers.base import CallRecord, RowError
 
@@ -108,8 +109,9 @@ class _Run:
             handle.flush()
         except OSError as exc:
             raise InvalidInput(
-                f"cannot sort the calls: temporary files in {tempfile.gettempdir()}: "
-                f"{(exc.strerror or str(exc)).lower()} (TMPDIR chooses the folder)"
+                _("cannot sort the calls: temporary files in {folder}: "
+                  "{error} (TMPDIR chooses the folder)").format(
+                    folder=tempfile.gettempdir(), error=(exc.strerror or str(exc)).lower())
             ) from None
         return cls(handle, records[0].start, records[-1].start)
 

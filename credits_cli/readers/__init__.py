@@ -33,7 +33,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal, overload
 
+from credits_cli import phrases
 from credits_cli.errors import InvalidInput
+from credits_cli.i18n import _
 from credits_cli.readers import (
     _graph,
     _table,
@@ -89,23 +91,25 @@ def _without_notes(stream: Iterator[Item]) -> Iterator[CallRecord | RowError]:
 def _open(path: Path, fmt: str) -> tuple[str, Iterator[Item]]:
     path = Path(path)
     if fmt not in FORMATS:
-        raise InvalidInput(f"unknown format {fmt!r}; formats: {', '.join(FORMATS)}")
+        raise InvalidInput(_("unknown format {fmt}; formats: {formats}").format(
+            fmt=repr(fmt), formats=", ".join(FORMATS)))
     name = _text.safe_name(path.name)
     if not path.exists():
-        raise InvalidInput(f"{_text.safe_name(str(path))}: no such file")
+        raise InvalidInput(_("{path}: no such file").format(path=_text.safe_name(str(path))))
     if path.is_dir():
-        raise InvalidInput(f"{_text.safe_name(str(path))}: is a folder, not a call-record file")
+        raise InvalidInput(_("{path}: is a folder, not a call-record file").format(path=_text.safe_name(str(path))))
     with _text.open_file(path, name) as handle:
         try:
             head = handle.read(HEAD_BYTES)
         except OSError as exc:
-            raise InvalidInput(f"{name}: cannot read: {exc.strerror or exc}") from None
+            raise InvalidInput(_("{source}: cannot read: {error}").format(
+                source=name, error=exc.strerror or exc)) from None
     if head.startswith(b"PK\x03\x04") and fmt in ("auto", teams_csv.NAME, direct_routing.NAME):
         return ZIP_FORMAT, export_zip.read(path, name)
     _text.check_text(head, name)
     text = _text.head_utf8(head)
     if not text.strip(b" \t\r\n"):
-        raise InvalidInput(f"{name}: the file is empty; {_text.EXPECTED}")
+        raise InvalidInput(_("{source}: the file is empty; {expected}").format(source=name, expected=_(_text.EXPECTED)))
     if fmt != "auto":
         return fmt, READERS[fmt].read(path)
     for reader in READERS.values():
@@ -113,5 +117,6 @@ def _open(path: Path, fmt: str) -> tuple[str, Iterator[Item]]:
             return reader.name, reader.read(path)
     what = _graph.kind_of_row(_table.head_header(text))
     if what and "without call rows" not in what:
-        raise InvalidInput(f"{name}: looks like {what}")
-    raise InvalidInput(f"{name}: not a call-record file I know; {_text.EXPECTED}")
+        raise InvalidInput(_("{source}: looks like {what}").format(source=name, what=phrases.said(what)))
+    raise InvalidInput(_("{source}: not a call-record file I know; {expected}").format(
+        source=name, expected=_(_text.EXPECTED)))

@@ -17,6 +17,7 @@ from decimal import Decimal, InvalidOperation
 
 from credits_cli import clock
 from credits_cli.errors import InvalidInput
+from credits_cli.i18n import _
 from credits_cli.readers.base import CallRecord
 
 WEEK = 7 * 24 * 3600  # a call of a week or more is a broken row (README: "week-long durations are refused")
@@ -115,20 +116,24 @@ def clean_text(value: str, what: str, *, required: bool = True, limit: int = MAX
     value = value.strip()
     if not value:
         if required:
-            raise ValueError(f"{what} is empty")
+            # TRANSLATORS: {what} is a column of the file (UsageId, callType, Charge...), kept as it is.
+            raise ValueError(_("{what} is empty").format(what=what))
         return value
     if len(value) > limit:
-        raise ValueError(f"{what} is longer than {limit} characters")
+        raise ValueError(_("{what} is longer than {limit} characters").format(what=what, limit=limit))
     bad = _has_unsafe(value)
     if bad is not None:
         char = bad.group()
         if char == "\ufffd":
-            raise ValueError(f"{what} holds bytes that are not UTF-8")
+            raise ValueError(_("{what} holds bytes that are not UTF-8").format(what=what))
         if char == "\x00":
-            raise ValueError(f"{what} holds a NUL byte")
+            raise ValueError(_("{what} holds a NUL byte").format(what=what))
         if "\ud800" <= char <= "\udfff":
-            raise ValueError(f"{what} holds a lone surrogate (\\u{ord(char):04x}), not text")
-        raise ValueError(f"{what} holds a control character (\\x{ord(char):02x})")
+            # TRANSLATORS: {code} is the character's escape, such as \udc80.
+            raise ValueError(_("{what} holds a lone surrogate ({code}), not text").format(
+                what=what, code=f"\\u{ord(char):04x}"))
+        # TRANSLATORS: {code} is the character's escape, such as \x07.
+        raise ValueError(_("{what} holds a control character ({code})").format(what=what, code=f"\\x{ord(char):02x}"))
     return value
 
 
@@ -180,7 +185,7 @@ def parse_start(text: str, what: str = "start time") -> datetime:
         value = _fromisoformat(text)
     except ValueError:
         if not text.strip():
-            raise ValueError(f"{what} is empty") from None
+            raise ValueError(_("{what} is empty").format(what=what)) from None
         try:
             value = clock.parse_timestamp(text[:64], what=what)
         except InvalidInput as exc:
@@ -189,9 +194,11 @@ def parse_start(text: str, what: str = "start time") -> datetime:
         try:
             value = value.astimezone(UTC).replace(tzinfo=None)
         except OverflowError:
-            raise ValueError(f"{what} {text[:40]!r} is out of range ({MIN_YEAR}-{MAX_YEAR})") from None
+            raise ValueError(_("{what} {value} is out of range ({first}-{last})").format(
+                what=what, value=repr(text[:40]), first=MIN_YEAR, last=MAX_YEAR)) from None
     if not MIN_YEAR <= value.year <= MAX_YEAR:
-        raise ValueError(f"{what} {text[:40]!r} is out of range ({MIN_YEAR}-{MAX_YEAR})")
+        raise ValueError(_("{what} {value} is out of range ({first}-{last})").format(
+            what=what, value=repr(text[:40]), first=MIN_YEAR, last=MAX_YEAR))
     return value
 
 
@@ -207,34 +214,38 @@ def parse_duration(value: object, what: str = "duration") -> int:
         text = value.strip()
         if not (text.isascii() and text.isdigit()):
             if text[:1] == "-" and text[1:].isascii() and text[1:].isdigit():
-                raise ValueError(f"{what} {text[:40]} is negative")
+                raise ValueError(_("{what} {value} is negative").format(what=what, value=text[:40]))
             whole, dot, frac = text.partition(".")
             if not (dot and whole.isascii() and whole.isdigit() and frac.strip("0") == ""):
-                raise ValueError(f"{what} {text[:40] or 'empty'!r} is not a whole number of seconds")
+                raise ValueError(_("{what} {value} is not a whole number of seconds").format(
+                    what=what, value=repr(text[:40] or "empty")))
             text = whole
         if len(text) > 18:  # int() of thousands of digits is slow, and far beyond a week anyway
-            raise ValueError(f"{what} {text if len(text) <= 24 else text[:24] + '...'} s is a week or longer")
+            raise ValueError(_("{what} {value} s is a week or longer").format(
+                what=what, value=text if len(text) <= 24 else text[:24] + "..."))
         seconds = int(text)
     elif isinstance(value, bool) or value is None:
-        raise ValueError(f"{what} {value!r} is not a whole number of seconds")
+        raise ValueError(_("{what} {value} is not a whole number of seconds").format(what=what, value=repr(value)))
     elif isinstance(value, int):
         seconds = value
     elif isinstance(value, Decimal):  # a JSON number: 219.0, or an integer too long for an int
         if not value.is_finite() or value != value.to_integral_value():
-            raise ValueError(f"{what} {str(value)[:40]!r} is not a whole number of seconds")
+            raise ValueError(_("{what} {value} is not a whole number of seconds").format(
+                what=what, value=repr(str(value)[:40])))
         if value < 0:
-            raise ValueError(f"{what} {str(value)[:20]} is negative")
+            raise ValueError(_("{what} {value} is negative").format(what=what, value=str(value)[:20]))
         if value >= WEEK:
-            raise ValueError(f"{what} {str(value)[:20]} s is a week or longer")
+            raise ValueError(_("{what} {value} s is a week or longer").format(what=what, value=str(value)[:20]))
         seconds = int(value)
     elif isinstance(value, float) and value.is_integer():
         seconds = int(value)
     else:
-        raise ValueError(f"{what} {str(value)[:40]!r} is not a whole number of seconds")
+        raise ValueError(_("{what} {value} is not a whole number of seconds").format(
+            what=what, value=repr(str(value)[:40])))
     if seconds < 0:
-        raise ValueError(f"{what} {seconds} is negative")
+        raise ValueError(_("{what} {value} is negative").format(what=what, value=seconds))
     if seconds >= WEEK:
-        raise ValueError(f"{what} {str(seconds)[:20]} s is a week or longer")
+        raise ValueError(_("{what} {value} s is a week or longer").format(what=what, value=str(seconds)[:20]))
     return seconds
 
 
@@ -244,7 +255,7 @@ def parse_number(text: str | None, *, required: bool) -> str:
     """A phone number as given, spaces and punctuation removed, ``*`` kept (masked digits)."""
     if not text:
         if required:
-            raise ValueError("no number")
+            raise ValueError(_("no number"))
         return ""
     if _number_ok(text) is not None:
         return text
@@ -254,7 +265,7 @@ def parse_number(text: str | None, *, required: bool) -> str:
     if not number and not required:
         return ""
     if _NUMBER_RE.fullmatch(number) is None:
-        raise ValueError(f"number {text[:40]!r} is not a phone number")
+        raise ValueError(_("number {value} is not a phone number").format(value=repr(text[:40])))
     return number
 
 
@@ -282,12 +293,14 @@ def parse_amount(value: object, what: str) -> Decimal | None:
         if not text:
             amount = None
         elif len(text) > MAX_AMOUNT_DIGITS + 2 or not text.isascii() or text.lstrip("+-")[:1] not in "0123456789.":
-            raise ValueError(f"{what} {value[:40]!r} is not an amount")
+            # TRANSLATORS: {what} is a column of the file (Charge, charge), kept as it is; {value} the text found.
+            raise ValueError(_("{what} {value} is not an amount").format(what=what, value=repr(value[:40])))
         else:
             try:
                 amount = Decimal(text)
             except InvalidOperation:
-                raise ValueError(f"{what} {value[:40]!r} is not an amount") from None
+                raise ValueError(_("{what} {value} is not an amount").format(
+                    what=what, value=repr(value[:40]))) from None
             _check_amount(amount, what, value)
         if len(_amounts) < 4096:
             _amounts[value] = amount
@@ -295,23 +308,24 @@ def parse_amount(value: object, what: str) -> Decimal | None:
     if value is None:
         return None
     if isinstance(value, bool):
-        raise ValueError(f"{what} {value!r} is not an amount")
+        raise ValueError(_("{what} {value} is not an amount").format(what=what, value=repr(value)))
     if isinstance(value, int):
         value = Decimal(value) if -(10**MAX_AMOUNT_DIGITS) < value < 10**MAX_AMOUNT_DIGITS else Decimal("NaN")
     if isinstance(value, Decimal):
         _check_amount(value, what, str(value))
         return value
-    raise ValueError(f"{what} {str(value)[:40]!r} is not an amount")
+    raise ValueError(_("{what} {value} is not an amount").format(what=what, value=repr(str(value)[:40])))
 
 
 def _check_amount(amount: Decimal, what: str, shown: str) -> None:
     if not amount.is_finite():
-        raise ValueError(f"{what} {shown[:40]!r} is not an amount")
+        raise ValueError(_("{what} {value} is not an amount").format(what=what, value=repr(shown[:40])))
     sign, digits, exponent = amount.as_tuple()
     assert isinstance(exponent, int)  # finite
     if len(digits) > MAX_AMOUNT_DIGITS or not -MAX_AMOUNT_DIGITS <= exponent <= MAX_AMOUNT_DIGITS \
             or len(digits) + exponent > 16:
-        raise ValueError(f"{what} {shown[:40]!r} is not an amount (too large or too precise)")
+        raise ValueError(_("{what} {value} is not an amount (too large or too precise)").format(
+            what=what, value=repr(shown[:40])))
 
 
 _currencies: dict[str, str | None] = {"": None}
@@ -332,11 +346,13 @@ def currency(value: object, what: str = "Currency") -> str | None:
         elif len(code) == 3 and code.isascii() and code.isalpha():
             result = code
         else:
-            raise ValueError(f"{what} {value[:40]!r} is not an ISO 4217 currency code")
+            raise ValueError(_("{what} {value} is not an ISO 4217 currency code").format(
+                what=what, value=repr(value[:40])))
         if len(_currencies) < 1000:
             _currencies[value] = result
         return result
-    raise ValueError(f"{what} {str(value)[:40]!r} is not an ISO 4217 currency code")
+    raise ValueError(_("{what} {value} is not an ISO 4217 currency code").format(
+        what=what, value=repr(str(value)[:40])))
 
 
 _capabilities: dict[str, str | None] = {"": None}
@@ -357,11 +373,11 @@ def capability(value: object, what: str = "Capability") -> str | None:
         elif len(code) <= 32 and code.isascii() and code.replace("_", "").isalnum():
             result = code
         else:
-            raise ValueError(f"{what} {value[:40]!r} is not a license name")
+            raise ValueError(_("{what} {value} is not a license name").format(what=what, value=repr(value[:40])))
         if len(_capabilities) < 1000:
             _capabilities[value] = result
         return result
-    raise ValueError(f"{what} {str(value)[:40]!r} is not a license name")
+    raise ValueError(_("{what} {value} is not a license name").format(what=what, value=repr(str(value)[:40])))
 
 
 def operator(value: object, what: str = "operator") -> str | None:
@@ -369,7 +385,7 @@ def operator(value: object, what: str = "operator") -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise ValueError(f"{what} {str(value)[:40]!r} is not a name")
+        raise ValueError(_("{what} {value} is not a name").format(what=what, value=repr(str(value)[:40])))
     return clean_text(value, what, required=False, limit=MAX_NAME_CHARS) or None
 
 
@@ -421,9 +437,9 @@ def call_type(text: str, what: str = "call type") -> tuple[str, bool, bool]:
         pass
     value = text.strip().lower()
     if not value:
-        raise ValueError(f"{what} is empty")
+        raise ValueError(_("{what} is empty").format(what=what))
     if len(value) > 64 or not value.isascii() or not value.replace("_", "").isalnum():
-        raise ValueError(f"{what} {text[:40]!r} is not a call type")
+        raise ValueError(_("{what} {value} is not a call type").format(what=what, value=repr(text[:40])))
     result = (value, is_inbound(value), is_direct_routing(value))
     if len(_call_types) < 1000:
         _call_types[text] = result

@@ -37,6 +37,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from credits_cli.i18n import N_, _
+from credits_cli.phrases import Phrase
 from credits_cli.readers import _common as c
 from credits_cli.readers.base import CallRecord
 from credits_cli.readers.direct_routing import leg_id
@@ -48,13 +50,13 @@ CALL_KEYS = frozenset({"id", "calltype", "calleenumber", "callernumber", "startd
 
 #: What other Graph logs' rows hold, and what such a file is: a file of these is refused whole.
 OTHER_LOGS = (
-    (frozenset({"smsid", "smstype", "smsunits", "sentdatetime"}), "a Graph SMS log (getSmsLog), not a call log"),
+    (frozenset({"smsid", "smstype", "smsunits", "sentdatetime"}), N_("a Graph SMS log (getSmsLog), not a call log")),
     (frozenset({"totalcalls", "totalcallcharge", "totalcallseconds"}),
-     "a Graph audio conferencing dial-out report (getPstnOnlineMeetingDialoutReport), not a call log"),
+     N_("a Graph audio conferencing dial-out report (getPstnOnlineMeetingDialoutReport), not a call log")),
     (frozenset({"blockdatetime", "userblockmode", "blockreason", "remediationid"}),
-     "a Graph PSTN blocked users log (getPstnBlockedUsersLog), not a call log"),
+     N_("a Graph PSTN blocked users log (getPstnBlockedUsersLog), not a call log")),
     (frozenset({"sessions", "modalities", "joinweburl", "organizer", "participants_v2", "lastmodifieddatetime"}),
-     "a Graph callRecord list (call quality records), not the PSTN call log"),
+     N_("a Graph callRecord list (call quality records), not the PSTN call log")),
 )
 #: The same, from a page's ``@odata.context`` (which names the row type).
 OTHER_CONTEXTS = (
@@ -71,13 +73,16 @@ def kind_of_row(keys: Mapping[str, object] | set[str]) -> str | None:
     """
     for marks, what in OTHER_LOGS:
         if marks.intersection(keys):
-            return what
+            return Phrase(what)
     if not keys:
-        return "JSON whose first row is empty ({}), not a Graph call log"
+        # TRANSLATORS: {{}} is printed as {} (an empty JSON object).
+        return Phrase(N_("JSON whose first row is empty ({{}}), not a Graph call log"))
     if CALL_KEYS.intersection(keys):
         return None
     shown = ", ".join(repr(k)[:40] for k in sorted(str(k) for k in keys)[:6])
-    return f"JSON without call rows (the first row's fields are {shown}), not a Graph call log"
+    # TRANSLATORS: {fields} are the first JSON keys of the row, kept as they are.
+    return Phrase(N_("JSON without call rows (the first row's fields are {fields}), not a Graph call log"),
+                  fields=shown)
 
 
 def kind_of_context(context: object) -> str | None:
@@ -85,7 +90,7 @@ def kind_of_context(context: object) -> str | None:
         low = context.lower()
         for mark, what in OTHER_CONTEXTS:
             if mark in low:
-                return what
+                return Phrase(what)
     return None
 
 
@@ -97,7 +102,7 @@ def converter(source: str) -> Callable[[Mapping[str, object], int], CallRecord]:
         kind, inbound, direct = c.call_type(_text(get("calltype"), "callType"), "callType")
         duration = get("duration")
         if duration is None or duration == "":
-            raise ValueError("duration is missing")
+            raise ValueError(_("duration is missing"))
         seconds = c.parse_duration(duration, "duration")
         when = _text(get("startdatetime"), "startDateTime") or _text(get("invitedatetime"), "inviteDateTime")
         start = _time(when, "startDateTime")
@@ -115,7 +120,7 @@ def converter(source: str) -> Callable[[Mapping[str, object], int], CallRecord]:
         else:
             correlation = _text(get("correlationid"), "correlationId")
             if not correlation:
-                raise ValueError("id is empty")
+                raise ValueError(_("id is empty"))
             invite = _text(get("invitedatetime"), "inviteDateTime")
             call_id = leg_id(c.clean_text(correlation, "correlationId"), _time(invite, "inviteDateTime") if invite
                              else None, start, kind, _text(get("callernumber"), "callerNumber").strip(),
@@ -150,7 +155,7 @@ def _text(value: object, key: str) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
-        raise ValueError(f"{key} is not a string")
+        raise ValueError(_("{what} is not a string").format(what=key))
     return str(value)
 
 
@@ -169,8 +174,9 @@ def _ms_date(text: str, what: str) -> datetime:
     since 1970 UTC (a ``+0100``-style suffix, when present, only tells the writer's zone)."""
     match = _MS_DATE.fullmatch(text)
     if match is None:
-        raise ValueError(f"{what} {text[:40]!r} is not an ISO 8601 date or time")
+        raise ValueError(_("{what} {value} is not an ISO 8601 date or time").format(what=what, value=repr(text[:40])))
     value = datetime(1970, 1, 1) + timedelta(milliseconds=int(match.group(1)))
     if not c.MIN_YEAR <= value.year <= c.MAX_YEAR:
-        raise ValueError(f"{what} {text[:40]!r} is out of range ({c.MIN_YEAR}-{c.MAX_YEAR})")
+        raise ValueError(_("{what} {value} is out of range ({first}-{last})").format(
+            what=what, value=repr(text[:40]), first=c.MIN_YEAR, last=c.MAX_YEAR))
     return value

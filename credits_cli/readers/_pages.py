@@ -29,7 +29,9 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import IO, Any
 
+from credits_cli import i18n
 from credits_cli.errors import InvalidInput
+from credits_cli.i18n import N_, _, ngettext
 
 #: A row longer than this is not a call-log row (a pstnCallLogRow is well under 2 KB).
 MAX_ROW_CHARS = 1024 * 1024
@@ -86,16 +88,20 @@ class Walk:
                     continue
                 while True:
                     yield from self._element()
-                    if not self._after_item("]", "a list element"):
+                    if not self._after_item("]", N_("a list element")):
                         break
             elif ch == "{":
                 yield from self._element()
             elif values == 1:
-                raise self._invalid(f"not a Graph page or a list of call records (the file starts with {ch!r})")
+                raise self._invalid(_("not a Graph page or a list of call records "
+                                      "(the file starts with {char})").format(
+                    char=repr(ch)))
             else:
-                raise self._invalid(f"{ch!r} after the pages or rows; not a Graph page or a list of call records")
+                raise self._invalid(_("{char} after the pages or rows; "
+                                      "not a Graph page or a list of call records").format(
+                    char=repr(ch)))
         if not values:
-            raise InvalidInput(f"{self._source}: empty JSON file")
+            raise InvalidInput(_("{source}: empty JSON file").format(source=self._source))
 
     def _element(self) -> Iterator[Any]:
         """A page or a row, where either may stand (the top level, or an element of a top-level list)."""
@@ -111,7 +117,7 @@ class Walk:
             yield from _get(value, "value")
             self._end_page(page)
         elif isinstance(value, dict) and _get(value, "value") is not None and _looks_like_page(value):
-            raise self._invalid("a page's \"value\" is not a list of call records")
+            raise self._invalid(_("a page's \"value\" is not a list of call records"))
         else:
             yield value
 
@@ -125,10 +131,10 @@ class Walk:
             return
         while True:
             if self._skip() != '"':
-                raise self._invalid("expected a key")
+                raise self._invalid(_("expected a key"))
             key = self._value(limit=4096)
             if self._skip() != ":":
-                raise self._invalid("expected ':' after a key")
+                raise self._invalid(_("expected ':' after a key"))
             self._pos += 1
             low = key.lower() if isinstance(key, str) else ""
             if self._skip() == "[" and low == "value":
@@ -146,11 +152,11 @@ class Walk:
                 value = self._value(limit=MAX_ROW_CHARS)
                 if low in PAGE_KEYS:
                     page[low] = value
-            if not self._after_item("}", "a key's value"):
+            if not self._after_item("}", N_("a key's value")):
                 break
         if not seen_value:
-            raise self._invalid(f"a JSON object longer than {MAX_ROW_CHARS // 1024 // 1024} MB that is not a page "
-                                "of rows; not a Graph call record")
+            raise self._invalid(_("a JSON object longer than {size} MB that is not a page "
+                                  "of rows; not a Graph call record").format(size=MAX_ROW_CHARS // 1024 // 1024))
         self._end_page(page)
 
     def _end_page(self, page: Page) -> None:
@@ -167,8 +173,8 @@ class Walk:
         if ch == close:
             return False
         self._pos -= 1
-        raise self._invalid(f"expected ',' or '{close}' after {what}" if ch else
-                            "the file ends inside a list or object (the file looks truncated)")
+        raise self._invalid(_("expected ',' or '{close}' after {what}").format(close=close, what=_(what)) if ch else
+                            _("the file ends inside a list or object (the file looks truncated)"))
 
     # --- the window --------------------------------------------------------------------------------------------
 
@@ -217,14 +223,15 @@ class Walk:
                     if len(buf) - pos > limit:
                         if large_ok:
                             return _LARGE
-                        raise self._invalid(f"a value longer than {_size(limit)}; not a Graph call record") from None
+                        raise self._invalid(_("a value longer than {size}; not a Graph call record").format(
+                            size=_size(limit))) from None
                     want = min(2 * (len(buf) - pos), limit + 1)
                     self._more(want)
                     continue
                 raise self._invalid(exc.msg, exc.pos, truncated=self._eof and (
                     exc.pos >= len(buf) - 1 or exc.msg.startswith("Unterminated"))) from None
             except RecursionError:
-                raise self._invalid("nested too deeply to be a Graph page") from None
+                raise self._invalid(_("nested too deeply to be a Graph page")) from None
             if end == len(buf) and not self._eof:  # a number or literal may go on past the window
                 want = len(buf) - pos + BLOCK_BYTES
                 self._more(want)
@@ -232,7 +239,7 @@ class Walk:
             if end - pos > limit:
                 if large_ok:
                     return _LARGE
-                raise self._invalid(f"a value longer than {_size(limit)}; not a Graph call record")
+                raise self._invalid(_("a value longer than {size}; not a Graph call record").format(size=_size(limit)))
             self._pos = end
             return value
 
@@ -241,15 +248,19 @@ class Walk:
         newlines = self._buf.count("\n", 0, at)
         line = self._lines_before + newlines + 1
         column = at - self._buf.rfind("\n", 0, at) if newlines else self._column_before + at + 1
-        hint = " (the file looks truncated)" if truncated else ""
-        return InvalidInput(f"{self._source}: invalid JSON at line {line} column {column}: {message}{hint}")
+        # TRANSLATORS: added after a message about broken JSON; it starts with a space in English.
+        hint = _(" (the file looks truncated)") if truncated else ""
+        # TRANSLATORS: {message} says what is wrong (often in English: Python's JSON parser); {hint} may be empty.
+        return InvalidInput(_("{source}: invalid JSON at line {line} column {column}: {message}{hint}").format(
+            source=self._source, line=line, column=column, message=message, hint=hint))
 
 
 _LARGE = object()
 
 
 def _size(chars: int) -> str:
-    return f"{chars // 1024 // 1024} MB" if chars >= 1024 * 1024 else f"{chars:,} characters"
+    return _("{n} MB").format(n=chars // 1024 // 1024) if chars >= 1024 * 1024 else \
+        ngettext("{n} character", "{n} characters", chars).format(n=i18n.number(chars))
 
 
 def _get(obj: dict[str, Any], key: str) -> Any:

@@ -44,7 +44,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from credits_cli import i18n
 from credits_cli.errors import InvalidInput
+from credits_cli.i18n import _, ngettext
 from credits_cli.readers import _text
 from credits_cli.readers._common import norm
 from credits_cli.readers.base import CallRecord, Item, RowError
@@ -162,7 +164,7 @@ class Table:
             else:
                 delimiter = sniff_delimiter(first)
             if not first.strip():
-                raise InvalidInput(f"{source}: no header line")
+                raise InvalidInput(_("{source}: no header line").format(source=source))
             header = [norm(h) for h in split_header(first.rstrip("\r\n"), delimiter)]
         except BaseException:
             binary.close()
@@ -179,7 +181,9 @@ class Table:
                 missing.append(col.label)
         if missing:
             self.binary.close()
-            raise InvalidInput(f"{self.source}: not a {fmt}: missing column(s) {', '.join(missing)}")
+            # TRANSLATORS: {fmt} names the format (Teams PSTN usage export...); {columns} are column names, kept.
+            raise InvalidInput(_("{source}: not a {fmt}: missing column(s) {columns}").format(
+                source=self.source, fmt=_(fmt), columns=", ".join(missing)))
         return found
 
     def rows(self, convert: Callable[[list[str], int], CallRecord]) -> Iterator[CallRecord | RowError]:
@@ -196,8 +200,9 @@ class Table:
             nonlocal rejected
             rejected += 1
             if rejected > MAX_REJECTED and rejected > given:
-                raise InvalidInput(f"{source}: more than {MAX_REJECTED:,} rows rejected (line {line}: {reason}); "
-                                   "this is not a file of call records as its header says")
+                raise InvalidInput(_("{source}: more than {limit} rows rejected (line {line}: {reason}); "
+                                     "this is not a file of call records as its header says").format(
+                    source=source, limit=i18n.number(MAX_REJECTED), line=line, reason=reason))
             return RowError(source, line, reason)
 
         try:
@@ -218,10 +223,11 @@ class Table:
                         if len(fields) != width:
                             if not fields or (len(fields) == 1 and not fields[0].strip()):
                                 if line in lines.overlong:
-                                    yield reject(line, f"the line is longer than {_size(MAX_LINE_BYTES)}; "
-                                                       "not a call record")
+                                    yield reject(line, _("the line is longer than {size}; not a call record").format(
+                                        size=_size(MAX_LINE_BYTES)))
                                 continue  # a blank line
-                            yield reject(line, f"the row has {len(fields)} fields; the header has {width}")
+                            yield reject(line, _("the row has {fields} fields; the header has {width}").format(
+                                fields=len(fields), width=width))
                             continue
                         try:
                             record = convert(fields, line)
@@ -238,10 +244,11 @@ class Table:
                     lines.rewind(line + 1)
                 except csv.Error as exc:
                     line = first + done[0]
-                    yield reject(line, f"unreadable CSV row: {exc}")
+                    yield reject(line, _("unreadable CSV row: {error}").format(error=exc))
                     lines.rewind(line + 1)
         except OSError as exc:
-            raise InvalidInput(f"{source}: cannot read: {exc.strerror or exc}") from None
+            raise InvalidInput(_("{source}: cannot read: {error}").format(
+                source=source, error=exc.strerror or exc)) from None
         finally:
             self.binary.close()
 
@@ -249,13 +256,14 @@ class Table:
 def _header_line(binary: IO[bytes], source: str) -> str:
     data = binary.readline(MAX_HEADER_BYTES + 1)
     if len(data) > MAX_HEADER_BYTES and not data.endswith(b"\n"):
-        raise InvalidInput(f"{source}: the first line is longer than {MAX_HEADER_BYTES // 1024} KB; "
-                           "not a call-record CSV")
+        raise InvalidInput(_("{source}: the first line is longer than {size} KB; not a call-record CSV").format(
+            source=source, size=MAX_HEADER_BYTES // 1024))
     return data.decode("utf-8", errors="replace")
 
 
 def _size(limit: int) -> str:
-    return f"{limit // 1024 // 1024} MB" if limit % (1024 * 1024) == 0 else f"{limit:,} bytes"
+    return _("{n} MB").format(n=limit // 1024 // 1024) if limit % (1024 * 1024) == 0 else \
+        ngettext("{n} byte", "{n} bytes", limit).format(n=i18n.number(limit))
 
 
 class _TooLong(Exception):
@@ -347,9 +355,10 @@ class _Lines:
     def why(self, first: int, last: int) -> str:
         long = sorted(n for n in self.overlong if first <= n <= last)
         if long and last - first < MAX_RECORD_LINES:
-            return f"the record runs into line {long[0]}, which is longer than {_size(MAX_LINE_BYTES)}"
-        return (f"a quoted field opened on this line is not closed within {MAX_RECORD_LINES} lines "
-                "(a stray quote?); the lines after it are read as rows of their own")
+            return _("the record runs into line {line}, which is longer than {size}").format(
+                line=long[0], size=_size(MAX_LINE_BYTES))
+        return _("a quoted field opened on this line is not closed within {n} lines "
+                 "(a stray quote?); the lines after it are read as rows of their own").format(n=MAX_RECORD_LINES)
 
     def rewind(self, line: int) -> None:
         """Let the next :meth:`stream` start at ``line`` again."""

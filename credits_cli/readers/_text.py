@@ -24,12 +24,13 @@ from pathlib import Path
 from typing import IO
 
 from credits_cli.errors import InvalidInput
+from credits_cli.i18n import N_, _
 from credits_cli.readers._common import safe_text
 
 UTF8_BOM = b"\xef\xbb\xbf"
 UTF16_LE_BOM = b"\xff\xfe"
 UTF16_BE_BOM = b"\xfe\xff"
-EXPECTED = ("expected a Teams PSTN usage export (CSV or Calls.Export zip), a Direct Routing export, "
+EXPECTED = N_("expected a Teams PSTN usage export (CSV or Calls.Export zip), a Direct Routing export, "
             "Graph getPstnCalls or getDirectRoutingCalls JSON (or their rows saved by Export-Csv), "
             "or a call_id,user,start,duration_seconds,kind,number CSV")
 #: Bytes of UTF-16 read and transcoded at a time.
@@ -43,11 +44,11 @@ def open_file(path: Path, name: str) -> IO[bytes]:
     """
     try:
         if not stat.S_ISREG(os.stat(path).st_mode):
-            raise InvalidInput(f"{name}: not a regular file (a device, pipe or socket); "
-                               "save the export to a file first")
+            raise InvalidInput(_("{source}: not a regular file (a device, pipe or socket); "
+                                 "save the export to a file first").format(source=name))
         return open(path, "rb")  # noqa: SIM115 - the reader that streams it closes it
     except OSError as exc:
-        raise InvalidInput(f"{name}: cannot read: {exc.strerror or exc}") from None
+        raise InvalidInput(_("{source}: cannot read: {error}").format(source=name, error=exc.strerror or exc)) from None
 
 
 def safe_name(name: str) -> str:
@@ -61,8 +62,8 @@ def encoding_of(head: bytes, name: str = "the file") -> str:
     if head.startswith((UTF16_LE_BOM, UTF16_BE_BOM)):
         return "utf-16"
     if looks_utf16(head):
-        raise InvalidInput(f"{name}: UTF-16 text without a byte order mark is not supported; save it as UTF-8 "
-                           "(or as UTF-16 with its byte order mark, as PowerShell does)")
+        raise InvalidInput(_("{source}: UTF-16 text without a byte order mark is not supported; save it as UTF-8 "
+                             "(or as UTF-16 with its byte order mark, as PowerShell does)").format(source=name))
     return "utf-8"
 
 
@@ -70,10 +71,12 @@ def check_text(head: bytes, name: str) -> None:
     """InvalidInput unless ``head`` (a file's first bytes) can start a text call-record file."""
     encoding = encoding_of(head, name)
     if head.startswith(b"PK\x03\x04"):
-        raise InvalidInput(f"{name}: a zip file (or Excel workbook); {EXPECTED}")
+        raise InvalidInput(_("{source}: a zip file (or Excel workbook); {expected}").format(
+            source=name, expected=_(EXPECTED)))
     text = head_utf8(head) if encoding == "utf-16" else head
     if b"\x00" in text.split(b"\n", 1)[0]:  # NULs in rows are row errors; in the header, not text
-        raise InvalidInput(f"{name}: binary content, not text; {EXPECTED}")
+        raise InvalidInput(_("{source}: binary content, not text; {expected}").format(
+            source=name, expected=_(EXPECTED)))
 
 
 def looks_utf16(head: bytes) -> bool:
@@ -116,7 +119,7 @@ def _peek(binary: IO[bytes], size: int) -> bytes:
         data = binary.read(size)
         binary.seek(where)
         return data
-    raise InvalidInput("cannot look at the start of the stream")  # not reached with files or zip members
+    raise InvalidInput(_("cannot look at the start of the stream"))  # not reached with files or zip members
 
 
 class _Utf16(io.RawIOBase):

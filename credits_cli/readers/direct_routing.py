@@ -36,6 +36,7 @@ from datetime import datetime
 from typing import IO
 
 from credits_cli.errors import InvalidInput
+from credits_cli.i18n import N_, _
 from credits_cli.readers import _common as c
 from credits_cli.readers._table import Column, CsvFormat, Table
 from credits_cli.readers.base import CallRecord, RowError
@@ -77,10 +78,11 @@ def leg_id(correlation_id: str, invite: datetime | None, start: datetime | None,
 def read_stream(binary: IO[bytes], source: str) -> Iterator[CallRecord | RowError]:
     """Parse the header now (a wrong file fails here), stream the rows lazily."""
     table = Table.open(binary, source)
-    at = table.positions(COLUMNS, "Direct Routing export")
+    at = table.positions(COLUMNS, N_("Direct Routing export"))
     if at["start"] < 0 and at["invite"] < 0:
         table.binary.close()
-        raise InvalidInput(f"{source}: not a Direct Routing export: missing column(s) Start time")
+        raise InvalidInput(_("{source}: not a {fmt}: missing column(s) {columns}").format(
+            source=source, fmt=_("Direct Routing export"), columns="Start time"))
     return table.rows(_converter(source, at))
 
 
@@ -99,7 +101,7 @@ def _converter(source: str, at: dict[str, int]) -> Callable[[list[str], int], Ca
         invite = time_of(row, i_invite, "Invite time")
         when = start or invite
         if when is None:
-            raise ValueError("Start time is empty")
+            raise ValueError(_("{what} is empty").format(what="Start time"))
         upn = row[i_upn] if i_upn >= 0 else ""
         upn = c.clean_upn(upn) if upn else ""
         seconds = c.parse_duration(row[i_dur].strip() or "0", "Duration (seconds)")

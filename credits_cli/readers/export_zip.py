@@ -33,7 +33,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from credits_cli import i18n
 from credits_cli.errors import InvalidInput
+from credits_cli.i18n import _
 from credits_cli.readers import _table, _text, direct_routing, teams_csv
 from credits_cli.readers._common import safe_text
 from credits_cli.readers.base import Item
@@ -58,20 +60,22 @@ def read(path: Path, name: str) -> Iterator[Item]:
     """Check and open the zip now (a broken, foreign or absurd zip fails here); stream the members lazily."""
     entries = _entry_count(path, name)
     if entries is not None and entries > MAX_ENTRIES:
-        raise InvalidInput(f"{name}: the zip holds {entries:,} entries; an export holds a few files "
-                           f"(at most {MAX_ENTRIES:,} are read)")
+        raise InvalidInput(_("{source}: the zip holds {entries} entries; an export holds a few files "
+                             "(at most {limit} are read)").format(
+            source=name, entries=i18n.number(entries), limit=i18n.number(MAX_ENTRIES)))
     try:
         archive = zipfile.ZipFile(path)
         members = sorted((i for i in archive.infolist() if not i.is_dir() and is_member(i.filename)),
                          key=lambda i: i.filename)
     except _ERRORS as exc:
-        raise InvalidInput(f"{name}: not a readable zip file: {exc}") from None
+        raise InvalidInput(_("{source}: not a readable zip file: {error}").format(source=name, error=exc)) from None
     try:
         if not members:
             names = {i.filename for i in archive.infolist()}
             if "[Content_Types].xml" in names:
-                raise InvalidInput(f"{name}: an Excel workbook; save it as CSV (UTF-8) first")
-            raise InvalidInput(f"{name}: the zip holds no PSTN.calls.*.csv or DirectRouting.calls.*.csv")
+                raise InvalidInput(_("{source}: an Excel workbook; save it as CSV (UTF-8) first").format(source=name))
+            raise InvalidInput(_("{source}: the zip holds no PSTN.calls.*.csv or DirectRouting.calls.*.csv").format(
+                source=name))
         for info in members:
             _check_sizes(info, _source(name, info))
     except BaseException:
@@ -87,11 +91,14 @@ def _source(name: str, info: zipfile.ZipInfo) -> str:
 def _check_sizes(info: zipfile.ZipInfo, source: str) -> None:
     size, packed = info.file_size, info.compress_size
     if size > MAX_MEMBER_BYTES:
-        raise InvalidInput(f"{source}: the zip member declares {size:,} bytes expanded; "
-                           f"more than any export ({MAX_MEMBER_BYTES // 1024**3} GB)")
+        raise InvalidInput(_("{source}: the zip member declares {size} bytes expanded; "
+                             "more than any export ({limit} GB)").format(
+            source=source, size=i18n.number(size), limit=MAX_MEMBER_BYTES // 1024**3))
     if size > RATIO_FROM_BYTES and size > MAX_RATIO * max(packed, 1):
-        raise InvalidInput(f"{source}: the zip member expands {size // max(packed, 1):,} times "
-                           f"({packed:,} to {size:,} bytes); no export compresses beyond {MAX_RATIO} times")
+        raise InvalidInput(_("{source}: the zip member expands {ratio} times "
+                             "({packed} to {size} bytes); no export compresses beyond {limit} times").format(
+            source=source, ratio=i18n.number(size // max(packed, 1)), packed=i18n.number(packed),
+            size=i18n.number(size), limit=MAX_RATIO))
 
 
 def _records(name: str, archive: zipfile.ZipFile, members: list[zipfile.ZipInfo]) -> Iterator[Item]:
@@ -113,11 +120,14 @@ def _records(name: str, archive: zipfile.ZipFile, members: list[zipfile.ZipInfo]
                     read_stream = direct_routing.read_stream
                 else:
                     raw.close()
-                    raise InvalidInput(f"{source}: neither a Teams PSTN usage export nor a Direct Routing export")
+                    raise InvalidInput(_("{source}: neither a Teams PSTN usage export "
+                                         "nor a Direct Routing export").format(
+                        source=source))
                 yield from read_stream(_text.utf8(raw), source)
             except _ERRORS as exc:
                 # RuntimeError: an encrypted member; NotImplementedError: an unsupported compression.
-                raise InvalidInput(f"{source}: the zip member cannot be read: {exc}") from None
+                raise InvalidInput(_("{source}: the zip member cannot be read: {error}").format(
+                    source=source, error=exc)) from None
 
 
 class _Counted(io.RawIOBase):
@@ -137,8 +147,9 @@ class _Counted(io.RawIOBase):
         data = self._member.read(len(buffer))
         self.count += len(data)
         if self.count > self._limit:
-            raise InvalidInput(f"{self._source}: the zip member inflates to more than the {self._limit:,} bytes "
-                               "it declares; not an export")
+            raise InvalidInput(_("{source}: the zip member inflates to more than the {size} bytes "
+                                 "it declares; not an export").format(
+                                     source=self._source, size=i18n.number(self._limit)))
         buffer[:len(data)] = data
         return len(data)
 
@@ -172,4 +183,4 @@ def _entry_count(path: Path, name: str) -> int | None:
                 return None
             return int(struct.unpack("<Q", record[32:40])[0])
     except OSError as exc:
-        raise InvalidInput(f"{name}: cannot read: {exc.strerror or exc}") from None
+        raise InvalidInput(_("{source}: cannot read: {error}").format(source=name, error=exc.strerror or exc)) from None

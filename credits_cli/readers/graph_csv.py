@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import IO
 
+from credits_cli.i18n import N_
 from credits_cli.readers import _graph
 from credits_cli.readers._table import Column, CsvFormat, Table
 from credits_cli.readers.base import CallRecord, RowError
@@ -42,7 +43,7 @@ def matches(header: set[str] | list[str]) -> bool:
 def read_stream(binary: IO[bytes], source: str) -> Iterator[CallRecord | RowError]:
     """Parse the header now (a wrong file fails here), stream the rows lazily."""
     table = Table.open(binary, source)
-    table.positions(COLUMNS, "Graph call log in CSV form")
+    table.positions(COLUMNS, N_("Graph call log in CSV form"))
     return table.rows(_converter(source, list(table.header)))
 
 

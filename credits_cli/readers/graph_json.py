@@ -38,7 +38,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from credits_cli import i18n, phrases
 from credits_cli.errors import InvalidInput
+from credits_cli.i18n import N_, _
 from credits_cli.readers import _graph, _table, _text
 from credits_cli.readers._common import safe_text
 from credits_cli.readers._pages import Page, Walk
@@ -84,8 +86,9 @@ def _items(binary: IO[bytes], source: str) -> Iterator[Item]:
         nonlocal rejected
         rejected += 1
         if rejected > _table.MAX_REJECTED and rejected > given:
-            raise InvalidInput(f"{source}: more than {_table.MAX_REJECTED:,} rows rejected (row {line}: {reason}); "
-                               "this is not a Graph call log")
+            raise InvalidInput(_("{source}: more than {limit} rows rejected (row {line}: {reason}); "
+                                 "this is not a Graph call log").format(
+                source=source, limit=i18n.number(_table.MAX_REJECTED), line=line, reason=reason))
         return RowError(source, line, reason)
 
     try:
@@ -93,19 +96,20 @@ def _items(binary: IO[bytes], source: str) -> Iterator[Item]:
             if isinstance(value, Page):
                 what = _graph.kind_of_context(value.get("@odata.context"))
                 if what:
-                    raise InvalidInput(f"{source}: looks like {what}")
+                    raise InvalidInput(_("{source}: looks like {what}").format(source=source, what=phrases.said(what)))
                 continue
             index += 1
             if not isinstance(value, dict):
                 if not checked:
-                    raise InvalidInput(f"{source}: the first row is not a JSON object; not a Graph call log")
-                yield reject(index, "row is not a JSON object")
+                    raise InvalidInput(_("{source}: the first row is not a JSON object; not a Graph call log").format(
+                        source=source))
+                yield reject(index, _("row is not a JSON object"))
                 continue
             row = {k.lower(): v for k, v in value.items()}
             if not checked:
                 what = _graph.kind_of_row(row)
                 if what:
-                    raise InvalidInput(f"{source}: looks like {what}")
+                    raise InvalidInput(_("{source}: looks like {what}").format(source=source, what=phrases.said(what)))
                 checked = True
             try:
                 record = convert(row, index)
@@ -117,10 +121,12 @@ def _items(binary: IO[bytes], source: str) -> Iterator[Item]:
         if walk.next_link:
             link = safe_text(walk.next_link)
             shown = link if len(link) <= 200 else link[:200] + "..."
-            yield Note(source, f"the download is incomplete: the last page still has @odata.nextLink ({shown}); "
-                               "fetch the pages after it and import them too")
+            # TRANSLATORS: {link} is the @odata.nextLink address of the last page.
+            yield Note(source, phrases.Phrase(N_("the download is incomplete: the last page still has @odata.nextLink "
+                                                 "({link}); fetch the pages after it and import them too"), link=shown))
     except OSError as exc:
-        raise InvalidInput(f"{source}: cannot read: {exc.strerror or exc}") from None
+        raise InvalidInput(_("{source}: cannot read: {error}").format(
+            source=source, error=exc.strerror or exc)) from None
     finally:
         binary.close()
 

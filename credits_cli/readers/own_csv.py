@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import IO
 
+from credits_cli.i18n import N_, _
 from credits_cli.readers import _common as c
 from credits_cli.readers._table import Column, CsvFormat, Table
 from credits_cli.readers.base import CallRecord, RowError
@@ -35,7 +36,7 @@ def matches(header: set[str] | list[str]) -> bool:
 def read_stream(binary: IO[bytes], source: str) -> Iterator[CallRecord | RowError]:
     """Parse the header now (a wrong file fails here), stream the rows lazily."""
     table = Table.open(binary, source)
-    at = table.positions(COLUMNS, "call-record CSV (call_id,user,start,duration_seconds,kind,number)")
+    at = table.positions(COLUMNS, N_("call-record CSV (call_id,user,start,duration_seconds,kind,number)"))
     return table.rows(_converter(source, at))
 
 
@@ -46,7 +47,7 @@ def _converter(source: str, at: dict[str, int]) -> Callable[[list[str], int], Ca
     def convert(row: list[str], line: int) -> CallRecord:
         call_type = KINDS.get(row[i_kind].strip().lower())
         if call_type is None:
-            raise ValueError(f"kind {row[i_kind][:40]!r} is not outbound, inbound or dialout")
+            raise ValueError(_("kind {value} is not outbound, inbound or dialout").format(value=repr(row[i_kind][:40])))
         user = row[i_user]
         return c.make_record(
             source,

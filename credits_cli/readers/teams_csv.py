@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import IO
 
+from credits_cli.i18n import N_
 from credits_cli.readers import _common as c
 from credits_cli.readers._table import Column, CsvFormat, Table
 from credits_cli.readers.base import CallRecord, RowError
@@ -56,7 +57,7 @@ def matches(header: set[str] | list[str]) -> bool:
 def read_stream(binary: IO[bytes], source: str) -> Iterator[CallRecord | RowError]:
     """Parse the header now (a wrong file fails here), stream the rows lazily."""
     table = Table.open(binary, source)
-    return table.rows(_converter(source, table.positions(COLUMNS, "Teams PSTN usage export")))
+    return table.rows(_converter(source, table.positions(COLUMNS, N_("Teams PSTN usage export"))))
 
 
 def _converter(source: str, at: dict[str, int]) -> Callable[[list[str], int], CallRecord]:
