@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Protocol
 
 from credits_cli import clock
 from credits_cli.errors import InvalidInput, PurchaseRefused
-from credits_cli.i18n import _, pgettext
+from credits_cli.i18n import N_, _, pgettext
+from credits_cli.phrases import Phrase
 from credits_cli.refdata import service
 
 if TYPE_CHECKING:  # the models (SQLModel) load only where a method is written or read
@@ -121,34 +122,36 @@ class Countries(Protocol):
     def billing_country(self) -> str: ...
 
 
-def region_refusal(tenant: Countries) -> str | None:
+def region_refusal(tenant: Countries) -> Phrase | None:
     """Why no purchase of this tenant can ever go through (its country and billing country lie in
-    different regions, SPEC §3), or None."""
+    different regions, SPEC §3), or None. A :class:`~credits_cli.phrases.Phrase`: English as a value
+    (``--json``, the rating summary's ``failure``), said in the reader's language."""
     data = service()
     home, billing = data.region(tenant.country), data.region(tenant.billing_country)
     if tenant.country != tenant.billing_country and (home is None or home != billing):
         # TRANSLATORS: in place of the region of a country rates/service.yaml does not place in one.
-        unknown = _("unknown region")
+        unknown = Phrase(N_("unknown region"))
         # TRANSLATORS: {country} and {billing_country} are ISO country codes (GB, US); {region} and
         # {billing_region} the regions of rates/service.yaml they belong to (Europe), or "unknown region".
-        return _("tenant country {country} ({region}) and billing country {billing_country} ({billing_region}) "
-                 "are in different regions").format(country=tenant.country, region=home or unknown,
-                                                    billing_country=tenant.billing_country,
-                                                    billing_region=billing or unknown)
+        return Phrase(N_("tenant country {country} ({region}) and billing country {billing_country} "
+                         "({billing_region}) are in different regions"),
+                      country=tenant.country, region=home or unknown, billing_country=tenant.billing_country,
+                      billing_region=billing or unknown)
     return None
 
 
-def refusal(tenant: Tenant, method: PaymentMethod | None, at: datetime) -> str | None:
-    """Why a purchase at ``at`` cannot go through, or None when it can."""
+def refusal(tenant: Tenant, method: PaymentMethod | None, at: datetime) -> Phrase | None:
+    """Why a purchase at ``at`` cannot go through, or None when it can (a Phrase: see
+    :func:`region_refusal`)."""
     regions = region_refusal(tenant)
     if regions:
         return regions
     if method is None:
         # TRANSLATORS: "credits payment set" is a command: keep it as it is.
-        return _("no payment method; set one with credits payment set")
+        return Phrase(N_("no payment method; set one with credits payment set"))
     if method.kind == "card" and method.card_expiry and card_expired(method.card_expiry, at):
         # TRANSLATORS: {month} is the card's expiry month (2026-05).
-        return _("the card on file expired at the end of {month}").format(month=method.card_expiry)
+        return Phrase(N_("the card on file expired at the end of {month}"), month=method.card_expiry)
     return None
 
 
@@ -156,4 +159,4 @@ def check_purchase(tenant: Tenant, method: PaymentMethod | None, at: datetime) -
     reason = refusal(tenant, method, at)
     if reason:
         # TRANSLATORS: {reason} is why a purchase cannot go through (the card expired, no payment method).
-        raise PurchaseRefused(_("purchase refused: {reason}").format(reason=reason), reason=reason)
+        raise PurchaseRefused(_("purchase refused: {reason}").format(reason=reason.said()), reason=reason)
