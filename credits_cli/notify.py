@@ -323,7 +323,7 @@ def _message(note: Notification, sender: str, tenant_slug: str) -> EmailMessage:
     msg = EmailMessage()  # the default policy: RFC 2047, UTF-8, for a header that is not ASCII
     msg["From"] = sender
     msg["To"] = note.recipient or ""
-    msg["Subject"] = note.subject
+    msg["Subject"] = note.subject if note.subject.isascii() else _SUBJECT_TO_COME
     msg["Date"] = format_datetime(note.created_at.replace(tzinfo=UTC))  # when it was queued
     domain = sender.rpartition("@")[2] or "credits.invalid"
     msg["Message-ID"] = f"<credits-{tenant_slug}-{note.id}@{domain}>"
@@ -332,7 +332,30 @@ def _message(note: Notification, sender: str, tenant_slug: str) -> EmailMessage:
         msg.set_content(note.body)
     else:
         msg.set_content(note.body, charset="utf-8", cte="base64")
-    return msg
+    return msg if note.subject.isascii() else _with_subject(msg, note.subject)
+
+
+#: Where a subject that is not ASCII goes, until :func:`_with_subject` writes it.
+_SUBJECT_TO_COME = "subject-to-come"
+
+
+def _with_subject(msg: EmailMessage, subject: str) -> EmailMessage:
+    """``msg`` with ``subject`` as RFC 2047 encoded words that keep every space inside them.
+
+    The standard library's header folder (the default policy) splits a long encoded subject at a space
+    and leaves that space between two encoded words, where RFC 2047 says a reader drops it: "теңгерімін
+    толтыру" arrived as "теңгерімінтолтыру". The legacy :class:`email.header.Header` encodes the
+    spaces inside the words; the message is then parsed back, so that its folding is kept as written
+    (lines far below the policy's length are never refolded)."""
+    import email.header
+    from email.parser import BytesParser
+
+    words = email.header.Header(subject, "utf-8", header_name="Subject").encode(linesep="\n")
+    raw = msg.as_bytes(policy=msg.policy.clone(linesep="\n"))
+    raw = raw.replace(f"Subject: {_SUBJECT_TO_COME}\n".encode(), f"Subject: {words}\n".encode("ascii"), 1)
+    parsed = BytesParser(_class=EmailMessage, policy=msg.policy).parsebytes(raw)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
 
 
 class _Deadline:

@@ -158,3 +158,20 @@ def test_the_pool_given_as_numbers_is_said_in_the_language(cli, tenant) -> None:
     assert "Pool: dial-out 48000 of 60000 minutes\n" in english
     assert "48\u00a0000" in russian and "60\u00a0000" in russian and "Pool" not in russian
 
+
+
+@pytest.mark.parametrize("subject", [
+    "[org] Communications Credits теңгерімін толтыру СӘТСІЗ АЯҚТАЛДЫ",
+    "[rossvyaz] Автоматическое пополнение кредитов на связь НЕ ВЫПОЛНЕНО, повторите попытку позже",
+    "[fab] 通信点数 自动充值 失败 请 更新 付款方式 或 手动 充值 " * 2,
+])
+def test_a_long_subject_keeps_every_space(subject: str) -> None:
+    """The standard library's folder leaves a space between two encoded words, where a reader drops it;
+    the subject is written so that every space survives, in 7-bit lines of at most 78 characters."""
+    from types import SimpleNamespace
+
+    note = SimpleNamespace(recipient="a@example.com", subject=subject.strip(), created_at=datetime(2026, 11, 5),
+                           id=7, event="recharge_failed", body="Тело письма")
+    raw = notify._message(note, "credits@example.com", "org").as_bytes()  # type: ignore[arg-type]
+    assert raw.isascii() and max(len(line) for line in raw.split(b"\n")) <= 78
+    assert str(_parsed(raw)["Subject"]) == subject.strip()
