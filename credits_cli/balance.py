@@ -25,8 +25,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from credits_cli import i18n, money, payments, spend
+from credits_cli import money, payments, spend
 from credits_cli.location import resolve_url, sqlite_file
+from credits_cli.phrases import Phrase
 from credits_cli.queries import Rows, SqliteRows, as_datetime
 
 _BALANCE = "SELECT COALESCE(SUM(amount), 0) FROM ledger WHERE tenant_id = :tenant"
@@ -59,6 +60,12 @@ def _money(units: Any) -> Decimal:
     return money.from_units(int(units or 0))
 
 
+def _payment(facts: MethodRow | None) -> Phrase:
+    """The payment method in a few words: English as a value of the JSON document (the same words in every
+    language), said in the current language where a person reads it (``phrases.said``)."""
+    return Phrase(lambda: payments.describe(facts).replace("{", "{{").replace("}", "}}"))
+
+
 def document(rows: Rows, tenant: TenantRow, now: datetime) -> dict[str, Any]:
     """Balance, open lots (oldest first), auto-recharge, payment method and runway, as of ``now``."""
     params = {"tenant": tenant.id}
@@ -85,8 +92,7 @@ def document(rows: Rows, tenant: TenantRow, now: datetime) -> dict[str, Any]:
         "last_failure_at": as_datetime(failed),
     }
     method = rows.all(_PAYMENT, params)
-    with i18n.speaking(i18n.SOURCE):  # a value of the JSON document: the same words in every language
-        payment = payments.describe(MethodRow(*method[0]) if method else None)
+    payment = _payment(MethodRow(*method[0]) if method else None)
     active = threshold if enabled else None
     return {
         "tenant": tenant.slug,

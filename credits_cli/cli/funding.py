@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from credits_cli import i18n, phrases
 from credits_cli.cli.common import (
     At,
     Col,
@@ -27,10 +28,12 @@ from credits_cli.cli.common import (
     table,
     warn,
 )
-from credits_cli.i18n import N_
+from credits_cli.i18n import N_, _, ngettext, pgettext
+from credits_cli.phrases import Phrase
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from datetime import datetime
 
     from sqlmodel import Session
 
@@ -101,9 +104,9 @@ def payment_set(
     json_out = output_mode(output, json_out) == "json"
 
     if invoice == (card_expiry is not None):
-        raise InvalidInput("give either --card-expiry YYYY-MM or --invoice")
+        raise InvalidInput(_("give either --card-expiry YYYY-MM or --invoice"))
     if invoice and last4:
-        raise InvalidInput("--last4 is for cards, not --invoice")
+        raise InvalidInput(_("--last4 is for cards, not --invoice"))
     st = state(ctx)
 
     def work(s: Session) -> tuple[dict[str, Any], str | None]:
@@ -115,18 +118,18 @@ def payment_set(
 
     doc, warning = st.db.write(work)
     if warning:
-        warn(warning)
+        # The JSON keeps the English words (the Phrase's value); people read it in their language.
+        warning = Phrase(N_("card expired at the end of {month}: purchases and recharges will fail until it is "
+                            "replaced"), month=doc["card_expiry"])
+        warn(warning.said())
     if json_out:
         print_json(doc | {"warning": warning})
     else:
-        say(
-            "payment method: "
-            + (
-                "invoice"
-                if doc["kind"] == "invoice"
-                else f"card{' ending ' + doc['last4'] if doc['last4'] else ''}, expires {doc['card_expiry']}"
-            )
-        )
+        from credits_cli.balance import MethodRow
+
+        facts = MethodRow(doc["kind"], doc["card_expiry"], doc["last4"])
+        # TRANSLATORS: {method} is the payment method in a few words (invoice; card ending 4242, expires 2028-04).
+        say(_("payment method: {method}").format(method=payments.describe(facts)))
 
 
 @payment_app.command("show", epilog=examples("credits payment show", "credits payment show --json"))
@@ -140,13 +143,17 @@ def payment_show(ctx: typer.Context, output: DocOutputOpt = None, json_out: Json
     with st.db.read() as s:
         t = st.tenant(s)
         method = payments.get_method(s, t)
-        refusal = payments.refusal(t, method, clock.now())
-    doc = payment_doc(method) | {"purchases_allowed": refusal is None, "refusal": refusal}
+        now = clock.now()
+        refusal = payments.refusal(t, method, now)
+        with i18n.speaking(i18n.SOURCE):  # a value of the JSON document: the same words in every language
+            english = payments.refusal(t, method, now)
+    doc = payment_doc(method) | {"purchases_allowed": refusal is None, "refusal": english}
     if json_out:
         print_json(doc)
         return
-    say(f"payment method: {payments.describe(method)}")
-    say("purchases: allowed" if refusal is None else f"purchases: refused ({refusal})")
+    say(_("payment method: {method}").format(method=payments.describe(method)))
+    say(_("purchases: {allowed}").format(allowed=pgettext("purchases", "allowed")) if refusal is None
+        else _("purchases: refused ({reason})").format(reason=phrases.said(refusal)))
 
 
 # --- topup ----------------------------------------------------------------------------
@@ -182,10 +189,10 @@ def topup(
         print_json(doc)
     else:
         cur = doc["currency"]
-        say(
-            f"topped up {currencies.display(doc['amount'], cur)} (lot {doc['lot']}); "
-            f"balance {currencies.display(doc['balance'], cur)}"
-        )
+        # TRANSLATORS: {lot} is the number of the funding lot the purchase made.
+        say(_("topped up {amount} (lot {lot}); balance {balance}").format(
+            amount=currencies.display(doc["amount"], cur), lot=doc["lot"],
+            balance=currencies.display(doc["balance"], cur)))
 
 
 def adjust(
@@ -223,8 +230,10 @@ def adjust(
         print_json(doc)
     else:
         cur = doc["currency"]
-        say(f"adjusted by {currencies.display(doc['amount'], cur)} ({doc['reason']}); "
-            f"balance {currencies.display(doc['balance'], cur)}")
+        # TRANSLATORS: {reason} is the reason the administrator gave, as typed.
+        say(_("adjusted by {amount} ({reason}); balance {balance}").format(
+            amount=currencies.display(doc["amount"], cur), reason=doc["reason"],
+            balance=currencies.display(doc["balance"], cur)))
 
 
 # --- autorecharge ---------------------------------------------------------------------
@@ -261,12 +270,11 @@ def autorecharge_set(
     if json_out:
         print_json(doc | {"warnings": warnings})
     else:
-        say(
-            f"auto-recharge on: below {currencies.display(doc['threshold'], t.currency)}, "
-            f"recharge {currencies.display(doc['amount'], t.currency)}"
-        )
+        say(_("auto-recharge on: below {threshold}, recharge {amount}").format(
+            threshold=currencies.display(doc["threshold"], t.currency),
+            amount=currencies.display(doc["amount"], t.currency)))
     for warning in warnings:
-        warn(warning)
+        warn(phrases.said(warning))
 
 
 @autorecharge_app.command("show", epilog=examples("credits autorecharge show", "credits autorecharge show --json"))
@@ -283,13 +291,17 @@ def autorecharge_show(ctx: typer.Context, output: DocOutputOpt = None, json_out:
     if json_out:
         print_json(doc)
     elif not doc["enabled"]:
-        say("auto-recharge is off")
+        say(_("auto-recharge is off"))
+    elif doc["last_failure_at"]:
+        # TRANSLATORS: {failed} is when the last recharge failed.
+        say(_("auto-recharge on: below {threshold}, recharge {amount}; last failure {failed}").format(
+            threshold=currencies.display(doc["threshold"], t.currency),
+            amount=currencies.display(doc["amount"], t.currency),
+            failed=str(doc["last_failure_at"]) if i18n.current().english else i18n.moment(doc["last_failure_at"])))
     else:
-        say(
-            f"auto-recharge on: below {currencies.display(doc['threshold'], t.currency)}, "
-            f"recharge {currencies.display(doc['amount'], t.currency)}"
-            + (f"; last failure {doc['last_failure_at']}" if doc["last_failure_at"] else "")
-        )
+        say(_("auto-recharge on: below {threshold}, recharge {amount}").format(
+            threshold=currencies.display(doc["threshold"], t.currency),
+            amount=currencies.display(doc["amount"], t.currency)))
 
 
 @autorecharge_app.command("off", epilog=examples("credits autorecharge off"))
@@ -304,7 +316,7 @@ def autorecharge_off(ctx: typer.Context, output: DocOutputOpt = None, json_out: 
     if json_out:
         print_json(doc)
     else:
-        say("auto-recharge is off")
+        say(_("auto-recharge is off"))
 
 
 # --- balance, ledger, verify ----------------------------------------------------------
@@ -358,7 +370,7 @@ def _slugs(st: State) -> list[str]:
     if not found:
         from credits_cli.errors import NotFound
 
-        raise NotFound("no tenant yet; create one with: credits tenant add SLUG --name ... ")
+        raise NotFound(_("no tenant yet; create one with: credits tenant add SLUG --name ... "))
     return found
 
 
@@ -377,35 +389,46 @@ def _balance_document(st: State, slug: str | None) -> dict[str, Any]:
     return st.db.write(work)
 
 
+def _when(moment: datetime) -> str:
+    """A time in a line for people: ISO 8601 in English (as it always read), the locale's way otherwise."""
+    from credits_cli import clock
+
+    return (clock.iso(moment) or "") if i18n.current().english else i18n.moment(moment)
+
+
 def _show_balance(doc: dict[str, Any]) -> None:
-    from credits_cli import clock, currencies, runway
+    """The balance document for people, built from its values in the current language (the document,
+    printed with --json, keeps its English words)."""
+    from credits_cli import currencies, runway
 
     cur = doc["currency"]
-    say(f"balance: {currencies.display(doc['balance'], cur)}  ({doc['tenant']}, as of {clock.iso(doc['as_of'])})")
+    # TRANSLATORS: {tenant} is the tenant's slug, {moment} the time the balance is as of.
+    say(_("balance: {balance}  ({tenant}, as of {moment})").format(
+        balance=currencies.display(doc["balance"], cur), tenant=doc["tenant"], moment=_when(doc["as_of"])))
     ar = doc["autorecharge"]
-    say(
-        "auto-recharge: "
-        + (
-            f"below {currencies.display(ar['threshold'], cur)} recharge {currencies.display(ar['amount'], cur)}"
-            if ar["enabled"]
-            else "off"
-        )
-        + f"; payment: {doc['payment']}"
-    )
+    payment = phrases.said(doc["payment"])
+    if ar["enabled"]:
+        # TRANSLATORS: {payment} is the payment method in a few words (invoice; card ending 4242, expires 2028-04).
+        say(_("auto-recharge: below {threshold} recharge {amount}; payment: {payment}").format(
+            threshold=currencies.display(ar["threshold"], cur), amount=currencies.display(ar["amount"], cur),
+            payment=payment))
+    else:
+        # TRANSLATORS: {payment} is the payment method in a few words (invoice; card ending 4242, expires 2028-04).
+        say(_("auto-recharge: off; payment: {payment}").format(payment=payment))
     say(runway.describe_runway(doc["runway"], cur))
     if doc["lots"]:
         table(
-            "funding lots (used oldest first)",
-            [Col("lot"), Col("kind", keep=2), Col("amount", right=True, keep=1), Col("remaining", right=True),
-             Col("purchased", keep=3), Col("expires")],
+            _("funding lots (used oldest first)"),
+            [Col(_("lot")), Col(_("kind"), keep=2), Col(_("amount"), right=True, keep=1),
+             Col(_("remaining"), right=True), Col(_("purchased"), keep=3), Col(_("expires"))],
             [
                 [
                     x["id"],
                     x["kind"],
                     currencies.display(x["amount"], cur),
                     currencies.display(x["remaining"], cur),
-                    x["purchased_at"].date(),
-                    x["expires_at"].date(),
+                    i18n.day(x["purchased_at"].date()),
+                    i18n.day(x["expires_at"].date()),
                 ]
                 for x in doc["lots"]
             ],
@@ -430,7 +453,7 @@ def balance_assert(
     expired), whenever it was booked. With --adjust the difference becomes an adjustment entry (a note,
     who, when), which verify and the reports show, and a line of the trail (credits changes).
     """
-    from credits_cli import clock, currencies, ledger, money, trail
+    from credits_cli import currencies, ledger, money, trail
 
     json_out = output_mode(output, json_out) == "json"
     st = state(ctx)
@@ -452,13 +475,16 @@ def balance_assert(
         print_json(doc)
         return
     m = currencies.display
-    say(f"admin center {m(result.shown, cur)} at {clock.iso(result.at)}; the books {m(result.books, cur)}")
+    # TRANSLATORS: {shown} is the balance the Microsoft 365 admin center shows, {books} the one of the books.
+    say(_("admin center {shown} at {moment}; the books {books}").format(
+        shown=m(result.shown, cur), moment=_when(result.at), books=m(result.books, cur)))
     if result.difference == 0:
-        say("they agree")
+        say(_("they agree"))
     elif result.adjusted:
-        say(f"adjusted by {m(result.difference, cur)}: the books now agree")
+        say(_("adjusted by {difference}: the books now agree").format(difference=m(result.difference, cur)))
     else:
-        warn(f"the books differ by {m(result.difference, cur)}; add --adjust to book the difference")
+        warn(_("the books differ by {difference}; add --adjust to book the difference").format(
+            difference=m(result.difference, cur)))
 
 
 #: The columns of ``ledger -o csv``: the keys of an entry's JSON document.
@@ -494,7 +520,7 @@ def ledger_cmd(
     if lo is not None and hi is not None and lo >= hi:
         from credits_cli.errors import InvalidInput
 
-        raise InvalidInput(f"--from {start} is after --to {end}")
+        raise InvalidInput(_("--from {start} is after --to {end}").format(start=start, end=end))
     with st.db.read() as s:  # open while the entries stream out
         t = st.tenant(s)
         opening = ledger.balance_posted_before(s, t, lo) if lo else money.ZERO
@@ -523,25 +549,28 @@ def ledger_cmd(
             print_csv(ENTRY_KEYS, docs())
             return
         shown = listing(
-            f"ledger of {t.slug} ({t.currency})" + (", the newest first" if newest else ""),
-            [Col("#", keep=6), Col("posted"), Col("for", keep=3), Col("kind"), Col("amount", right=True),
-             Col("balance", right=True, keep=1), Col("lot", keep=5), Col("note", keep=2, shrink=10)],
+            _("ledger of {slug} ({currency}), the newest first").format(slug=t.slug, currency=t.currency) if newest
+            else _("ledger of {slug} ({currency})").format(slug=t.slug, currency=t.currency),
+            # TRANSLATORS: "posted" is when an entry was booked, "for" when what it records happened.
+            [Col("#", keep=6), Col(_("posted")), Col(pgettext("ledger", "for"), keep=3), Col(_("kind")),
+             Col(_("amount"), right=True), Col(_("balance"), right=True, keep=1), Col(_("lot"), keep=5),
+             Col(_("note"), keep=2, shrink=10)],
             (
                 [d["id"], short_time(d["posted_at"]), short_time(d["occurred_at"]), d["kind"], money.fmt(d["amount"]),
                  money.fmt(d["balance"]), d["lot"], d["note"]]
                 for d in docs()
             ),
-            noun="ledger entries",
+            noun=_("ledger entries"),
             total=total,
-            hint="--limit N shows more, 0 all" + ("" if newest else "; --newest the latest"),
+            hint=_("--limit N shows more, 0 all") if newest else _("--limit N shows more, 0 all; --newest the latest"),
         )
     if not shown:
-        say("no ledger entries in that period")
+        say(_("no ledger entries in that period"))
 
 
 def verify(ctx: typer.Context, output: DocOutputOpt = None, json_out: Json = False) -> None:
     """Re-add the ledger and check its invariants; exit 1 at the first broken one."""
-    from credits_cli import clock, currencies, ledger
+    from credits_cli import currencies, ledger
 
     json_out = output_mode(output, json_out) == "json"
     st = state(ctx)
@@ -551,10 +580,15 @@ def verify(ctx: typer.Context, output: DocOutputOpt = None, json_out: Json = Fal
     if json_out:
         print_json(doc | {"ok": True})
     else:
-        say(
-            f"ok: {doc['entries']} ledger entries over {doc['lots']} lots and {doc['calls']} calls add up; "
-            f"balance {currencies.display(doc['balance'], t.currency)}"
-        )
+        entries, lots, calls = doc["entries"], doc["lots"], doc["calls"]
+        # TRANSLATORS: {entries}, {lots} and {calls} are counted phrases ("5 ledger entries", "2 lots", "40 calls").
+        say(_("ok: {entries} over {lots} and {calls} add up; balance {balance}").format(
+            entries=ngettext("{n} ledger entries", "{n} ledger entries", entries).format(n=phrases.quantity(entries)),
+            lots=ngettext("{n} lots", "{n} lots", lots).format(n=phrases.quantity(lots)),
+            calls=ngettext("{n} calls", "{n} calls", calls).format(n=phrases.quantity(calls)),
+            balance=currencies.display(doc["balance"], t.currency)))
         for a in doc["adjustments"]:
-            say(f"adjustment #{a['id']} of {currencies.display(a['amount'], t.currency)} posted "
-                f"{clock.iso(a['posted_at'])}: {a['note']}")
+            # TRANSLATORS: {note} is the adjustment's note (its reason, as typed).
+            say(_("adjustment #{id} of {amount} posted {moment}: {note}").format(
+                id=a["id"], amount=currencies.display(a["amount"], t.currency), moment=_when(a["posted_at"]),
+                note=a["note"]))

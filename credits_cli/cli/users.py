@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from credits_cli import i18n, phrases
 from credits_cli.cli.common import (
     At,
     Col,
@@ -29,9 +30,12 @@ from credits_cli.cli.common import (
     warn,
 )
 from credits_cli.cli.tenants import changed_docs, said
+from credits_cli.i18n import _, ngettext, pgettext
 from credits_cli.kinds import Plan
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from sqlmodel import Session
 
     from credits_cli.models import User
@@ -94,11 +98,13 @@ def _user_change(
         if must_exist:
             found = users.get_user(s, t, users.check_upn(upn))
             if found is None:
-                raise NotFound(f"no user {upn.strip().lower()} in {t.slug}; add them with credits user add")
+                raise NotFound(_("no user {upn} in {slug}; add them with credits user add").format(
+                    upn=upn.strip().lower(), slug=t.slug))
             if found.removed_at is not None:
-                raise InvalidInput(f"{found.upn} was removed; bring them back with credits user add {found.upn}")
+                raise InvalidInput(_("{upn} was removed; bring them back with credits user add {upn}").format(
+                    upn=found.upn))
             if country is None and plan is None and conferencing is None and name is None:
-                raise InvalidInput("nothing to change: give --name, --country, --plan or --conferencing")
+                raise InvalidInput(_("nothing to change: give --name, --country, --plan or --conferencing"))
         diffs: list[Any] = []
         user, created = users.upsert_user(
             s, t, upn, country=country, plan=plan, conferencing=conferencing,
@@ -118,18 +124,47 @@ def _user_change(
         print_json(doc | {"created": created, "restored": restored,
                           "changed": changed_docs([d for d in diffs if d[0] != "removed_at"])})
         return
-    held = (f"({doc['country']}, plan {doc['plan']}{', conferencing' if doc['conferencing'] else ''}"
-            f"{', licensed' if doc['licensed'] else ''})")
+    held = _held(doc)
     if created:
-        say(f"added {doc['upn']} {held}")
+        # TRANSLATORS: {held} is what the user holds, in brackets: (US, plan domestic, conferencing, licensed).
+        say(_("added {upn} {held}").format(upn=doc["upn"], held=held))
     elif restored:
-        say(f"brought back {doc['upn']} {held}")
+        # TRANSLATORS: {held} is what the user holds, in brackets: (US, plan domestic, conferencing, licensed).
+        say(_("brought back {upn} {held}").format(upn=doc["upn"], held=held))
         if not doc["licensed"]:
-            say(f"they hold no Communications Credits license: credits license assign {doc['upn']}")
+            say(_("they hold no Communications Credits license: credits license assign {upn}").format(upn=doc["upn"]))
     elif diffs:
-        say(f"updated {doc['upn']}: {said(diffs)}")
+        say(_("updated {upn}: {changes}").format(upn=doc["upn"], changes=said(diffs)))
     else:
-        say(f"{doc['upn']}: nothing changed {held}")
+        # TRANSLATORS: {held} is what the user holds, in brackets: (US, plan domestic, conferencing, licensed).
+        say(_("{upn}: nothing changed {held}").format(upn=doc["upn"], held=held))
+
+
+def _held(doc: dict[str, Any]) -> str:
+    """What a user holds, for people: ``(US, plan domestic, conferencing, licensed)``; the plan's name is
+    the value the --plan option takes (never translated)."""
+    if doc["conferencing"] and doc["licensed"]:
+        # TRANSLATORS: {country} is an ISO code (US), {plan} the plan's name as --plan takes it (domestic).
+        template = _("({country}, plan {plan}, conferencing, licensed)")
+    elif doc["conferencing"]:
+        # TRANSLATORS: {country} is an ISO code (US), {plan} the plan's name as --plan takes it (domestic).
+        template = _("({country}, plan {plan}, conferencing)")
+    elif doc["licensed"]:
+        # TRANSLATORS: {country} is an ISO code (US), {plan} the plan's name as --plan takes it (domestic).
+        template = _("({country}, plan {plan}, licensed)")
+    else:
+        # TRANSLATORS: {country} is an ISO code (US), {plan} the plan's name as --plan takes it (domestic).
+        template = _("({country}, plan {plan})")
+    return template.format(country=doc["country"], plan=doc["plan"])
+
+
+def _when(moment: datetime | None) -> str:
+    """A time in a line for people: ISO 8601 in English (as it always read), the locale's way otherwise."""
+    from credits_cli import clock
+
+    if moment is None or i18n.current().english:
+        return clock.iso(moment) or ""
+    return i18n.moment(moment)
 
 
 @user_app.command("add", epilog=examples(
@@ -213,10 +248,18 @@ def user_remove(
         t = st.tenant(s)
         for upn in wanted:  # refuse an unknown or removed user before asking
             users.removable(s, t, upn)
-    moment = clock.iso(when) if when else "now"
     more = ", ..." if len(wanted) > 3 else ""
-    who = wanted[0] if len(wanted) == 1 else f"{len(wanted)} users ({', '.join(wanted[:3])}{more})"
-    confirm(f"remove {who} from {t.slug} from {moment}: no plan and no license from then?", yes)
+    # TRANSLATORS: {upns} lists the first three user principal names (ada@contoso.com, ...).
+    who = wanted[0] if len(wanted) == 1 else ngettext("{n} users ({upns})", "{n} users ({upns})", len(wanted)).format(
+        n=phrases.quantity(len(wanted)), upns=", ".join(wanted[:3]) + more)
+    if when:
+        # TRANSLATORS: {who} is a user principal name or "3 users (ada@..., ...)"; {moment} when they are removed.
+        confirm(_("remove {who} from {slug} from {moment}: no plan and no license from then?").format(
+            who=who, slug=t.slug, moment=_when(when)), yes)
+    else:
+        # TRANSLATORS: {who} is a user principal name or "3 users (ada@..., ...)".
+        confirm(_("remove {who} from {slug} from now: no plan and no license from then?").format(who=who, slug=t.slug),
+                yes)
 
     def work(s: Session) -> list[dict[str, Any]]:
         t = st.tenant(s)
@@ -232,8 +275,9 @@ def user_remove(
     if mode == "json":
         print_json({"removed": [d["upn"] for d in docs], "at": docs[0]["removed_at"] if docs else None})
     else:
-        say(f"removed {', '.join(d['upn'] for d in docs)} from {clock.iso(docs[0]['removed_at'])}; "
-            "their calls keep their name")
+        # TRANSLATORS: {upns} lists the user principal names removed; {moment} is when.
+        say(_("removed {upns} from {moment}; their calls keep their name").format(
+            upns=", ".join(d["upn"] for d in docs), moment=_when(docs[0]["removed_at"])))
 
 
 @user_app.command("import", epilog=examples(
@@ -278,11 +322,17 @@ def user_import(
     result = st.db.write(work)
     if result.errors:
         # The write above changed nothing when there were errors: import_users stops before writing.
-        first = result.errors[0]
-        more = f" (and {len(result.errors) - 1} more bad rows)" if len(result.errors) > 1 else ""
+        first = phrases.said(result.errors[0])
+        more = len(result.errors) - 1
         if mode == "json":
             print_json({"added": 0, "updated": 0, "errors": result.errors})
-        fail(f"{file}: {first}{more}; nothing imported")
+        if more:
+            # TRANSLATORS: {error} is what is wrong with the first bad row (line 3: ...).
+            fail(ngettext("{file}: {error} (and {n} more bad rows); nothing imported",
+                          "{file}: {error} (and {n} more bad rows); nothing imported", more).format(
+                              file=file, error=first, n=phrases.quantity(more)))
+        # TRANSLATORS: {error} is what is wrong with the bad row (line 3: ...).
+        fail(_("{file}: {error}; nothing imported").format(file=file, error=first))
     doc = {"added": result.added, "updated": result.updated, "unchanged": result.unchanged,
            "licenses_given": result.licenses_given, "licenses_taken": result.licenses_taken,
            "plans_changed": result.plans_changed, "restored": result.restored, "changes": result.changes,
@@ -290,19 +340,51 @@ def user_import(
     if mode == "json":
         print_json(doc)
         return
-    would = "would be " if dry_run else ""
-    say(f"{file}: {result.added} {would}added, {result.updated} {would}updated, {result.unchanged} unchanged"
-        f"{f' ({result.restored} brought back)' if result.restored else ''}"
-        f"{' (dry run: nothing written)' if dry_run else ''}")
+    say(_import_line(file, result, dry_run))
+    q = phrases.quantity
     if result.licenses_given or result.licenses_taken or result.plans_changed:
-        say(f"licenses {would}given: {result.licenses_given}, {would}taken away: {result.licenses_taken}; "
-            f"plans {would}changed: {result.plans_changed}")
+        counts = {"given": q(result.licenses_given), "taken": q(result.licenses_taken),
+                  "plans": q(result.plans_changed)}
+        if dry_run:
+            say(_("licenses would be given: {given}, would be taken away: {taken}; plans would be changed: {plans}")
+                .format(**counts))
+        else:
+            say(_("licenses given: {given}, taken away: {taken}; plans changed: {plans}").format(**counts))
     if result.licenses_taken:
-        warn(f"{result.licenses_taken} user(s) {'would lose' if dry_run else 'lost'} the Communications Credits "
-             "license: their calls beyond included minutes are denied from then on")
+        taken = result.licenses_taken
+        if dry_run:
+            warn(ngettext("{n} user(s) would lose the Communications Credits license: their calls beyond included "
+                          "minutes are denied from then on",
+                          "{n} user(s) would lose the Communications Credits license: their calls beyond included "
+                          "minutes are denied from then on", taken).format(n=q(taken)))
+        else:
+            warn(ngettext("{n} user(s) lost the Communications Credits license: their calls beyond included "
+                          "minutes are denied from then on",
+                          "{n} user(s) lost the Communications Credits license: their calls beyond included "
+                          "minutes are denied from then on", taken).format(n=q(taken)))
     if dry_run:
         for line in result.changes:
-            say(f"  {line}")
+            say(f"  {phrases.said(line)}")
+
+
+def _import_line(file: Path, result: Any, dry_run: bool) -> str:
+    """``users.csv: 3 added, 1 updated, 9 unchanged`` (what would be, with --dry-run)."""
+    q = phrases.quantity
+    counts = {"file": file, "added": q(result.added), "updated": q(result.updated),
+              "unchanged": q(result.unchanged), "restored": q(result.restored)}
+    if dry_run and result.restored:
+        # TRANSLATORS: {restored} counts removed users the file brings back.
+        template = _("{file}: {added} would be added, {updated} would be updated, {unchanged} unchanged "
+                     "({restored} brought back) (dry run: nothing written)")
+    elif dry_run:
+        template = _("{file}: {added} would be added, {updated} would be updated, {unchanged} unchanged "
+                     "(dry run: nothing written)")
+    elif result.restored:
+        # TRANSLATORS: {restored} counts removed users the file brings back.
+        template = _("{file}: {added} added, {updated} updated, {unchanged} unchanged ({restored} brought back)")
+    else:
+        template = _("{file}: {added} added, {updated} updated, {unchanged} unchanged")
+    return template.format(**counts)
 
 
 @user_app.command("list", epilog=examples("credits user list", "credits user list --at 2026-10-01 -o csv"))
@@ -333,17 +415,19 @@ def user_list(
                 d.update(country=held.country, plan=held.plan, conferencing=held.conferencing,
                          licensed=held.licensed)
     docs, total = limited(docs, limit, newest, "created_at")
-    columns = [Col("upn", shrink=16), Col("name", keep=4, shrink=8), Col("country", keep=2), Col("plan"),
-               Col("conferencing", keep=3), Col("licensed")]
+    columns = [Col(_("upn"), shrink=16), Col(_("name"), keep=4, shrink=8), Col(_("country"), keep=2),
+               Col(_("plan")), Col(_("conferencing"), keep=3), Col(_("licensed"))]
     if removed:
-        columns.append(Col("removed", keep=1))
+        columns.append(Col(_("removed"), keep=1))
+    # TRANSLATORS: in a table's cell: the user holds it (Audio Conferencing, the license).
+    holds = pgettext("holds it", "yes")
     emit(
-        mode, docs, title=None, noun="users" + (" (removed ones too)" if removed else ""), total=total,
-        empty="no users yet; add them with credits user add or credits user import",
+        mode, docs, title=None, noun=_("users (removed ones too)") if removed else _("users"), total=total,
+        empty=_("no users yet; add them with credits user add or credits user import"),
         columns=columns,
-        row=lambda d: [d["upn"], d["name"], d["country"], d["plan"], "yes" if d["conferencing"] else "",
-                       "yes" if d["licensed"] else "",
-                       *([d["removed_at"].date() if d["removed_at"] else ""] if removed else [])],
+        row=lambda d: [d["upn"], d["name"], d["country"], d["plan"], holds if d["conferencing"] else "",
+                       holds if d["licensed"] else "",
+                       *([i18n.day(d["removed_at"].date()) if d["removed_at"] else ""] if removed else [])],
     )
 
 
@@ -365,8 +449,12 @@ def _license_change(
     verb = "assigned" if licensed else "unassigned"
     if mode == "json":
         print_json({verb: changed})
+    elif licensed:
+        say(ngettext("license assigned: {n} user(s)", "license assigned: {n} user(s)", len(changed)).format(
+            n=phrases.quantity(len(changed))))
     else:
-        say(f"license {verb}: {len(changed)} user(s)")
+        say(ngettext("license unassigned: {n} user(s)", "license unassigned: {n} user(s)", len(changed)).format(
+            n=phrases.quantity(len(changed))))
 
 
 UpnsArg = Annotated[list[str] | None, typer.Argument(help="User principal names.", show_default=False)]
@@ -410,9 +498,9 @@ def license_list(
         docs = [user_doc(u) for u in users.list_users(s, st.tenant(s)) if u.licensed]
     docs, total = limited(docs, limit, newest, "licensed_at")
     emit(
-        mode, docs, title=None, noun="licensed users", total=total,
-        empty="nobody holds the Communications Credits license; assign it with credits license assign UPN",
-        columns=[Col("upn", shrink=16), Col("name", keep=2, shrink=8), Col("plan", keep=1),
-                 Col("licensed since", keep=3)],
+        mode, docs, title=None, noun=_("licensed users"), total=total,
+        empty=_("nobody holds the Communications Credits license; assign it with credits license assign UPN"),
+        columns=[Col(_("upn"), shrink=16), Col(_("name"), keep=2, shrink=8), Col(_("plan"), keep=1),
+                 Col(_("licensed since"), keep=3)],
         row=lambda d: [d["upn"], d["name"], d["plan"], clock.iso(d["licensed_at"]) if d["licensed_at"] else ""],
     )
