@@ -726,86 +726,13 @@ def at_moment(text: str | None) -> datetime | None:
 
 def wrap_cells(text: str, width: int, initial_indent: str = "", subsequent_indent: str = "",
                preserve_paragraphs: bool = False) -> str:
-    """click's ``wrap_text`` measured in terminal cells (a Chinese character takes two), breaking
-    lines at spaces and between wide characters, never inside a word at its hyphen (``--insecure-login``,
-    ``graph-csv``); a word longer than a line is cut as click does."""
-    from contextlib import contextmanager
-    from textwrap import TextWrapper
-
-    class CellWrapper(TextWrapper):
-        @contextmanager
-        def extra_indent(self, indent: str) -> Iterator[None]:
-            initial, subsequent = self.initial_indent, self.subsequent_indent
-            self.initial_indent += indent
-            self.subsequent_indent += indent
-            try:
-                yield
-            finally:
-                self.initial_indent, self.subsequent_indent = initial, subsequent
-
-        def indent_only(self, text: str) -> str:
-            return "\n".join(f"{self.subsequent_indent if n else self.initial_indent}{line}"
-                             for n, line in enumerate(text.splitlines()))
-
-        def _split(self, text: str) -> list[str]:
-            from rich.cells import cell_len
-
-            chunks: list[str] = []
-            for chunk in super()._split(text):
-                run = ""
-                for ch in chunk:
-                    if cell_len(ch) > 1:
-                        if run:
-                            chunks.append(run)
-                        chunks.append(ch)
-                        run = ""
-                    else:
-                        run += ch
-                if run:
-                    chunks.append(run)
-            return chunks
-
-        def _handle_long_word(self, reversed_chunks: list[str], cur_line: list[str], cur_len: int,
-                              width: int) -> None:
-            from rich.cells import set_cell_size
-
-            last = reversed_chunks[-1]
-            cut = set_cell_size(last, max(width - cur_len, 1)).rstrip()
-            cut = cut or last[:1]
-            cur_line.append(cut)
-            reversed_chunks[-1] = last[len(cut):]
-
-        def _wrap_chunks(self, chunks: list[str]) -> list[str]:
-            from rich.cells import cell_len
-
-            lines: list[str] = []
-            chunks.reverse()
-            while chunks:
-                cur_line: list[str] = []
-                cur_len = 0
-                indent = self.subsequent_indent if lines else self.initial_indent
-                width = max(self.width - cell_len(indent), 1)
-                if self.drop_whitespace and chunks[-1].strip() == "" and lines:
-                    del chunks[-1]
-                while chunks:
-                    size = cell_len(chunks[-1])
-                    if cur_len + size > width:
-                        break
-                    cur_line.append(chunks.pop())
-                    cur_len += size
-                if chunks and cell_len(chunks[-1]) > width:
-                    self._handle_long_word(chunks, cur_line, cur_len, width)
-                if self.drop_whitespace and cur_line and cur_line[-1].strip() == "":
-                    del cur_line[-1]
-                if cur_line:
-                    lines.append(indent + "".join(cur_line))
-            return lines
-
+    """click's ``wrap_text`` measured in terminal cells (a Chinese character takes two): lines break at
+    spaces and between wide characters, never inside a word at its hyphen (``--insecure-login``,
+    ``graph-csv``); a word longer than a line is cut. With ``preserve_paragraphs``, paragraphs are
+    wrapped apart, keep their indent, and one that starts with a ``\\b`` line is kept as written."""
     text = text.expandtabs()
-    wrapper = CellWrapper(width, initial_indent=initial_indent, subsequent_indent=subsequent_indent,
-                          replace_whitespace=False, break_on_hyphens=False)
     if not preserve_paragraphs:
-        return wrapper.fill(text)
+        return _fill_cells(text, width, initial_indent, subsequent_indent)
     paragraphs: list[tuple[int, bool, str]] = []
     buf: list[str] = []
     indent: int | None = None
@@ -831,9 +758,76 @@ def wrap_cells(text: str, width: int, initial_indent: str = "", subsequent_inden
     flush()
     out = []
     for margin, raw, body in paragraphs:
-        with wrapper.extra_indent(" " * margin):
-            out.append(wrapper.indent_only(body) if raw else wrapper.fill(body))
+        first, later = initial_indent + " " * margin, subsequent_indent + " " * margin
+        if raw:
+            out.append("\n".join(f"{later if n else first}{line}" for n, line in enumerate(body.splitlines())))
+        else:
+            out.append(_fill_cells(body, width, first, later))
     return "\n\n".join(out)
+
+
+def _fill_cells(text: str, width: int, initial_indent: str, subsequent_indent: str) -> str:
+    """One paragraph filled greedily to ``width`` cells: words (runs of narrow characters between spaces)
+    and wide characters are the pieces; a space between two pieces is kept, a space at a line's end
+    dropped."""
+    from rich.cells import cell_len, set_cell_size
+
+    pieces: list[tuple[str, bool]] = []  # (piece, a space before it)
+    for n, word in enumerate(text.split()):
+        for m, part in enumerate(_cell_pieces(word)):
+            pieces.append((part, n > 0 and m == 0))
+    lines: list[str] = []
+    line, used = "", 0
+    indent = initial_indent
+    room = max(width - cell_len(indent), 1)
+    for piece, spaced in pieces:
+        size = cell_len(piece)
+        gap = 1 if spaced and line else 0
+        if line and used + gap + size > room:
+            lines.append(indent + line)
+            indent = subsequent_indent
+            room = max(width - cell_len(indent), 1)
+            line, used, gap = "", 0, 0
+        while size > room:  # a word longer than a line: cut it
+            head = set_cell_size(piece, room - used - gap).rstrip() if room - used - gap > 0 else ""
+            if not head:
+                if line:
+                    lines.append(indent + line)
+                    indent = subsequent_indent
+                    room = max(width - cell_len(indent), 1)
+                    line, used, gap = "", 0, 0
+                head = set_cell_size(piece, room).rstrip() or piece[:1]
+            lines.append(indent + line + " " * gap + head)
+            indent = subsequent_indent
+            room = max(width - cell_len(indent), 1)
+            line, used, gap = "", 0, 0
+            piece = piece[len(head):]
+            size = cell_len(piece)
+        if piece:
+            line += " " * gap + piece
+            used += gap + size
+    if line or not lines:
+        lines.append(indent + line)
+    return "\n".join(lines)
+
+
+def _cell_pieces(word: str) -> list[str]:
+    """A word cut between wide characters: ``通信点数`` is four pieces, ``graph-csv`` one."""
+    from rich.cells import cell_len
+
+    pieces: list[str] = []
+    run = ""
+    for ch in word:
+        if cell_len(ch) > 1:
+            if run:
+                pieces.append(run)
+            pieces.append(ch)
+            run = ""
+        else:
+            run += ch
+    if run:
+        pieces.append(run)
+    return pieces
 
 
 def _cell_formatter() -> type:

@@ -67,6 +67,6 @@ def overview(ctx: typer.Context, limit: Limit = None, output: OutputOpt = None, 
                  Col(_("alerts"), keep=1), Col(_("payment"), keep=2), Col(_("auto-recharge"), keep=4),
                  Col(_("last import"), keep=3)],
         row=lambda d: [d["tenant"], currencies.display(d["balance"], d["currency"]), phrases.said(d["state"]),
-                       alerts(d), pgettext("payment", "refused" if d["purchase_refusal"] else "ok"),
+                       alerts(d), (pgettext("payment", "refused") if d["purchase_refusal"] else pgettext("payment", "ok")),
                        recharge(d), d["last_import"].date() if d["last_import"] else ""],
     )
