@@ -36,7 +36,7 @@ RU = {
     ("license assigned: {n} user(s)", "license assigned: {n} user(s)"):
         ("лицензия назначена: {n} пользователю", "лицензия назначена: {n} пользователям",
          "лицензия назначена: {n} пользователям"),
-    "users": "пользователи",
+    ("user", "users"): ("пользователь", "пользователя", "пользователей"),
     "plan": "тариф",
     ("holds it", "yes"): "да",
 }
@@ -96,7 +96,7 @@ def test_user_import_in_russian(russian: None, cli, tenant: str, tmp_path: Path)
     assert result.exit_code == 0, result.output
     assert "1 пользователь лишился лицензии" in result.stderr
     listed = cli("--lang", "ru", "user", "list").stdout
-    assert "тариф" in listed and " пользователи" in listed
+    assert "тариф" in listed and "13 пользователей" in listed
 
 
 def test_machine_output_is_the_same_in_russian(russian: None, cli, tenant: str) -> None:

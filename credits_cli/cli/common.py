@@ -506,14 +506,20 @@ def table(
 TABLE_ROWS = 1000
 
 
-def shown_line(shown: int, total: int | None, noun: str, hint: str = "") -> str:
+#: What a listing counts: the noun for a count (``lambda n: ngettext("call", "calls", n)``, so that each
+#: language takes the form its number wants), or one word for any count.
+Noun = Callable[[int], str] | str
+
+
+def shown_line(shown: int, total: int | None, noun: Noun, hint: str = "") -> str:
     """``12 users``, or ``showing 100 of 199,814 calls`` when a limit left some out."""
     from credits_cli import i18n
 
     if total is None or total == shown:
-        return f"{i18n.number(shown)} {noun}"
-    # TRANSLATORS: {noun} is a counted noun already in the plural ("calls"), {hint} says how to see more
-    line = _("showing {shown} of {total} {noun}").format(shown=i18n.number(shown), total=i18n.number(total), noun=noun)
+        return f"{i18n.number(shown)} {noun(shown) if callable(noun) else noun}"
+    word = noun(total) if callable(noun) else noun
+    # TRANSLATORS: {noun} is the counted noun in the form the total takes ("calls"), {hint} says how to see more
+    line = _("showing {shown} of {total} {noun}").format(shown=i18n.number(shown), total=i18n.number(total), noun=word)
     return line + (f" ({hint})" if hint else "")
 
 
@@ -523,7 +529,7 @@ def listing(
     rows: Iterable[list[Any]],
     *,
     justify_right: set[str] | None = None,
-    noun: str | None = None,
+    noun: Noun | None = None,
     total: int | None = None,
     hint: str = "",
 ) -> int:
@@ -608,7 +614,7 @@ def emit(
     title: str | None,
     columns: list[Col],
     row: Callable[[dict[str, Any]], list[Any]],
-    noun: str,
+    noun: Noun,
     empty: str,
     json_doc: Any = None,
     total: int | None = None,

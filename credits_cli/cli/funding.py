@@ -560,7 +560,7 @@ def ledger_cmd(
                  money.fmt(d["balance"]), d["lot"], d["note"]]
                 for d in docs()
             ),
-            noun=_("ledger entries"),
+            noun=lambda n: ngettext("ledger entry", "ledger entries", n),
             total=total,
             hint=_("--limit N shows more, 0 all") if newest else _("--limit N shows more, 0 all; --newest the latest"),
         )

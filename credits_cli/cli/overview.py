@@ -52,6 +52,9 @@ def overview(ctx: typer.Context, limit: Limit = None, output: OutputOpt = None, 
         return _("below {threshold} buy {amount}").format(threshold=i18n.decimal(d["threshold"].normalize()),
                                                           amount=i18n.decimal(d["recharge_amount"].normalize()))
 
+    def payment(d: dict[str, Any]) -> str:
+        return pgettext("payment", "refused") if d["purchase_refusal"] else pgettext("payment", "ok")
+
     def alerts(d: dict[str, Any]) -> str:
         if not d["open_alerts"]:
             return ""
@@ -61,12 +64,11 @@ def overview(ctx: typer.Context, limit: Limit = None, output: OutputOpt = None, 
 
     emit(
         mode, docs, title=_("Tenants as of {moment}, the most urgent first").format(moment=clock.iso(now)),
-        noun=_("tenants"), total=total, keys=LINE_KEYS,
+        noun=lambda n: ngettext("tenant", "tenants", n), total=total, keys=LINE_KEYS,
         empty=_("no tenants yet; add one with: credits tenant add SLUG --name NAME --country CC"),
         columns=[Col(_("tenant"), shrink=10), Col(_("balance"), right=True), Col(_("state"), shrink=16),
                  Col(_("alerts"), keep=1), Col(_("payment"), keep=2), Col(_("auto-recharge"), keep=4),
                  Col(_("last import"), keep=3)],
         row=lambda d: [d["tenant"], currencies.display(d["balance"], d["currency"]), phrases.said(d["state"]),
-                       alerts(d), (pgettext("payment", "refused") if d["purchase_refusal"] else pgettext("payment", "ok")),
-                       recharge(d), d["last_import"].date() if d["last_import"] else ""],
+                       alerts(d), payment(d), recharge(d), d["last_import"].date() if d["last_import"] else ""],
     )

@@ -108,7 +108,8 @@ def rates_list(
         emit(
             mode, docs, json_doc={"table": active.name if active else None, "entries": docs},
             # TRANSLATORS: what a listing counts, after its number ("100 entries", "showing 100 of 900 entries").
-            title=f"{active.name} ({active.currency})" if active else None, noun=pgettext("listing", "entries"),
+            title=f"{active.name} ({active.currency})" if active else None,
+            noun=lambda n: ngettext("entry", "entries", n),
             total=total, empty=_("the active table has no entries"),
             # TRANSLATORS: column headers of a rate table's entries: "connection" is the connection fee, "billing"
             # the minimum and increment seconds (60/60).
@@ -135,7 +136,8 @@ def rates_list(
     table_docs, total = limited(table_docs, limit, newest, "loaded_at")
     emit(
         # TRANSLATORS: what a listing counts, after its number ("3 rate tables").
-        mode, table_docs, json_doc={"tables": table_docs}, title=_("Rate tables"), noun=_("rate tables"), total=total,
+        mode, table_docs, json_doc={"tables": table_docs}, title=_("Rate tables"),
+        noun=lambda n: ngettext("rate table", "rate tables", n), total=total,
         empty=_("no rate table is loaded; {advice}").format(advice=advice),
         # TRANSLATORS: column headers of the rate tables: "decimals" is how many decimals its prices keep, "loaded"
         # when it was loaded, "active" whether it is the one in use.

@@ -377,7 +377,7 @@ def calls(
                 for d in docs
             ),
             # TRANSLATORS: what a listing counts, after its number ("100 calls", "showing 100 of 199,814 calls").
-            noun=pgettext("listing", "calls"),
+            noun=lambda n: ngettext("call", "calls", n),
             total=total,
             hint=_("--limit N shows more, 0 all") if newest else _("--limit N shows more, 0 all; --newest the latest"),
         )

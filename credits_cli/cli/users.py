@@ -422,7 +422,9 @@ def user_list(
     # TRANSLATORS: in a table's cell: the user holds it (Audio Conferencing, the license).
     holds = pgettext("holds it", "yes")
     emit(
-        mode, docs, title=None, noun=_("users (removed ones too)") if removed else _("users"), total=total,
+        mode, docs, title=None, total=total,
+        noun=(lambda n: ngettext("user (removed ones too)", "users (removed ones too)", n)) if removed
+        else (lambda n: ngettext("user", "users", n)),
         empty=_("no users yet; add them with credits user add or credits user import"),
         columns=columns,
         row=lambda d: [d["upn"], d["name"], d["country"], d["plan"], holds if d["conferencing"] else "",
@@ -498,7 +500,7 @@ def license_list(
         docs = [user_doc(u) for u in users.list_users(s, st.tenant(s)) if u.licensed]
     docs, total = limited(docs, limit, newest, "licensed_at")
     emit(
-        mode, docs, title=None, noun=_("licensed users"), total=total,
+        mode, docs, title=None, noun=lambda n: ngettext("licensed user", "licensed users", n), total=total,
         empty=_("nobody holds the Communications Credits license; assign it with credits license assign UPN"),
         columns=[Col(_("upn"), shrink=16), Col(_("name"), keep=2, shrink=8), Col(_("plan"), keep=1),
                  Col(_("licensed since"), keep=3)],
