@@ -121,3 +121,26 @@ def test_fit_drops_optional_columns_before_cutting_text() -> None:
     important = [Col("name", shrink=6), Col("extra", keep=1), Col("id")]
     assert fit(important, rows, 40) == [(0, 12), (1, 20), (2, 2)]  # cut before an important column goes
     assert fit([Col("名前")], [["中文名称"]], 80) == [(0, 8)]  # cells, not characters
+
+
+def test_a_long_line_for_people_wraps_at_words_on_a_terminal_only(monkeypatch) -> None:
+    import io
+
+    from rich.cells import cell_len
+    from rich.console import Console
+
+    from credits_cli.cli import common
+
+    text = ("runway: at 0.2834 USD a day (average of the 30 day(s) from 2026-10-01 to 2026-10-30, the latest "
+            "imported calls), 322.8 days to zero (2027-09-23) without recharges; 可用天数：距离余额为零还有 322.8 天")
+    for terminal in (True, False):
+        out = io.StringIO()
+        monkeypatch.setitem(common._consoles, "out", Console(file=out, force_terminal=terminal, width=40,
+                                                              color_system=None))
+        common.say(text)
+        lines = out.getvalue().splitlines()
+        if terminal:
+            assert len(lines) > 3 and all(cell_len(line) <= 40 for line in lines)
+            assert " ".join(line.strip() for line in lines).replace("天 ", "天").split() == text.split()
+        else:
+            assert lines == [text]

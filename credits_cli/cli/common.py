@@ -666,9 +666,12 @@ def print_json_stream(
 
 
 def say(text: str) -> None:
+    """A line for people. On a terminal a long one is wrapped at words, measured in cells (a Chinese
+    sentence too); written to a file or a pipe it stays one line, for grep and scripts."""
     from rich.markup import escape
 
-    console().print(escape(printable(text)), highlight=False, soft_wrap=True)
+    out = console()
+    out.print(escape(printable(text)), highlight=False, soft_wrap=not out.is_terminal)
 
 
 #: ``--json`` of every data command.
