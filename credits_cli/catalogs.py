@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 
 PACKAGE = Path(__file__).parent
 TEMPLATE = LOCALE_DIR / f"{DOMAIN}.pot"
-KEYWORDS: dict[str, Any] = {"_": None, "N_": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2)}
+KEYWORDS: dict[str, Any] = {"_": None, "N_": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2),
+                            "npgettext": ((1, "c"), 2, 3)}
 #: Modules that hold no message for people (this one names the keywords above in its own text).
 SKIP = {"catalogs.py"}
 
@@ -62,12 +63,11 @@ def help_texts() -> Iterator[tuple[str, str]]:
         yield text, where
 
 
-def extract() -> Catalog:
-    """The template catalog: every message of the code and every help text."""
-    from babel.messages.catalog import Catalog
+def code_messages() -> Iterator[tuple[Any, str, int, list[str], str | None]]:
+    """Every message of the code: ``(message, file, line, translator comments, context)``; a counted
+    message is ``(singular, plural)``."""
     from babel.messages.extract import extract as extract_file
 
-    catalog = Catalog(project="credits", domain=DOMAIN, charset="utf-8", fuzzy=False)
     for path in sorted(PACKAGE.rglob("*.py")):
         if path.name in SKIP:
             continue
@@ -76,7 +76,31 @@ def extract() -> Catalog:
             for line, message, comments, context in extract_file(
                 "python", handle, keywords=KEYWORDS, comment_tags=("TRANSLATORS:",), strip_comment_tags=True
             ):
-                catalog.add(message, None, [(where, line)], auto_comments=comments, context=context)
+                yield message, where, line, comments, context
+
+
+def clashes() -> list[str]:
+    """Words used both alone and as the singular of a counted message with the same context: a catalog
+    holds one entry for both, so one of them is said wrong (a column title "tenant" shown as "1 tenant"'s
+    form). Give the counted one a context (``npgettext("listing", ...)``)."""
+    alone: set[tuple[str | None, str]] = set()
+    counted: dict[tuple[str | None, str], str] = {}
+    for message, where, line, _comments, context in code_messages():
+        if isinstance(message, tuple):
+            counted[(context, message[0])] = f"{where}:{line}"
+        else:
+            alone.add((context, message))
+    return [f"{message!r} is a message alone and the singular of a counted one ({counted[(context, message)]})"
+            for context, message in sorted(alone & counted.keys(), key=str)]
+
+
+def extract() -> Catalog:
+    """The template catalog: every message of the code and every help text."""
+    from babel.messages.catalog import Catalog
+
+    catalog = Catalog(project="credits", domain=DOMAIN, charset="utf-8", fuzzy=False)
+    for message, where, line, comments, context in code_messages():
+        catalog.add(message, None, [(where, line)], auto_comments=comments, context=context)
     for text, where in help_texts():
         catalog.add(text, None, [(where, 0)], auto_comments=["help text of " + where])
     return catalog
@@ -138,9 +162,9 @@ def problems(template: Catalog | None = None) -> list[str]:
     import gettext
     import string
 
+    found: list[str] = [] if template is not None else clashes()
     template = template or extract()
     wanted = {_key(m): m for m in template if m.id}
-    found: list[str] = []
     for lang in translated_languages():
         path = po_path(lang)
         if not path.exists():

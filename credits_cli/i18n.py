@@ -153,6 +153,12 @@ def pgettext(context: str, message: str) -> str:
     return _current.get().catalog.pgettext(context, message)
 
 
+def npgettext(context: str, singular: str, plural: str, n: int) -> str:
+    """:func:`ngettext` where ``context`` tells the counted noun from the same word used alone (a column
+    title "tenant" is not the noun after "12")."""
+    return _current.get().catalog.npgettext(context, singular, plural, n)
+
+
 def N_(message: str) -> str:
     """Marks ``message`` for the catalog without translating it (yet): for text defined at import."""
     return message

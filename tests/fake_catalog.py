@@ -11,20 +11,23 @@ from credits_cli import i18n
 
 #: A message id: the English text, (context, text) for pgettext, or (singular, plural) for ngettext with
 #: a tuple of forms as its translation.
-Messages = Mapping[str | tuple[str, str], str | tuple[str, ...]]
+Messages = Mapping[str | tuple[str, ...], str | tuple[str, ...]]
 
 
 @contextmanager
 def catalogs(folder: Path, languages: Mapping[str, Messages]) -> Iterator[None]:
     """Compile ``languages`` (language -> messages) into ``folder`` and read the catalogs from there inside
-    the block. A tuple key with a tuple of forms is (singular, plural); one with a text is (context, text)."""
+    the block. A tuple key with a tuple of forms is (singular, plural), or (context, singular, plural) for
+    npgettext; one with a text is (context, text)."""
     from babel.messages.catalog import Catalog
     from babel.messages.mofile import write_mo
 
     for lang, messages in languages.items():
         catalog = Catalog(locale=lang, domain=i18n.DOMAIN)
         for key, text in messages.items():
-            if isinstance(key, tuple) and isinstance(text, tuple):
+            if isinstance(key, tuple) and isinstance(text, tuple) and len(key) == 3:
+                catalog.add(key[1:], text, context=key[0])
+            elif isinstance(key, tuple) and isinstance(text, tuple):
                 catalog.add(key, text)
             elif isinstance(key, tuple):
                 catalog.add(key[1], text, context=key[0])

@@ -28,7 +28,7 @@ from credits_cli.cli.common import (
     table,
     warn,
 )
-from credits_cli.i18n import N_, _, ngettext, pgettext
+from credits_cli.i18n import N_, _, ngettext, npgettext, pgettext
 from credits_cli.phrases import Phrase
 
 if TYPE_CHECKING:
@@ -560,7 +560,7 @@ def ledger_cmd(
                  money.fmt(d["balance"]), d["lot"], d["note"]]
                 for d in docs()
             ),
-            noun=lambda n: ngettext("ledger entry", "ledger entries", n),
+            noun=lambda n: npgettext("listing", "ledger entry", "ledger entries", n),
             total=total,
             hint=_("--limit N shows more, 0 all") if newest else _("--limit N shows more, 0 all; --newest the latest"),
         )

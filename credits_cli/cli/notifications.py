@@ -79,10 +79,11 @@ def outbox(
         for n in notes
     ]
     docs, total = limited(docs, limit, newest, "id")
-    from credits_cli.i18n import _, ngettext
+    from credits_cli.i18n import _, npgettext
 
     emit(
-        mode, docs, title=_("outbox"), noun=lambda n: ngettext("message", "messages", n), total=total, keys=NOTE_KEYS,
+        mode, docs, title=_("outbox"), noun=lambda n: npgettext("listing", "message", "messages", n), total=total,
+        keys=NOTE_KEYS,
         empty=_("the outbox is empty"),
         columns=[Col("#", keep=4), Col(_("created")), Col(_("event"), shrink=12), Col(_("to"), keep=2, shrink=12),
                  Col(_("status")), Col(_("error"), keep=1, shrink=12)],

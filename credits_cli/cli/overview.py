@@ -27,7 +27,7 @@ def overview(ctx: typer.Context, limit: Limit = None, output: OutputOpt = None, 
     """
     from credits_cli import clock, currencies, i18n, phrases
     from credits_cli import overview as core
-    from credits_cli.i18n import _, ngettext, pgettext
+    from credits_cli.i18n import _, ngettext, npgettext, pgettext
 
     mode = output_mode(output, json_out)
     st = state(ctx)
@@ -64,7 +64,7 @@ def overview(ctx: typer.Context, limit: Limit = None, output: OutputOpt = None, 
 
     emit(
         mode, docs, title=_("Tenants as of {moment}, the most urgent first").format(moment=clock.iso(now)),
-        noun=lambda n: ngettext("tenant", "tenants", n), total=total, keys=LINE_KEYS,
+        noun=lambda n: npgettext("listing", "tenant", "tenants", n), total=total, keys=LINE_KEYS,
         empty=_("no tenants yet; add one with: credits tenant add SLUG --name NAME --country CC"),
         columns=[Col(_("tenant"), shrink=10), Col(_("balance"), right=True), Col(_("state"), shrink=16),
                  Col(_("alerts"), keep=1), Col(_("payment"), keep=2), Col(_("auto-recharge"), keep=4),

@@ -24,7 +24,7 @@ from credits_cli.cli.common import (
     short_time,
     state,
 )
-from credits_cli.i18n import _, ngettext, pgettext
+from credits_cli.i18n import _, ngettext, npgettext, pgettext
 from credits_cli.kinds import Section
 from credits_cli.phrases import quantity
 
@@ -109,7 +109,7 @@ def rates_list(
             mode, docs, json_doc={"table": active.name if active else None, "entries": docs},
             # TRANSLATORS: what a listing counts, after its number ("100 entries", "showing 100 of 900 entries").
             title=f"{active.name} ({active.currency})" if active else None,
-            noun=lambda n: ngettext("entry", "entries", n),
+            noun=lambda n: npgettext("listing", "entry", "entries", n),
             total=total, empty=_("the active table has no entries"),
             # TRANSLATORS: column headers of a rate table's entries: "connection" is the connection fee, "billing"
             # the minimum and increment seconds (60/60).
@@ -137,7 +137,7 @@ def rates_list(
     emit(
         # TRANSLATORS: what a listing counts, after its number ("3 rate tables").
         mode, table_docs, json_doc={"tables": table_docs}, title=_("Rate tables"),
-        noun=lambda n: ngettext("rate table", "rate tables", n), total=total,
+        noun=lambda n: npgettext("listing", "rate table", "rate tables", n), total=total,
         empty=_("no rate table is loaded; {advice}").format(advice=advice),
         # TRANSLATORS: column headers of the rate tables: "decimals" is how many decimals its prices keep, "loaded"
         # when it was loaded, "active" whether it is the one in use.

@@ -30,7 +30,7 @@ from credits_cli.cli.common import (
     table,
     warn,
 )
-from credits_cli.i18n import _, ngettext, pgettext
+from credits_cli.i18n import _, ngettext, npgettext, pgettext
 from credits_cli.kinds import Reason, Status
 from credits_cli.phrases import said
 
@@ -377,7 +377,7 @@ def calls(
                 for d in docs
             ),
             # TRANSLATORS: what a listing counts, after its number ("100 calls", "showing 100 of 199,814 calls").
-            noun=lambda n: ngettext("call", "calls", n),
+            noun=lambda n: npgettext("listing", "call", "calls", n),
             total=total,
             hint=_("--limit N shows more, 0 all") if newest else _("--limit N shows more, 0 all; --newest the latest"),
         )

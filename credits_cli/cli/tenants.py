@@ -29,7 +29,7 @@ from credits_cli.cli.common import (
     table,
     warn,
 )
-from credits_cli.i18n import N_, _, ngettext, pgettext
+from credits_cli.i18n import N_, _, ngettext, npgettext, pgettext
 from credits_cli.phrases import Phrase
 
 if TYPE_CHECKING:
@@ -154,7 +154,7 @@ def tenant_list(
         docs = [tenant_doc(t) for t in tenants.list_tenants(s)]
     docs, total = limited(docs, limit, newest, "created_at")
     emit(
-        mode, docs, title=None, noun=lambda n: ngettext("tenant", "tenants", n), total=total,
+        mode, docs, title=None, noun=lambda n: npgettext("listing", "tenant", "tenants", n), total=total,
         empty=_("no tenants yet; add one with: credits tenant add SLUG --name NAME --country CC"),
         columns=[Col(_("slug"), shrink=12), Col(_("name"), keep=2, shrink=10), Col(_("country"), keep=3),
                  Col(_("billing"), keep=4), Col(_("currency"))],
@@ -424,7 +424,7 @@ def admin_list(
         docs = [admin_doc(a) for a in tenants.list_admins(s, st.tenant(s))]
     docs, total = limited(docs, limit, newest, "added_at")
     emit(
-        mode, docs, title=None, noun=lambda n: ngettext("admin", "admins", n), total=total,
+        mode, docs, title=None, noun=lambda n: npgettext("listing", "admin", "admins", n), total=total,
         empty=_("no admins: notifications stay in the outbox; add one with credits admin add EMAIL --role ROLE"),
         columns=[Col(_("email"), shrink=16), Col(_("role"), shrink=12)],
         row=lambda d: [d["email"], d["role_name"]],
@@ -499,7 +499,8 @@ def changes(
         total = trail.count(s, t)
         docs = list(trail.lines(s, t, limit=limit, newest=newest))
     emit(
-        mode, docs, title=None, noun=lambda n: ngettext("correction", "corrections", n), total=total, keys=CHANGE_KEYS,
+        mode, docs, title=None, noun=lambda n: npgettext("listing", "correction", "corrections", n), total=total,
+        keys=CHANGE_KEYS,
         hint=_("--limit N shows more, 0 all") if newest else _("--limit N shows more, 0 all; --newest the latest"),
         empty=_("no corrections yet"),
         columns=[Col(_("at")), *([Col(_("tenant"), shrink=8)] if all_tenants else []), Col(_("by"), keep=1, shrink=6),

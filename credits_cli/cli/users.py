@@ -30,7 +30,7 @@ from credits_cli.cli.common import (
     warn,
 )
 from credits_cli.cli.tenants import changed_docs, said
-from credits_cli.i18n import _, ngettext, pgettext
+from credits_cli.i18n import _, ngettext, npgettext, pgettext
 from credits_cli.kinds import Plan
 
 if TYPE_CHECKING:
@@ -423,8 +423,8 @@ def user_list(
     holds = pgettext("holds it", "yes")
     emit(
         mode, docs, title=None, total=total,
-        noun=(lambda n: ngettext("user (removed ones too)", "users (removed ones too)", n)) if removed
-        else (lambda n: ngettext("user", "users", n)),
+        noun=(lambda n: npgettext("listing", "user (removed ones too)", "users (removed ones too)", n)) if removed
+        else (lambda n: npgettext("listing", "user", "users", n)),
         empty=_("no users yet; add them with credits user add or credits user import"),
         columns=columns,
         row=lambda d: [d["upn"], d["name"], d["country"], d["plan"], holds if d["conferencing"] else "",
@@ -500,7 +500,7 @@ def license_list(
         docs = [user_doc(u) for u in users.list_users(s, st.tenant(s)) if u.licensed]
     docs, total = limited(docs, limit, newest, "licensed_at")
     emit(
-        mode, docs, title=None, noun=lambda n: ngettext("licensed user", "licensed users", n), total=total,
+        mode, docs, title=None, noun=lambda n: npgettext("listing", "licensed user", "licensed users", n), total=total,
         empty=_("nobody holds the Communications Credits license; assign it with credits license assign UPN"),
         columns=[Col(_("upn"), shrink=16), Col(_("name"), keep=2, shrink=8), Col(_("plan"), keep=1),
                  Col(_("licensed since"), keep=3)],
