@@ -236,7 +236,8 @@ def open_database(value: str | None, *, create: bool = True) -> Database:
         raise DatabaseError(_("an in-memory database keeps nothing between commands; give a file path or a server URL"))
     if not create and not database.is_sqlite:
         with database.read() as session:
-            if not sa.inspect(session.connection()).has_table("schema_migrations"):
+            # No table at all: nothing is there yet. Tables of something else: migrate() says it is not ours.
+            if not sa.inspect(session.connection()).get_table_names():
                 database.dispose()
                 # TRANSLATORS: {where} is the database (a server URL without its password); the command stays.
                 raise DatabaseError(_("no database at {where} (no credits tables); create one with "
