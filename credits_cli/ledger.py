@@ -273,6 +273,13 @@ class Account:
         self.auto_recharge(at)
         return self.balance
 
+    def charged(self, before: Decimal, at: datetime) -> None:
+        """What follows a charge that took the balance from ``before`` to where it is now, debited by
+        rating's walk (:mod:`credits_cli.rating.charging`) rather than :meth:`charge`: the zero event,
+        and auto-recharge."""
+        self._crossed_zero(before, at)
+        self.auto_recharge(at)
+
     def can_charge(self) -> bool:
         return self.balance > 0
 
@@ -375,6 +382,27 @@ def insert_entries(session: Session, entries: list[dict[str, Any]]) -> None:
             for e in entries
         ],
     )
+
+
+def insert_entry_rows(session: Session, rows: list[tuple[Any, ...]]) -> None:
+    """Bulk insert of ledger rows ``(tenant_id, service_at, posted_at, kind, amount units, lot_id, call_id,
+    note)``, times as datetimes (see :func:`insert_entries`)."""
+    if not rows:
+        return
+    conn = session.connection()
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = f"INSERT INTO ledger ({', '.join(_ENTRY_COLUMNS)}) VALUES ({', '.join([mark] * len(_ENTRY_COLUMNS))})"
+    if conn.dialect.name == "sqlite":
+        stamps: dict[datetime, str] = {}
+
+        def stamp(moment: datetime) -> str:
+            text = stamps.get(moment)
+            if text is None:
+                text = stamps[moment] = db_time(moment)
+            return text
+
+        rows = [(t, stamp(s), stamp(p), k, a, lot, call, note) for t, s, p, k, a, lot, call, note in rows]
+    conn.exec_driver_sql(sql, rows)
 
 
 def _same(value: Any) -> Any:

@@ -10,17 +10,22 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from credits_cli import history
+from credits_cli.kinds import Event
 from credits_cli.models import Call, PoolUsage, Tenant, User
-from credits_cli.queries import db_time
 from credits_cli.rates import RateBook
-from credits_cli.rating.rules import CHARGES_TABLE, Context
+from credits_cli.rating.rules import CHARGES_TABLE, DIALOUT_POOL, Context
 from credits_cli.refdata import service
+
+if TYPE_CHECKING:
+    import polars as pl
+
+_EVENTS = frozenset(Event)
 
 
 def load_context(session: Session, tenant: Tenant, book: RateBook | None, charges: str = CHARGES_TABLE) -> Context:
@@ -69,8 +74,17 @@ class Pool:
         return max(0, self.capacity - self.used)
 
 
+class PoolAlert(NamedTuple):
+    """The dial-out pool crossed ``percent`` % with the call at ``position`` of its chunk (SPEC §6.7)."""
+
+    position: int
+    at: datetime
+    event: str
+    text: str
+
+
 class Pools:
-    """The pools of the months a batch touches: (month, pool name) -> :class:`Pool`.
+    """The pools of the months a chunk touches: (month, pool name) -> :class:`Pool`.
 
     A pool already in the books keeps the capacity it was first drawn with: once a month's pool has
     been drawn on, a later change of licenses or plans never enlarges or shrinks it (SPEC §6.4).
@@ -79,6 +93,7 @@ class Pools:
     def __init__(self, ctx: Context, rows: dict[tuple[str, str], Pool]) -> None:
         self.ctx = ctx
         self.rows = rows
+        self.alerts: list[PoolAlert] = []
 
     def get(self, month: str, name: str) -> Pool:
         pool = self.rows.get((month, name))
@@ -88,6 +103,35 @@ class Pools:
 
     def left(self, month: str, name: str) -> int:
         return self.get(month, name).left
+
+    def draw(self, drawn: pl.DataFrame) -> None:
+        """Take the seconds of ``drawn`` (``_pos, month, pool, pool_seconds, start``, in start order) from
+        their pools; the dial-out pool's 80 % and 100 % crossings become :attr:`alerts`."""
+        import polars as pl
+
+        totals = drawn.group_by("month", "pool", maintain_order=True).agg(pl.col("pool_seconds").sum())
+        dialout_before = {m: self.get(m, p).used for m, p, _ in totals.iter_rows() if p == DIALOUT_POOL}
+        for month, name, seconds in totals.iter_rows():
+            pool = self.get(month, name)
+            pool.used += seconds
+            pool.dirty = True
+        events = {f"dialout_pool_{pct}": pct for pct in self.ctx.alerts} if dialout_before else {}
+        events = {event: pct for event, pct in events.items() if event in _EVENTS}
+        if not events:
+            return
+        calls = drawn.filter(pl.col("pool") == DIALOUT_POOL).with_columns(
+            pl.col("pool_seconds").cum_sum().over("month").alias("_after"))
+        for position, month, _name, seconds, at, after in calls.iter_rows():
+            capacity = self.get(month, DIALOUT_POOL).capacity
+            if capacity <= 0:
+                continue
+            used = dialout_before[month] + after
+            before = used - seconds
+            for event, pct in events.items():
+                threshold = capacity * pct  # compare used x 100 with capacity x pct, in integers
+                if before * 100 < threshold <= used * 100:
+                    self.alerts.append(PoolAlert(position, at, event,
+                                                 f"dial-out {used // 60} of {capacity // 60} minutes"))
 
     @classmethod
     def load(cls, session: Session, ctx: Context, months: set[str]) -> Pools:
@@ -121,6 +165,9 @@ class Pools:
                 .values(capacity_seconds=sa.bindparam("cap"), used_seconds=sa.bindparam("used")),
                 old,
             )
+        for pool in self.rows.values():
+            if pool.dirty:
+                pool.exists, pool.dirty = True, False
 
 
 # --- the calls table ----------------------------------------------------------------------------
@@ -131,37 +178,40 @@ CALL_COLUMNS = (
     "rate_name", "billed_seconds", "pool", "pool_seconds", "charged_seconds", "charge", "ms_charge",
     "ms_connection_fee", "ms_currency", "capability", "operator",
 )
-#: Positions in a row of CALL_COLUMNS.
-EXTERNAL_ID, START, CHARGE = (CALL_COLUMNS.index(name) for name in ("external_id", "start", "charge"))
 
 
-def insert_calls(session: Session, rows: list[list[Any]]) -> list[int]:
-    """Bulk insert of rows in the order of :data:`CALL_COLUMNS` (``charge`` in storage units).
-    Returns the new rows' ids, in order."""
+def insert_calls(session: Session, frame: pl.DataFrame) -> list[int]:
+    """Bulk insert of a chunk's rated calls (a frame with the columns of :data:`CALL_COLUMNS`, ``start`` a
+    datetime, money in storage units). Returns the new rows' ids, in order."""
+    import polars as pl
+
     conn = session.connection()
     table = Call.__table__  # type: ignore[attr-defined]
+    if frame.height == 0:
+        return []
     floor = session.execute(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))).scalar() or 0
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     if conn.dialect.name == "sqlite":
         # The write transaction holds the database's only write lock, so the ids are the ones SQLite
         # would give (the highest plus one, in order): give them and skip reading them back. (RETURNING
-        # in parameter order is one statement per row on SQLite.)
-        stamp = db_time  # the text SQLAlchemy's SQLite dialect stores for a DateTime
-        for row in rows:
-            row[START] = stamp(row[START])
-        columns = ("id", *CALL_COLUMNS)
+        # in parameter order is one statement per row on SQLite.) Times as SQLAlchemy's SQLite dialect
+        # stores them (six fractional digits).
+        ids = pl.int_range(floor + 1, floor + 1 + frame.height, dtype=pl.Int64, eager=True).alias("id")
+        out = frame.with_columns(pl.col("start").dt.strftime("%Y-%m-%d %H:%M:%S%.6f")).select(CALL_COLUMNS)
+        out = out.with_columns(ids)
+        columns = (*CALL_COLUMNS, "id")
         sql = f"INSERT INTO calls ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
-        conn.exec_driver_sql(sql, [(i, *row) for i, row in enumerate(rows, floor + 1)])
-        return list(range(floor + 1, floor + 1 + len(rows)))
+        conn.exec_driver_sql(sql, out.rows())
+        return list(range(floor + 1, floor + 1 + frame.height))
     sql = f"INSERT INTO calls ({', '.join(CALL_COLUMNS)}) VALUES ({', '.join([mark] * len(CALL_COLUMNS))})"
-    conn.exec_driver_sql(sql, [tuple(row) for row in rows])
-    tenant_id = rows[0][0] if rows else 0
-    ids = dict(
+    conn.exec_driver_sql(sql, frame.select(CALL_COLUMNS).rows())
+    tenant_id = frame["tenant_id"][0]
+    found = dict(
         session.execute(
             sa.select(table.c.external_id, table.c.id).where(table.c.tenant_id == tenant_id, table.c.id > floor)
         ).all()
     )
-    return [ids[row[EXTERNAL_ID]] for row in rows]
+    return [found[e] for e in frame["external_id"].to_list()]
 
 
 def iter_calls(

@@ -40,12 +40,15 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from credits_cli.errors import InvalidInput
 from credits_cli.readers import _text
 from credits_cli.readers._common import norm
-from credits_cli.readers.base import CallRecord, Item, RowError
+from credits_cli.readers.base import CallRecord, Columns, Item, RowError
+
+if TYPE_CHECKING:
+    import polars as pl
 
 MAX_LINE_BYTES = 1024 * 1024
 MAX_RECORD_LINES = 3
@@ -180,13 +183,78 @@ class Table:
             raise InvalidInput(f"{self.source}: not a {fmt}: missing column(s) {', '.join(missing)}")
         return found
 
-    def rows(self, convert: Callable[[list[str], int], CallRecord]) -> Iterator[CallRecord | RowError]:
+    def columns(
+        self,
+        convert: Callable[[list[str], int], CallRecord],
+        convert_lines: Callable[[pl.DataFrame, Callable[[list[str], int], CallRecord]],
+                                tuple[pl.DataFrame, list[RowError]]],
+    ) -> Iterator[Item]:
+        """:meth:`rows`, with the blocks of plain lines read as columns: a block without a quote, a NUL,
+        a lone carriage return or an overlong line is split by the delimiter in columns, and
+        ``convert_lines(lines, convert)`` (``lines``: ``line`` and ``fields``, each a list of the
+        header's width) gives the frame of calls in line order and the rejected rows: what :meth:`rows`
+        would have made of them (a line it cannot read in columns goes through ``convert``). From the
+        first block that is not plain on, the file is read by :meth:`rows`."""
+        import polars as pl
+
+        source, width, delimiter = self.source, len(self.header), self.delimiter
+        lines = _Lines(self.binary, self.header_line + 1)
+        rejected = 0
+        try:
+            while True:
+                try:
+                    block = lines.read_block()
+                except OSError as exc:
+                    raise InvalidInput(f"{source}: cannot read: {exc.strerror or exc}") from None
+                if block is None:
+                    self.binary.close()
+                    return
+                text = block.text
+                if '"' in text or "\x00" in text or text.count("\r") != text.count("\r\n") or any(
+                        block.first <= n < block.first + block.count for n in lines.overlong):
+                    lines.replay_from(block)
+                    yield from self.rows(convert, lines)
+                    return
+                parts = text.split("\n")
+                if parts[-1] == "":
+                    parts.pop()
+                frame = pl.DataFrame({"text": pl.Series(parts, dtype=pl.String)}).with_row_index(
+                    "line", offset=block.first).with_columns(
+                    pl.col("line").cast(pl.Int64),
+                    pl.col("text").str.strip_suffix("\r").str.split(delimiter).alias("fields"),
+                ).with_columns(pl.col("fields").list.len().alias("n"))
+                blank = (pl.col("n") == 1) & (pl.col("text").str.strip_chars() == "")
+                wrong = frame.filter(~blank & (pl.col("n") != width)).select("line", "n")
+                errors: list[RowError] = [
+                    RowError(source, line, f"the row has {n} fields; the header has {width}")
+                    for line, n in wrong.iter_rows()
+                ]
+                good = frame.filter(~blank & (pl.col("n") == width)).select("line", "fields")
+                calls, others = convert_lines(good, convert) if good.height else (None, [])
+                errors.extend(others)
+                errors.sort(key=lambda e: e.line)
+                if rejected + len(errors) > MAX_REJECTED:
+                    over = errors[MAX_REJECTED - rejected]  # the row that makes one too many
+                    raise InvalidInput(f"{source}: more than {MAX_REJECTED:,} rows rejected (line {over.line}: "
+                                       f"{over.reason}); this is not a file of call records as its header says")
+                rejected += len(errors)
+                if calls is not None and calls.height:
+                    yield Columns(calls, tuple(errors))
+                else:
+                    yield from errors
+        except BaseException:
+            self.binary.close()
+            raise
+
+    def rows(self, convert: Callable[[list[str], int], CallRecord],
+             lines: _Lines | None = None) -> Iterator[CallRecord | RowError]:
         """Each physical record through ``convert(fields, line)``: a record, or a :class:`RowError`
         for a ``ValueError`` it raised or a record that is not as the header says. Blank lines are
         skipped. ``line`` is the physical line where the record starts (1 = the file's first line).
         Closes the file at the end."""
         source, width, delimiter = self.source, len(self.header), self.delimiter
-        lines = _Lines(self.binary, self.header_line + 1)
+        if lines is None:
+            lines = _Lines(self.binary, self.header_line + 1)
         done = lines.done  # [the reader's line count after its last record]: the block reader's guard reads it
         rejected = 0
 
@@ -336,6 +404,18 @@ class _Lines:
         self.next_line += block.count
         self._kept.append(block)
         return block
+
+    def read_block(self) -> _Block | None:
+        """The next block of whole lines, read outside :meth:`stream` (see :meth:`Table.columns`)."""
+        block = self._read()
+        if block is not None:
+            self.start_line = self.next_line
+        return block
+
+    def replay_from(self, block: _Block) -> None:
+        """Let the next :meth:`stream` start with ``block`` (read by :meth:`read_block`)."""
+        self._replay = [block.text]
+        self.start_line = block.first
 
     def fits(self, first: int, last: int) -> bool:
         """Whether a record on lines ``first``..``last`` is one a real export could hold."""
