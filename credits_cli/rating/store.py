@@ -172,6 +172,9 @@ class Pools:
 
 # --- the calls table ----------------------------------------------------------------------------
 
+#: Calls handed to the driver at a time (each a tuple of Python objects while it is bound).
+INSERT_ROWS = 5000
+
 CALL_COLUMNS = (
     "tenant_id", "external_id", "import_id", "source_file", "source_line", "user_upn", "user_id", "start",
     "duration_seconds", "call_type", "kind", "number", "country", "domestic", "status", "reason", "rate_prefix",
@@ -201,10 +204,13 @@ def insert_calls(session: Session, frame: pl.DataFrame) -> list[int]:
         out = out.with_columns(ids)
         columns = (*CALL_COLUMNS, "id")
         sql = f"INSERT INTO calls ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
-        conn.exec_driver_sql(sql, out.rows())
+        for offset in range(0, out.height, INSERT_ROWS):  # rows as Python tuples a slice at a time
+            conn.exec_driver_sql(sql, out.slice(offset, INSERT_ROWS).rows())
         return list(range(floor + 1, floor + 1 + frame.height))
     sql = f"INSERT INTO calls ({', '.join(CALL_COLUMNS)}) VALUES ({', '.join([mark] * len(CALL_COLUMNS))})"
-    conn.exec_driver_sql(sql, frame.select(CALL_COLUMNS).rows())
+    rows = frame.select(CALL_COLUMNS)
+    for offset in range(0, rows.height, INSERT_ROWS):
+        conn.exec_driver_sql(sql, rows.slice(offset, INSERT_ROWS).rows())
     tenant_id = frame["tenant_id"][0]
     found = dict(
         session.execute(

@@ -57,6 +57,8 @@ MAX_HEADER_BYTES = 64 * 1024
 #: and only the line a block ends in needs measuring.
 BLOCK_BYTES = 256 * 1024
 MAX_REJECTED = 100_000
+#: Plain lines converted in columns at a time (:meth:`Table.columns`).
+COLUMN_LINES = 20_000
 #: The csv module's field limit (process-wide): a field can be no longer than the lines it spans.
 FIELD_LIMIT = MAX_RECORD_LINES * MAX_LINE_BYTES + 1024
 _SEPARATORS = ",;\t|"  # what an Excel "sep=" line may name
@@ -195,59 +197,88 @@ class Table:
         header's width) gives the frame of calls in line order and the rejected rows: what :meth:`rows`
         would have made of them (a line it cannot read in columns goes through ``convert``). From the
         first block that is not plain on, the file is read by :meth:`rows`."""
-        import polars as pl
-
-        source, width, delimiter = self.source, len(self.header), self.delimiter
+        source = self.source
         lines = _Lines(self.binary, self.header_line + 1)
         rejected = 0
+        parts: list[str] = []  # plain lines not yet converted, from line ``first`` on
+        first = lines.start_line
+        block: _Block | None = None
         try:
             while True:
                 try:
                     block = lines.read_block()
                 except OSError as exc:
                     raise InvalidInput(f"{source}: cannot read: {exc.strerror or exc}") from None
+                plain = block is not None and not (
+                    '"' in block.text or "\x00" in block.text
+                    or block.text.count("\r") != block.text.count("\r\n")
+                    or any(block.first <= n < block.first + block.count for n in lines.overlong))
+                if block is not None and plain:
+                    if not parts:
+                        first = block.first
+                    more = block.text.split("\n")
+                    if more[-1] == "":
+                        more.pop()
+                    parts.extend(more)
+                    if len(parts) < COLUMN_LINES:
+                        continue
+                if parts:
+                    yield from self._converted(parts, first, convert, convert_lines, rejected)
+                    rejected += self._rejected
+                    parts = []
                 if block is None:
                     self.binary.close()
                     return
-                text = block.text
-                if '"' in text or "\x00" in text or text.count("\r") != text.count("\r\n") or any(
-                        block.first <= n < block.first + block.count for n in lines.overlong):
+                if not plain:
                     lines.replay_from(block)
-                    yield from self.rows(convert, lines)
+                    yield from self.rows(convert, lines, rejected)
                     return
-                parts = text.split("\n")
-                if parts[-1] == "":
-                    parts.pop()
-                frame = pl.DataFrame({"text": pl.Series(parts, dtype=pl.String)}).with_row_index(
-                    "line", offset=block.first).with_columns(
-                    pl.col("line").cast(pl.Int64),
-                    pl.col("text").str.strip_suffix("\r").str.split(delimiter).alias("fields"),
-                ).with_columns(pl.col("fields").list.len().alias("n"))
-                blank = (pl.col("n") == 1) & (pl.col("text").str.strip_chars() == "")
-                wrong = frame.filter(~blank & (pl.col("n") != width)).select("line", "n")
-                errors: list[RowError] = [
-                    RowError(source, line, f"the row has {n} fields; the header has {width}")
-                    for line, n in wrong.iter_rows()
-                ]
-                good = frame.filter(~blank & (pl.col("n") == width)).select("line", "fields")
-                calls, others = convert_lines(good, convert) if good.height else (None, [])
-                errors.extend(others)
-                errors.sort(key=lambda e: e.line)
-                if rejected + len(errors) > MAX_REJECTED:
-                    over = errors[MAX_REJECTED - rejected]  # the row that makes one too many
-                    raise InvalidInput(f"{source}: more than {MAX_REJECTED:,} rows rejected (line {over.line}: "
-                                       f"{over.reason}); this is not a file of call records as its header says")
-                rejected += len(errors)
-                if calls is not None and calls.height:
-                    yield Columns(calls, tuple(errors))
-                else:
-                    yield from errors
         except BaseException:
             self.binary.close()
             raise
 
+    def _converted(
+        self,
+        parts: list[str],
+        first: int,
+        convert: Callable[[list[str], int], CallRecord],
+        convert_lines: Callable[[pl.DataFrame, Callable[[list[str], int], CallRecord]],
+                                tuple[pl.DataFrame, list[RowError]]],
+        rejected: int,
+    ) -> Iterator[Item]:
+        """Lines ``first``, ``first + 1``... (``parts``) in columns (see :meth:`columns`); how many it
+        rejected is left in ``_rejected``."""
+        import polars as pl
+
+        source, width, delimiter = self.source, len(self.header), self.delimiter
+        self._rejected = 0
+        frame = pl.DataFrame({"text": pl.Series(parts, dtype=pl.String)}).with_row_index(
+            "line", offset=first).with_columns(
+            pl.col("line").cast(pl.Int64),
+            pl.col("text").str.strip_suffix("\r").str.split(delimiter).alias("fields"),
+        ).with_columns(pl.col("fields").list.len().alias("n"))
+        blank = (pl.col("n") == 1) & (pl.col("text").str.strip_chars() == "")
+        wrong = frame.filter(~blank & (pl.col("n") != width)).select("line", "n")
+        errors: list[RowError] = [
+            RowError(source, line, f"the row has {n} fields; the header has {width}")
+            for line, n in wrong.iter_rows()
+        ]
+        good = frame.filter(~blank & (pl.col("n") == width)).select("line", "fields")
+        calls, others = convert_lines(good, convert) if good.height else (None, [])
+        errors.extend(others)
+        errors.sort(key=lambda e: e.line)
+        if rejected + len(errors) > MAX_REJECTED:
+            over = errors[MAX_REJECTED - rejected]  # the row that makes one too many
+            raise InvalidInput(f"{source}: more than {MAX_REJECTED:,} rows rejected (line {over.line}: "
+                               f"{over.reason}); this is not a file of call records as its header says")
+        self._rejected = len(errors)
+        if calls is not None and calls.height:
+            yield Columns(calls, tuple(errors))
+        else:
+            yield from errors
+
     def rows(self, convert: Callable[[list[str], int], CallRecord],
-             lines: _Lines | None = None) -> Iterator[CallRecord | RowError]:
+             lines: _Lines | None = None, rejected: int = 0) -> Iterator[CallRecord | RowError]:
         """Each physical record through ``convert(fields, line)``: a record, or a :class:`RowError`
         for a ``ValueError`` it raised or a record that is not as the header says. Blank lines are
         skipped. ``line`` is the physical line where the record starts (1 = the file's first line).
@@ -256,7 +287,6 @@ class Table:
         if lines is None:
             lines = _Lines(self.binary, self.header_line + 1)
         done = lines.done  # [the reader's line count after its last record]: the block reader's guard reads it
-        rejected = 0
 
         def reject(line: int, reason: str) -> RowError:
             nonlocal rejected
