@@ -70,7 +70,7 @@ def rate_batch(session: Session, ctx: Context, batch: pl.DataFrame, import_id: i
     result = BatchResult()
     account = ledger.Account.load(session, tenant, ctx.balance_mark)
     frame = rules.classify(batch)
-    existing = store.existing_ids(session, tid, frame["external_id"].unique().to_list())
+    existing, free = store.identify(session, tid, frame["external_id"].unique(maintain_order=True).to_list())
     frame = rules.accept(ctx, frame, existing)
     fate = pl.col("fate")
     result.duplicates = int(frame.select((fate == "duplicate").sum()).item())
@@ -127,6 +127,7 @@ def rate_batch(session: Session, ctx: Context, batch: pl.DataFrame, import_id: i
         "billed_seconds", "pool", "pool_seconds", "charged_seconds", "charge", "ms_charge",
         pl.col("ms_fee").alias("ms_connection_fee"), pl.col("currency").alias("ms_currency"), "capability",
         "operator",
+        pl.Series("guard", store.assign_keys(session, tid, decided["external_id"].to_list(), free), dtype=pl.Int64),
     )
     ids = store.insert_calls(session, rows)
     ledger.insert_entry_rows(session, charging.entry_rows(walked.blocks, tid, account.posted_at, ids,

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from credits_cli import history
+from credits_cli.callkey import key_of, next_key
 from credits_cli.kinds import Event
 from credits_cli.models import Call, PoolUsage, Tenant, User
 from credits_cli.rates import RateBook
@@ -43,18 +44,63 @@ def load_context(session: Session, tenant: Tenant, book: RateBook | None, charge
     return Context(tenant, book, users, svc.zone_a, svc.dialout_alerts, charges=charges)
 
 
-def existing_ids(session: Session, tenant_id: int, ids: list[str]) -> set[str]:
-    """The ids of ``ids`` the tenant already has: one query per 500 ids, straight through the driver
-    (compiling an expanding IN per batch costs more than the query)."""
+def identify(session: Session, tenant_id: int, ids: list[str]) -> tuple[set[str], dict[str, int]]:
+    """The ids of ``ids`` (distinct) the tenant already has, and for each other one the first free key of
+    its run (:mod:`credits_cli.callkey`): the id itself decides, compared with the one under each key."""
     conn = session.connection()
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    found: set[str] = set()
-    for i in range(0, len(ids), 500):
-        chunk = ids[i : i + 500]
-        marks = ", ".join([mark] * len(chunk))
-        sql = f"SELECT external_id FROM calls WHERE tenant_id = {mark} AND external_id IN ({marks})"
-        found.update(row[0] for row in conn.exec_driver_sql(sql, (tenant_id, *chunk)))
-    return found
+    keys = {x: key_of(x) for x in ids}
+    slots: dict[int, str | None] = dict.fromkeys(keys.values())  # key -> the id it holds in the books
+    wanted = list(slots)
+    for i in range(0, len(wanted), LOOKUP_KEYS):
+        part = wanted[i : i + LOOKUP_KEYS]
+        sql = (f"SELECT guard, external_id FROM calls WHERE tenant_id = {mark} "
+               f"AND guard IN ({', '.join([mark] * len(part))})")
+        slots.update(conn.exec_driver_sql(sql, (tenant_id, *part)).all())
+    existing: set[str] = set()
+    free: dict[str, int] = {}
+    for x, key in keys.items():
+        while True:
+            if key not in slots:
+                slots[key] = _held(conn, mark, tenant_id, key)
+            held = slots[key]
+            if held is None:
+                free[x] = key
+                break
+            if held == x:
+                existing.add(x)
+                break
+            key = next_key(key)  # another id's key: follow the run
+    return existing, free
+
+
+def assign_keys(session: Session, tenant_id: int, ids: list[str], free: dict[str, int]) -> list[int]:
+    """The keys of the new calls ``ids`` (in order, distinct), from ``free`` (:func:`identify`): two of them
+    with the same free key (a collision) take the next ones free in turn."""
+    keys = [free[x] for x in ids]
+    if len(set(keys)) == len(keys):
+        return keys
+    conn = session.connection()
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    used: set[int] = set()
+    out = []
+    for x in ids:
+        key = free[x]  # free in the books (identify looked); past it, the books are asked again
+        while key in used or (key != free[x] and _held(conn, mark, tenant_id, key) is not None):
+            key = next_key(key)
+        used.add(key)
+        out.append(key)
+    return out
+
+
+def _held(conn: Any, mark: str, tenant_id: int, key: int) -> str | None:
+    row = conn.exec_driver_sql(f"SELECT external_id FROM calls WHERE tenant_id = {mark} AND guard = {mark}",
+                               (tenant_id, key)).first()
+    return None if row is None else str(row[0])
+
+
+#: Keys looked up per query.
+LOOKUP_KEYS = 2000
 
 
 # --- monthly pools -----------------------------------------------------------------------------
@@ -179,7 +225,7 @@ CALL_COLUMNS = (
     "tenant_id", "external_id", "import_id", "source_file", "source_line", "user_upn", "user_id", "start",
     "duration_seconds", "call_type", "kind", "number", "country", "domestic", "status", "reason", "rate_prefix",
     "rate_name", "billed_seconds", "pool", "pool_seconds", "charged_seconds", "charge", "ms_charge",
-    "ms_connection_fee", "ms_currency", "capability", "operator",
+    "ms_connection_fee", "ms_currency", "capability", "operator", "guard",
 )
 
 
@@ -201,16 +247,17 @@ def insert_calls(session: Session, frame: pl.DataFrame) -> list[int]:
         # stores them (six fractional digits).
         ids = pl.int_range(floor + 1, floor + 1 + frame.height, dtype=pl.Int64, eager=True).alias("id")
         out = frame.with_columns(pl.col("start").dt.strftime("%Y-%m-%d %H:%M:%S%.6f")).select(CALL_COLUMNS)
-        out = out.with_columns(ids)
+        # In key order: each insert into the guard's index lands after the one before, not anywhere.
+        out = out.with_columns(ids).sort("guard")
         columns = (*CALL_COLUMNS, "id")
         sql = f"INSERT INTO calls ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
         for offset in range(0, out.height, INSERT_ROWS):  # rows as Python tuples a slice at a time
-            conn.exec_driver_sql(sql, out.slice(offset, INSERT_ROWS).rows())
+            conn.exec_driver_sql(sql, tuples(out.slice(offset, INSERT_ROWS)))
         return list(range(floor + 1, floor + 1 + frame.height))
     sql = f"INSERT INTO calls ({', '.join(CALL_COLUMNS)}) VALUES ({', '.join([mark] * len(CALL_COLUMNS))})"
     rows = frame.select(CALL_COLUMNS)
     for offset in range(0, rows.height, INSERT_ROWS):
-        conn.exec_driver_sql(sql, rows.slice(offset, INSERT_ROWS).rows())
+        conn.exec_driver_sql(sql, tuples(rows.slice(offset, INSERT_ROWS)))
     tenant_id = frame["tenant_id"][0]
     found = dict(
         session.execute(
@@ -218,6 +265,11 @@ def insert_calls(session: Session, frame: pl.DataFrame) -> list[int]:
         ).all()
     )
     return [found[e] for e in frame["external_id"].to_list()]
+
+
+def tuples(frame: pl.DataFrame) -> list[tuple[Any, ...]]:
+    """A frame's rows as tuples for the driver, made column by column (faster than row by row)."""
+    return list(zip(*(column.to_list() for column in frame.iter_columns()), strict=True))
 
 
 def iter_calls(
