@@ -393,15 +393,8 @@ def insert_entry_rows(session: Session, rows: list[tuple[Any, ...]]) -> None:
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     sql = f"INSERT INTO ledger ({', '.join(_ENTRY_COLUMNS)}) VALUES ({', '.join([mark] * len(_ENTRY_COLUMNS))})"
     if conn.dialect.name == "sqlite":
-        stamps: dict[datetime, str] = {}
-
-        def stamp(moment: datetime) -> str:
-            text = stamps.get(moment)
-            if text is None:
-                text = stamps[moment] = db_time(moment)
-            return text
-
-        rows = [(t, stamp(s), stamp(p), k, a, lot, call, note) for t, s, p, k, a, lot, call, note in rows]
+        posted = {p: db_time(p) for p in {row[2] for row in rows}}  # one moment per transaction
+        rows = [(t, db_time(s), posted[p], k, a, lot, call, note) for t, s, p, k, a, lot, call, note in rows]
     conn.exec_driver_sql(sql, rows)
 
 

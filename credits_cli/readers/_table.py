@@ -63,6 +63,8 @@ COLUMN_LINES = 20_000
 FIELD_LIMIT = MAX_RECORD_LINES * MAX_LINE_BYTES + 1024
 _SEPARATORS = ",;\t|"  # what an Excel "sep=" line may name
 _NEWLINE = re.compile("\n")
+#: What makes a block of lines not plain (see Table.columns), once every CR LF is a LF.
+_ODD = re.compile('["\x00\r]')
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,14 +211,13 @@ class Table:
                     block = lines.read_block()
                 except OSError as exc:
                     raise InvalidInput(f"{source}: cannot read: {exc.strerror or exc}") from None
-                plain = block is not None and not (
-                    '"' in block.text or "\x00" in block.text
-                    or block.text.count("\r") != block.text.count("\r\n")
-                    or any(block.first <= n < block.first + block.count for n in lines.overlong))
+                text = block.text.replace("\r\n", "\n") if block is not None else ""
+                plain = block is not None and _ODD.search(text) is None and not any(
+                    block.first <= n < block.first + block.count for n in lines.overlong)
                 if block is not None and plain:
                     if not parts:
                         first = block.first
-                    more = block.text.split("\n")
+                    more = text.split("\n")
                     if more[-1] == "":
                         more.pop()
                     parts.extend(more)
