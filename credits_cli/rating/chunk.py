@@ -26,8 +26,8 @@ from credits_cli.readers.base import CallRecord, Columns, frame_records
 if TYPE_CHECKING:
     import polars as pl
 
-#: Calls per chunk: the unit of columnar work and of memory (a chunk of 50,000 calls is a few MB).
-CHUNK_ROWS = 50_000
+#: Calls per chunk: the unit of columnar work and of memory (a transaction rates one or more chunks).
+CHUNK_ROWS = 20_000
 
 #: Column -> polars type name (see :func:`schema`); the order of a chunk's columns.
 COLUMNS = (

@@ -4,7 +4,10 @@ Calls come in as records or as a reader's columns (:mod:`.chunk`) and go out
 as chunks in start order (equal starts keep the order of the input). Up to
 :data:`MEMORY_RECORDS` calls are sorted in memory; a larger input is cut into
 sorted runs, spilled to a temporary file as Arrow IPC batches, and merged back
-a batch of each run at a time, so memory stays flat on a file of any size.
+a batch of each run at a time; more than :data:`FAN_IN` runs are first merged
+:data:`FAN_IN` at a time into longer runs (in the same file), so a merge never
+holds more than :data:`FAN_IN` batches and memory stays flat on a file of any
+size.
 """
 
 from __future__ import annotations
@@ -23,9 +26,11 @@ if TYPE_CHECKING:
     import polars as pl
 
 #: Calls sorted in memory; beyond this the input is spilled to a temporary file in sorted runs.
-MEMORY_RECORDS = 100_000
-#: Calls per batch of a spilled run (a merge holds one batch of every run in memory).
+MEMORY_RECORDS = 50_000
+#: Calls per batch of a spilled run (a merge holds one batch of each run it merges in memory).
 RUN_BATCH = 5_000
+#: The most runs merged at once: more are merged this many at a time into longer runs first.
+FAN_IN = 8
 
 Item = CallRecord | RowError | Columns
 
@@ -85,6 +90,10 @@ def ordered_chunks(
             assert spill is not None
             runs.append(_Run.write(spill, _sorted(pieces)))
             pieces.clear()
+        assert spill is not None
+        while len(runs) > FAN_IN:  # a pass: runs merged FAN_IN at a time (in order: ties keep input order)
+            runs = [_Run.write_all(spill, _merge(runs[i : i + FAN_IN], RUN_BATCH))
+                    for i in range(0, len(runs), FAN_IN)]
         yield from _merge(runs, chunk_rows)
     finally:
         if spill is not None:
@@ -140,13 +149,19 @@ class _Run:
 
     @classmethod
     def write(cls, handle: IO[bytes], frame: pl.DataFrame) -> _Run:
+        return cls.write_all(handle, (frame.slice(offset, RUN_BATCH) for offset in range(0, frame.height, RUN_BATCH)))
+
+    @classmethod
+    def write_all(cls, handle: IO[bytes], frames: Iterable[pl.DataFrame]) -> _Run:
+        """A run of ``frames`` (sorted, each a batch), appended to the file. The batches are read back
+        from their own spans, so a run may be read while another is written after it."""
         run = cls(handle)
         try:
-            handle.seek(0, io.SEEK_END)
-            for offset in range(0, frame.height, RUN_BATCH):
+            for frame in frames:
                 buffer = io.BytesIO()
-                frame.slice(offset, RUN_BATCH).write_ipc(buffer)
+                frame.write_ipc(buffer)
                 data = buffer.getvalue()
+                handle.seek(0, io.SEEK_END)
                 run.spans.append((handle.tell(), len(data)))
                 handle.write(data)
             handle.flush()
