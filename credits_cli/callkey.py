@@ -2,9 +2,9 @@
 
 The duplicate guard of SPEC §6.1 ("a call id the tenant already has is a
 duplicate") is a unique index on ``calls (tenant_id, guard)``: ``guard`` is a
-64-bit integer made from the call's id (:func:`key_of`), an eighth of the
-size of the id's text in the index, so a year of calls keeps its index pages
-in far less memory and writes.
+64-bit integer made from the call's id (:func:`key_of`): an index entry
+about a third the size of one on the id's text (a GUID), so a year of calls
+keeps its index in fewer pages, read and written.
 
 Two different ids may share a key (a hash collision: about one chance in
 10**12 between two calls of a year of ten million). Then the second is stored
