@@ -50,13 +50,13 @@ __all__ = [
 ]
 
 #: Records per transaction. Each is a commit; a larger one costs SQLite less per call (a commit
-#: writes every index page it touched, and the unique call-id index is touched all over), and an
+#: writes every index page it touched, and the duplicate guard's index is touched all over), and an
 #: interrupted import loses at most one transaction, which a rerun redoes.
 BATCH_SIZE = 50_000
 #: The most records per transaction that ``CREDITS_RATE_BATCH`` may ask for.
 MAX_BATCH_SIZE = 1_000_000
 #: SQLite page cache of an import's connection, in KiB.
-SQLITE_CACHE_KB = 32 * 1024
+SQLITE_CACHE_KB = 16 * 1024
 
 
 # --- rating one chunk ---------------------------------------------------------------------------
@@ -295,7 +295,7 @@ def rate_records(
                     progress(-told[0])
                     told[0] = 0
                 if session.connection().dialect.name == "sqlite":
-                    # The unique (tenant, call id) index takes random inserts: keep its pages cached
+                    # The duplicate guard's index takes random inserts: keep some of its pages cached
                     # (the default cache is 2 MB; this is a maximum, not an allocation, and kept
                     # moderate so a large import's memory stays close to a small one's).
                     session.connection().exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KB}")
