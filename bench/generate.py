@@ -272,15 +272,31 @@ def hour_weights(year: int, month: int) -> list[float]:
     return out
 
 
+#: ``--variety``: rows the rating rules treat apart, as a share of all rows (percent), drawn instead of
+#: an ordinary row. Carrier rows (Operator Connect, Direct Routing), calls Microsoft left unpriced,
+#: emergency and short numbers, bots with a resource account's UPN, users the tenant does not know,
+#: calls of 0 seconds, another currency, and rows that cannot be read (a rejected row each).
+ODD_SHARE = {
+    "oc_user_out": 0.6, "oc_user_in": 0.4, "Dr_In": 0.3, "dr_out": 0.3, "freecall": 0.5, "emergency": 0.3,
+    "short": 0.3, "bot_account": 0.5, "no_data": 0.3, "stranger": 0.4, "zero": 0.3, "currency": 0.3,
+    "bad_time": 0.15, "bad_type": 0.15, "bad_duration": 0.15, "few_fields": 0.1,
+}
+ODD_PERCENT = sum(ODD_SHARE.values())
+EMERGENCY = {"US": "911", "CA": "911", "GB": "999", "IN": "112", "AU": "000", "JP": "110"}
+
+
 class Generator:
-    def __init__(self, calls: int, seed: int, month: str) -> None:
+    def __init__(self, calls: int, seed: int, month: str, variety: bool = False) -> None:
         self.calls = calls
+        self.variety = variety
         self.rng = rng = random.Random(seed)
         year, mon = (int(x) for x in month.split("-"))
         self.year, self.mon = year, mon
         self.t0 = datetime(year, mon, 1)
         self.users = make_users(rng, user_count(calls))
         users = self.users
+        if variety:  # the same users (seed and size) in every month, but calls of the month's own
+            rng.seed(f"{seed}:{month}")
         self.type_table = weighted_table(rng, list(CALL_TYPE_SHARE), list(CALL_TYPE_SHARE.values()))
         self.caller_table = weighted_table(rng, users, [u.activity for u in users])
         organisers = [u for u in users if u.conferencing] or users
@@ -303,6 +319,8 @@ class Generator:
         self.signalling = [
             f"52.{rng.randrange(112, 128)}.{rng.randrange(256)}.{rng.randrange(1, 255)}" for _ in range(64)
         ]
+        if variety:  # drawn after everything else, so the ordinary rows of a seed do not change
+            self.odd_table = weighted_table(rng, list(ODD_SHARE), list(ODD_SHARE.values()))
 
     # --- pieces ---------------------------------------------------------------------------
 
@@ -403,6 +421,13 @@ class Generator:
             domestic = True
         end = start + seconds
         c = BY_CODE.get(country)
+        charge = "0.00"
+        if self.variety and seconds and (
+            (kind.startswith("user_out") and capability == "MCOPSTNPP")
+            or (kind == "conf_out" and (capability == "MCOMEETACPEA" or not domestic))
+            or number_type == "TollFree"
+        ):  # what Microsoft would have charged: 2 cents a started minute (--charges export debits it)
+            charge = f"{-(-seconds // 60) * 2 // 100}.{-(-seconds // 60) * 2 % 100:02d}"
         return ",".join((
             guid(rng),
             self.call_id(),
@@ -421,10 +446,57 @@ class Generator:
             self.stamp(end, frac),
             str(seconds),
             "0.00",
-            "0.00",
+            charge,
             "USD",
             capability,
         )) + "\r\n"
+
+    def odd_row(self, start: int, frac: int) -> str:
+        """One of the rows of :data:`ODD_SHARE` (``--variety``)."""
+        rng = self.rng
+        odd = self.odd_table[rng.getrandbits(TABLE_BITS)]
+        user = self.caller_table[rng.getrandbits(TABLE_BITS)]
+        number, country, domestic = self.dialed(user.country, 0.1)
+        seconds = self.duration(180)
+        kind, capability, upn, location, fee, charge, currency = "user_out", "MCOPSTNPP", user.upn, user.country, \
+            "0.00", "0.00", "USD"
+        begin, end = self.stamp(start, frac), self.stamp(start + seconds, frac)
+        if odd in ("oc_user_out", "Dr_In", "dr_out"):
+            kind = odd
+        elif odd == "oc_user_in":
+            kind, number = odd, user.did
+        elif odd == "freecall":
+            capability = "FREECALL"
+        elif odd == "emergency":
+            number = EMERGENCY.get(user.country, "112")
+        elif odd == "short":
+            number = f"+{rng.getrandbits(20) % 9000 + 1000}"
+        elif odd == "bot_account":
+            kind, capability = pick(rng, ("ucap_out", "ucap_in")), "MCOEV_VIRTUALUSER"
+            upn = f"aa-{rng.getrandbits(8)}@{DOMAIN_NAME}"
+            if kind == "ucap_in":
+                _, number = pick(rng, self.toll_free)
+        elif odd == "no_data":
+            kind, upn = "ucap_out", "No data"
+        elif odd == "stranger":
+            upn = f"stranger{rng.getrandbits(8)}@fabrikam.com"
+        elif odd == "zero":
+            seconds, end = 0, begin
+        elif odd == "currency":
+            currency, charge, fee = "EUR", "0.10", "0.01"
+        elif odd == "bad_time":
+            begin = "yesterday"
+        elif odd == "bad_type":
+            kind = "user_sideways"
+        elif odd == "bad_duration":
+            seconds = -5
+        fields = [guid(rng), self.call_id(), "", location, user.object_id, upn, user.name, number, kind,
+                  "Subscriber", "Domestic" if domestic else "International", BY_CODE[country].name
+                  if country in BY_CODE else "International Networks", number, begin, end, str(seconds), fee,
+                  charge, currency, capability]
+        if odd == "few_fields":
+            fields = fields[:12]
+        return ",".join(fields) + "\r\n"
 
     def rows(self):
         """Rows in start-time order, hour by hour, with a little local disorder and ~0.1% duplicates."""
@@ -448,7 +520,10 @@ class Generator:
                 if recent and rng.random() < 0.001:
                     batch.append(pick(rng, recent))  # a recent row exported twice
                     continue
-                line = self.row(base + t // 10_000_000, t % 10_000_000)
+                if self.variety and rng.random() * 100 < ODD_PERCENT:
+                    line = self.odd_row(base + t // 10_000_000, t % 10_000_000)
+                else:
+                    line = self.row(base + t // 10_000_000, t % 10_000_000)
                 batch.append(line)
                 recent.append(line)
             # Real exports are mostly, not strictly, ordered: swap a few neighbours.
@@ -460,11 +535,12 @@ class Generator:
 
 
 def generate(calls: int, seed: int, month: str, out: Path, users_out: Path | None,
-             progress: Callable[[int], None] | None = None) -> int:
-    """Write the calls CSV (and the users CSV); return the number of data rows written."""
+             progress: Callable[[int], None] | None = None, variety: bool = False) -> int:
+    """Write the calls CSV (and the users CSV); return the number of data rows written. ``variety``:
+    mix in the rows of :data:`ODD_SHARE` and Microsoft's charges (the default file is unchanged)."""
     if calls < 0:
         raise ValueError("--calls must be zero or more")
-    gen = Generator(calls, seed, month)
+    gen = Generator(calls, seed, month, variety)
     if users_out is not None:
         write_users(gen.users, users_out)
     n = 0
@@ -491,6 +567,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--month", default="2026-10", help="YYYY-MM the calls fall in")
     p.add_argument("--out", type=Path, required=True, help="calls CSV to write")
     p.add_argument("--users-out", type=Path, help="users CSV to write (upn,name,country,plan,conferencing,licensed)")
+    p.add_argument("--variety", action="store_true",
+                   help="mix in every kind of row the rules treat apart (carrier, FREECALL, emergency, short "
+                        "numbers, bots, unknown users, another currency, unreadable rows) and Microsoft's charges")
     a = p.parse_args(argv)
     try:
         datetime.strptime(a.month, "%Y-%m")
@@ -500,7 +579,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--calls must be zero or more")
     t = time.perf_counter()
     try:
-        n = generate(a.calls, a.seed, a.month, a.out, a.users_out)
+        n = generate(a.calls, a.seed, a.month, a.out, a.users_out, variety=a.variety)
     except OSError as exc:
         print(f"error: cannot write {exc.filename}: {exc.strerror}", file=sys.stderr)
         return 1

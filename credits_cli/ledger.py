@@ -277,6 +277,13 @@ class Account:
         self.auto_recharge(at)
         return self.balance
 
+    def charged(self, before: Decimal, at: datetime) -> None:
+        """What follows a charge that took the balance from ``before`` to where it is now, debited by
+        rating's walk (:mod:`credits_cli.rating.charging`) rather than :meth:`charge`: the zero event,
+        and auto-recharge."""
+        self._crossed_zero(before, at)
+        self.auto_recharge(at)
+
     def can_charge(self) -> bool:
         return self.balance > 0
 
@@ -381,6 +388,20 @@ def insert_entries(session: Session, entries: list[dict[str, Any]]) -> None:
             for e in entries
         ],
     )
+
+
+def insert_entry_rows(session: Session, rows: list[tuple[Any, ...]]) -> None:
+    """Bulk insert of ledger rows ``(tenant_id, service_at, posted_at, kind, amount units, lot_id, call_id,
+    note)``, times as datetimes (see :func:`insert_entries`)."""
+    if not rows:
+        return
+    conn = session.connection()
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = f"INSERT INTO ledger ({', '.join(_ENTRY_COLUMNS)}) VALUES ({', '.join([mark] * len(_ENTRY_COLUMNS))})"
+    if conn.dialect.name == "sqlite":
+        posted = {p: db_time(p) for p in {row[2] for row in rows}}  # one moment per transaction
+        rows = [(t, db_time(s), posted[p], k, a, lot, call, note) for t, s, p, k, a, lot, call, note in rows]
+    conn.exec_driver_sql(sql, rows)
 
 
 def _same(value: Any) -> Any:

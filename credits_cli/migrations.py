@@ -495,6 +495,135 @@ def m0010_changes_trail(conn: Connection) -> None:
     ))
 
 
+def m0011_calls_duplicate_guard_key(conn: Connection) -> None:
+    """The duplicate guard of ``calls`` becomes a unique 64-bit key per tenant (``guard``, made from the call
+    id by :func:`credits_cli.callkey.key_of`) instead of the unique (tenant_id, external_id) text: the index
+    every rated call is inserted into shrinks to about a third, so a year of calls in the table slows an
+    import down far less. The calls already there get their keys here, a page of calls at a time (memory
+    stays flat however many there are): first each call's own key, then every call whose key an earlier
+    call of its tenant holds (a collision) takes the next key that no call holds, as rating does.
+
+    SQLite cannot drop a table's UNIQUE constraint: the table is made again (copied aside, dropped, created
+    in its new shape and filled back). The ledger's entries name calls by id, which the copy keeps; the
+    foreign keys are checked at commit (``defer_foreign_keys``), when every call is back."""
+    import sqlalchemy as sa
+
+    key_of, next_key = _guard_key, _next_guard
+    sqlite = conn.dialect.name == "sqlite"
+    if sqlite:
+        conn.execute(sa.text("PRAGMA defer_foreign_keys = ON"))  # until commit: the calls come back before it
+    conn.execute(sa.text("CREATE TEMPORARY TABLE call_guards "
+                         "(id BIGINT PRIMARY KEY, tenant_id BIGINT NOT NULL, guard BIGINT NOT NULL)"))
+    page = sa.text("SELECT id, tenant_id, external_id FROM calls WHERE id > :last ORDER BY id LIMIT :n")
+    put = sa.text("INSERT INTO call_guards (id, tenant_id, guard) VALUES (:id, :tenant, :guard)")
+    last = 0
+    while True:
+        rows = conn.execute(page, {"last": last, "n": _GUARD_PAGE}).all()
+        if not rows:
+            break
+        conn.execute(put, [{"id": i, "tenant": t, "guard": key_of(x)} for i, t, x in rows])
+        last = rows[-1][0]
+    conn.execute(sa.text("CREATE INDEX call_guards_key ON call_guards (tenant_id, guard)"))
+    shared = conn.execute(sa.text(
+        "SELECT g.id, g.tenant_id, g.guard FROM call_guards g JOIN (SELECT tenant_id, guard, MIN(id) AS first "
+        "FROM call_guards GROUP BY tenant_id, guard HAVING COUNT(*) > 1) d "
+        "ON d.tenant_id = g.tenant_id AND d.guard = g.guard AND g.id > d.first ORDER BY g.id")).all()
+    held = sa.text("SELECT 1 FROM call_guards WHERE tenant_id = :tenant AND guard = :guard")
+    move = sa.text("UPDATE call_guards SET guard = :guard WHERE id = :id")
+    for call_id, tenant_id, key in shared:  # ids were unique per tenant: a key held is another id's
+        while conn.execute(held, {"tenant": tenant_id, "guard": key}).first() is not None:
+            key = next_key(key)
+        conn.execute(move, {"guard": key, "id": call_id})
+    if sqlite:
+        _sqlite_calls_with_guard(conn)
+    else:
+        add_column(conn, "calls", sa.Column("guard", sa.BigInteger(), nullable=True))
+        conn.execute(sa.text("UPDATE calls SET guard = g.guard FROM call_guards g WHERE g.id = calls.id"))
+        conn.execute(sa.text("ALTER TABLE calls ALTER COLUMN guard SET NOT NULL"))
+        quote = conn.dialect.identifier_preparer.quote
+        for unique in sa.inspect(conn).get_unique_constraints("calls"):
+            if unique["column_names"] == ["tenant_id", "external_id"] and unique["name"]:
+                conn.execute(sa.text(f"ALTER TABLE calls DROP CONSTRAINT {quote(unique['name'])}"))
+        create_index(conn, "uq_calls_tenant_guard", "calls", "tenant_id", "guard", unique=True)
+    conn.execute(sa.text("DROP TABLE call_guards"))
+
+
+#: Calls read at a time by :func:`m0011_calls_duplicate_guard_key`.
+_GUARD_PAGE = 10_000
+
+
+def _guard_key(external_id: str) -> int:
+    """:func:`credits_cli.callkey.key_of` as 0011 shipped it (frozen here; a test holds the two equal)."""
+    from hashlib import blake2b
+
+    digest = blake2b(external_id.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def _next_guard(key: int) -> int:
+    """:func:`credits_cli.callkey.next_key` as 0011 shipped it."""
+    return -(2**63) if key == 2**63 - 1 else key + 1
+
+
+def _sqlite_calls_with_guard(conn: Connection) -> None:
+    """``calls`` made again on SQLite with ``guard`` (from the temporary ``call_guards``) and without the
+    unique text (see :func:`m0011_calls_duplicate_guard_key`)."""
+    import sqlalchemy as sa
+
+    columns = [
+        "id", "tenant_id", "external_id", "import_id", "source_file", "source_line", "user_upn", "user_id", "start",
+        "duration_seconds", "call_type", "kind", "number", "country", "domestic", "status", "reason", "rate_prefix",
+        "rate_name", "billed_seconds", "pool", "pool_seconds", "charged_seconds", "charge", "ms_charge",
+        "ms_connection_fee", "ms_currency", "capability", "operator",
+    ]
+    listed = ", ".join(f"c.{name}" for name in columns)
+    conn.execute(sa.text(f"CREATE TEMPORARY TABLE calls_aside AS SELECT {listed}, g.guard AS guard "
+                         "FROM calls c JOIN call_guards g ON g.id = c.id"))
+    conn.execute(sa.text("DROP TABLE calls"))
+    meta = sa.MetaData()
+    for name in ("tenants", "imports", "users"):
+        sa.Table(name, meta, sa.Column("id", sa.Integer(), primary_key=True))
+    table = sa.Table(
+        "calls", meta,
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("tenant_id", sa.Integer(), sa.ForeignKey("tenants.id"), nullable=False),
+        sa.Column("external_id", sa.String(), nullable=False),
+        sa.Column("import_id", sa.Integer(), sa.ForeignKey("imports.id"), nullable=True),
+        sa.Column("source_file", sa.String(), nullable=False),
+        sa.Column("source_line", sa.Integer(), nullable=False),
+        sa.Column("user_upn", sa.String(), nullable=False),
+        sa.Column("user_id", sa.Integer(), sa.ForeignKey("users.id"), nullable=True),
+        sa.Column("start", sa.DateTime(), nullable=False),
+        sa.Column("duration_seconds", sa.Integer(), nullable=False),
+        sa.Column("call_type", sa.String(), nullable=False),
+        sa.Column("kind", sa.String(), nullable=False),
+        sa.Column("number", sa.String(), nullable=False),
+        sa.Column("country", sa.String(), nullable=True),
+        sa.Column("domestic", sa.Boolean(create_constraint=False), nullable=True),
+        sa.Column("status", sa.String(), nullable=False),
+        sa.Column("reason", sa.String(), nullable=False),
+        sa.Column("rate_prefix", sa.String(), nullable=True),
+        sa.Column("rate_name", sa.String(), nullable=True),
+        sa.Column("billed_seconds", sa.Integer(), nullable=False),
+        sa.Column("pool", sa.String(), nullable=True),
+        sa.Column("pool_seconds", sa.Integer(), nullable=False),
+        sa.Column("charged_seconds", sa.Integer(), nullable=False),
+        sa.Column("charge", sa.BigInteger(), nullable=False),
+        sa.Column("ms_charge", sa.BigInteger(), nullable=True),
+        sa.Column("ms_connection_fee", sa.BigInteger(), nullable=True),
+        sa.Column("ms_currency", sa.String(), nullable=True),
+        sa.Column("capability", sa.String(), nullable=True),
+        sa.Column("operator", sa.String(), nullable=True),
+        sa.Column("guard", sa.BigInteger(), nullable=False),
+        sa.Index("ix_calls_tenant_start", "tenant_id", "start"),
+        sa.Index("uq_calls_tenant_guard", "tenant_id", "guard", unique=True),
+    )
+    table.create(conn, checkfirst=False)
+    names = ", ".join([*columns, "guard"])
+    conn.execute(sa.text(f"INSERT INTO calls ({names}) SELECT {names} FROM calls_aside ORDER BY id"))
+    conn.execute(sa.text("DROP TABLE calls_aside"))
+
+
 Migration = Callable[["Connection"], None]
 
 #: Every migration, in the order they run. Append only.
@@ -509,6 +638,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("0008_tenant_language", m0008_tenant_language),
     ("0009_users_removed", m0009_users_removed),
     ("0010_changes_trail", m0010_changes_trail),
+    ("0011_calls_duplicate_guard_key", m0011_calls_duplicate_guard_key),
 ]
 
 #: Every migration's name, in order: a database whose applied migrations are exactly these is current.

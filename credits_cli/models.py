@@ -249,7 +249,7 @@ class Call(SQLModel, table=True):
 
     __tablename__ = "calls"
     __table_args__ = (
-        sa.UniqueConstraint("tenant_id", "external_id"),
+        sa.Index("uq_calls_tenant_guard", "tenant_id", "guard", unique=True),
         sa.Index("ix_calls_tenant_start", "tenant_id", "start"),
     )
     id: int | None = Field(default=None, primary_key=True)
@@ -283,6 +283,8 @@ class Call(SQLModel, table=True):
     ms_currency: str | None = None
     capability: str | None = None  # the license that paid the call: MCOPSTNPP, MCOPSTN1, FREECALL, ...
     operator: str | None = None  # Graph's operator: Microsoft, or an Operator Connect carrier
+    #: the duplicate guard: unique per tenant, made from external_id (:mod:`credits_cli.callkey`)
+    guard: int = Field(sa_type=sa.BigInteger)
 
 
 class PoolUsage(SQLModel, table=True):

@@ -126,6 +126,22 @@ def _by_first_three() -> dict[str, tuple[str, tuple[str, ...]]]:
     return {f"{i:03d}": _split_slowly(f"{i:03d}") for i in range(1000)}
 
 
+@cache
+def country_key_lengths() -> dict[str, int]:
+    """Three-digit start -> how many leading digits decide the country of a number that starts so
+    (:func:`country_of` answers alike for two numbers that share them): the calling code for a code
+    of one country, the area code too for +1, five national digits more for a shared code."""
+    out: dict[str, int] = {}
+    for start, (code, regions) in _by_first_three().items():
+        if len(regions) <= 1:
+            out[start] = 3
+        elif code == "1":
+            out[start] = 4
+        else:
+            out[start] = len(code) + _NATIONAL_DIGITS
+    return out
+
+
 def country_of(digits: str) -> str | None:
     """ISO alpha-2 country of E.164 ``digits`` (visible digits of a masked number), or None."""
     code, regions = split_country_code(digits)

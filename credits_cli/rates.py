@@ -109,6 +109,10 @@ class Rate:
         rounded = (2 * numerator + denominator) // (2 * denominator)  # half up (non-negative)
         return Decimal(rounded).scaleb(-self.decimals)
 
+    def units(self) -> tuple[int, int, int]:
+        """(per minute, connection fee, scale): the two rates as integers of ``10**-scale``."""
+        return self._pm_units, self._fee_units, self._scale
+
     def describe_billing(self) -> str:
         return f"{self.minimum_seconds}/{self.increment_seconds}"
 
@@ -202,6 +206,14 @@ class RateBook:
         if section == Section.DIALOUT:
             return self._lookup(Section.OUTBOUND, digits)
         return None
+
+    def entries(self) -> list[Rate]:
+        """Every entry, in a fixed order (section, then prefix): a rate's place in it is its index."""
+        return [self.sections[s][p] for s in sorted(self.sections) for p in sorted(self.sections[s])]
+
+    def index(self) -> dict[tuple[str, str], int]:
+        """(section, prefix) -> the entry's place in :meth:`entries`."""
+        return {(r.section, r.prefix): i for i, r in enumerate(self.entries())}
 
     def count(self, section: str | None = None) -> int:
         if section is None:

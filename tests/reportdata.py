@@ -21,6 +21,7 @@ from typing import Any
 
 from credits_cli import clock, ledger, tenants, users
 from credits_cli import db as dbmod
+from credits_cli.callkey import key_of
 from credits_cli.models import Call, PoolUsage
 
 D = Decimal
@@ -107,6 +108,7 @@ def seed(slug: str = "contoso", calls: list[CallSpec] | None = None, topups: lis
             call = Call(
                 tenant_id=t.id or 0,
                 external_id=c.external_id or f"call-{n}",
+                guard=key_of(c.external_id or f"call-{n}"),
                 user_upn=c.upn,
                 start=c.start,
                 duration_seconds=c.seconds,

@@ -149,3 +149,19 @@ def test_benchmark_script_reports_unavailable_steps(tmp_path: Path, capsys: pyte
     assert text.startswith("# Benchmark results")
     assert "| start-up: credits --help | not available | < 0.25 s | n/a |" in text
     assert len(list((tmp_path / "data").glob("calls-500-seed2026-2026-10-????????.csv"))) == 1
+
+
+def test_variety_mixes_in_every_odd_row_and_leaves_the_default_file_alone(tmp_path: Path) -> None:
+    plain, _ = make(tmp_path, 3000, seed=11, name="plain")
+    out = tmp_path / "odd.csv"
+    assert gen.generate(3000, 11, "2026-10", out, None, variety=True) == 3000
+    rows = read(out)[1:]
+    types = Counter(r[8] for r in rows if len(r) > 8)
+    assert {"oc_user_out", "oc_user_in", "Dr_In", "dr_out", "user_sideways"} <= set(types)
+    assert any(r[19] == "FREECALL" for r in rows if len(r) == 20)
+    assert any(r[18] == "EUR" for r in rows if len(r) == 20)
+    assert any(r[13] == "yesterday" for r in rows if len(r) == 20)
+    assert any(len(r) == 12 for r in rows)
+    assert any(r[17] not in ("0.00", "0.10") for r in rows if len(r) == 20)  # Microsoft's charges
+    again, _ = make(tmp_path, 3000, seed=11, name="again")
+    assert plain.read_bytes() == again.read_bytes()

@@ -39,13 +39,14 @@ import dataclasses
 import json
 import os
 import re
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
 
 from credits_cli.errors import InvalidInput
 from credits_cli.readers import open_records
-from credits_cli.readers.base import CallRecord, Note, RowError
+from credits_cli.readers.base import CallRecord, Columns, Item, Note, RowError
 
 HERE = Path(__file__).resolve().parent / "exports"
 UPDATE = os.environ.get("CREDITS_UPDATE_GOLDEN") == "1"
@@ -64,10 +65,19 @@ def as_json(item: CallRecord | RowError | Note) -> dict[str, object]:
     return out
 
 
+def expanded(items: Iterable[Item]) -> Iterator[CallRecord | RowError | Note]:
+    """What rating is given, with calls read in columns as records again (in line order)."""
+    for item in items:
+        if isinstance(item, Columns):
+            yield from item.items()
+        else:
+            yield item
+
+
 def read(name: str) -> object:
     try:
         fmt, items = open_records(HERE / name, notes=True)
-        return {"format": fmt, "items": [as_json(i) for i in items]}
+        return {"format": fmt, "items": [as_json(i) for i in expanded(items)]}
     except InvalidInput as exc:
         return {"error": str(exc)}
 

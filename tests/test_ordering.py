@@ -61,3 +61,21 @@ def test_runs_that_overlap_are_merged_ties_in_file_order() -> None:
     assert [r.external_id for r in out] == [
         "id-3", "id-7", "id-1", "id-6", "id-10", "id-11", "id-0", "id-2", "id-5", "id-9", "id-4", "id-8",
     ]
+
+
+@settings(max_examples=60, deadline=None)
+@given(minutes=st.lists(st.integers(min_value=0, max_value=12), max_size=80),
+       memory_records=st.integers(min_value=1, max_value=9))
+def test_many_runs_are_merged_in_passes_of_a_few(minutes: list[int], memory_records: int) -> None:
+    """More runs than a merge takes at once (FAN_IN) are merged a few at a time into longer runs first,
+    batches of two calls each: the order is the same, ties in file order."""
+    from credits_cli.rating import ordering
+
+    saved = ordering.FAN_IN, ordering.RUN_BATCH
+    ordering.FAN_IN, ordering.RUN_BATCH = 2, 2
+    try:
+        items: list[CallRecord | RowError] = [record(i, m) for i, m in enumerate(minutes)]
+        out, _ = ordered(items, memory_records)
+    finally:
+        ordering.FAN_IN, ordering.RUN_BATCH = saved
+    assert out == sorted(items, key=lambda r: r.start)  # type: ignore[union-attr]

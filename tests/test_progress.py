@@ -53,7 +53,7 @@ def test_rating_tells_progress_per_chunk(cli, tenant, tmp_path: Path, monkeypatc
     path.write_text("call_id,user,start,duration_seconds,kind,number\n" + "".join(
         f"c{i},,2026-01-02T10:{i:02d}:00Z,60,inbound,+12065550100\n" for i in range(10)), encoding="utf-8")
     pin_now(monkeypatch, "2026-01-03T00:00:00Z")
-    monkeypatch.setattr(rating, "CHUNK_SIZE", 3)
+    monkeypatch.setattr(rating, "CHUNK_ROWS", 3)
     told: list[int] = []
     name, records = open_records(path, notes=True)
     summary = rating.rate_records(dbmod.open_database(os.environ["CREDITS_DB"]), None, [(str(path), name, records)],

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from credits_cli.errors import InvalidInput
 from credits_cli.readers import _common, _pages, _table, direct_routing, export_zip, open_records
-from credits_cli.readers.base import CallRecord, Note, RowError
+from credits_cli.readers.base import CallRecord, Columns, Note, RowError
 
 TESTS = Path(__file__).resolve().parent
 HOSTILE = TESTS / "hostile"
@@ -33,7 +33,10 @@ def row(n: int, name: str = "Ada", duration: str = "60") -> str:
 
 
 def items_of(path: Path, **kw: object) -> list[CallRecord | RowError | Note]:
-    return list(open_records(path, **kw)[1])  # type: ignore[call-overload]
+    out: list[CallRecord | RowError | Note] = []
+    for item in open_records(path, **kw)[1]:  # type: ignore[call-overload]
+        out.extend(item.items() if isinstance(item, Columns) else [item])  # calls read in columns, as records
+    return out
 
 
 def shape(items: list[CallRecord | RowError | Note]) -> list[tuple[str, int, str]]:

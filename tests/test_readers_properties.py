@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from credits_cli.errors import InvalidInput
 from credits_cli.readers import FORMATS, open_records
-from credits_cli.readers.base import CallRecord, Note, RowError
+from credits_cli.readers.base import CallRecord, Columns, Note, RowError
 from tests.helpers import pin_now
 
 TESTS = Path(__file__).resolve().parent
@@ -49,6 +49,10 @@ TEXT_FIELDS = ("source", "external_id", "user_upn", "call_type", "number", "user
 
 
 def check_item(item: object) -> None:
+    if isinstance(item, Columns):  # calls read in columns: each must be a record as good as any
+        for each in item.items():
+            check_item(each)
+        return
     assert isinstance(item, CallRecord | RowError | Note), item
     if isinstance(item, Note):
         item.text.encode("utf-8")

@@ -1,16 +1,22 @@
 """Rating call records and debiting the balance (SPEC §6).
 
 :func:`rate_records` takes the call records of one or more files, puts them in
-start-time order (:mod:`.ordering`), and rates them in batches. Each batch (its
-calls, ledger entries, pool usage and notifications) is one transaction: an
-interrupted import leaves whole batches, and a rerun finishes the rest without
-charging anything twice (a call id the tenant already has is a ``duplicate``).
+start-time order as chunks of columns (:mod:`.ordering`, :mod:`.chunk`), and
+rates them in batches. Each batch (its calls, ledger entries, pool usage and
+notifications) is one transaction: an interrupted import leaves whole batches,
+and a rerun finishes the rest without charging anything twice (a call id the
+tenant already has is a ``duplicate``).
 
-Where things are: the rules, a pure decision per call, in :mod:`.rules`; reads
-and bulk writes in :mod:`.store`; what an import reports in :mod:`.summary`;
-the order of the input in :mod:`.ordering`. :func:`rate_batch` here ties them
-to the ledger (:class:`credits_cli.ledger.Account`: expiry, auto-recharge, the
-balance check of rule 6) and the outbox.
+Where things are: the rules, columnar operations over a chunk, in
+:mod:`.rules`; the balance walked over the calls to charge in
+:mod:`.charging`; reads and bulk writes in :mod:`.store`; what an import
+reports in :mod:`.summary`; the order of the input in :mod:`.ordering`.
+:func:`rate_batch` here ties them to the ledger
+(:class:`credits_cli.ledger.Account`: expiry, auto-recharge, the balance check
+of rule 6) and the outbox. What is carried from chunk to chunk is small: the
+pools' use and the balance are in the database (re-read per chunk, the
+balance from a :class:`credits_cli.ledger.BalanceMark`), and so are the ids
+already rated.
 """
 
 from __future__ import annotations
@@ -18,163 +24,130 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from sqlmodel import Session
 
 from credits_cli import clock, i18n, ledger, money, notify
 from credits_cli.i18n import N_, _, ngettext
-from credits_cli.kinds import CallKind, EntryKind, Event, Reason, Status
+from credits_cli.kinds import Reason, Status
 from credits_cli.models import ImportRun
 from credits_cli.phrases import Phrase
 from credits_cli.rates import RateBook
-from credits_cli.rating import store
-from credits_cli.rating.ordering import MEMORY_RECORDS, batches, in_start_order
-from credits_cli.rating.rules import (
-    CHARGES_EXPORT,
-    CHARGES_TABLE,
-    DIALOUT_POOL,
-    Context,
-    classify,
-    decide,
-    decide_export,
-)
-from credits_cli.rating.store import Pool, Pools, iter_calls
+from credits_cli.rating import charging, rules, store
+from credits_cli.rating.chunk import CHUNK_ROWS, Columns
+from credits_cli.rating.ordering import MEMORY_RECORDS, in_start_order, ordered_chunks
+from credits_cli.rating.rules import CHARGES_EXPORT, CHARGES_TABLE, Context
+from credits_cli.rating.store import Pools, iter_calls
 from credits_cli.rating.summary import BatchResult, Rejects, Summary, summary_json
 from credits_cli.readers.base import CallRecord, Item, Note, RowError
+
+if TYPE_CHECKING:
+    import polars as pl
 
 __all__ = [
     "BATCH_SIZE", "Rejects", "Summary", "in_start_order", "iter_calls", "plausible", "rate_batch", "rate_records",
 ]
 
 #: Records per transaction. Each is a commit; a larger one costs SQLite less per call (a commit
-#: writes every index page it touched, and the unique call-id index is touched all over), and an
+#: writes every index page it touched, and the duplicate guard's index is touched all over), and an
 #: interrupted import loses at most one transaction, which a rerun redoes.
 BATCH_SIZE = 50_000
 #: The most records per transaction that ``CREDITS_RATE_BATCH`` may ask for.
 MAX_BATCH_SIZE = 1_000_000
-#: Records rated and written at a time inside a transaction (bounds the memory of the rows built).
-CHUNK_SIZE = 5000
 #: SQLite page cache of an import's connection, in KiB.
-SQLITE_CACHE_KB = 32 * 1024
-_EVENTS = frozenset(Event)
+SQLITE_CACHE_KB = 16 * 1024
 
 
-# --- rating one batch ---------------------------------------------------------------------------
+# --- rating one chunk ---------------------------------------------------------------------------
 
 
-def rate_batch(session: Session, ctx: Context, batch: list[CallRecord], import_id: int | None) -> BatchResult:
-    """Rate one batch inside the caller's transaction and write it (calls, ledger, pools, outbox)."""
+def rate_batch(session: Session, ctx: Context, batch: pl.DataFrame, import_id: int | None) -> BatchResult:
+    """Rate one chunk (in start order) inside the caller's transaction and write it (calls, ledger,
+    pools, outbox)."""
+    import polars as pl
+
     tenant = ctx.tenant
     tid = tenant.id or 0
     result = BatchResult()
-    statuses, reasons = result.statuses, result.reasons
     account = ledger.Account.load(session, tenant, ctx.balance_mark)
-    existing = store.existing_ids(session, tid, list({r.external_id for r in batch}))
-    pools = Pools.load(session, ctx, {f"{r.start.year:04d}-{r.start.month:02d}" for r in batch})
-    seen: set[str] = set()
-    users = ctx.users
-    to_units = money.to_units
-    # One list per call, in the order of store.CALL_COLUMNS.
-    rows: list[list[Any]] = []
-    charges: list[tuple[int, int]] = []  # (index in account.pending of a charge entry, index in rows)
+    frame = rules.classify(batch)
+    existing, free = store.identify(session, tid, frame["external_id"].unique(maintain_order=True).to_list())
+    frame = rules.accept(ctx, frame, existing)
+    fate = pl.col("fate")
+    result.duplicates = int(frame.select((fate == "duplicate").sum()).item())
+    refused = frame.filter(fate == "rejected").select("source", "line", "why")
+    result.rejects = [RowError(source, line, why) for source, line, why in refused.iter_rows()]
+    calls = frame.filter(fate.is_null())
+    if calls.height == 0:
+        result.mark = account.mark()
+        result.balance_after = account.balance
+        return result
+    result.other_currency = int(calls["other_currency"].sum())
+    months = calls.select(pl.col("start").dt.strftime("%Y-%m").unique()).to_series().to_list()
+    pools = Pools.load(session, ctx, set(months))
+    decided = rules.decide(ctx, calls, pools).with_row_index("_pos")
 
-    export = ctx.charges == CHARGES_EXPORT
-    for rec in batch:
-        ext = rec.external_id
-        if ext in existing or ext in seen:
-            result.duplicates += 1
-            continue
-        cls = classify(rec)
-        if cls is None:
-            result.rejects.append(RowError(rec.source, rec.line, _("unknown call type {kind}").format(
-                kind=repr(rec.call_type))))
-            continue
-        other_currency = rec.currency is not None and rec.currency != tenant.currency
-        if export and cls.kind is not CallKind.CARRIER and (rec.charge is None or other_currency):
-            why = (_("priced by Microsoft in {currency}; the tenant keeps {tenant_currency}").format(
-                currency=rec.currency, tenant_currency=tenant.currency) if other_currency
-                   else _("the row has no charge of Microsoft's to debit (--charges export)"))
-            result.rejects.append(RowError(rec.source, rec.line, why))
-            continue
-        if other_currency:
-            result.other_currency += 1
-        seen.add(ext)
-        upn = rec.user_upn
-        known = users.get(upn) if upn and not cls.bot else None
-        user = known[1].at(rec.start) if known else None  # what they held when the call started
-        visible, country = ctx.place(rec.number)
-        if export:
-            d = decide_export(ctx, rec, cls, user, visible, country)
-        else:
-            d = decide(ctx, rec, cls, user, visible, country, pools.left)
-        if d.pool_seconds:
-            assert d.pool is not None
-            pool = pools.get(clock.month_key(rec.start), d.pool)
-            before = pool.used
-            pool.used += d.pool_seconds
-            pool.dirty = True
-            if d.pool == DIALOUT_POOL:
-                _pool_alerts(session, ctx, pool, before, rec.start)
-        status, reason, charge = d.status, d.reason, 0
-        if status is None:  # Balance (§6.6)
-            account.prepare(rec.start)
-            if d.amount > 0 and not account.can_charge():
-                status, reason = Status.DENIED, Reason.NO_BALANCE
-            else:
-                mark = len(account.pending)
-                account.charge(d.amount, rec.start)
-                charges.extend((i, len(rows)) for i in range(mark, len(account.pending))
-                               if account.pending[i]["kind"] == EntryKind.CHARGE)
-                status, charge = Status.CHARGED, to_units(d.amount) if d.amount else 0
-                result.charged += d.amount
-        statuses[status] += 1
-        if status is Status.DENIED:
-            reasons[reason] = reasons.get(reason, 0) + 1
-        rate = d.rate
-        ms_fee = rec.connection_fee
-        rows.append([
-            tid, ext, import_id, rec.source, rec.line, upn, known[0] if known else None, rec.start,
-            rec.duration_seconds, rec.call_type, d.kind, rec.number, country if d.reason != Reason.EMERGENCY else None,
-            d.domestic, status, reason, rate.prefix if rate else None, rate.name if rate else None, d.billed_seconds,
-            d.pool, d.pool_seconds, d.charged_seconds, charge,
-            None if rec.charge is None else to_units(money.round_money(rec.charge)),
-            None if ms_fee is None else to_units(money.round_money(ms_fee)), rec.currency, rec.capability,
-            rec.operator,
-        ])
+    # Rule 6 over the calls still to be charged, the pools' messages interleaved in call order.
+    pending = decided.filter(pl.col("status").is_null()).select("_pos", "start", "amount")
+    alerts = sorted(pools.alerts, key=lambda a: a.position)
+    sent = 0
+
+    def before_call(position: int) -> None:
+        nonlocal sent
+        while sent < len(alerts) and alerts[sent].position <= position:
+            alert = alerts[sent]
+            # the minutes as numbers: the e-mail says them in the tenant's language
+            notify.queue_event(session, tenant, alert.event, alert.at, used_minutes=alert.used_minutes,
+                               capacity_minutes=alert.capacity_minutes)
+            sent += 1
+
+    walked = charging.walk(account, pending["_pos"].to_list(), pending["start"].to_list(),
+                           pending["amount"].to_list(), before_call)
+    before_call(decided.height)
+    outcome = pending.select("_pos", pl.Series("_charged", walked.charged, dtype=pl.Boolean))
+    decided = decided.join(outcome, on="_pos", how="left", maintain_order="left")
+    to_charge = pl.col("status").is_null()
+    decided = decided.with_columns(
+        pl.when(to_charge & pl.col("_charged")).then(pl.lit(Status.CHARGED.value))
+        .when(to_charge).then(pl.lit(Status.DENIED.value)).otherwise(pl.col("status")).alias("status"),
+        pl.when(to_charge & ~pl.col("_charged")).then(pl.lit(Reason.NO_BALANCE.value))
+        .otherwise(pl.col("reason")).alias("reason"),
+        pl.when(to_charge & pl.col("_charged")).then(pl.col("amount")).otherwise(0).alias("charge"),
+    )
+    counts = decided.group_by("status", "reason").len()
+    for status, reason, n in counts.iter_rows():
+        result.statuses[status] = result.statuses.get(status, 0) + n
+        if status == Status.DENIED:
+            result.reasons[reason] = result.reasons.get(reason, 0) + n
+    result.charged = money.from_units(int(decided["charge"].sum()))
 
     # Write: calls first (their ids), then the ledger entries that name them.
-    if rows:
-        ids = store.insert_calls(session, rows)
-        for pending_index, row_index in charges:
-            account.pending[pending_index]["call_id"] = ids[row_index]
+    rows = decided.select(
+        pl.lit(tid, dtype=pl.Int64).alias("tenant_id"), "external_id",
+        pl.lit(import_id, dtype=pl.Int64).alias("import_id"), pl.col("source").alias("source_file"),
+        pl.col("line").alias("source_line"), "user_upn", "user_id", "start", "duration_seconds", "call_type",
+        "kind", "number", "country", "domestic", "status", "reason", "rate_prefix", "rate_name",
+        "billed_seconds", "pool", "pool_seconds", "charged_seconds", "charge", "ms_charge",
+        pl.col("ms_fee").alias("ms_connection_fee"), pl.col("currency").alias("ms_currency"), "capability",
+        "operator",
+        pl.Series("guard", store.assign_keys(session, tid, decided["external_id"].to_list(), free), dtype=pl.Int64),
+    )
+    ids = store.insert_calls(session, rows)
+    ledger.insert_entry_rows(session, charging.entry_rows(walked.blocks, tid, account.posted_at, ids,
+                                                          decided["start"].to_list()))
     account.flush()
     result.mark = account.mark()
     pools.save(session, tid)
-    for outcome in account.recharges:
-        if outcome.succeeded:
+    for recharge in account.recharges:
+        if recharge.succeeded:
             result.recharges_succeeded += 1
-            result.recharged_amount += outcome.amount
+            result.recharged_amount += recharge.amount
         else:
             result.recharges_failed += 1
-            result.recharge_failure = outcome.reason
+            result.recharge_failure = recharge.reason
     result.balance_after = account.balance
     return result
-
-
-def _pool_alerts(session: Session, ctx: Context, pool: Pool, before: int, at: datetime) -> None:
-    """Dial-out pool at 80 % and 100 %: once per month each (the crossing happens once)."""
-    if pool.capacity <= 0:
-        return
-    for pct in ctx.alerts:
-        event = f"dialout_pool_{pct}"
-        if event not in _EVENTS:
-            continue
-        threshold = pool.capacity * pct  # compare used x 100 with capacity x pct, in integers
-        if before * 100 < threshold <= pool.used * 100:
-            notify.queue_event(
-                session, ctx.tenant, event, at, pool=f"dial-out {pool.used // 60} of {pool.capacity // 60} minutes"
-            )
 
 
 # --- a whole import --------------------------------------------------------------------------------
@@ -188,23 +161,42 @@ OLDEST_MONTHS = 13
 
 
 def plausible(
-    items: Iterable[CallRecord | RowError], now: datetime, *, allow_old: bool = False
-) -> Iterator[CallRecord | RowError]:
+    items: Iterable[CallRecord | RowError | Columns], now: datetime, *, allow_old: bool = False
+) -> Iterator[CallRecord | RowError | Columns]:
     """The records, with those that start after ``now`` (the ledger is never moved by a date the
     world has not reached) or, unless ``allow_old``, more than :data:`OLDEST_MONTHS` before it,
-    turned into rejected rows that say why."""
+    turned into rejected rows that say why. A reader's columns keep the calls that may be rated; the
+    others, and the reader's own rejected rows among them, come out as rejected rows in line order."""
     oldest = clock.add_months(now, -OLDEST_MONTHS)
     for item in items:
         if isinstance(item, CallRecord):
             if item.start > now:
-                item = RowError(item.source, item.line, _("starts {start}, after now "
-                                                          "({now}): a mistyped year, or a clock that is wrong").format(
-                                    start=clock.iso(item.start), now=clock.iso(now)))
+                item = RowError(item.source, item.line, _future(item.start, now))
             elif item.start < oldest and not allow_old:
-                item = RowError(item.source, item.line, _("starts {start}, more than "
-                                                          "{months} months ago; rate it with --allow-old if it is meant"
-                                                          ).format(start=clock.iso(item.start), months=OLDEST_MONTHS))
+                item = RowError(item.source, item.line, _too_old(item.start))
+        elif isinstance(item, Columns):
+            import polars as pl
+
+            late = pl.col("start") > now
+            bad = late | ((pl.col("start") < oldest) & (not allow_old))
+            out = item.frame.filter(bad).select("source", "line", "start", late.alias("late"))
+            errors = [RowError(source, line, _future(start, now) if is_late else _too_old(start))
+                      for source, line, start, is_late in out.iter_rows()]
+            yield from sorted([*item.errors, *errors], key=lambda e: e.line) if item.errors else errors
+            item = Columns(item.frame.filter(~bad)) if errors else Columns(item.frame)
         yield item
+
+
+def _future(start: datetime, now: datetime) -> str:
+    # TRANSLATORS: a rejected row; {start} and {now} are ISO 8601 times (2098-10-01T09:00:00Z).
+    return _("starts {start}, after now ({now}): a mistyped year, or a clock that is wrong").format(
+        start=clock.iso(start), now=clock.iso(now))
+
+
+def _too_old(start: datetime) -> str:
+    # TRANSLATORS: a rejected row; {start} is an ISO 8601 time; --allow-old is an option: keep it as it is.
+    return _("starts {start}, more than {months} months ago; rate it with --allow-old if it is meant").format(
+        start=clock.iso(start), months=OLDEST_MONTHS)
 
 
 def rate_records(
@@ -240,13 +232,16 @@ def rate_records(
     summary.formats = {name: fmt for name, fmt, _ in sources}
     reject = Rejects(summary, rejects_out)
 
-    def records() -> Iterator[CallRecord | RowError]:
+    def records() -> Iterator[CallRecord | RowError | Columns]:
         for _name, _fmt, items in sources:
             for item in items:
                 if isinstance(item, Note):
                     summary.notes.append(Phrase(N_("{source}: {text}"), source=item.source, text=item.text))
                     continue
-                summary.rows_read += 1
+                if isinstance(item, Columns):
+                    summary.rows_read += item.frame.height + len(item.errors)
+                else:
+                    summary.rows_read += 1
                 yield item
 
     with db.read() as session:
@@ -260,8 +255,9 @@ def rate_records(
     summary.balance_after = summary.balance_before
     summary.currency = tenant.currency
     summary.rate_table = book.name if book is not None else ""
-    ordered = in_start_order(plausible(records(), clock.now(), allow_old=allow_old), reject,
-                             memory_records=memory_records)
+    chunk_rows = max(1, min(batch_size, CHUNK_ROWS))
+    ordered = ordered_chunks(plausible(records(), clock.now(), allow_old=allow_old), reject,
+                             memory_records=memory_records, chunk_rows=chunk_rows)
 
     def added(done: BatchResult) -> None:
         summary.add(done)
@@ -271,10 +267,10 @@ def rate_records(
     if dry_run:
         with Session(db.engine, expire_on_commit=False) as session:
             try:
-                for batch in batches(ordered, min(batch_size, CHUNK_SIZE)):
-                    added(rate_batch(session, ctx, batch, None))
+                for chunk in ordered:
+                    added(rate_batch(session, ctx, chunk, None))
                     if progress:
-                        progress(len(batch))
+                        progress(len(chunk))
             finally:
                 session.rollback()
         summary.rejects_failed = reject.failed
@@ -287,33 +283,32 @@ def rate_records(
         session.flush()
         return run.id or 0
 
-    chunk = min(batch_size, CHUNK_SIZE)
-    told = [0]  # records of the batch in progress already told to ``progress`` (taken back on a retry)
+    told = [0]  # calls of the batch in progress already told to ``progress`` (taken back on a retry)
     try:
-        for batch in batches(ordered, batch_size):
+        for batch in _transactions(ordered, batch_size):
             mark = ctx.balance_mark
             told[0] = 0
 
-            def work(session: Session, batch: list[CallRecord] = batch, mark: Any = mark) -> list[BatchResult]:
+            def work(session: Session, batch: list[pl.DataFrame] = batch, mark: Any = mark) -> list[BatchResult]:
                 ctx.balance_mark = mark  # again from the top when the transaction is retried
                 if progress and told[0]:
                     progress(-told[0])
                     told[0] = 0
                 if session.connection().dialect.name == "sqlite":
-                    # The unique (tenant, call id) index takes random inserts: keep its pages cached
+                    # The duplicate guard's index takes random inserts: keep some of its pages cached
                     # (the default cache is 2 MB; this is a maximum, not an allocation, and kept
                     # moderate so a large import's memory stays close to a small one's).
                     session.connection().exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KB}")
                 db.lock_tenant(session, tenant.id or 0)
                 import_id = summary.import_id or open_run(session)
                 done: list[BatchResult] = []
-                for i in range(0, len(batch), chunk):
-                    done.append(rate_batch(session, ctx, batch[i : i + chunk], import_id))
+                for chunk in batch:
+                    done.append(rate_batch(session, ctx, chunk, import_id))
                     done[-1].import_id = import_id
                     ctx.balance_mark = done[-1].mark
                     if progress:  # per chunk: a batch of 50,000 is seconds of work
-                        progress(len(batch[i : i + chunk]))
-                        told[0] += len(batch[i : i + chunk])
+                        progress(len(chunk))
+                        told[0] += len(chunk)
                 return done
 
             for done in db.write(work):
@@ -328,6 +323,20 @@ def rate_records(
     _currency_note(summary)
     summary.import_id = db.write(lambda s: _finish(s, tenant.id or 0, summary))
     return summary
+
+
+def _transactions(chunks: Iterator[pl.DataFrame], size: int) -> Iterator[list[pl.DataFrame]]:
+    """Chunks grouped into transactions of at most ``size`` calls (a chunk is never larger)."""
+    batch: list[pl.DataFrame] = []
+    held = 0
+    for chunk in chunks:
+        if batch and held + chunk.height > size:
+            yield batch
+            batch, held = [], 0
+        batch.append(chunk)
+        held += chunk.height
+    if batch:
+        yield batch
 
 
 def _currency_note(summary: Summary) -> None:

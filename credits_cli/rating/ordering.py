@@ -1,148 +1,220 @@
 """Putting call records in start-time order, in bounded memory (SPEC §6: "in start-time order").
 
-Records are buffered in memory up to :data:`MEMORY_RECORDS`; a larger input is
-cut into sorted runs spilled to temporary files and merged back by start time,
-so memory stays flat on a file of a million rows. Equal starts keep file order.
+Calls come in as records or as a reader's columns (:mod:`.chunk`) and go out
+as chunks in start order (equal starts keep the order of the input). Up to
+:data:`MEMORY_RECORDS` calls are sorted in memory; a larger input is cut into
+sorted runs, spilled to a temporary file as Arrow IPC batches, and merged back
+a batch of each run at a time; more than :data:`FAN_IN` runs are first merged
+:data:`FAN_IN` at a time into longer runs (in the same file), so a merge never
+holds more than :data:`FAN_IN` batches and memory stays flat on a file of any
+size.
 """
 
 from __future__ import annotations
 
-import heapq
-import operator
-import pickle
+import io
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from dataclasses import fields as dataclass_fields
-from datetime import datetime
-from typing import IO
+from dataclasses import dataclass, field
+from typing import IO, TYPE_CHECKING
 
 from credits_cli.errors import InvalidInput
 from credits_cli.i18n import _
-from credits_cli.readers._common import make_record
+from credits_cli.rating.chunk import CHUNK_ROWS, ChunkBuilder, Columns, records
 from credits_cli.readers.base import CallRecord, RowError
 
-#: Records sorted in memory; beyond this the input is spilled to a temporary file.
-MEMORY_RECORDS = 100_000
+if TYPE_CHECKING:
+    import polars as pl
+
+#: Calls sorted in memory; beyond this the input is spilled to a temporary file in sorted runs.
+MEMORY_RECORDS = 50_000
+#: Calls per batch of a spilled run (a merge holds one batch of each run it merges in memory).
+RUN_BATCH = 5_000
+#: The most runs merged at once: more are merged this many at a time into longer runs first.
+FAN_IN = 8
+
+Item = CallRecord | RowError | Columns
+
+
+def ordered_chunks(
+    items: Iterable[Item],
+    on_error: Callable[[RowError], None],
+    *,
+    memory_records: int = MEMORY_RECORDS,
+    chunk_rows: int = CHUNK_ROWS,
+    check: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
+) -> Iterator[pl.DataFrame]:
+    """The calls of ``items`` as chunks of at most ``chunk_rows``, in start order (ties in input order).
+    Row errors go to ``on_error`` as they come. ``check(frame)``, when given, sees each piece of input
+    first and returns the calls to keep (it reports the others through ``on_error`` itself)."""
+
+    builder = ChunkBuilder(min(chunk_rows, max(1, memory_records)))
+    pieces: list[pl.DataFrame] = []
+    held = 0
+    runs: list[_Run] = []
+    spill: IO[bytes] | None = None
+
+    def keep(frame: pl.DataFrame) -> None:
+        nonlocal held, spill
+        if check is not None:
+            frame = check(frame)
+        if frame.height == 0:
+            return
+        pieces.append(frame)
+        held += frame.height
+        if held > memory_records:
+            if spill is None:
+                spill = _temporary()
+            runs.append(_Run.write(spill, _sorted(pieces)))
+            pieces.clear()
+            held = 0
+
+    try:
+        for item in items:
+            if isinstance(item, CallRecord):
+                builder.add(item)
+                if len(builder) >= builder.rows:
+                    keep(builder.take())
+            elif isinstance(item, RowError):
+                on_error(item)
+            else:
+                if len(builder):
+                    keep(builder.take())
+                keep(builder.number(item.frame))
+        if len(builder):
+            keep(builder.take())
+        if not runs:
+            if pieces:
+                yield from _split(_sorted(pieces), chunk_rows)
+            return
+        if pieces:
+            assert spill is not None
+            runs.append(_Run.write(spill, _sorted(pieces)))
+            pieces.clear()
+        assert spill is not None
+        while len(runs) > FAN_IN:  # a pass: runs merged FAN_IN at a time (in order: ties keep input order)
+            runs = [_Run.write_all(spill, _merge(runs[i : i + FAN_IN], RUN_BATCH))
+                    for i in range(0, len(runs), FAN_IN)]
+        yield from _merge(runs, chunk_rows)
+    finally:
+        if spill is not None:
+            spill.close()
 
 
 def in_start_order(
-    items: Iterable[CallRecord | RowError],
+    items: Iterable[Item],
     on_error: Callable[[RowError], None],
     *,
     memory_records: int = MEMORY_RECORDS,
 ) -> Iterator[CallRecord]:
-    """The records in start-time order (ties keep file order); row errors go to ``on_error``.
+    """The records of ``items`` in start order (ties keep input order), row errors to ``on_error``."""
+    for frame in ordered_chunks(items, on_error, memory_records=memory_records):
+        yield from records(frame)
 
-    Up to ``memory_records`` are sorted in memory. A larger input is cut into
-    runs of that size, each sorted and spilled to a temporary file, then merged
-    (bounded memory, whatever the size). Runs that do not overlap, as those of
-    an export already in start-time order, are read back one after the other
-    without a merge.
-    """
-    buffer: list[CallRecord] = []
-    iterator = iter(items)
-    by_start = operator.attrgetter("start")
-    spill = False
-    for item in iterator:
-        if isinstance(item, RowError):
-            on_error(item)
-            continue
-        buffer.append(item)
-        if len(buffer) > memory_records:
-            spill = True
-            break
-    buffer.sort(key=by_start)  # stable: ties keep file order
-    if not spill:
-        yield from buffer
-        return
-    runs: list[_Run] = []
+
+def _sorted(pieces: list[pl.DataFrame]) -> pl.DataFrame:
+    import polars as pl
+
+    frame = pieces[0] if len(pieces) == 1 else pl.concat(pieces, rechunk=True)
+    return frame.sort("start", "seq")
+
+
+def _split(frame: pl.DataFrame, rows: int) -> Iterator[pl.DataFrame]:
+    for offset in range(0, frame.height, rows):
+        yield frame.slice(offset, rows)
+
+
+def _temporary() -> IO[bytes]:
     try:
-        while True:
-            runs.append(_Run.write(buffer))
-            buffer = []
-            for item in iterator:
-                if isinstance(item, RowError):
-                    on_error(item)
-                    continue
-                buffer.append(item)
-                if len(buffer) >= memory_records:
-                    break
-            if not buffer:
-                break
-            buffer.sort(key=by_start)
-        if all(a.last <= b.first for a, b in zip(runs, runs[1:], strict=False)):
-            for run in runs:
-                yield from run.read()
-        else:  # heapq.merge is stable: on equal starts the earlier run (earlier in the file) comes first
-            yield from heapq.merge(*(run.read() for run in runs), key=by_start)
-    finally:
-        for run in runs:
-            run.handle.close()
+        return tempfile.TemporaryFile()
+    except OSError as exc:
+        raise _cannot_sort(exc) from None
+
+
+def _cannot_sort(exc: OSError) -> InvalidInput:
+    return InvalidInput(
+        _("cannot sort the calls: temporary files in {folder}: "
+          "{error} (TMPDIR chooses the folder)").format(
+            folder=tempfile.gettempdir(), error=(exc.strerror or str(exc)).lower())
+    )
 
 
 @dataclass
 class _Run:
-    """A sorted run of records in a temporary file: pickled chunks of (start times as ISO text,
-    the other fields as plain tuples). Text pickles five times faster than a datetime.
+    """A sorted run in the spill file: Arrow IPC batches of :data:`RUN_BATCH` calls at ``spans``.
 
-    The file has no name (``tempfile.TemporaryFile``: unlinked as soon as it is made), so nothing
-    is left behind however the process ends, a ``kill -9`` included."""
+    The file has no name (``tempfile.TemporaryFile``: unlinked as soon as it is made), so nothing is
+    left behind however the process ends, a ``kill -9`` included."""
 
     handle: IO[bytes]
-    first: datetime
-    last: datetime
-
-    #: Records per pickled chunk. A merge holds one chunk of every run in memory: small chunks keep
-    #: a year of unsorted records (over a hundred runs) well inside the memory a month takes.
-    CHUNK = 1000
+    spans: list[tuple[int, int]] = field(default_factory=list)
 
     @classmethod
-    def write(cls, records: list[CallRecord]) -> _Run:
-        others = operator.attrgetter(*_OTHER_FIELDS)
+    def write(cls, handle: IO[bytes], frame: pl.DataFrame) -> _Run:
+        return cls.write_all(handle, (frame.slice(offset, RUN_BATCH) for offset in range(0, frame.height, RUN_BATCH)))
+
+    @classmethod
+    def write_all(cls, handle: IO[bytes], frames: Iterable[pl.DataFrame]) -> _Run:
+        """A run of ``frames`` (sorted, each a batch), appended to the file. The batches are read back
+        from their own spans, so a run may be read while another is written after it."""
+        run = cls(handle)
         try:
-            handle = tempfile.TemporaryFile()
-            for i in range(0, len(records), cls.CHUNK):
-                chunk = records[i : i + cls.CHUNK]
-                starts = [r.start.isoformat() for r in chunk]
-                pickle.dump((starts, [others(r) for r in chunk]), handle, pickle.HIGHEST_PROTOCOL)
+            for frame in frames:
+                buffer = io.BytesIO()
+                frame.write_ipc(buffer)
+                data = buffer.getvalue()
+                handle.seek(0, io.SEEK_END)
+                run.spans.append((handle.tell(), len(data)))
+                handle.write(data)
             handle.flush()
         except OSError as exc:
-            raise InvalidInput(
-                _("cannot sort the calls: temporary files in {folder}: "
-                  "{error} (TMPDIR chooses the folder)").format(
-                    folder=tempfile.gettempdir(), error=(exc.strerror or str(exc)).lower())
-            ) from None
-        return cls(handle, records[0].start, records[-1].start)
+            raise _cannot_sort(exc) from None
+        return run
 
-    def read(self) -> Iterator[CallRecord]:
-        make = make_record
-        parse = datetime.fromisoformat
-        handle = self.handle
-        handle.seek(0)
-        while True:
-            try:
-                starts, rows = pickle.load(handle)  # noqa: S301 - our own file, written just above
-            except EOFError:
-                break
-            for start, (source, line, ext, upn, seconds, kind, number, direct, country, conf, charge, fee,
-                        currency, capability, carrier) in zip(starts, rows, strict=True):
-                yield make(source, line, ext, upn, parse(start), seconds, kind, number, direct, country, conf,
-                           charge, fee, currency, capability, carrier)
-        handle.close()
+    def batches(self) -> Iterator[pl.DataFrame]:
+        import polars as pl
+
+        for start, length in self.spans:
+            self.handle.seek(start)
+            yield pl.read_ipc(io.BytesIO(self.handle.read(length)))
 
 
-_RECORD_FIELDS = tuple(f.name for f in dataclass_fields(CallRecord))
-_OTHER_FIELDS = tuple(name for name in _RECORD_FIELDS if name != "start")
-assert len(_RECORD_FIELDS) == 16 and _RECORD_FIELDS.index("start") == 4, "_Run.read rebuilds records field by field"
+def _merge(runs: list[_Run], rows: int) -> Iterator[pl.DataFrame]:
+    """Runs merged by (start, seq), one batch of each run in memory at a time: whatever is at or before
+    the smallest last key of the batches in hand is final."""
+    import polars as pl
+
+    sources = [run.batches() for run in runs]
+    current: list[pl.DataFrame | None] = [next(s, None) for s in sources]
+    out: list[pl.DataFrame] = []
+    held = 0
+    while any(c is not None for c in current):
+        frontier = min(
+            (c["start"][-1], c["seq"][-1]) for c in current if c is not None
+        )
+        taken: list[pl.DataFrame] = []
+        for i, c in enumerate(current):
+            if c is None:
+                continue
+            start = pl.col("start")
+            mask = c.select((start < frontier[0]) | ((start == frontier[0]) & (pl.col("seq") <= frontier[1])))
+            mask = mask.to_series()  # type: ignore[assignment]
+            part = c.filter(mask)
+            rest = c.filter(~mask)  # type: ignore[operator]
+            if part.height:
+                taken.append(part)
+            current[i] = rest if rest.height else next(sources[i], None)
+        merged = _sorted(taken)
+        out.append(merged)
+        held += merged.height
+        while held >= rows:
+            frame = pl.concat(out, rechunk=True)
+            yield frame.slice(0, rows)
+            rest_frame = frame.slice(rows)
+            out = [rest_frame] if rest_frame.height else []
+            held = rest_frame.height
+    if held:
+        yield pl.concat(out, rechunk=True)
 
 
-def batches(records: Iterator[CallRecord], size: int) -> Iterator[list[CallRecord]]:
-    batch: list[CallRecord] = []
-    for r in records:
-        batch.append(r)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+__all__ = ["MEMORY_RECORDS", "in_start_order", "ordered_chunks"]

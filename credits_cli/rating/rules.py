@@ -1,62 +1,71 @@
 """The rule book of SPEC §6: what a call is, and what it costs. Where a call is priced.
 
-:func:`decide` is the per-call decision as a pure function: from the record,
-its user, where its number is and how much the month's pool has left, it
-returns an immutable :class:`Decision`. It changes nothing: the caller
-(:func:`credits_cli.rating.rate_batch`) takes the pool seconds it names, and for
-a decision still to be charged (``status`` None) asks the balance (rule 6).
-:func:`decide_export` is the same decision when the import debits the charge
-Microsoft reported (``rate-cdrs --charges export``, rule 8).
+The rules are columnar operations over a chunk of calls in start-time order
+(:mod:`credits_cli.rating.chunk`): :func:`classify` and :func:`decide` turn
+the chunk's columns into the columns of a decision, and change nothing but
+the small state carried from chunk to chunk (how much each month's pool has
+used: :class:`Pools`, passed in). The balance (rule 6) is walked by
+:mod:`credits_cli.rating.charging` over the calls still to be charged.
 
 Per call, in this order:
 
-1. identity (the caller): a call id already seen is a duplicate;
-2. kind (:func:`classify`): Direct Routing (``dr_*``, Graph ``Byot*``) and
-   Operator Connect (``oc_*``, or a Graph row whose ``operator`` is a carrier
-   other than Microsoft) are ``carrier``; ``conf_out`` is Audio Conferencing
-   dial-out; ``user_out*`` (``user_out_conf``, a user's own three-way call,
-   included) and ``ucap_out`` are outbound; ``*_in`` inbound, toll-free when a
-   ``tollfree`` prefix matches the number that received the call, else
-   ``free``; anything else is a rejected row. Calls of auto attendants and call
-   queues (``ucap_*``, capability ``MCOEV_VIRTUALUSER``) are the tenant's,
-   whatever their user columns hold: no user's license or plan applies;
+1. identity (:func:`accept`): a call id the tenant already has, or one an
+   earlier call of the import had, is a duplicate;
+2. kind (:func:`classify`, worked out once per distinct call type): Direct
+   Routing (``dr_*``, Graph ``Byot*``) and Operator Connect (``oc_*``, or a
+   Graph row whose ``operator`` is a carrier other than Microsoft) are
+   ``carrier``; ``conf_out`` is Audio Conferencing dial-out; ``user_out*``
+   (``user_out_conf``, a user's own three-way call, included) and
+   ``ucap_out`` are outbound; ``*_in`` inbound, toll-free when a ``tollfree``
+   prefix matches the number that received the call, else ``free``; anything
+   else is a rejected row. Calls of auto attendants and call queues
+   (``ucap_*``, capability ``MCOEV_VIRTUALUSER``) are the tenant's, whatever
+   their user columns hold: no user's license or plan applies;
 3. what Microsoft leaves unpriced is ``free``: capability ``FREECALL``, and
    emergency calls (an emergency call type, or an emergency number of the
    caller's country). A number too short to be international (fewer than
    :data:`SHORT_DIGITS` digits) is never placed in a country by a guess nor
    priced by a prefix: it is ``unrated`` (``short_number``);
-4. price: longest prefix; none -> ``unrated``; billed seconds per the entry;
-   a call of 0 seconds bills nothing (``free``, ``zero_duration``);
-5. pool: the month's pool covers what it has left of the billed seconds; the
-   rest is charged (connection fee + per_minute x charged seconds / 60, the
-   fee applying whenever something is charged); a pool that covers
-   everything makes the call ``included``;
-6. license: something to charge needs the user's license (``unlicensed``); a
-   user the tenant does not know is ``unknown_user``; toll-free calls and
-   bots' calls are the tenant's and need none;
-7. balance (the caller): expiry and auto-recharge before the call; it is
+4. price: longest prefix (one join per prefix length of the section); none ->
+   ``unrated``; billed seconds per the entry; a call of 0 seconds bills
+   nothing (``free``, ``zero_duration``);
+5. pool: the month's pool covers what it has left of the billed seconds (a
+   running sum per month and pool, in start order: the call that crosses the
+   end is split); the rest is charged, connection fee included;
+6. license: a call with something to charge needs the license the user held
+   at the call's start, else ``denied`` (``unlicensed``; ``unknown_user`` for a
+   UPN the tenant does not know); toll-free calls and bots' calls are the
+   tenant's and need none;
+7. balance (:mod:`.charging`): expiry and auto-recharge before the call; it is
    charged in full when the balance is above zero, else ``no_balance``.
+
+With ``--charges export`` (rule 8) the amount is Microsoft's own charge and
+connection fee (:func:`decide` with ``ctx.charges == "export"``): no pool of
+ours is drawn on; a call Microsoft charged nothing for is ``included``.
+
+Money is integers of storage units throughout (prices in int64, rounded half
+up in integers); :func:`price` falls back to Python's integers for a product
+that could leave int64.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from credits_cli import ledger, money, phones
 from credits_cli.history import Held, Timeline
+from credits_cli.i18n import _
 from credits_cli.kinds import DOMESTIC_PLANS, CallKind, Plan, Reason, Section, Status
 from credits_cli.models import Tenant
-from credits_cli.money import ZERO
 from credits_cli.rates import Rate, RateBook
-from credits_cli.readers.base import CallRecord
 from credits_cli.refdata import service
 
-#: Distinct numbers remembered with their country during an import.
-PLACED_NUMBERS = 100_000
+if TYPE_CHECKING:
+    import polars as pl
+
 #: Call types that are Audio Conferencing dial-out. (``user_out_conf`` is not: it is a user's own call
 #: to two or more people, a Calling Plan call; the project's own CSV writes dial-out as conf_out.)
 DIALOUT_TYPES = frozenset({"conf_out", "dialout"})
@@ -73,6 +82,8 @@ CHARGES_TABLE, CHARGES_EXPORT = "table", "export"
 #: The pools besides the domestic ones (``domestic:<country>``).
 INTERNATIONAL_POOL = "international"
 DIALOUT_POOL = "dialout"
+#: A product of rate units and seconds above this leaves int64 room for the rounding: priced in Python.
+SAFE_PRODUCT = 2**61
 
 
 # --- kinds ---------------------------------------------------------------------------
@@ -86,24 +97,8 @@ class CallClass(NamedTuple):
     emergency: bool  # an emergency call type
 
 
-def classify(record: CallRecord) -> CallClass | None:
-    """The call's class, or None for an unknown call type (a rejected row)."""
-    carrier_operator = bool(record.operator) and record.operator.strip().lower() != "microsoft"  # type: ignore[union-attr]
-    key = (record.call_type, record.direct_routing or carrier_operator, record.capability == VIRTUAL_USER)
-    try:
-        return _classes[key]
-    except KeyError:
-        pass
-    found = _classify(*key)
-    if len(_classes) < 1000:
-        _classes[key] = found
-    return found
-
-
-_classes: dict[tuple[str, bool, bool], CallClass | None] = {}
-
-
-def _classify(call_type: str, carrier: bool, virtual_user: bool) -> CallClass | None:
+def call_class(call_type: str, carrier: bool, virtual_user: bool) -> CallClass | None:
+    """The class of one distinct (call type, carried by a carrier, resource account); None: unknown."""
     ct = call_type.strip().lower()
     bot = virtual_user or ct.startswith("ucap") or "_ucap" in ct or "bot" in ct
     emergency = "emergency" in ct
@@ -116,6 +111,28 @@ def _classify(call_type: str, carrier: bool, virtual_user: bool) -> CallClass | 
     if ct.endswith("_in") or ct == "inbound":
         return CallClass(CallKind.INBOUND, bot, emergency)
     return None
+
+
+def classify(frame: pl.DataFrame) -> pl.DataFrame:
+    """The chunk with ``kind`` (null: an unknown call type), ``bot`` and ``emergency`` (rule 2),
+    worked out once per distinct combination."""
+    import polars as pl
+
+    keyed = frame.with_columns(
+        (pl.col("direct_routing") | (pl.col("operator").is_not_null()
+                                     & (pl.col("operator").str.strip_chars().str.to_lowercase() != "microsoft"))
+         .fill_null(False)).alias("_carrier"),
+        (pl.col("capability") == VIRTUAL_USER).fill_null(False).alias("_virtual"),
+    )
+    keys = keyed.select("call_type", "_carrier", "_virtual").unique()
+    found = [call_class(t, c, v) for t, c, v in keys.iter_rows()]
+    classes = keys.with_columns(
+        pl.Series("kind", [f.kind.value if f else None for f in found], dtype=pl.String),
+        pl.Series("bot", [f.bot if f else False for f in found], dtype=pl.Boolean),
+        pl.Series("emergency", [f.emergency if f else False for f in found], dtype=pl.Boolean),
+    )
+    return keyed.join(classes, on=["call_type", "_carrier", "_virtual"], how="left", maintain_order="left").drop(
+        "_carrier", "_virtual")
 
 
 # --- what is known during an import -----------------------------------------------------
@@ -131,31 +148,14 @@ class Context:
     users: dict[str, tuple[int, Timeline]]  # upn -> (user id, what they held when: credits_cli.history)
     zone_a: frozenset[str]
     alerts: tuple[int, ...]
-    #: number as exported -> (visible digits, country): the same numbers recur across an import
-    placed: dict[str, tuple[str, str | None]] = field(default_factory=dict)
     #: the balance after the last committed batch of this import (see :class:`ledger.BalanceMark`)
     balance_mark: ledger.BalanceMark | None = None
     #: table: price with the active rate table; export: debit what Microsoft charged (rule 8)
     charges: str = CHARGES_TABLE
     #: month -> pool -> seconds, for a month whose pools are not in the books yet (see capacities())
     _capacities: dict[str, dict[str, int]] = field(default_factory=dict)
-
-    def place(self, number: str) -> tuple[str, str | None]:
-        """Visible digits and country of an exported number, remembered (bounded)."""
-        try:
-            return self.placed[number]
-        except KeyError:
-            pass
-        if number[:1] == "+" and number[1:].isdigit() and number.isascii():  # the usual form: nothing to clean
-            visible = number[1:]
-        else:
-            visible = phones.visible_digits(phones.normalise(number))
-        placeable = len(visible) >= SHORT_DIGITS or "*" in number  # a short code is never placed by a guess
-        found = (visible, phones.country_of(visible) if visible and placeable else None)
-        if len(self.placed) >= PLACED_NUMBERS:
-            self.placed.clear()
-        self.placed[number] = found
-        return found
+    _states: Any = None  # the users' states as a frame (see held())
+    _rates: Any = None  # the book's entries as a frame (see rates())
 
     def capacities(self, month: str) -> dict[str, int]:
         """Seconds of each pool of ``month`` (``YYYY-MM``): the users who held the plan (or Audio
@@ -166,6 +166,44 @@ class Context:
             end = datetime(first.year + first.month // 12, first.month % 12 + 1, 1)
             found = self._capacities[month] = pool_capacities(t.during(first, end) for _, t in self.users.values())
         return found
+
+    def held(self) -> pl.DataFrame:
+        """Every state of every user, from when it holds (``since``, the earliest time for the first):
+        ``user_upn, user_id, since, u_country, u_plan, u_conferencing, u_licensed``, sorted by ``since``."""
+        if self._states is None:
+            import polars as pl
+
+            rows: list[tuple[Any, ...]] = []
+            for upn, (user_id, timeline) in self.users.items():
+                for since, state in zip(timeline.starts, timeline.states, strict=True):
+                    rows.append((upn, user_id, since or datetime(1, 1, 1), state.country, state.plan,
+                                 state.conferencing, state.licensed))
+            self._states = pl.DataFrame(rows, orient="row", schema={
+                "user_upn": pl.String, "user_id": pl.Int64, "since": pl.Datetime("us"), "u_country": pl.String,
+                "u_plan": pl.String, "u_conferencing": pl.Boolean, "u_licensed": pl.Boolean,
+            }).sort("since")
+        return self._states
+
+    def rates(self) -> pl.DataFrame:
+        """The book's entries, one row each by ``rate`` (their index in :meth:`RateBook.entries`)."""
+        if self._rates is None:
+            import polars as pl
+
+            entries = self.book.entries() if self.book is not None else []
+            units = [r.units() for r in entries]
+            self._rates = pl.DataFrame({
+                "rate": pl.Series(range(len(entries)), dtype=pl.Int32),
+                "rate_prefix": pl.Series([r.prefix for r in entries], dtype=pl.String),
+                "rate_name": pl.Series([r.name for r in entries], dtype=pl.String),
+                "r_min": pl.Series([r.minimum_seconds for r in entries], dtype=pl.Int64),
+                "r_inc": pl.Series([r.increment_seconds for r in entries], dtype=pl.Int64),
+                "r_pm": pl.Series([u[0] for u in units], dtype=pl.Int64),
+                "r_fee": pl.Series([u[1] for u in units], dtype=pl.Int64),
+                "r_den": pl.Series([60 * 10 ** (u[2] - r.decimals) for r, u in zip(entries, units, strict=True)],
+                                   dtype=pl.Int64),
+                "r_up": pl.Series([10 ** (money.SCALE - r.decimals) for r in entries], dtype=pl.Int64),
+            })
+        return self._rates
 
 
 def domestic_pool(country: str) -> str:
@@ -191,178 +229,361 @@ def pool_capacities(held: Iterable[Iterable[Held]]) -> dict[str, int]:
     return capacities
 
 
+# --- identity and what is refused (rules 1, 2, 8) ------------------------------------------
+
+
+def accept(ctx: Context, frame: pl.DataFrame, existing: set[str]) -> pl.DataFrame:
+    """The chunk with ``fate``: ``duplicate`` (an id the tenant has, ``existing``, or that an earlier call
+    of the chunk that is not refused has), ``rejected`` (with ``why``), or null for a call to rate; and
+    ``other_currency`` (priced by Microsoft in another currency than the tenant's)."""
+    import polars as pl
+
+    export = ctx.charges == CHARGES_EXPORT
+    currency = ctx.tenant.currency
+    other = (pl.col("currency").is_not_null() & (pl.col("currency") != currency)).fill_null(False)
+    unknown = frame.filter(pl.col("kind").is_null()).select("call_type").unique()
+    # TRANSLATORS: a rejected row; {kind} is the call type as the file has it, in quotes ('xyz_in').
+    shown = {t: _("unknown call type {kind}").format(kind=repr(t)) for (t,) in unknown.iter_rows()}
+    why: Any = pl.when(pl.col("kind").is_null()).then(
+        pl.col("call_type").replace_strict(shown, default=None, return_dtype=pl.String))
+    if export:
+        why = why.when((pl.col("kind") != CallKind.CARRIER.value) & other).then(
+            pl.col("currency").replace_strict(_priced_elsewhere(frame, currency), default=None,
+                                              return_dtype=pl.String)
+        ).when((pl.col("kind") != CallKind.CARRIER.value) & pl.col("ms_charge").is_null()).then(
+            pl.lit(_("the row has no charge of Microsoft's to debit (--charges export)"))
+        )
+    marked = frame.with_row_index("_pos").with_columns(why.otherwise(None).alias("why"), other.alias("other_currency"))
+    first = (
+        marked.filter(pl.col("why").is_null())
+        .group_by("external_id")
+        .agg(pl.col("_pos").min().alias("_first"))
+    )
+    marked = marked.join(first, on="external_id", how="left", maintain_order="left")
+    duplicate = _among(pl.col("external_id"), existing) | (
+        pl.col("_first") < pl.col("_pos")).fill_null(False)
+    return marked.with_columns(
+        pl.when(duplicate).then(pl.lit("duplicate")).when(pl.col("why").is_not_null()).then(pl.lit("rejected"))
+        .otherwise(None).alias("fate")
+    ).drop("_pos", "_first")
+
+
 # --- the decision ---------------------------------------------------------------------------
 
 
-class Decision(NamedTuple):
-    """What the rules make of one call. ``status`` None: ``amount`` is to be charged when the
-    balance allows (rule 6); every other status is final."""
+def _among(expr: pl.Expr, values: Iterable[str]) -> pl.Expr:
+    """Whether each value of ``expr`` is one of ``values`` (text)."""
+    import polars as pl
 
-    kind: CallKind
-    status: Status | None
-    reason: str
-    domestic: bool | None
-    rate: Rate | None
-    billed_seconds: int
-    pool: str | None  # the pool that covered part of it
-    pool_seconds: int
-    charged_seconds: int
-    amount: Decimal
+    return expr.is_in(pl.Series(list(values), dtype=pl.String).implode())
 
 
-_CARRIER = Decision(CallKind.CARRIER, Status.CARRIER, "", None, None, 0, None, 0, 0, ZERO)
-_FREE_INBOUND = Decision(CallKind.INBOUND, Status.FREE, "", None, None, 0, None, 0, 0, ZERO)
+def place(frame: pl.DataFrame) -> pl.DataFrame:
+    """``visible`` (the digits before a mask) and ``country`` of each call's number. The country is
+    decided by the first digits (:func:`credits_cli.phones.country_key`): worked out once per key."""
+    import polars as pl
 
-#: How much a pool has left: (month ``YYYY-MM``, pool name) -> seconds.
-PoolLeft = Callable[[str, str], int]
+    plain = pl.col("number").str.contains(r"^\+[0-9]+$")
+    odd = frame.filter(~plain).select("number").unique()
+    odd_visible = {n: phones.visible_digits(phones.normalise(n)) for (n,) in odd.iter_rows()}
+    out = frame.with_columns(
+        pl.when(plain).then(pl.col("number").str.slice(1))
+        .otherwise(pl.col("number").replace_strict(odd_visible, default="", return_dtype=pl.String))
+        .alias("visible")
+    )
+    placeable = (pl.col("visible") != "") & (
+        (pl.col("visible").str.len_chars() >= SHORT_DIGITS) | pl.col("number").str.contains("*", literal=True))
+    keys = out.filter(placeable).select(
+        pl.col("visible").map_batches(_country_keys, return_dtype=pl.String).alias("_key"), "visible"
+    ).unique("_key", keep="first", maintain_order=True)
+    countries = {k: phones.country_of(v) for k, v in keys.iter_rows()}
+    return out.with_columns(
+        pl.when(placeable)
+        .then(pl.col("visible").map_batches(_country_keys, return_dtype=pl.String)
+              .replace_strict(countries, default=None, return_dtype=pl.String))
+        .otherwise(None).alias("country")
+    )
 
 
-def decide(
-    ctx: Context,
-    rec: CallRecord,
-    cls: CallClass,
-    user: Held | None,
-    visible: str,
-    country: str | None,
-    pool_left: PoolLeft,
-) -> Decision:
-    """Rules 2 to 6 for one call whose class is known (see the module docstring). ``user`` is what
-    the call's user held at its start (None: a user the tenant does not know, or a bot's call)."""
-    first = _unpriced(ctx, rec, cls, user, visible, country)
-    if first is not None:
-        return first
-    kind = cls.kind
-    domestic: bool | None = None
-    lookup = ctx.book.lookup if ctx.book is not None else _no_rate
-    if kind is CallKind.INBOUND:
-        rate = lookup(Section.TOLLFREE, visible) if visible else None
-        if rate is None:
-            return _FREE_INBOUND
-        kind = CallKind.TOLLFREE
+def _country_keys(visible: pl.Series) -> pl.Series:
+    """Each number's deciding digits (:func:`credits_cli.phones.country_key`), by its first three."""
+    import polars as pl
+
+    lengths = phones.country_key_lengths()
+    first = visible.str.slice(0, 3)
+    n = first.replace_strict(lengths, default=0, return_dtype=pl.Int64)
+    return pl.DataFrame({"v": visible, "n": n}).select(
+        pl.when(pl.col("n") > 0).then(pl.col("v").str.slice(0, pl.col("n"))).otherwise(pl.col("v"))
+    ).to_series()
+
+
+def users_at(ctx: Context, frame: pl.DataFrame) -> pl.DataFrame:
+    """What each call's user held at its start (``user_id`` and ``u_*``; null: a bot's call, no user, or a
+    UPN the tenant does not know). The chunk is in start order: one as-of join."""
+    import polars as pl
+
+    states = ctx.held()
+    out = frame.with_columns(
+        pl.when(pl.col("bot") | (pl.col("user_upn") == "")).then(pl.lit(None, dtype=pl.String))
+        .otherwise(pl.col("user_upn")).alias("_upn")
+    )
+    joined = out.join_asof(states.rename({"user_upn": "_upn"}), left_on="start", right_on="since", by="_upn",
+                           strategy="backward", check_sortedness=False)
+    return joined.drop("_upn", "since")
+
+
+def _lookup(ctx: Context, section: str, digits: pl.Expr) -> pl.Expr:
+    """The index of the entry with the longest prefix of ``digits`` in ``section`` (one mapping per prefix
+    length, longest first); dial-out falls back to outbound."""
+    import polars as pl
+
+    book = ctx.book
+    if book is None:
+        return pl.lit(None, dtype=pl.Int32)
+    index = book.index()
+    tries: list[pl.Expr] = []
+    for sec in ((section, Section.OUTBOUND.value) if section == Section.DIALOUT else (section,)):
+        for length in book.lengths[sec]:
+            mapping = {p: index[(sec, p)] for p in book.sections[sec] if len(p) == length}
+            tries.append(digits.str.slice(0, length).replace_strict(mapping, default=None, return_dtype=pl.Int32))
+    return pl.coalesce(tries) if tries else pl.lit(None, dtype=pl.Int32)
+
+
+def _emergency_numbers(frame: pl.DataFrame) -> set[tuple[str, str]]:
+    """(visible, home) of the short numbers that are an emergency number of the caller's country."""
+    import polars as pl
+
+    short = frame.filter((pl.col("visible") != "") & (pl.col("visible").str.len_chars() < SHORT_DIGITS))
+    pairs = short.select("visible", "home").unique()
+    return {(v, h) for v, h in pairs.iter_rows() if phones.is_emergency(v, h)}
+
+
+def _domestic(frame: pl.DataFrame) -> pl.Expr:
+    import polars as pl
+
+    pairs = frame.filter(pl.col("country").is_not_null()).select("home", "country").unique()
+    svc = service()
+    same = [f"{h}\x00{c}" for h, c in pairs.iter_rows() if svc.same_domestic_area(h, c)]
+    return (
+        pl.when(pl.col("country").is_null()).then(pl.lit(None, dtype=pl.Boolean))
+        .otherwise(pl.concat_str("home", pl.lit("\x00"), "country").pipe(_among, same))
+    )
+
+
+def decide(ctx: Context, frame: pl.DataFrame, pools: Any) -> pl.DataFrame:
+    """Rules 2 to 6 (8 with ``--charges export``) for the calls of a chunk to rate, in start order: the
+    chunk with the decision's columns ``kind`` (final), ``status`` (null: to be charged when the balance
+    allows), ``reason``, ``domestic``, ``country`` (to store), ``rate_prefix``, ``rate_name``,
+    ``billed_seconds``, ``pool``, ``pool_seconds``, ``charged_seconds``, ``amount`` (storage units) and
+    ``user_id``. ``pools`` (:class:`credits_cli.rating.store.Pools`) gives what each month's pool has
+    left, and takes what the chunk used (:func:`draw`)."""
+    import polars as pl
+
+    export = ctx.charges == CHARGES_EXPORT
+    tenant_country = ctx.tenant.country
+    f = users_at(ctx, place(frame))
+    f = f.with_columns(
+        pl.coalesce("u_country", pl.col("user_country").replace("", None), pl.lit(tenant_country)).alias("home"),
+        pl.format("{}-{}", pl.col("start").dt.year().cast(pl.String).str.zfill(4),
+                  pl.col("start").dt.month().cast(pl.String).str.zfill(2)).alias("month"),
+    )
+    emergency_pairs = [f"{v}\x00{h}" for v, h in _emergency_numbers(f)]
+    kind, visible = pl.col("kind"), pl.col("visible")
+    short = (visible != "") & (visible.str.len_chars() < SHORT_DIGITS)
+    emergency = pl.col("emergency") | (short & _among(pl.concat_str(visible, pl.lit("\x00"), "home"),
+                                                      emergency_pairs))
+    inbound = kind == CallKind.INBOUND.value
+    carrier = kind == CallKind.CARRIER.value
+    unpriced_status = (
+        pl.when(carrier).then(pl.lit(Status.CARRIER.value))
+        .when(pl.col("capability") == FREECALL).then(pl.lit(Status.FREE.value))
+        .when(inbound).then(None)
+        .when(emergency).then(pl.lit(Status.FREE.value))
+        .when(short & ~pl.col("number").str.contains("*", literal=True)).then(pl.lit(Status.UNRATED.value))
+        .otherwise(None)
+    )
+    unpriced_reason = (
+        pl.when(carrier).then(pl.lit(""))
+        .when(pl.col("capability") == FREECALL).then(pl.lit(Reason.FREECALL.value))
+        .when(inbound).then(None)
+        .when(emergency).then(pl.lit(Reason.EMERGENCY.value))
+        .when(short & ~pl.col("number").str.contains("*", literal=True)).then(pl.lit(Reason.SHORT_NUMBER.value))
+        .otherwise(None)
+    )
+    has_number = visible != ""
+    f = f.with_columns(
+        unpriced_status.fill_null(pl.lit("")).alias("_u_status"),
+        unpriced_reason.alias("_u_reason"),
+        pl.when(~has_number).then(None)
+        .when(inbound).then(_lookup(ctx, Section.TOLLFREE.value, visible))
+        .when(kind == CallKind.DIALOUT.value).then(_lookup(ctx, Section.DIALOUT.value, visible))
+        .otherwise(_lookup(ctx, Section.OUTBOUND.value, visible)).alias("rate"),
+    ).with_columns(
+        (pl.col("_u_status") != "").alias("_settled"),
+    )
+    f = f.with_columns(
+        pl.when(pl.col("_settled") | inbound).then(pl.lit(None, dtype=pl.Boolean)).otherwise(_domestic(f))
+        .alias("domestic")
+    ).join(ctx.rates(), on="rate", how="left", maintain_order="left")
+    d = pl.col("duration_seconds")
+    billed_by_rate = (
+        pl.when(pl.col("rate").is_null() | (d <= 0)).then(0)
+        .otherwise(pl.max_horizontal(((d + pl.col("r_inc") - 1) // pl.col("r_inc")) * pl.col("r_inc"),
+                                     pl.col("r_min")))
+    )
+    total = pl.col("ms_total").fill_null(0)
+    if export:
+        billed = pl.when(pl.col("rate").is_null()).then(d).otherwise(billed_by_rate)
     else:
-        rate = lookup(Section.DIALOUT if kind is CallKind.DIALOUT else Section.OUTBOUND, visible) if visible else None
-        domestic = _domestic(ctx, rec, user, country)
-        if rate is None:
-            reason = Reason.NO_RATE if visible else Reason.NO_NUMBER
-            return Decision(kind, Status.UNRATED, reason, domestic, None, 0, None, 0, 0, ZERO)
-
-    billed = rate.billed_seconds(rec.duration_seconds)
-    if billed == 0:  # a call of 0 seconds: nothing to bill, nothing taken from a pool
-        return Decision(kind, Status.FREE, Reason.ZERO_DURATION, domestic, rate, 0, None, 0, 0, ZERO)
-
-    # Minutes included (§6.4)
-    pool = _pool_for(kind, user, domestic, country, ctx.zone_a)
-    covered = min(pool_left(f"{rec.start.year:04d}-{rec.start.month:02d}", pool), billed) if pool else 0
-    if not covered:
-        pool = None
-    charged = billed - covered
-    if charged == 0:
-        return Decision(kind, Status.INCLUDED, "", domestic, rate, billed, pool, covered, 0, ZERO)
-
-    denial = _license(rec, cls, kind, user)
-    if denial is not None:
-        return Decision(kind, Status.DENIED, denial, domestic, rate, billed, pool, covered, charged, ZERO)
-    return Decision(kind, None, "", domestic, rate, billed, pool, covered, charged, rate.price(charged))
-
-
-def microsoft_total(rec: CallRecord) -> Decimal | None:
-    """What Microsoft charged the tenant for a call: its charge plus its connection fee (the two are
-    separate columns of the export, as the dial-out report adds them up), to the ledger's places;
-    None when the export says nothing of it."""
-    if rec.charge is None:
-        return None
-    return money.round_money(rec.charge + (rec.connection_fee or ZERO))
-
-
-def decide_export(
-    ctx: Context, rec: CallRecord, cls: CallClass, user: Held | None, visible: str, country: str | None
-) -> Decision:
-    """The decision when the import debits what Microsoft charged (``--charges export``, rule 8).
-
-    The kind, the unpriced calls, the license and the balance are ruled as in :func:`decide`; the
-    amount is Microsoft's (:func:`microsoft_total`, which the caller has checked is there and in the
-    tenant's currency) and no pool of ours is drawn on (Microsoft's charge has its pools in it). A
-    call Microsoft charged nothing for is ``included`` (its plan or pool covered it), or ``free``
-    when it was a call in to a number that is not toll-free. The active rate table, when there is
-    one, only names the destination.
-    """
-    first = _unpriced(ctx, rec, cls, user, visible, country)
-    if first is not None:
-        return first
-    total = microsoft_total(rec) or ZERO
-    kind = cls.kind
-    lookup = ctx.book.lookup if ctx.book is not None else _no_rate
-    domestic: bool | None = None
-    if kind is CallKind.INBOUND:
-        rate = lookup(Section.TOLLFREE, visible) if visible else None
-        if rate is None and total == 0:
-            return _FREE_INBOUND
-        kind = CallKind.TOLLFREE  # Microsoft charged a call in: one of the tenant's toll-free numbers
+        billed = billed_by_rate
+    f = f.with_columns(billed.alias("billed_seconds"))
+    # Where each call stands before its pool: settled, or priced with something to bill.
+    tollfree = inbound & (pl.col("rate").is_not_null() | (pl.lit(export) & (total != 0)))
+    final_kind = pl.when(pl.col("_settled")).then(kind).when(tollfree).then(pl.lit(CallKind.TOLLFREE.value)).otherwise(
+        kind)
+    if export:
+        status = (
+            pl.when(pl.col("_settled")).then(pl.col("_u_status"))
+            .when(inbound & ~tollfree).then(pl.lit(Status.FREE.value))
+            .when(total == 0).then(pl.lit(Status.INCLUDED.value))
+            .otherwise(None)
+        )
+        reason = pl.when(pl.col("_settled")).then(pl.col("_u_reason")).otherwise(pl.lit(""))
     else:
-        rate = lookup(Section.DIALOUT if kind is CallKind.DIALOUT else Section.OUTBOUND, visible) if visible else None
-        domestic = _domestic(ctx, rec, user, country)
-    billed = rate.billed_seconds(rec.duration_seconds) if rate else rec.duration_seconds
-    if total == 0:  # Microsoft's plan or pool covered it (ours are not drawn on in this mode)
-        return Decision(kind, Status.INCLUDED, "", domestic, rate, billed, None, 0, 0, ZERO)
-    denial = _license(rec, cls, kind, user)
-    status = Status.DENIED if denial is not None else None
-    return Decision(kind, status, denial or "", domestic, rate, billed, None, 0, billed,
-                    ZERO if denial is not None else total)
+        status = (
+            pl.when(pl.col("_settled")).then(pl.col("_u_status"))
+            .when(inbound & ~tollfree).then(pl.lit(Status.FREE.value))
+            .when(pl.col("rate").is_null()).then(pl.lit(Status.UNRATED.value))
+            .when(pl.col("billed_seconds") == 0).then(pl.lit(Status.FREE.value))
+            .otherwise(None)
+        )
+        reason = (
+            pl.when(pl.col("_settled")).then(pl.col("_u_reason"))
+            .when(inbound & ~tollfree).then(pl.lit(""))
+            .when(pl.col("rate").is_null()).then(
+                pl.when(has_number).then(pl.lit(Reason.NO_RATE.value)).otherwise(pl.lit(Reason.NO_NUMBER.value)))
+            .when(pl.col("billed_seconds") == 0).then(pl.lit(Reason.ZERO_DURATION.value))
+            .otherwise(pl.lit(""))
+        )
+    f = f.with_columns(final_kind.alias("kind"), status.alias("status"), reason.alias("reason"))
+    # A settled call, and a free call in, shows no rate and bills nothing.
+    no_rate = pl.col("_settled") | (inbound & ~tollfree)
+    f = f.with_columns(
+        pl.when(no_rate).then(None).otherwise(pl.col("rate")).alias("rate"),
+        pl.when(no_rate).then(0).otherwise(pl.col("billed_seconds")).alias("billed_seconds"),
+    )
+    f = _pools(ctx, f, pools, export)
+    pending = pl.col("status").is_null()
+    charged = pl.col("billed_seconds") - pl.col("pool_seconds")
+    f = f.with_columns(
+        pl.when(pending & (charged == 0) & pl.lit(not export)).then(pl.lit(Status.INCLUDED.value))
+        .otherwise(pl.col("status")).alias("status"),
+        pl.when(pending & ((charged != 0) | pl.lit(export))).then(charged).otherwise(0).alias("charged_seconds"),
+    )
+    pending = pl.col("status").is_null()
+    denial = (
+        pl.when((kind == CallKind.TOLLFREE.value) | pl.col("bot") | (pl.col("user_upn") == "")).then(None)
+        .when(pl.col("user_id").is_null()).then(pl.lit(Reason.UNKNOWN_USER.value))
+        .when(~pl.col("u_licensed")).then(pl.lit(Reason.UNLICENSED.value))
+        .otherwise(None)
+    )
+    f = f.with_columns(denial.alias("_denial"))
+    f = f.with_columns(
+        pl.when(pending & pl.col("_denial").is_not_null()).then(pl.lit(Status.DENIED.value))
+        .otherwise(pl.col("status")).alias("status"),
+        pl.when(pending & pl.col("_denial").is_not_null()).then(pl.col("_denial"))
+        .otherwise(pl.col("reason")).alias("reason"),
+    )
+    f = f.with_columns(
+        pl.when(pl.col("status").is_null()).then(total if export else price(f)).otherwise(0).alias("amount"),
+        pl.when(pl.col("reason") == Reason.EMERGENCY.value).then(None).otherwise(pl.col("country")).alias("country"),
+        pl.when(pl.col("bot") | (pl.col("user_upn") == "")).then(None).otherwise(pl.col("user_id")).alias("user_id"),
+    )
+    f = f.with_columns(
+        pl.when(pl.col("rate").is_null()).then(None).otherwise(pl.col("rate_prefix")).alias("rate_prefix"),
+        pl.when(pl.col("rate").is_null()).then(None).otherwise(pl.col("rate_name")).alias("rate_name"),
+    )
+    return f
 
 
-def _unpriced(
-    ctx: Context, rec: CallRecord, cls: CallClass, user: Held | None, visible: str, country: str | None
-) -> Decision | None:
-    """Calls the rules settle before any price: carrier, FREECALL, emergency, too short to place."""
-    kind = cls.kind
-    if kind is CallKind.CARRIER:
-        return _CARRIER
-    if rec.capability == FREECALL:
-        return Decision(kind, Status.FREE, Reason.FREECALL, None, None, 0, None, 0, 0, ZERO)
-    if kind is CallKind.INBOUND:
-        return None
-    if cls.emergency or (visible and len(visible) < SHORT_DIGITS and _emergency(ctx, rec, user, visible)):
-        return Decision(kind, Status.FREE, Reason.EMERGENCY, None, None, 0, None, 0, 0, ZERO)
-    if visible and len(visible) < SHORT_DIGITS and "*" not in rec.number:
-        return Decision(kind, Status.UNRATED, Reason.SHORT_NUMBER, None, None, 0, None, 0, 0, ZERO)
-    return None
+def price(f: pl.DataFrame) -> pl.Expr | pl.Series:
+    """connection fee + per_minute x charged seconds / 60, rounded once, half up, to the table's decimals,
+    in storage units (SPEC §4), for each call's rate: in int64, whose room is checked first; a chunk whose
+    products could leave it is priced with Python's integers."""
+    import polars as pl
+
+    charged = pl.col("billed_seconds") - pl.col("pool_seconds")
+    widest = f.select(
+        (pl.col("r_pm").abs().max().fill_null(0), charged.abs().max().fill_null(0), pl.col("r_fee").abs().max()
+         .fill_null(0))
+    ).row(0)
+    if widest[0] * widest[1] + widest[2] * 60 < SAFE_PRODUCT:
+        numerator = pl.col("r_fee") * 60 + pl.col("r_pm") * charged
+        den = pl.col("r_den")
+        return pl.when(charged <= 0).then(0).otherwise((2 * numerator + den) // (2 * den) * pl.col("r_up"))
+    rows = f.select("r_fee", "r_pm", "r_den", "r_up", charged.alias("c")).iter_rows()
+    return pl.Series("amount", [0 if c is None or c <= 0 or pm is None
+                                else (2 * (fee * 60 + pm * c) + den) // (2 * den) * up
+                                for fee, pm, den, up, c in rows], dtype=pl.Int64)
 
 
-def _emergency(ctx: Context, rec: CallRecord, user: Held | None, visible: str) -> bool:
-    home = user.country if user else (rec.user_country or ctx.tenant.country)
-    return phones.is_emergency(visible, home)
+def _pools(ctx: Context, f: pl.DataFrame, pools: Any, export: bool) -> pl.DataFrame:
+    """Rule 4, minutes included: the pool each call to charge draws on, and what it covers (a running
+    sum per month and pool); the pools (``pools``) take the seconds used."""
+    import polars as pl
+
+    if export:  # Microsoft's charge has its pools in it: none of ours is drawn on
+        return f.with_columns(pl.lit(None, dtype=pl.String).alias("pool"), pl.lit(0, dtype=pl.Int64)
+                              .alias("pool_seconds"))
+    homes = f.filter(pl.col("u_country").is_not_null()).select("u_country").unique()
+    domestic_names = {c: domestic_pool(c) for (c,) in homes.iter_rows()}
+    zone_a = sorted(ctx.zone_a)
+    kind = pl.col("kind")
+    name = (
+        pl.when(pl.col("status").is_not_null() | pl.col("user_id").is_null() | pl.col("bot")
+                | (pl.col("user_upn") == "")).then(None)
+        .when((kind == CallKind.OUTBOUND.value) & pl.col("domestic").is_not_null()).then(
+            pl.when(pl.col("domestic")).then(
+                pl.when(_among(pl.col("u_plan"), [p.value for p in DOMESTIC_PLANS]))
+                .then(pl.col("u_country").replace_strict(domestic_names, default=None, return_dtype=pl.String))
+                .otherwise(None))
+            .otherwise(pl.when(pl.col("u_plan") == Plan.DOMESTIC_INTERNATIONAL.value)
+                       .then(pl.lit(INTERNATIONAL_POOL)).otherwise(None)))
+        .when((kind == CallKind.DIALOUT.value) & pl.col("u_conferencing") & _among(pl.col("country"), zone_a))
+        .then(pl.lit(DIALOUT_POOL))
+        .otherwise(None)
+    )
+    f = f.with_row_index("_pos").with_columns(name.alias("pool"))
+    drawing = f.filter(pl.col("pool").is_not_null()).select("_pos", "month", "pool", "billed_seconds", "start")
+    if drawing.height == 0:
+        return f.drop("_pos").with_columns(pl.lit(0, dtype=pl.Int64).alias("pool_seconds"),
+                                           pl.lit(None, dtype=pl.String).alias("pool"))
+    groups = drawing.select("month", "pool").unique(maintain_order=True)
+    left = {(m, p): pools.left(m, p) for m, p in groups.iter_rows()}
+    drawing = drawing.with_columns(
+        (pl.col("billed_seconds").cum_sum().over("month", "pool") - pl.col("billed_seconds")).alias("_before"),
+        pl.concat_str("month", pl.lit("\x00"), "pool").replace_strict(
+            {f"{m}\x00{p}": v for (m, p), v in left.items()}, return_dtype=pl.Int64).alias("_left"),
+    ).with_columns(
+        pl.min_horizontal(pl.col("billed_seconds"), pl.max_horizontal(pl.col("_left") - pl.col("_before"), 0))
+        .alias("pool_seconds")
+    )
+    pools.draw(drawing.filter(pl.col("pool_seconds") > 0).select("_pos", "month", "pool", "pool_seconds", "start"))
+    f = f.join(drawing.select("_pos", "pool_seconds"), on="_pos", how="left", maintain_order="left")
+    return f.drop("_pos").with_columns(
+        pl.col("pool_seconds").fill_null(0),
+        pl.when(pl.col("pool_seconds").fill_null(0) > 0).then(pl.col("pool")).otherwise(None).alias("pool"),
+    )
 
 
-def _domestic(ctx: Context, rec: CallRecord, user: Held | None, country: str | None) -> bool | None:
-    if country is None:
-        return None
-    home = user.country if user else (rec.user_country or ctx.tenant.country)
-    return service().same_domestic_area(home, country)
 
+def _priced_elsewhere(frame: Any, currency: str) -> dict[str, str]:
+    """Why a row priced in another currency is refused (--charges export), per currency of the chunk."""
+    import polars as pl
 
-def _license(rec: CallRecord, cls: CallClass, kind: CallKind, user: Held | None) -> Reason | None:
-    """Rule 6: something to charge needs the user's license; toll-free calls and bots' calls are the tenant's."""
-    if kind is CallKind.TOLLFREE or cls.bot or not rec.user_upn:
-        return None
-    if user is None:
-        return Reason.UNKNOWN_USER
-    return None if user.licensed else Reason.UNLICENSED
+    found = frame.filter(pl.col("currency").is_not_null()).select("currency").unique()
+    # TRANSLATORS: a rejected row; {currency} and {tenant_currency} are ISO 4217 codes (EUR, USD).
+    return {code: _("priced by Microsoft in {currency}; the tenant keeps {tenant_currency}").format(
+        currency=code, tenant_currency=currency) for (code,) in found.iter_rows()}
 
-
-def _no_rate(section: str, digits: str) -> Rate | None:
-    return None
-
-
-def _pool_for(
-    kind: CallKind, user: Held | None, domestic: bool | None, country: str | None, zone_a: frozenset[str]
-) -> str | None:
-    """The pool a call draws on first, if any (§6.4)."""
-    if user is None:
-        return None
-    if kind is CallKind.OUTBOUND and domestic is not None:
-        if domestic:
-            return domestic_pool(user.country) if user.plan in DOMESTIC_PLANS else None
-        return INTERNATIONAL_POOL if user.plan == Plan.DOMESTIC_INTERNATIONAL else None
-    if kind is CallKind.DIALOUT and user.conferencing and country in zone_a:
-        return DIALOUT_POOL
-    return None
+__all__ = ["CHARGES_EXPORT", "CHARGES_TABLE", "Context", "Rate", "accept", "classify", "decide"]

@@ -10,17 +10,23 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from credits_cli import history
+from credits_cli.callkey import key_of, next_key
+from credits_cli.kinds import Event
 from credits_cli.models import Call, PoolUsage, Tenant, User
-from credits_cli.queries import db_time
 from credits_cli.rates import RateBook
-from credits_cli.rating.rules import CHARGES_TABLE, Context
+from credits_cli.rating.rules import CHARGES_TABLE, DIALOUT_POOL, Context
 from credits_cli.refdata import service
+
+if TYPE_CHECKING:
+    import polars as pl
+
+_EVENTS = frozenset(Event)
 
 
 def load_context(session: Session, tenant: Tenant, book: RateBook | None, charges: str = CHARGES_TABLE) -> Context:
@@ -38,18 +44,63 @@ def load_context(session: Session, tenant: Tenant, book: RateBook | None, charge
     return Context(tenant, book, users, svc.zone_a, svc.dialout_alerts, charges=charges)
 
 
-def existing_ids(session: Session, tenant_id: int, ids: list[str]) -> set[str]:
-    """The ids of ``ids`` the tenant already has: one query per 500 ids, straight through the driver
-    (compiling an expanding IN per batch costs more than the query)."""
+def identify(session: Session, tenant_id: int, ids: list[str]) -> tuple[set[str], dict[str, int]]:
+    """The ids of ``ids`` (distinct) the tenant already has, and for each other one the first free key of
+    its run (:mod:`credits_cli.callkey`): the id itself decides, compared with the one under each key."""
     conn = session.connection()
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    found: set[str] = set()
-    for i in range(0, len(ids), 500):
-        chunk = ids[i : i + 500]
-        marks = ", ".join([mark] * len(chunk))
-        sql = f"SELECT external_id FROM calls WHERE tenant_id = {mark} AND external_id IN ({marks})"
-        found.update(row[0] for row in conn.exec_driver_sql(sql, (tenant_id, *chunk)))
-    return found
+    keys = {x: key_of(x) for x in ids}
+    slots: dict[int, str | None] = dict.fromkeys(keys.values())  # key -> the id it holds in the books
+    wanted = list(slots)
+    for i in range(0, len(wanted), LOOKUP_KEYS):
+        part = wanted[i : i + LOOKUP_KEYS]
+        sql = (f"SELECT guard, external_id FROM calls WHERE tenant_id = {mark} "
+               f"AND guard IN ({', '.join([mark] * len(part))})")
+        slots.update(conn.exec_driver_sql(sql, (tenant_id, *part)).all())
+    existing: set[str] = set()
+    free: dict[str, int] = {}
+    for x, key in keys.items():
+        while True:
+            if key not in slots:
+                slots[key] = _held(conn, mark, tenant_id, key)
+            held = slots[key]
+            if held is None:
+                free[x] = key
+                break
+            if held == x:
+                existing.add(x)
+                break
+            key = next_key(key)  # another id's key: follow the run
+    return existing, free
+
+
+def assign_keys(session: Session, tenant_id: int, ids: list[str], free: dict[str, int]) -> list[int]:
+    """The keys of the new calls ``ids`` (in order, distinct), from ``free`` (:func:`identify`): two of them
+    with the same free key (a collision) take the next ones free in turn."""
+    keys = [free[x] for x in ids]
+    if len(set(keys)) == len(keys):
+        return keys
+    conn = session.connection()
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    used: set[int] = set()
+    out = []
+    for x in ids:
+        key = free[x]  # free in the books (identify looked); past it, the books are asked again
+        while key in used or (key != free[x] and _held(conn, mark, tenant_id, key) is not None):
+            key = next_key(key)
+        used.add(key)
+        out.append(key)
+    return out
+
+
+def _held(conn: Any, mark: str, tenant_id: int, key: int) -> str | None:
+    row = conn.exec_driver_sql(f"SELECT external_id FROM calls WHERE tenant_id = {mark} AND guard = {mark}",
+                               (tenant_id, key)).first()
+    return None if row is None else str(row[0])
+
+
+#: Keys looked up per query.
+LOOKUP_KEYS = 2000
 
 
 # --- monthly pools -----------------------------------------------------------------------------
@@ -69,8 +120,18 @@ class Pool:
         return max(0, self.capacity - self.used)
 
 
+class PoolAlert(NamedTuple):
+    """The dial-out pool crossed ``percent`` % with the call at ``position`` of its chunk (SPEC §6.7)."""
+
+    position: int
+    at: datetime
+    event: str
+    used_minutes: int
+    capacity_minutes: int
+
+
 class Pools:
-    """The pools of the months a batch touches: (month, pool name) -> :class:`Pool`.
+    """The pools of the months a chunk touches: (month, pool name) -> :class:`Pool`.
 
     A pool already in the books keeps the capacity it was first drawn with: once a month's pool has
     been drawn on, a later change of licenses or plans never enlarges or shrinks it (SPEC §6.4).
@@ -79,6 +140,7 @@ class Pools:
     def __init__(self, ctx: Context, rows: dict[tuple[str, str], Pool]) -> None:
         self.ctx = ctx
         self.rows = rows
+        self.alerts: list[PoolAlert] = []
 
     def get(self, month: str, name: str) -> Pool:
         pool = self.rows.get((month, name))
@@ -88,6 +150,34 @@ class Pools:
 
     def left(self, month: str, name: str) -> int:
         return self.get(month, name).left
+
+    def draw(self, drawn: pl.DataFrame) -> None:
+        """Take the seconds of ``drawn`` (``_pos, month, pool, pool_seconds, start``, in start order) from
+        their pools; the dial-out pool's 80 % and 100 % crossings become :attr:`alerts`."""
+        import polars as pl
+
+        totals = drawn.group_by("month", "pool", maintain_order=True).agg(pl.col("pool_seconds").sum())
+        dialout_before = {m: self.get(m, p).used for m, p, _ in totals.iter_rows() if p == DIALOUT_POOL}
+        for month, name, seconds in totals.iter_rows():
+            pool = self.get(month, name)
+            pool.used += seconds
+            pool.dirty = True
+        events = {f"dialout_pool_{pct}": pct for pct in self.ctx.alerts} if dialout_before else {}
+        events = {event: pct for event, pct in events.items() if event in _EVENTS}
+        if not events:
+            return
+        calls = drawn.filter(pl.col("pool") == DIALOUT_POOL).with_columns(
+            pl.col("pool_seconds").cum_sum().over("month").alias("_after"))
+        for position, month, _name, seconds, at, after in calls.iter_rows():
+            capacity = self.get(month, DIALOUT_POOL).capacity
+            if capacity <= 0:
+                continue
+            used = dialout_before[month] + after
+            before = used - seconds
+            for event, pct in events.items():
+                threshold = capacity * pct  # compare used x 100 with capacity x pct, in integers
+                if before * 100 < threshold <= used * 100:
+                    self.alerts.append(PoolAlert(position, at, event, used // 60, capacity // 60))
 
     @classmethod
     def load(cls, session: Session, ctx: Context, months: set[str]) -> Pools:
@@ -121,47 +211,65 @@ class Pools:
                 .values(capacity_seconds=sa.bindparam("cap"), used_seconds=sa.bindparam("used")),
                 old,
             )
+        for pool in self.rows.values():
+            if pool.dirty:
+                pool.exists, pool.dirty = True, False
 
 
 # --- the calls table ----------------------------------------------------------------------------
+
+#: Calls handed to the driver at a time (each a tuple of Python objects while it is bound).
+INSERT_ROWS = 5000
 
 CALL_COLUMNS = (
     "tenant_id", "external_id", "import_id", "source_file", "source_line", "user_upn", "user_id", "start",
     "duration_seconds", "call_type", "kind", "number", "country", "domestic", "status", "reason", "rate_prefix",
     "rate_name", "billed_seconds", "pool", "pool_seconds", "charged_seconds", "charge", "ms_charge",
-    "ms_connection_fee", "ms_currency", "capability", "operator",
+    "ms_connection_fee", "ms_currency", "capability", "operator", "guard",
 )
-#: Positions in a row of CALL_COLUMNS.
-EXTERNAL_ID, START, CHARGE = (CALL_COLUMNS.index(name) for name in ("external_id", "start", "charge"))
 
 
-def insert_calls(session: Session, rows: list[list[Any]]) -> list[int]:
-    """Bulk insert of rows in the order of :data:`CALL_COLUMNS` (``charge`` in storage units).
-    Returns the new rows' ids, in order."""
+def insert_calls(session: Session, frame: pl.DataFrame) -> list[int]:
+    """Bulk insert of a chunk's rated calls (a frame with the columns of :data:`CALL_COLUMNS`, ``start`` a
+    datetime, money in storage units). Returns the new rows' ids, in order."""
+    import polars as pl
+
     conn = session.connection()
     table = Call.__table__  # type: ignore[attr-defined]
+    if frame.height == 0:
+        return []
     floor = session.execute(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))).scalar() or 0
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     if conn.dialect.name == "sqlite":
         # The write transaction holds the database's only write lock, so the ids are the ones SQLite
         # would give (the highest plus one, in order): give them and skip reading them back. (RETURNING
-        # in parameter order is one statement per row on SQLite.)
-        stamp = db_time  # the text SQLAlchemy's SQLite dialect stores for a DateTime
-        for row in rows:
-            row[START] = stamp(row[START])
-        columns = ("id", *CALL_COLUMNS)
+        # in parameter order is one statement per row on SQLite.) Times as SQLAlchemy's SQLite dialect
+        # stores them (six fractional digits).
+        ids = pl.int_range(floor + 1, floor + 1 + frame.height, dtype=pl.Int64, eager=True).alias("id")
+        out = frame.with_columns(pl.col("start").dt.strftime("%Y-%m-%d %H:%M:%S%.6f")).select(CALL_COLUMNS)
+        # In key order: each insert into the guard's index lands after the one before, not anywhere.
+        out = out.with_columns(ids).sort("guard")
+        columns = (*CALL_COLUMNS, "id")
         sql = f"INSERT INTO calls ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
-        conn.exec_driver_sql(sql, [(i, *row) for i, row in enumerate(rows, floor + 1)])
-        return list(range(floor + 1, floor + 1 + len(rows)))
+        for offset in range(0, out.height, INSERT_ROWS):  # rows as Python tuples a slice at a time
+            conn.exec_driver_sql(sql, tuples(out.slice(offset, INSERT_ROWS)))
+        return list(range(floor + 1, floor + 1 + frame.height))
     sql = f"INSERT INTO calls ({', '.join(CALL_COLUMNS)}) VALUES ({', '.join([mark] * len(CALL_COLUMNS))})"
-    conn.exec_driver_sql(sql, [tuple(row) for row in rows])
-    tenant_id = rows[0][0] if rows else 0
-    ids = dict(
+    rows = frame.select(CALL_COLUMNS)
+    for offset in range(0, rows.height, INSERT_ROWS):
+        conn.exec_driver_sql(sql, tuples(rows.slice(offset, INSERT_ROWS)))
+    tenant_id = frame["tenant_id"][0]
+    found = dict(
         session.execute(
             sa.select(table.c.external_id, table.c.id).where(table.c.tenant_id == tenant_id, table.c.id > floor)
         ).all()
     )
-    return [ids[row[EXTERNAL_ID]] for row in rows]
+    return [found[e] for e in frame["external_id"].to_list()]
+
+
+def tuples(frame: pl.DataFrame) -> list[tuple[Any, ...]]:
+    """A frame's rows as tuples for the driver, made column by column (faster than row by row)."""
+    return list(zip(*(column.to_list() for column in frame.iter_columns()), strict=True))
 
 
 def iter_calls(

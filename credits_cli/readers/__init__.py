@@ -47,7 +47,7 @@ from credits_cli.readers import (
     own_csv,
     teams_csv,
 )
-from credits_cli.readers.base import CallRecord, Item, Note, Reader, RowError
+from credits_cli.readers.base import CallRecord, Columns, Item, Note, Reader, RowError
 
 __all__ = ["CallRecord", "RowError", "Note", "Item", "Reader", "READERS", "FORMATS", "ZIP_FORMAT", "open_records"]
 
@@ -74,17 +74,20 @@ def open_records(path: Path, fmt: str = ..., *, notes: Literal[True]) -> tuple[s
 def open_records(path: Path, fmt: str = "auto", *, notes: bool = False) -> tuple[str, Iterator[Item]]:
     """(format name, stream) for ``path``; ``fmt`` is ``auto`` or one of :data:`READERS`.
 
-    With ``notes=True`` the stream also holds the file's :class:`Note` values.
+    With ``notes=True`` the stream is what rating takes: it also holds the file's :class:`Note` values,
+    and calls a reader read in columns come as :class:`Columns`; without, every call is a record.
     """
     name, stream = _open(path, fmt)
-    if not notes and name == graph_json.NAME:
+    if not notes:
         return name, _without_notes(stream)
     return name, stream
 
 
 def _without_notes(stream: Iterator[Item]) -> Iterator[CallRecord | RowError]:
     for item in stream:
-        if not isinstance(item, Note):
+        if isinstance(item, Columns):
+            yield from item.items()
+        elif not isinstance(item, Note):
             yield item
 
 

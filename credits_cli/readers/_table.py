@@ -42,14 +42,17 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from credits_cli import i18n
 from credits_cli.errors import InvalidInput
 from credits_cli.i18n import _, ngettext
 from credits_cli.readers import _text
 from credits_cli.readers._common import norm
-from credits_cli.readers.base import CallRecord, Item, RowError
+from credits_cli.readers.base import CallRecord, Columns, Item, RowError
+
+if TYPE_CHECKING:
+    import polars as pl
 
 MAX_LINE_BYTES = 1024 * 1024
 MAX_RECORD_LINES = 3
@@ -58,10 +61,14 @@ MAX_HEADER_BYTES = 64 * 1024
 #: and only the line a block ends in needs measuring.
 BLOCK_BYTES = 256 * 1024
 MAX_REJECTED = 100_000
+#: Plain lines converted in columns at a time (:meth:`Table.columns`).
+COLUMN_LINES = 20_000
 #: The csv module's field limit (process-wide): a field can be no longer than the lines it spans.
 FIELD_LIMIT = MAX_RECORD_LINES * MAX_LINE_BYTES + 1024
 _SEPARATORS = ",;\t|"  # what an Excel "sep=" line may name
 _NEWLINE = re.compile("\n")
+#: What makes a block of lines not plain (see Table.columns), once every CR LF is a LF.
+_ODD = re.compile('["\x00\r]')
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,15 +193,115 @@ class Table:
                 source=self.source, fmt=_(fmt), columns=", ".join(missing)))
         return found
 
-    def rows(self, convert: Callable[[list[str], int], CallRecord]) -> Iterator[CallRecord | RowError]:
+    def columns(
+        self,
+        convert: Callable[[list[str], int], CallRecord],
+        convert_lines: Callable[[pl.DataFrame, Callable[[list[str], int], CallRecord]],
+                                tuple[pl.DataFrame, list[RowError]]],
+    ) -> Iterator[Item]:
+        """:meth:`rows`, with the blocks of plain lines read as columns: a block without a quote, a NUL,
+        a lone carriage return or an overlong line is split by the delimiter in columns, and
+        ``convert_lines(lines, convert)`` (``lines``: ``line`` and ``fields``, each a list of the
+        header's width) gives the frame of calls in line order and the rejected rows: what :meth:`rows`
+        would have made of them (a line it cannot read in columns goes through ``convert``). From the
+        first block that is not plain on, the file is read by :meth:`rows`."""
+        source = self.source
+        lines = _Lines(self.binary, self.header_line + 1)
+        rejected = given = 0  # rows set aside, calls given (the refusal of MAX_REJECTED counts both)
+        parts: list[str] = []  # plain lines not yet converted, from line ``first`` on
+        first = lines.start_line
+        block: _Block | None = None
+        try:
+            while True:
+                try:
+                    block = lines.read_block()
+                except OSError as exc:
+                    raise InvalidInput(_("{source}: cannot read: {error}").format(
+                        source=source, error=exc.strerror or exc)) from None
+                text = block.text.replace("\r\n", "\n") if block is not None else ""
+                plain = block is not None and _ODD.search(text) is None and not any(
+                    block.first <= n < block.first + block.count for n in lines.overlong)
+                if block is not None and plain:
+                    if not parts:
+                        first = block.first
+                    more = text.split("\n")
+                    if more[-1] == "":
+                        more.pop()
+                    parts.extend(more)
+                    if len(parts) < COLUMN_LINES:
+                        continue
+                if parts:
+                    yield from self._converted(parts, first, convert, convert_lines, rejected, given)
+                    rejected += self._rejected
+                    given += self._given
+                    parts = []
+                if block is None:
+                    self.binary.close()
+                    return
+                if not plain:
+                    lines.replay_from(block)
+                    yield from self.rows(convert, lines, rejected, given)
+                    return
+        except BaseException:
+            self.binary.close()
+            raise
+
+    def _converted(
+        self,
+        parts: list[str],
+        first: int,
+        convert: Callable[[list[str], int], CallRecord],
+        convert_lines: Callable[[pl.DataFrame, Callable[[list[str], int], CallRecord]],
+                                tuple[pl.DataFrame, list[RowError]]],
+        rejected: int,
+        given: int,
+    ) -> Iterator[Item]:
+        """Lines ``first``, ``first + 1``... (``parts``) in columns (see :meth:`columns`); how many it
+        rejected and gave are left in ``_rejected`` and ``_given``."""
+        import polars as pl
+
+        source, width, delimiter = self.source, len(self.header), self.delimiter
+        self._rejected = self._given = 0
+        frame = pl.DataFrame({"text": pl.Series(parts, dtype=pl.String)}).with_row_index(
+            "line", offset=first).with_columns(
+            pl.col("line").cast(pl.Int64),
+            pl.col("text").str.strip_suffix("\r").str.split(delimiter).alias("fields"),
+        ).with_columns(pl.col("fields").list.len().alias("n"))
+        blank = (pl.col("n") == 1) & (pl.col("text").str.strip_chars() == "")
+        wrong = frame.filter(~blank & (pl.col("n") != width)).select("line", "n")
+        errors: list[RowError] = [
+            RowError(source, line, _("the row has {fields} fields; the header has {width}").format(
+                fields=n, width=width))
+            for line, n in wrong.iter_rows()
+        ]
+        good = frame.filter(~blank & (pl.col("n") == width)).select("line", "fields")
+        calls, others = convert_lines(good, convert) if good.height else (None, [])
+        errors.extend(others)
+        errors.sort(key=lambda e: e.line)
+        good_calls = calls.height if calls is not None else 0
+        if rejected + len(errors) > MAX_REJECTED and rejected + len(errors) > given + good_calls:
+            over = errors[max(MAX_REJECTED - rejected, 0)]  # the row that makes one too many
+            raise InvalidInput(_("{source}: more than {limit} rows rejected (line {line}: {reason}); "
+                                 "this is not a file of call records as its header says").format(
+                source=source, limit=i18n.number(MAX_REJECTED), line=over.line, reason=over.reason))
+        self._rejected = len(errors)
+        self._given = good_calls
+        if calls is not None and calls.height:
+            yield Columns(calls, tuple(errors))
+        else:
+            yield from errors
+
+    def rows(self, convert: Callable[[list[str], int], CallRecord],
+             lines: _Lines | None = None, rejected: int = 0, given_before: int = 0) -> Iterator[CallRecord | RowError]:
         """Each physical record through ``convert(fields, line)``: a record, or a :class:`RowError`
         for a ``ValueError`` it raised or a record that is not as the header says. Blank lines are
         skipped. ``line`` is the physical line where the record starts (1 = the file's first line).
         Closes the file at the end."""
         source, width, delimiter = self.source, len(self.header), self.delimiter
-        lines = _Lines(self.binary, self.header_line + 1)
+        if lines is None:
+            lines = _Lines(self.binary, self.header_line + 1)
         done = lines.done  # [the reader's line count after its last record]: the block reader's guard reads it
-        rejected = given = 0  # rows set aside, records yielded
+        given = given_before  # records yielded (with those of the blocks read in columns before)
 
         def reject(line: int, reason: str) -> RowError:
             nonlocal rejected
@@ -347,6 +454,18 @@ class _Lines:
         self.next_line += block.count
         self._kept.append(block)
         return block
+
+    def read_block(self) -> _Block | None:
+        """The next block of whole lines, read outside :meth:`stream` (see :meth:`Table.columns`)."""
+        block = self._read()
+        if block is not None:
+            self.start_line = self.next_line
+        return block
+
+    def replay_from(self, block: _Block) -> None:
+        """Let the next :meth:`stream` start with ``block`` (read by :meth:`read_block`)."""
+        self._replay = [block.text]
+        self.start_line = block.first
 
     def fits(self, first: int, last: int) -> bool:
         """Whether a record on lines ``first``..``last`` is one a real export could hold."""

@@ -1,7 +1,7 @@
 """What every reader yields: immutable call records that carry their source,
 row errors as values (never exceptions that stop at the first), and notes.
 
-A reader's stream holds three kinds of values, in file order:
+A reader's stream holds these kinds of values, in file order:
 
 - :class:`CallRecord`: one call, read and normalised;
 - :class:`RowError`: one rejected row (a physical record of a CSV, an element
@@ -9,7 +9,8 @@ A reader's stream holds three kinds of values, in file order:
 - :class:`Note`: something about the file as a whole that the person running
   the import should be told, which is neither a call nor a rejected row (a
   Graph page that still has ``@odata.nextLink``: the download is incomplete).
-  Rating collects notes into its summary; a reader never prints.
+  Rating collects notes into its summary; a reader never prints;
+- :class:`Columns`: many calls at once, in columns (the Teams export's plain lines).
 
 A file that cannot be read at all raises :class:`credits_cli.errors.InvalidInput`
 instead: nothing of it is rated.
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Protocol, TypeAlias
+from typing import Any, Protocol, TypeAlias
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +89,41 @@ class Note:
     text: str
 
 
-Item: TypeAlias = CallRecord | RowError | Note
+@dataclass(frozen=True, slots=True)
+class Columns:
+    """Call records a reader has already put in columns: a :class:`polars.DataFrame` with the columns of
+    :data:`credits_cli.rating.chunk.COLUMNS` but ``seq``, in file order, and the rows it rejected among
+    them (in line order). Rating numbers them in with the records around them."""
+
+    frame: Any
+    errors: tuple[RowError, ...] = ()
+
+    def items(self) -> Iterator[CallRecord | RowError]:
+        """The calls as records again, with the rejected rows, in line order."""
+        out: list[CallRecord | RowError] = [*frame_records(self.frame), *self.errors]
+        out.sort(key=lambda item: item.line)
+        return iter(out)
+
+
+def frame_records(frame: Any) -> Iterator[CallRecord]:
+    """The calls of a frame of call columns (:class:`Columns`, a rating chunk) as records."""
+    from credits_cli import money
+
+    exact = "charge_exact" in frame.columns  # the amounts as the reader read them
+    for row in frame.iter_rows(named=True):
+        if exact:
+            charge = None if row["charge_exact"] is None else Decimal(row["charge_exact"])
+            fee = None if row["fee_exact"] is None else Decimal(row["fee_exact"])
+        else:
+            charge = None if row["ms_charge"] is None else money.from_units(row["ms_charge"])
+            fee = None if row["ms_fee"] is None else money.from_units(row["ms_fee"])
+        yield CallRecord(row["source"], row["line"], row["external_id"], row["user_upn"], row["start"],
+                         row["duration_seconds"], row["call_type"], row["number"], row["direct_routing"],
+                         row["user_country"], row["conference_id"], charge, fee, row["currency"], row["capability"],
+                         row["operator"])
+
+
+Item: TypeAlias = CallRecord | RowError | Note | Columns
 
 
 class Reader(Protocol):

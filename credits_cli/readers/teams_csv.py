@@ -25,12 +25,16 @@ lower-cased: which types cost what is the rating rules' business.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import IO
+from decimal import Decimal
+from typing import IO, TYPE_CHECKING
 
 from credits_cli.i18n import N_
 from credits_cli.readers import _common as c
 from credits_cli.readers._table import Column, CsvFormat, Table
-from credits_cli.readers.base import CallRecord, RowError
+from credits_cli.readers.base import CallRecord, Item, RowError
+
+if TYPE_CHECKING:
+    import polars as pl
 
 NAME = "teams-csv"
 COLUMNS = {
@@ -54,10 +58,159 @@ def matches(header: set[str] | list[str]) -> bool:
     return "usageid" in header and "calltype" in header
 
 
-def read_stream(binary: IO[bytes], source: str) -> Iterator[CallRecord | RowError]:
-    """Parse the header now (a wrong file fails here), stream the rows lazily."""
+def read_stream(binary: IO[bytes], source: str) -> Iterator[Item]:
+    """Parse the header now (a wrong file fails here), stream the rows lazily: plain blocks of lines
+    as columns (:func:`_lines_converter`), anything else row by row."""
     table = Table.open(binary, source)
-    return table.rows(_converter(source, table.positions(COLUMNS, N_("Teams PSTN usage export"))))
+    at = table.positions(COLUMNS, N_("Teams PSTN usage export"))
+    return table.columns(_converter(source, at), _lines_converter(source, at))
+
+
+#: A field that needs no cleaning to be an id (what ``plain_id`` passes, in ASCII), a number, a duration.
+_PLAIN_ID = r"^[\x21-\x7e]{1,256}$"
+_PLAIN_NUMBER = r"^\+?[0-9*]{1,20}$"
+_PLAIN_START = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?Z$"
+
+
+#: Columns beside a call's that keep Microsoft's charge and fee as read (their storage units are rounded).
+EXACT = ("charge_exact", "fee_exact")
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _lines_converter(
+    source: str, at: dict[str, int]
+) -> Callable[[pl.DataFrame, Callable[[list[str], int], CallRecord]], tuple[pl.DataFrame, list[RowError]]]:
+    """The columnar twin of :func:`_converter`: the lines whose fields are in the export's usual form
+    are converted in columns (texts of few distinct values, such as call types and amounts, through
+    the same parsers once per value); every other line goes through the per-row converter, so a line
+    gives the same record or the same rejected row either way."""
+
+    def convert_lines(lines: pl.DataFrame, convert: Callable[[list[str], int], CallRecord]
+                      ) -> tuple[pl.DataFrame, list[RowError]]:
+        import polars as pl
+
+        from credits_cli.rating.chunk import NAMES, ChunkBuilder, ms_amounts
+
+        fields = pl.col("fields")
+
+        def field(key: str) -> pl.Expr:
+            return fields.list.get(at[key]) if at[key] >= 0 else pl.lit("")
+
+        f = lines.select(
+            "line", "fields",
+            *(field(k).alias(k) for k in ("id", "type", "start", "duration", "dest", "caller", "upn", "country",
+                                          "conference", "fee", "charge", "currency", "capability")),
+        )
+        kinds = {}
+        for (text,) in f.select("type").unique().iter_rows():
+            try:
+                kinds[text] = c.call_type(text, "Call Type")
+            except ValueError:
+                pass
+        amounts: dict[tuple[str, str], tuple[int | None, int | None, int | None]] = {}
+        exact_of: dict[str, str | None] = {}  # the amounts as read, for the records (Columns.items)
+        fee_of: dict[str, str | None] = {}
+        for charge_text, fee_text in f.select("charge", "fee").unique().iter_rows():
+            try:
+                charge, fee = c.parse_amount(charge_text, "Charge"), c.parse_amount(fee_text, "Connection Fee")
+            except ValueError:
+                continue
+            amounts[(charge_text, fee_text)] = ms_amounts(charge, fee)
+            exact_of[f"{charge_text}\x00{fee_text}"] = _text(charge)
+            fee_of[fee_text] = _text(fee)
+        codes = {}
+        for (text,) in f.select("currency").unique().iter_rows():
+            try:
+                codes[text] = c.currency(text, "Currency") or ""
+            except ValueError:
+                pass
+        licenses = {}
+        for (text,) in f.select("capability").unique().iter_rows():
+            try:
+                licenses[text] = c.capability(text, "Capability") or ""
+            except ValueError:
+                pass
+        places = {text: c.country(text) or "" for (text,) in f.select("country").unique().iter_rows()}
+        kind = pl.col("type").replace_strict({k: v[0] for k, v in kinds.items()}, default=None,
+                                             return_dtype=pl.String)
+        inbound = pl.col("type").replace_strict({k: v[1] for k, v in kinds.items()}, default=None,
+                                                return_dtype=pl.Boolean)
+        direct = pl.col("type").replace_strict({k: v[2] for k, v in kinds.items()}, default=None,
+                                               return_dtype=pl.Boolean)
+        pair = pl.concat_str("charge", pl.lit("\x00"), "fee")
+        money_of = {f"{a}\x00{b}": v for (a, b), v in amounts.items()}
+        number = pl.when(inbound).then(pl.col("caller")).otherwise(
+            pl.when(pl.col("dest") != "").then(pl.col("dest")).otherwise(pl.col("caller")))
+        start = pl.col("start")
+        fraction = start.str.extract(r"\.([0-9]+)Z$", 1).fill_null("")
+        micros = (fraction + pl.lit("000000")).str.slice(0, 6).cast(pl.Int64, strict=False)
+        parsed = start.str.slice(0, 19).str.strptime(pl.Datetime("us"), "%Y-%m-%dT%H:%M:%S", strict=False)
+        f = f.with_columns(
+            kind.alias("call_type"), direct.alias("direct_routing"), number.alias("number"),
+            (parsed + pl.duration(microseconds=micros)).alias("when"),
+            pl.col("duration").cast(pl.Int64, strict=False).alias("seconds"),
+            pair.replace_strict({k: v[0] for k, v in money_of.items()}, default=None, return_dtype=pl.Int64)
+            .alias("ms_charge"),
+            pair.replace_strict({k: v[1] for k, v in money_of.items()}, default=None, return_dtype=pl.Int64)
+            .alias("ms_fee"),
+            pair.replace_strict({k: v[2] for k, v in money_of.items()}, default=None, return_dtype=pl.Int64)
+            .alias("ms_total"),
+            pair.is_in(pl.Series(list(money_of), dtype=pl.String).implode()).alias("money_ok"),
+        )
+        ok = (
+            pl.col("call_type").is_not_null()
+            & pl.col("id").str.contains(_PLAIN_ID)
+            & ((pl.col("upn") == "") | pl.col("upn").str.contains(_PLAIN_ID))
+            & ((inbound & (pl.col("number") == "")) | pl.col("number").str.contains(_PLAIN_NUMBER))
+            & pl.col("duration").str.contains(r"^[0-9]{1,7}$") & (pl.col("seconds") < c.WEEK)
+            & ((pl.col("conference") == "") | pl.col("conference").str.contains(_PLAIN_ID))
+            & start.str.contains(_PLAIN_START) & pl.col("when").is_not_null()
+            & pl.col("when").dt.year().is_between(c.MIN_YEAR, c.MAX_YEAR)
+            & pl.col("money_ok")
+            & pl.col("currency").is_in(pl.Series(list(codes), dtype=pl.String).implode())
+            & pl.col("capability").is_in(pl.Series(list(licenses), dtype=pl.String).implode())
+        ).fill_null(False)
+        f = f.with_columns(ok.alias("ok"))
+        good = f.filter(pl.col("ok")).select(
+            pl.lit(source, dtype=pl.String).alias("source"), "line", pl.col("id").alias("external_id"),
+            pl.col("upn").str.to_lowercase().alias("user_upn"), pl.col("when").alias("start"),
+            pl.col("seconds").alias("duration_seconds"), "call_type", "number", "direct_routing",
+            pl.col("country").replace_strict(places, default=None, return_dtype=pl.String).replace("", None)
+            .alias("user_country"),
+            pl.col("conference").replace("", None).alias("conference_id"),
+            "ms_charge", "ms_fee", "ms_total",
+            pl.col("currency").replace_strict(codes, default=None, return_dtype=pl.String).replace("", None)
+            .alias("currency"),
+            pl.col("capability").replace_strict(licenses, default=None, return_dtype=pl.String).replace("", None)
+            .alias("capability"),
+            pl.lit(None, dtype=pl.String).alias("operator"),
+            pair.replace_strict({k: v for k, v in exact_of.items()}, default=None, return_dtype=pl.String)
+            .alias(EXACT[0]),
+            pl.col("fee").replace_strict(fee_of, default=None, return_dtype=pl.String).alias(EXACT[1]),
+        )
+        errors: list[RowError] = []
+        builder = ChunkBuilder()
+        exact: list[tuple[str | None, str | None]] = []
+        for line, row in f.filter(~pl.col("ok")).select("line", "fields").iter_rows():
+            try:
+                record = convert(row, line)
+            except ValueError as exc:
+                errors.append(RowError(source, line, str(exc)))
+                continue
+            builder.add(record)
+            exact.append((_text(record.charge), _text(record.connection_fee)))
+        if len(builder):
+            others = builder.take().select(name for name in NAMES if name != "seq").with_columns(
+                pl.Series(EXACT[0], [e[0] for e in exact], dtype=pl.String),
+                pl.Series(EXACT[1], [e[1] for e in exact], dtype=pl.String),
+            )
+            good = pl.concat([good, others]).sort("line")
+        return good, errors
+
+    return convert_lines
 
 
 def _converter(source: str, at: dict[str, int]) -> Callable[[list[str], int], CallRecord]:

@@ -1,0 +1,111 @@
+"""The duplicate guard's keys (credits_cli/callkey.py): a collision is resolved by the ids themselves.
+
+The key is a 64-bit hash; here it is made to collide on purpose (every id the same key, or a few
+keys for many ids), and the books must still hold each call once, find every duplicate, and keep
+the guard unique, across files, imports and transactions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from credits_cli import callkey
+from credits_cli import db as dbmod
+from credits_cli.rating import store
+from tests.helpers import pin_now
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def calls_csv(path: Path, ids: list[str]) -> Path:
+    rows = [f"{x},ada@contoso.com,2026-10-0{1 + i % 9}T10:{i % 60:02d}:00Z,61,outbound,+12065550{i:03d}"
+            for i, x in enumerate(ids)]
+    path.write_text("call_id,user,start,duration_seconds,kind,number\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def stored() -> list[tuple[str, int]]:
+    database = dbmod.open_database(os.environ["CREDITS_DB"])
+    with database.read() as s:
+        return [tuple(r) for r in s.execute(sa.text("SELECT external_id, guard FROM calls ORDER BY id"))]
+
+
+@pytest.fixture
+def ready(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    pin_now(monkeypatch, "2026-11-02T09:00:00Z")
+    for step in (
+        ("tenant", "add", "contoso", "--name", "Contoso", "--country", "US", "--currency", "USD"),
+        ("payment", "set", "--card-expiry", "2099-12", "--last4", "4242"),
+        ("user", "add", "ada@contoso.com", "--country", "US", "--plan", "payg"),
+        ("license", "assign", "ada@contoso.com"),
+        ("topup", "100"),
+        ("rates", "load", str(ROOT / "rates" / "default-usd.yaml")),
+    ):
+        assert cli(*step).exit_code == 0, step
+    return cli
+
+
+@pytest.mark.parametrize("keys", [lambda x: 5, lambda x: len(x) % 3, lambda x: 2**63 - 1 - len(x) % 2])
+def test_colliding_keys_keep_every_call_once(ready, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keys) -> None:
+    monkeypatch.setattr(store, "key_of", keys)
+    monkeypatch.setenv("CREDITS_RATE_BATCH", "4")  # several transactions and chunks
+    ids = [f"c{i}" for i in range(12)] + ["c3", "c7"]  # two duplicates inside the file
+    first = json.loads(ready("rate-cdrs", str(calls_csv(tmp_path / "a.csv", ids)), "--json").stdout)
+    assert first["duplicates"] == 2 and first["statuses"]["charged"] == 12
+    # A second file: six calls again, six new ones, among them ids whose keys collide with those stored.
+    more = ids[:6] + [f"n{i}" for i in range(6)]
+    second = json.loads(ready("rate-cdrs", str(calls_csv(tmp_path / "b.csv", more)), "--json").stdout)
+    assert second["duplicates"] == 6 and second["statuses"]["charged"] == 6
+    again = json.loads(ready("rate-cdrs", str(calls_csv(tmp_path / "c.csv", more + ids)), "--json").stdout)
+    assert again["duplicates"] == len(more + ids) and again["statuses"]["charged"] == 0
+    rows = stored()
+    assert sorted(x for x, _ in rows) == sorted({*ids, *more})
+    assert len({g for _, g in rows}) == len(rows)  # the guard is unique
+    assert json.loads(ready("verify", "--json").stdout)["ok"] is True
+
+
+def test_the_key_is_stable() -> None:
+    # Stored in every database: a change would let a call already rated in again.
+    assert callkey.key_of("w1") == -991772088101750344
+    assert callkey.next_key(2**63 - 1) == -(2**63)
+
+
+def test_the_migration_keys_are_the_ones_rating_makes() -> None:
+    from credits_cli import migrations
+
+    for x in ("w1", "", "a" * 300, "é-ü-中", "00000000-0000-0000-0000-000000000000"):
+        assert migrations._guard_key(x) == callkey.key_of(x)
+    for key in (0, -1, 2**63 - 1, -(2**63)):
+        assert migrations._next_guard(key) == callkey.next_key(key)
+
+
+def test_an_old_database_gets_its_keys_and_keeps_every_id_findable(
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The calls of a database made before the guard get their keys on upgrade, colliding ones included
+    (three keys for 40-odd calls): each is found again by its id, and a new id is given a free key."""
+    import shutil
+
+    from credits_cli import migrations
+
+    tiny = lambda x: len(x) % 3  # noqa: E731
+    monkeypatch.setattr(migrations, "_guard_key", tiny)
+    monkeypatch.setattr(store, "key_of", tiny)
+    monkeypatch.setenv("CREDITS_NOW", "2026-10-31T12:00:00Z")
+    copy = tmp_path / "old.db"
+    shutil.copyfile(Path(__file__).resolve().parent / "fixtures" / "c41acc5.db", copy)
+    assert cli("--db", str(copy), "verify", "--json").exit_code == 0  # opens, and upgrades
+    database = dbmod.open_database(str(copy))
+    with database.read() as s:
+        rows = s.execute(sa.text("SELECT tenant_id, external_id, guard FROM calls")).all()
+        assert len(rows) >= 40 and len({(t, g) for t, _, g in rows}) == len(rows)
+        for tenant_id in {t for t, _, _ in rows}:
+            ids = [x for t, x, _ in rows if t == tenant_id]
+            existing, free = store.identify(s, tenant_id, [*ids, "new-call"])
+            assert existing == set(ids) and list(free) == ["new-call"]
+            assert free["new-call"] not in {g for t, _, g in rows if t == tenant_id}
