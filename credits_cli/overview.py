@@ -28,7 +28,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from credits_cli import i18n, ledger, money, payments, spend, tenants
+from credits_cli import ledger, money, payments, spend, tenants
 from credits_cli.i18n import N_, ngettext
 from credits_cli.kinds import Delivery
 from credits_cli.models import ImportRun, Notification, Tenant
@@ -84,11 +84,10 @@ def line(session: Session, tenant: Tenant, now: datetime) -> Line:
     enabled = bool(settings and settings.enabled and settings.threshold is not None and settings.amount is not None)
     threshold = settings.threshold if settings and enabled else None
     method = payments.get_method(session, tenant)
-    with i18n.speaking(i18n.SOURCE):
-        refusal = payments.refusal(tenant, method, now)  # English: a value of --json and -o csv
+    refusal = payments.refusal(tenant, method, now)  # a phrase: English as a value of --json and -o csv
 
     def refused() -> str:  # why, in the language of the moment the state is said
-        return payments.refusal(tenant, method, now) or ""
+        return refusal.said() if refusal else ""
 
     runway = spend.runway(SessionRows(session), tid, balance, threshold, now)
     runs = sa.select(sa.func.max(ImportRun.__table__.c.finished_at)).where(  # type: ignore[attr-defined]

@@ -144,10 +144,8 @@ def payment_show(ctx: typer.Context, output: DocOutputOpt = None, json_out: Json
         t = st.tenant(s)
         method = payments.get_method(s, t)
         now = clock.now()
-        refusal = payments.refusal(t, method, now)
-        with i18n.speaking(i18n.SOURCE):  # a value of the JSON document: the same words in every language
-            english = payments.refusal(t, method, now)
-    doc = payment_doc(method) | {"purchases_allowed": refusal is None, "refusal": english}
+        refusal = payments.refusal(t, method, now)  # a phrase: English in the JSON, said below
+    doc = payment_doc(method) | {"purchases_allowed": refusal is None, "refusal": refusal}
     if json_out:
         print_json(doc)
         return

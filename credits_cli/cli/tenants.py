@@ -200,10 +200,10 @@ def tenant_show(ctx: typer.Context, output: DocOutputOpt = None, json_out: Json 
             "balance": ledger.balance(s, t)
             - sum((lot.remaining for lot in ledger.open_lots(s, t) if lot.expires_at <= clock.now()), money.ZERO),
             "removed_users": len(users.list_users(s, t, removed=True)) - len(all_users),
-            "purchase_refusal": english(payments.refusal, t, method, clock.now()),
+            "purchase_refusal": payments.refusal(t, method, clock.now()),  # a phrase: English as a value
             "recent_changes": list(trail.lines(s, t, limit=RECENT_CHANGES, newest=True)),
         }
-        said = {"payment": payments.describe(method), "purchase_refusal": payments.refusal(t, method, clock.now())}
+        said = {"payment": payments.describe(method)}
     if mode == "json":
         print_json(doc)
         return
