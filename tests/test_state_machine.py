@@ -230,9 +230,10 @@ class FundingMachine(RuleBasedStateMachine):
             for upn in UPNS:
                 plan = "domestic" if upn == PLAN_USER else "payg"
                 users.upsert_user(s, t, upn, country="US", plan=plan, licensed=self.model.licensed[upn])
-            rates_path = Path(tempfile.mkdtemp(prefix="credits-sm-")) / "rates.yaml"
-            rates_path.write_text(RATES, encoding="utf-8")
-            rates.load_file(s, t, rates_path)
+            with tempfile.TemporaryDirectory(prefix="credits-sm-") as folder:
+                rates_path = Path(folder) / "rates.yaml"
+                rates_path.write_text(RATES, encoding="utf-8")
+                rates.load_file(s, t, rates_path)
             return t.id or 0
 
         self.tenant_id = self.database.write(work)

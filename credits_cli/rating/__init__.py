@@ -49,10 +49,13 @@ __all__ = [
     "BATCH_SIZE", "Rejects", "Summary", "in_start_order", "iter_calls", "plausible", "rate_batch", "rate_records",
 ]
 
-#: Records per transaction. Each is a commit; a larger one costs SQLite less per call (a commit
-#: writes every index page it touched, and the duplicate guard's index is touched all over), and an
-#: interrupted import loses at most one transaction, which a rerun redoes.
-BATCH_SIZE = 50_000
+#: Records per transaction. Each is a commit, and a commit writes back every page of the duplicate
+#: guard's index it touched: random ids touch that index all over, so in a table of a year of calls
+#: small transactions rewrite most of it again and again (bench/RESULTS.md: 50,000 calls per
+#: transaction made month 13 cost 3.4x month 1). An interrupted import loses at most one
+#: transaction, which a rerun redoes; the calls are written chunk by chunk, so a transaction's size
+#: costs the disk (the write-ahead log) and not memory.
+BATCH_SIZE = 500_000
 #: The most records per transaction that ``CREDITS_RATE_BATCH`` may ask for.
 MAX_BATCH_SIZE = 1_000_000
 #: SQLite page cache of an import's connection, in KiB.
@@ -306,7 +309,7 @@ def rate_records(
                     done.append(rate_batch(session, ctx, chunk, import_id))
                     done[-1].import_id = import_id
                     ctx.balance_mark = done[-1].mark
-                    if progress:  # per chunk: a batch of 50,000 is seconds of work
+                    if progress:  # per chunk: a transaction is seconds of work
                         progress(len(chunk))
                         told[0] += len(chunk)
                 return done
