@@ -219,6 +219,31 @@ def test_the_batch_size_changes_the_transactions_not_the_outcome(cli, ready: Pat
     assert cli("verify").exit_code == 0
 
 
+def test_a_transaction_started_again_mid_way_rates_the_same_calls(cli, ready: Path, monkeypatch) -> None:
+    # Chunks of two calls, the third and later kept in the spill file; the database is busy once,
+    # after the first chunk was written: the whole transaction runs again, from the same chunks.
+    import sqlalchemy as sa
+
+    from credits_cli import rating
+
+    monkeypatch.setattr(rating, "CHUNK_ROWS", 2)
+    real, seen = rating.rate_batch, []
+
+    def busy_once(session, ctx, chunk, import_id):
+        seen.append(chunk.height)
+        if len(seen) == 2:
+            raise sa.exc.OperationalError("INSERT ...", {}, Exception("database is locked"))
+        return real(session, ctx, chunk, import_id)
+
+    monkeypatch.setattr(rating, "rate_batch", busy_once)
+    doc = json.loads(cli("rate-cdrs", str(ready), "--json").stdout)
+    assert seen[:2] == [2, 2] and len(seen) > 3  # started again from the first chunk
+    assert doc["statuses"] == {"charged": 2, "included": 0, "free": 1, "denied": 1, "unrated": 1, "carrier": 0}
+    assert doc["total_charged"] == "0.0640" and balance() == Decimal("99.9360")
+    assert len(stored_calls()) == 5
+    assert cli("verify").exit_code == 0
+
+
 def test_all_calls_past_the_table_limit_stream_with_their_count(cli, ready: Path, monkeypatch) -> None:
     from credits_cli.cli import common
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from credits_cli.rating import in_start_order
+from credits_cli.rating.ordering import Transactions
 from credits_cli.readers.base import CallRecord, RowError
 
 BASE = datetime(2026, 10, 1)
@@ -79,3 +81,42 @@ def test_many_runs_are_merged_in_passes_of_a_few(minutes: list[int], memory_reco
     finally:
         ordering.FAN_IN, ordering.RUN_BATCH = saved
     assert out == sorted(items, key=lambda r: r.start)  # type: ignore[union-attr]
+
+
+def chunks_of(sizes: list[int]) -> list[pl.DataFrame]:
+    out, n = [], 0
+    for size in sizes:
+        out.append(pl.DataFrame({"seq": list(range(n, n + size)), "text": [f"call {i} é" for i in range(n, n + size)]}))
+        n += size
+    return out
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    sizes=st.lists(st.integers(min_value=1, max_value=9), max_size=25),
+    size=st.integers(min_value=1, max_value=30),
+    memory_records=st.integers(min_value=1, max_value=12),
+    reads=st.lists(st.integers(min_value=0, max_value=6), max_size=4),
+)
+def test_transactions_read_again_give_the_same_chunks(sizes: list[int], size: int, memory_records: int,
+                                                      reads: list[int]) -> None:
+    # A transaction the database makes start again (busy) reads its chunks again, after any number
+    # of them were taken the first time; those past memory_records come back from the spill file.
+    source = chunks_of(sizes)
+    seen: list[pl.DataFrame] = []
+    previous: list[pl.DataFrame] = []
+    for transaction in Transactions(iter(source), size, memory_records=memory_records):
+        for n in reads:  # attempts that stop after n chunks
+            for i, _chunk in enumerate(transaction):
+                if i >= n:
+                    break
+        final = list(transaction)
+        again = list(transaction)
+        assert len(final) == len(again) and all(a.equals(b) for a, b in zip(final, again, strict=True))
+        held = sum(chunk.height for chunk in final)
+        assert held <= size or len(final) == 1  # a chunk is never split
+        if seen:  # the transaction before could not take this one's first chunk
+            assert sum(c.height for c in previous) + final[0].height > size
+        previous = final
+        seen.extend(final)
+    assert len(seen) == len(source) and all(a.equals(b) for a, b in zip(seen, source, strict=True))

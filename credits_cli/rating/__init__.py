@@ -36,7 +36,7 @@ from credits_cli.phrases import Phrase
 from credits_cli.rates import RateBook
 from credits_cli.rating import charging, rules, store
 from credits_cli.rating.chunk import CHUNK_ROWS, Columns
-from credits_cli.rating.ordering import MEMORY_RECORDS, in_start_order, ordered_chunks
+from credits_cli.rating.ordering import MEMORY_RECORDS, Transactions, in_start_order, ordered_chunks
 from credits_cli.rating.rules import CHARGES_EXPORT, CHARGES_TABLE, Context
 from credits_cli.rating.store import Pools, iter_calls
 from credits_cli.rating.summary import BatchResult, Rejects, Summary, summary_json
@@ -288,11 +288,11 @@ def rate_records(
 
     told = [0]  # calls of the batch in progress already told to ``progress`` (taken back on a retry)
     try:
-        for batch in _transactions(ordered, batch_size):
+        for batch in Transactions(ordered, batch_size, memory_records=chunk_rows):
             mark = ctx.balance_mark
             told[0] = 0
 
-            def work(session: Session, batch: list[pl.DataFrame] = batch, mark: Any = mark) -> list[BatchResult]:
+            def work(session: Session, batch: Iterable[pl.DataFrame] = batch, mark: Any = mark) -> list[BatchResult]:
                 ctx.balance_mark = mark  # again from the top when the transaction is retried
                 if progress and told[0]:
                     progress(-told[0])
@@ -326,20 +326,6 @@ def rate_records(
     _currency_note(summary)
     summary.import_id = db.write(lambda s: _finish(s, tenant.id or 0, summary))
     return summary
-
-
-def _transactions(chunks: Iterator[pl.DataFrame], size: int) -> Iterator[list[pl.DataFrame]]:
-    """Chunks grouped into transactions of at most ``size`` calls (a chunk is never larger)."""
-    batch: list[pl.DataFrame] = []
-    held = 0
-    for chunk in chunks:
-        if batch and held + chunk.height > size:
-            yield batch
-            batch, held = [], 0
-        batch.append(chunk)
-        held += chunk.height
-    if batch:
-        yield batch
 
 
 def _currency_note(summary: Summary) -> None:

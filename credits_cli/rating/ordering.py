@@ -179,6 +179,73 @@ class _Run:
             yield pl.read_ipc(io.BytesIO(self.handle.read(length)))
 
 
+class Transactions:
+    """``chunks`` grouped into transactions of at most ``size`` calls (a chunk is never split), each
+    one an iterable that can be read again: a transaction the database makes start again (busy)
+    rates the same chunks. A transaction's chunks are taken from ``chunks`` as it rates them; its
+    first ``memory_records`` calls (one chunk) are kept in memory, the rest in an unnamed temporary
+    file (Arrow IPC), so a transaction of any size holds about as much memory as a small one."""
+
+    def __init__(self, chunks: Iterable[pl.DataFrame], size: int, memory_records: int = CHUNK_ROWS) -> None:
+        self._source = iter(chunks)
+        self._next: pl.DataFrame | None = None
+        self.size = max(1, size)
+        self.memory_records = memory_records
+        self._spill: IO[bytes] | None = None
+
+    def _peek(self) -> pl.DataFrame | None:
+        if self._next is None:
+            self._next = next(self._source, None)
+        return self._next
+
+    def __iter__(self) -> Iterator[Iterable[pl.DataFrame]]:
+        try:
+            while self._peek() is not None:
+                yield _Transaction(self)
+        finally:
+            if self._spill is not None:
+                self._spill.close()
+                self._spill = None
+
+    def spill(self) -> IO[bytes]:
+        if self._spill is None:
+            self._spill = _temporary()
+        return self._spill
+
+
+class _Transaction:
+    """One transaction's chunks (see :class:`Transactions`): the ones already taken, then more from
+    the source while the transaction has room."""
+
+    def __init__(self, owner: Transactions) -> None:
+        self.owner = owner
+        self.held: list[pl.DataFrame] = []  # in memory
+        self.run: _Run | None = None  # in the spill file, after those in memory
+        self.calls = 0
+        if owner._spill is not None:  # the last transaction's spilled chunks are done with
+            owner._spill.seek(0)
+            owner._spill.truncate()
+
+    def __iter__(self) -> Iterator[pl.DataFrame]:
+        yield from self.held
+        if self.run is not None:
+            yield from self.run.batches()
+        owner = self.owner
+        while True:
+            chunk = owner._peek()
+            if chunk is None or (self.calls and self.calls + chunk.height > owner.size):
+                return
+            owner._next = None
+            if self.calls + chunk.height <= owner.memory_records:
+                self.held.append(chunk)
+            else:
+                if self.run is None:
+                    self.run = _Run(owner.spill())
+                self.run.spans.extend(_Run.write_all(owner.spill(), [chunk]).spans)
+            self.calls += chunk.height
+            yield chunk
+
+
 def _merge(runs: list[_Run], rows: int) -> Iterator[pl.DataFrame]:
     """Runs merged by (start, seq), one batch of each run in memory at a time: whatever is at or before
     the smallest last key of the batches in hand is final."""
@@ -217,4 +284,4 @@ def _merge(runs: list[_Run], rows: int) -> Iterator[pl.DataFrame]:
         yield pl.concat(out, rechunk=True)
 
 
-__all__ = ["MEMORY_RECORDS", "in_start_order", "ordered_chunks"]
+__all__ = ["MEMORY_RECORDS", "Transactions", "in_start_order", "ordered_chunks"]
