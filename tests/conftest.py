@@ -7,10 +7,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from typer.testing import CliRunner
 
 from credits_cli import clock, i18n, refdata
 from credits_cli import db as dbmod
+
+# No deadlines: these machines are shared and noisy, and the first example of a test pays for
+# loading data (phonenumbers' metadata) that the next ones find loaded. Speed is bench/'s business.
+settings.register_profile("credits", deadline=None)
+settings.load_profile("credits")
 
 
 @pytest.fixture(autouse=True)
