@@ -131,7 +131,7 @@ def rate_cdrs(
                 sources.append((str(path), name, counting(records)))
             summary = rating.rate_records(
                 db, st.tenant_slug, sources, dry_run=dry_run, progress=told,
-                batch_size=batch_size or rating.BATCH_SIZE, rejects_out=out.handle if out else None,
+                batch_size=batch_size, rejects_out=out.handle if out else None,
                 allow_old=allow_old, charges=charges.value,
             )
         failed = summary.rejects_failed

@@ -56,6 +56,10 @@ __all__ = [
 #: transaction, which a rerun redoes; the calls are written chunk by chunk, so a transaction's size
 #: costs the disk (the write-ahead log) and not memory.
 BATCH_SIZE = 500_000
+#: Records per transaction on PostgreSQL: its index pages are not rewritten whole at each commit, and
+#: its planner sees a table's new rows only once they are committed and analysed, so a transaction of
+#: hundreds of thousands of calls makes it look the ids up the slow way.
+POSTGRES_BATCH_SIZE = 50_000
 #: The most records per transaction that ``CREDITS_RATE_BATCH`` may ask for.
 MAX_BATCH_SIZE = 1_000_000
 #: SQLite page cache of an import's connection, in KiB.
@@ -208,7 +212,7 @@ def rate_records(
     sources: Sequence[Source],
     *,
     dry_run: bool = False,
-    batch_size: int = BATCH_SIZE,
+    batch_size: int | None = None,
     memory_records: int = MEMORY_RECORDS,
     progress: Callable[[int], None] | None = None,
     rejects_out: IO[str] | None = None,
@@ -217,7 +221,8 @@ def rate_records(
 ) -> Summary:
     """Rate every record of ``sources`` for the tenant. ``db`` is a :class:`credits_cli.db.Database`.
 
-    ``batch_size`` is the records per transaction (the CLI passes ``CREDITS_RATE_BATCH``).
+    ``batch_size`` is the records per transaction (the CLI passes ``CREDITS_RATE_BATCH``; None:
+    :data:`BATCH_SIZE` on SQLite, :data:`POSTGRES_BATCH_SIZE` on PostgreSQL).
     Each rejected row goes to ``rejects_out`` (the ``--rejects`` CSV) as it is found (see
     :class:`Rejects`); the summary counts them, and collects what the files said of themselves
     (:class:`credits_cli.readers.base.Note`). The import's record (``imports``) is written with
@@ -258,6 +263,8 @@ def rate_records(
     summary.balance_after = summary.balance_before
     summary.currency = tenant.currency
     summary.rate_table = book.name if book is not None else ""
+    if batch_size is None:
+        batch_size = BATCH_SIZE if db.engine.dialect.name == "sqlite" else POSTGRES_BATCH_SIZE
     chunk_rows = max(1, min(batch_size, CHUNK_ROWS))
     ordered = ordered_chunks(plausible(records(), clock.now(), allow_old=allow_old), reject,
                              memory_records=memory_records, chunk_rows=chunk_rows)
