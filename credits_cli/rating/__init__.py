@@ -56,9 +56,9 @@ __all__ = [
 #: transaction, which a rerun redoes; the calls are written chunk by chunk, so a transaction's size
 #: costs the disk (the write-ahead log) and not memory.
 BATCH_SIZE = 500_000
-#: Records per transaction on PostgreSQL: its index pages are not rewritten whole at each commit, and
-#: its planner sees a table's new rows only once they are committed and analysed, so a transaction of
-#: hundreds of thousands of calls makes it look the ids up the slow way.
+#: Records per transaction on PostgreSQL. Half a gigabyte of Graph JSON (850,000 calls) in transactions
+#: of 500,000 ran past 300 s there and takes 190 s in transactions of 50,000; not yet explained (the
+#: planner's statistics, which never see a transaction's own new rows, are the likely cause).
 POSTGRES_BATCH_SIZE = 50_000
 #: The most records per transaction that ``CREDITS_RATE_BATCH`` may ask for.
 MAX_BATCH_SIZE = 1_000_000
