@@ -198,9 +198,20 @@ class Transactions:
             self._next = next(self._source, None)
         return self._next
 
+    def take(self, room: int | None) -> pl.DataFrame | None:
+        """The next chunk, unless there is none or it has more calls than ``room`` (None: any)."""
+        chunk = self._peek()
+        if chunk is None or (room is not None and chunk.height > room):
+            return None
+        self._next = None
+        return chunk
+
     def __iter__(self) -> Iterator[Iterable[pl.DataFrame]]:
         try:
             while self._peek() is not None:
+                if self._spill is not None:  # the last transaction's spilled chunks are done with
+                    self._spill.seek(0)
+                    self._spill.truncate()
                 yield _Transaction(self)
         finally:
             if self._spill is not None:
@@ -222,20 +233,13 @@ class _Transaction:
         self.held: list[pl.DataFrame] = []  # in memory
         self.run: _Run | None = None  # in the spill file, after those in memory
         self.calls = 0
-        if owner._spill is not None:  # the last transaction's spilled chunks are done with
-            owner._spill.seek(0)
-            owner._spill.truncate()
 
     def __iter__(self) -> Iterator[pl.DataFrame]:
         yield from self.held
         if self.run is not None:
             yield from self.run.batches()
         owner = self.owner
-        while True:
-            chunk = owner._peek()
-            if chunk is None or (self.calls and self.calls + chunk.height > owner.size):
-                return
-            owner._next = None
+        while (chunk := owner.take(owner.size - self.calls if self.calls else None)) is not None:
             if self.calls + chunk.height <= owner.memory_records:
                 self.held.append(chunk)
             else:
