@@ -120,3 +120,24 @@ def test_every_command_with_json_takes_output(path: tuple[str, ...], command: An
     options = {opt for param in command.params for opt in getattr(param, "opts", [])}
     if "--json" in options:
         assert {"-o", "--output"} <= options, f"credits {' '.join(path)} has --json but no -o"
+
+
+@pytest.mark.parametrize("given,expected", [(None, "narenas:1"), ("dirty_decay_ms:0", "dirty_decay_ms:0")])
+def test_polars_allocator_is_set_before_polars_unless_the_user_set_it(
+    tmp_path: Path, given: str | None, expected: str
+) -> None:
+    """``credits`` gives polars' allocator one arena (a lower peak RSS on a large import) before anything
+    imports polars, and keeps a setting of the user's own."""
+    env = cli_env(str(tmp_path / "credits.db"))
+    env.pop("_RJEM_MALLOC_CONF", None)
+    if given is not None:
+        env["_RJEM_MALLOC_CONF"] = given
+    code = (
+        "import os, sys\n"
+        "sys.argv = ['credits', '--version']\n"
+        "from credits_cli.cli.app import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(os.environ.get('_RJEM_MALLOC_CONF'), 'polars' in sys.modules)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, cwd=ROOT)
+    assert r.stdout.splitlines()[-1] == f"{expected} False"

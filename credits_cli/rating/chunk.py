@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     import polars as pl
 
 #: Calls per chunk: the unit of columnar work and of memory (a transaction rates one or more chunks).
-CHUNK_ROWS = 20_000
+#: 10,000 rather than 20,000 took a million-call import's peak RSS 30-35 MB lower in the same time.
+CHUNK_ROWS = 10_000
 
 #: Column -> polars type name (see :func:`schema`); the order of a chunk's columns.
 COLUMNS = (
