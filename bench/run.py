@@ -429,7 +429,8 @@ class Bench:
             self.add("start-up: python -c pass", f"{base:.3f} s", note=why)
         on_db = [*self.credits, "--db", str(db)]
         # (name, command, target in seconds, why it cannot run): reading commands, then writing ones
-        # (each run of those writes: a lot bought, a license assigned again, the same settings saved).
+        # (topup buys a lot and autorecharge set saves its settings at each run; license assign finds the
+        # license held after the warm-up run and changes nothing, but starts and checks all the same).
         checks = [("credits --help", [*self.credits, "--help"], 0.25, None),
                   ("credits balance", [*on_db, "balance"], 0.25, ready),
                   ("credits topup 100", [*on_db, "topup", "100"], 0.5, ready),

@@ -101,8 +101,8 @@ reconcile.register(app)
 
 #: The settings of polars' allocator (jemalloc, which reads them from this variable when polars is first
 #: imported). One arena instead of its default of four per CPU keeps less freed memory aside: a
-#: million-call ``rate-cdrs`` peaked 15-25 MB lower in RSS with no change in time measured
-#: (``bench/RESULTS.md``, 2026-11-28). A value of the user's own is kept.
+#: million-call ``rate-cdrs`` peaked 10-25 MB lower in RSS (``bench/RESULTS.md``, 2026-11-28). A
+#: value of the user's own is kept.
 POLARS_ALLOCATOR = ("_RJEM_MALLOC_CONF", "narenas:1")
 
 

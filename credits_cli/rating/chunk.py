@@ -1,6 +1,6 @@
 """Call records as columns: what the rule book works on.
 
-A chunk is a :class:`polars.DataFrame` of at most a few tens of thousands of
+A chunk is a :class:`polars.DataFrame` of at most :data:`CHUNK_ROWS`
 calls with the columns of :data:`SCHEMA`, one per field of
 :class:`credits_cli.readers.base.CallRecord` (Microsoft's amounts already in
 integer storage units), plus ``seq``, the record's place in the run's input
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     import polars as pl
 
 #: Calls per chunk: the unit of columnar work and of memory (a transaction rates one or more chunks).
-#: 10,000 rather than 20,000 took a million-call import's peak RSS 30-35 MB lower in the same time.
+#: 10,000 rather than 20,000 took a million-call import's peak RSS 30-35 MB lower (bench/RESULTS.md).
 CHUNK_ROWS = 10_000
 
 #: Column -> polars type name (see :func:`schema`); the order of a chunk's columns.
