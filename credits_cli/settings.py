@@ -21,6 +21,9 @@ rest is given to the functions that need it as plain arguments.
 ``CREDITS_DB``, ``CREDITS_TENANT``, ``CREDITS_SMTP`` and ``CREDITS_SENDER`` are
 the environment variables of command-line options (Typer reads them with the
 option). ``notifications send --cafile`` overrides ``CREDITS_SMTP_CAFILE``.
+``_RJEM_MALLOC_CONF`` is polars' own (its allocator's settings): the entry point
+(:data:`credits_cli.cli.app.POLARS_ALLOCATOR`) gives it a default before polars
+is imported, and a value the user set is kept.
 """
 
 from __future__ import annotations
