@@ -3,7 +3,9 @@ the input's size against the in-memory limit (sorted in memory, sorted runs chai
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta
+from typing import Any
 
 import polars as pl
 from hypothesis import given, settings
@@ -81,6 +83,40 @@ def test_many_runs_are_merged_in_passes_of_a_few(minutes: list[int], memory_reco
     finally:
         ordering.FAN_IN, ordering.RUN_BATCH = saved
     assert out == sorted(items, key=lambda r: r.start)  # type: ignore[union-attr]
+
+
+@settings(max_examples=60, deadline=None)
+@given(minutes=st.lists(st.integers(min_value=0, max_value=400), max_size=90),
+       swaps=st.lists(st.integers(min_value=0, max_value=88), max_size=6),
+       memory_records=st.integers(min_value=1, max_value=9))
+def test_an_input_nearly_in_order_is_merged_in_one_pass(minutes: list[int], swaps: list[int],
+                                                       memory_records: int) -> None:
+    """An export in start order but for a few calls makes runs that barely overlap:
+    however many there are, they are merged in one pass, a run opened when the merge reaches it."""
+    from credits_cli.rating import ordering
+
+    minutes = sorted(minutes)
+    moved: set[int] = set()
+    for i in swaps:  # a few calls one place out of order
+        if i + 1 < len(minutes) and not moved & {i, i + 1}:
+            minutes[i], minutes[i + 1] = minutes[i + 1], minutes[i]
+            moved |= {i, i + 1}
+    items: list[CallRecord | RowError] = [record(i, m) for i, m in enumerate(minutes)]
+    merges: list[int] = []
+    saved = ordering.FAN_IN, ordering.RUN_BATCH, ordering._merge
+
+    def counted(runs: list[Any], rows: int) -> Iterator[pl.DataFrame]:
+        merges.append(ordering._overlap(runs))
+        return saved[2](runs, rows)
+
+    ordering.FAN_IN, ordering.RUN_BATCH, ordering._merge = 3, 2, counted
+    try:
+        out, _ = ordered(items, memory_records)
+    finally:
+        ordering.FAN_IN, ordering.RUN_BATCH, ordering._merge = saved
+    assert out == sorted(items, key=lambda r: r.start)  # type: ignore[union-attr]
+    if len(minutes) > memory_records:  # spilled: runs overlap two at a time at most, one merge
+        assert len(merges) == 1 and merges[0] <= 2
 
 
 def chunks_of(sizes: list[int]) -> list[pl.DataFrame]:

@@ -4,10 +4,14 @@ Calls come in as records or as a reader's columns (:mod:`.chunk`) and go out
 as chunks in start order (equal starts keep the order of the input). Up to
 :data:`MEMORY_RECORDS` calls are sorted in memory; a larger input is cut into
 sorted runs, spilled to a temporary file as Arrow IPC batches, and merged back
-a batch of each run at a time; more than :data:`FAN_IN` runs are first merged
-:data:`FAN_IN` at a time into longer runs (in the same file), so a merge never
-holds more than :data:`FAN_IN` batches and memory stays flat on a file of any
-size.
+a batch at a time. A run is opened only when the merge reaches its first call,
+so a merge holds a batch of each run that overlaps the calls being merged: an
+export in start order, or nearly, is merged in one pass
+with a batch or two in hand, however many runs it made. When more than
+:data:`FAN_IN` runs overlap at one time (an input in no order), runs are first
+merged :data:`FAN_IN` at a time into longer runs (in the same file), so a merge
+never holds more than :data:`FAN_IN` batches and memory stays flat on a file of
+any size.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import io
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import IO, TYPE_CHECKING
 
 from credits_cli.errors import InvalidInput
@@ -30,8 +35,11 @@ if TYPE_CHECKING:
 MEMORY_RECORDS = 50_000
 #: Calls per batch of a spilled run (a merge holds one batch of each run it merges in memory).
 RUN_BATCH = 5_000
-#: The most runs merged at once: more are merged this many at a time into longer runs first.
+#: The most runs merged at once: when more overlap, they are merged this many at a time into longer runs
+#: first.
 FAN_IN = 8
+
+Key = tuple[datetime, int]  # (start, seq): the order of the calls, unique
 
 Item = CallRecord | RowError | Columns
 
@@ -92,8 +100,8 @@ def ordered_chunks(
             runs.append(_Run.write(spill, _sorted(pieces)))
             pieces.clear()
         assert spill is not None
-        while len(runs) > FAN_IN:  # a pass: runs merged FAN_IN at a time (in order: ties keep input order)
-            runs = [_Run.write_all(spill, _merge(runs[i : i + FAN_IN], RUN_BATCH))
+        while _overlap(runs) > FAN_IN:  # a pass: runs merged FAN_IN at a time (ties keep input order)
+            runs = [_Run.write_all(spill, _merge(runs[i : i + FAN_IN], RUN_BATCH), keyed=True)
                     for i in range(0, len(runs), FAN_IN)]
         yield from _merge(runs, chunk_rows)
     finally:
@@ -148,18 +156,27 @@ class _Run:
 
     handle: IO[bytes]
     spans: list[tuple[int, int]] = field(default_factory=list)
+    first: Key | None = None  # its first call's key, and its last one's (None: no call)
+    last: Key | None = None
 
     @classmethod
     def write(cls, handle: IO[bytes], frame: pl.DataFrame) -> _Run:
-        return cls.write_all(handle, (frame.slice(offset, RUN_BATCH) for offset in range(0, frame.height, RUN_BATCH)))
+        return cls.write_all(handle, (frame.slice(offset, RUN_BATCH) for offset in range(0, frame.height, RUN_BATCH)),
+                             keyed=True)
 
     @classmethod
-    def write_all(cls, handle: IO[bytes], frames: Iterable[pl.DataFrame]) -> _Run:
+    def write_all(cls, handle: IO[bytes], frames: Iterable[pl.DataFrame], keyed: bool = False) -> _Run:
         """A run of ``frames`` (sorted, each a batch), appended to the file. The batches are read back
-        from their own spans, so a run may be read while another is written after it."""
+        from their own spans, so a run may be read while another is written after it. ``keyed``: calls
+        (with ``start`` and ``seq``) whose first and last keys the run keeps, for a merge."""
         run = cls(handle)
         try:
             for frame in frames:
+                if not frame.height:
+                    continue
+                if keyed:
+                    run.first = run.first or _key(frame, 0)
+                    run.last = _key(frame, -1)
                 buffer = io.BytesIO()
                 frame.write_ipc(buffer)
                 data = buffer.getvalue()
@@ -250,23 +267,54 @@ class _Transaction:
             yield chunk
 
 
+def _key(frame: pl.DataFrame, row: int) -> Key:
+    return frame["start"][row], frame["seq"][row]
+
+
+def _overlap(runs: list[_Run]) -> int:
+    """The most runs whose calls span one same moment: how many batches a merge of ``runs`` holds at most
+    (:func:`_merge` opens a run when it reaches the run's first call, and is done with it after its last)."""
+    edges = sorted([(run.first, 0) for run in runs if run.first is not None]
+                   + [(run.last, 1) for run in runs if run.last is not None])  # a start before an end
+    most = held = 0
+    for _at, end in edges:
+        held += -1 if end else 1
+        most = max(most, held)
+    return most
+
+
 def _merge(runs: list[_Run], rows: int) -> Iterator[pl.DataFrame]:
-    """Runs merged by (start, seq), one batch of each run in memory at a time: whatever is at or before
-    the smallest last key of the batches in hand is final."""
+    """Runs merged by (start, seq), one batch of each open run in memory at a time: whatever is at or
+    before the smallest last key of the batches in hand is final, once every run whose first call is at
+    or before that key is open (a run not yet open starts after it)."""
     import polars as pl
 
-    sources = [run.batches() for run in runs]
-    current: list[pl.DataFrame | None] = [next(s, None) for s in sources]
+    assert all(run.first is not None or not run.spans for run in runs), "a run to merge keeps its keys"
+    waiting = sorted((run for run in runs if run.first is not None), key=lambda run: run.first)  # type: ignore[arg-type, return-value]
+    waiting.reverse()  # the next run to open at the end
+    sources: list[Iterator[pl.DataFrame]] = []
+    current: list[pl.DataFrame | None] = []
+
+    def open_next() -> None:
+        source = waiting.pop().batches()
+        sources.append(source)
+        current.append(next(source, None))
+
     out: list[pl.DataFrame] = []
     held = 0
-    while any(c is not None for c in current):
-        frontier = min(
-            (c["start"][-1], c["seq"][-1]) for c in current if c is not None
-        )
+    while True:
+        if not any(c is not None for c in current):
+            if not waiting:
+                break
+            open_next()
+        frontier = min(_key(c, -1) for c in current if c is not None)
+        while waiting and waiting[-1].first <= frontier:  # type: ignore[operator]
+            open_next()
+            frontier = min(frontier, _key(current[-1], -1)) if current[-1] is not None else frontier
         taken: list[pl.DataFrame] = []
         for i, c in enumerate(current):
-            if c is None:
-                continue
+            if c is None or _key(c, 0) > frontier:
+                continue  # nothing of this batch is final yet
             start = pl.col("start")
             mask = c.select((start < frontier[0]) | ((start == frontier[0]) & (pl.col("seq") <= frontier[1])))
             mask = mask.to_series()  # type: ignore[assignment]
