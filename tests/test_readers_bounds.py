@@ -120,6 +120,27 @@ def test_field_count_must_be_the_headers(tmp_path: Path) -> None:
                                      ("record", 4, "11111111-0000-0000-0000-000000000003")]
 
 
+def test_an_id_of_256_characters_is_kept_and_one_of_257_is_not_in_columns_or_row_by_row(tmp_path: Path) -> None:
+    """The longest id, UPN and conference id are kept, one character more is a rejected row: alike in a plain
+    file (read in columns) and in one with a quoted field (read row by row)."""
+    def of(n: int, width: int, field: int) -> str:
+        cells = row(n).split(",")
+        cells[field] = ("x" * width) if field != 5 else "a" * (width - len("@contoso.com")) + "@contoso.com"
+        return ",".join(cells)
+
+    rows = [of(1, 256, 0), of(2, 257, 0), of(3, 256, 2), of(4, 257, 2), of(5, 256, 5), of(6, 257, 5), row(7)]
+    plain = tmp_path / "plain.csv"
+    plain.write_text("\n".join([HEADER, *rows, ""]), encoding="utf-8")
+    quoted = tmp_path / "quoted.csv"
+    quoted.write_text("\n".join([HEADER, *rows[:-1], row(7, name='"Lovelace, Ada"'), ""]), encoding="utf-8")
+    assert any(isinstance(i, Columns) for i in open_records(plain, notes=True)[1])  # the plain one: in columns
+    assert not any(isinstance(i, Columns) for i in open_records(quoted, notes=True)[1])
+    got = shape(items_of(plain))
+    assert got == shape(items_of(quoted))
+    assert [(kind, line) for kind, line, _ in got] == [("record", 2), ("error", 3), ("record", 4), ("error", 5),
+                                                     ("record", 6), ("error", 7), ("record", 8)]
+
+
 def test_too_many_rejected_rows_refuse_the_file(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(_table, "MAX_REJECTED", 5)
     path = tmp_path / "calls.csv"
