@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import polars as pl
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -103,20 +104,31 @@ def test_an_input_nearly_in_order_is_merged_in_one_pass(minutes: list[int], swap
             moved |= {i, i + 1}
     items: list[CallRecord | RowError] = [record(i, m) for i, m in enumerate(minutes)]
     merges: list[int] = []
-    saved = ordering.FAN_IN, ordering.RUN_BATCH, ordering._merge
+    held = [0, 0]  # runs being read now, and the most at once
+    saved = ordering._merge, ordering._Run.batches
 
     def counted(runs: list[Any], rows: int) -> Iterator[pl.DataFrame]:
         merges.append(ordering._overlap(runs))
-        return saved[2](runs, rows)
+        return saved[0](runs, rows)
 
-    ordering.FAN_IN, ordering.RUN_BATCH, ordering._merge = 3, 2, counted
-    try:
+    def batches(run: Any) -> Iterator[pl.DataFrame]:
+        held[0] += 1
+        held[1] = max(held)
+        try:
+            yield from saved[1](run)
+        finally:
+            held[0] -= 1
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ordering, "FAN_IN", 3)
+        patch.setattr(ordering, "RUN_BATCH", 2)
+        patch.setattr(ordering, "_merge", counted)
+        patch.setattr(ordering._Run, "batches", batches)
         out, _ = ordered(items, memory_records)
-    finally:
-        ordering.FAN_IN, ordering.RUN_BATCH, ordering._merge = saved
     assert out == sorted(items, key=lambda r: r.start)  # type: ignore[union-attr]
-    if len(minutes) > memory_records:  # spilled: runs overlap two at a time at most, one merge
+    if len(minutes) > memory_records:  # spilled: one merge, and never more than two runs open at once
         assert len(merges) == 1 and merges[0] <= 2
+        assert held[1] <= 2
 
 
 def chunks_of(sizes: list[int]) -> list[pl.DataFrame]:

@@ -5,13 +5,14 @@ as chunks in start order (equal starts keep the order of the input). Up to
 :data:`MEMORY_RECORDS` calls are sorted in memory; a larger input is cut into
 sorted runs, spilled to a temporary file as Arrow IPC batches, and merged back
 a batch at a time. A run is opened only when the merge reaches its first call,
-so a merge holds a batch of each run that overlaps the calls being merged: an
-export in start order, or nearly, is merged in one pass
-with a batch or two in hand, however many runs it made. When more than
-:data:`FAN_IN` runs overlap at one time (an input in no order), runs are first
-merged :data:`FAN_IN` at a time into longer runs (in the same file), so a merge
-never holds more than :data:`FAN_IN` batches and memory stays flat on a file of
-any size.
+so a merge holds a batch of each run whose calls span the point it has reached:
+an export in start order, or nearly (each call a few places from its own), is
+merged in one pass with a batch or two in hand, however many runs it made. When
+more than :data:`FAN_IN` runs overlap at one point (an input in no order, or one
+whose runs each hold a few calls that started long before the others), all the
+runs are first merged :data:`FAN_IN` at a time into longer runs (in the same
+file), so a merge never holds more than :data:`FAN_IN` batches and memory stays
+flat on a file of any size.
 """
 
 from __future__ import annotations
@@ -33,10 +34,10 @@ if TYPE_CHECKING:
 
 #: Calls sorted in memory; beyond this the input is spilled to a temporary file in sorted runs.
 MEMORY_RECORDS = 50_000
-#: Calls per batch of a spilled run (a merge holds one batch of each run it merges in memory).
+#: Calls per batch of a spilled run (a merge holds one batch of each run it has open in memory).
 RUN_BATCH = 5_000
-#: The most runs merged at once: when more overlap, they are merged this many at a time into longer runs
-#: first.
+#: The most runs a merge holds open at once: when more overlap, the runs are merged this many at a time
+#: into longer runs first.
 FAN_IN = 8
 
 Key = tuple[datetime, int]  # (start, seq): the order of the calls, unique
@@ -156,7 +157,7 @@ class _Run:
 
     handle: IO[bytes]
     spans: list[tuple[int, int]] = field(default_factory=list)
-    first: Key | None = None  # its first call's key, and its last one's (None: no call)
+    first: Key | None = None  # its first call's key, and its last one's (None: no call, or not keyed)
     last: Key | None = None
 
     @classmethod
@@ -175,7 +176,8 @@ class _Run:
                 if not frame.height:
                     continue
                 if keyed:
-                    run.first = run.first or _key(frame, 0)
+                    if run.first is None:
+                        run.first = _key(frame, 0)
                     run.last = _key(frame, -1)
                 buffer = io.BytesIO()
                 frame.write_ipc(buffer)
@@ -272,7 +274,7 @@ def _key(frame: pl.DataFrame, row: int) -> Key:
 
 
 def _overlap(runs: list[_Run]) -> int:
-    """The most runs whose calls span one same moment: how many batches a merge of ``runs`` holds at most
+    """The most runs whose keys (start, seq) span one same key: how many batches a merge of ``runs`` holds at most
     (:func:`_merge` opens a run when it reaches the run's first call, and is done with it after its last)."""
     edges = sorted([(run.first, 0) for run in runs if run.first is not None]
                    + [(run.last, 1) for run in runs if run.last is not None])  # a start before an end
