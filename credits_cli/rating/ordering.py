@@ -173,9 +173,9 @@ class _Run:
         run = cls(handle)
         try:
             for frame in frames:
-                if not frame.height:
-                    continue
                 if keyed:
+                    if not frame.height:
+                        continue  # (a merge reads a batch's first and last keys)
                     if run.first is None:
                         run.first = _key(frame, 0)
                     run.last = _key(frame, -1)
