@@ -297,10 +297,12 @@ def _merge(runs: list[_Run], rows: int) -> Iterator[pl.DataFrame]:
     sources: list[Iterator[pl.DataFrame]] = []
     current: list[pl.DataFrame | None] = []
 
-    def open_next() -> None:
+    def open_next() -> pl.DataFrame:
         source = waiting.pop().batches()
+        batch = next(source)  # a keyed run that has a first key has a first batch
         sources.append(source)
-        current.append(next(source, None))
+        current.append(batch)
+        return batch
 
     out: list[pl.DataFrame] = []
     held = 0
@@ -311,8 +313,7 @@ def _merge(runs: list[_Run], rows: int) -> Iterator[pl.DataFrame]:
             open_next()
         frontier = min(_key(c, -1) for c in current if c is not None)
         while waiting and waiting[-1].first <= frontier:  # type: ignore[operator]
-            open_next()
-            frontier = min(frontier, _key(current[-1], -1)) if current[-1] is not None else frontier
+            frontier = min(frontier, _key(open_next(), -1))
         taken: list[pl.DataFrame] = []
         for i, c in enumerate(current):
             if c is None or _key(c, 0) > frontier:
