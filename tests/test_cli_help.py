@@ -141,3 +141,34 @@ def test_polars_allocator_is_set_before_polars_unless_the_user_set_it(
     )
     r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, cwd=ROOT)
     assert r.stdout.splitlines()[-1] == f"{expected} False"
+
+
+def test_the_command_line_pauses_the_collector_until_a_database_is_opened(tmp_path: Path) -> None:
+    """``credits`` starts with Python's cyclic collector paused (imports make objects that live as long as
+    the process) and turns it back on, what was imported set aside, when the command opens its database;
+    a command run in-process (as the tests do) leaves the collector alone."""
+    env = cli_env(str(tmp_path / "credits.db"))
+    code = (
+        "import gc, sys\n"
+        "from credits_cli.cli import common\n"
+        "seen = []\n"
+        "opened = common.State.db.fget\n"
+        "def db(self):\n"
+        "    seen.append(gc.isenabled())\n"
+        "    return opened(self)\n"
+        "common.State.db = property(db)\n"
+        "sys.argv = ['credits', 'tenant', 'add', 'contoso', '--name', 'Contoso', '--country', 'US']\n"
+        "from credits_cli.cli.app import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(seen[0], gc.isenabled(), gc.get_freeze_count() > 10000)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, cwd=ROOT)
+    assert r.stdout.splitlines()[-1] == "False True True", r.stdout + r.stderr
+
+
+def test_a_command_run_in_process_leaves_the_collector_alone(cli) -> None:
+    import gc
+
+    frozen = gc.get_freeze_count()
+    assert cli("tenant", "add", "contoso", "--name", "Contoso", "--country", "US").exit_code == 0
+    assert gc.isenabled() and gc.get_freeze_count() == frozen

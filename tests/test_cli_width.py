@@ -144,3 +144,29 @@ def test_a_long_line_for_people_wraps_at_words_on_a_terminal_only(monkeypatch) -
             assert " ".join(line.strip() for line in lines).replace("天 ", "天").split() == text.split()
         else:
             assert lines == [text]
+
+
+def test_a_line_for_a_pipe_is_the_one_rich_writes_without_rich_and_text_stays_as_typed(monkeypatch, capsys) -> None:
+    """Written to a pipe before any table (most commands: one line), the line is the one a console
+    would write there, without the console; ``:smile:`` in a name is text on either path."""
+    import io
+
+    from credits_cli.cli import common
+
+    text = "added tenant emo (Smile :smile: Co, US, USD) [bold]not markup[/bold] 可用天数 " + "x" * 120
+    monkeypatch.setattr(common, "_consoles", {})
+    common.say(text)
+    assert capsys.readouterr().out == text + "\n"
+    assert "out" not in common._consoles  # no console was made for it
+    monkeypatch.setenv("COLUMNS", "300")
+    monkeypatch.setenv("NO_COLOR", "1")
+    for terminal in (False, True):
+        if terminal:
+            monkeypatch.setenv("TTY_COMPATIBLE", "1")
+        out = io.StringIO()
+        monkeypatch.setattr(common, "_consoles", {})
+        console = common.console()  # the console a command makes, its settings and all
+        console.file = out
+        assert console.is_terminal is terminal
+        common.say(text)
+        assert out.getvalue() == text + "\n", terminal

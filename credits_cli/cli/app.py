@@ -24,6 +24,7 @@ from credits_cli.cli.common import (
     CreditsGroup,
     hoist_global_options,
     measure_help_in_cells,
+    pause_collector,
     speak,
     start,
     translated_epilog,
@@ -107,6 +108,7 @@ POLARS_ALLOCATOR = ("_RJEM_MALLOC_CONF", "narenas:1")
 
 
 def main() -> None:
+    pause_collector()  # until the command has imported what it needs: see pause_collector
     os.environ.setdefault(*POLARS_ALLOCATOR)  # before anything imports polars
     args = sys.argv[1:]
     keep_only(command_named(args))
