@@ -405,17 +405,23 @@ class Bench:
         db = self.work / "startup.db"
         self.fresh(db)
         now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
-        ready = None
-        # a small tenant with something to show: the bundled example's users, a rate table and its month of calls
+        ready = shown = None  # why the writing commands, and the reading ones, cannot be measured
         for step in (("tenant", "add", "bench", "--name", "Bench", "--country", "US"),
                      ("payment", "set", "--card-expiry", "2099-12"), ("topup", "100"),
-                     ("user", "add", "ada@contoso.com", "--country", "US", "--plan", "domestic"),
-                     ("user", "import", str(ROOT / "examples" / "users.csv")), ("rates", "load", str(RATES)),
-                     ("rate-cdrs", str(ROOT / "examples" / "PSTN.calls.2026-10-01.csv"))):
+                     ("user", "add", "ada@contoso.com", "--country", "US", "--plan", "domestic")):
             r = self.cli(db, *step, now=now)
             if not r.ok:
-                ready = f"setup `{' '.join(step[:2])}` failed, {r.why()}"
+                ready = shown = f"setup `{' '.join(step[:2])}` failed, {r.why()}"
                 break
+        # something for the reading commands to show: the bundled example's users, a rate table and its
+        # month of calls (--allow-old: the example's month is in the past)
+        for step in (("user", "import", str(ROOT / "examples" / "users.csv")), ("rates", "load", str(RATES)),
+                     ("rate-cdrs", str(ROOT / "examples" / "PSTN.calls.2026-10-01.csv"), "--allow-old")):
+            if shown:
+                break
+            r = self.cli(db, *step, now=now)
+            if not r.ok:
+                shown = f"setup `{' '.join(step[:2])}` failed, {r.why()}"
         n = self.args.startup_runs
 
         def median(cmd: list[str]) -> tuple[float | None, str]:
@@ -443,7 +449,7 @@ class Bench:
                   ("credits autorecharge set", [*on_db, "autorecharge", "set", "--threshold", "50", "--amount",
                                                 "100"], 0.5, ready)]
         # every other command under 0.5 s too: the ones that read, over the example's month
-        checks += [(f"credits {' '.join(words)}", [*on_db, *words], 0.5, ready)
+        checks += [(f"credits {' '.join(words)}", [*on_db, *words], 0.5, shown)
                    for words in (("tenant", "show"), ("user", "list"), ("ledger",), ("calls",), ("verify",),
                                  ("overview",), ("report",), ("recommend",), ("reconcile",), ("changes",))]
         for name, cmd, limit, blocked in checks:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -172,3 +173,23 @@ def test_a_command_run_in_process_leaves_the_collector_alone(cli) -> None:
     frozen = gc.get_freeze_count()
     assert cli("tenant", "add", "contoso", "--name", "Contoso", "--country", "US").exit_code == 0
     assert gc.isenabled() and gc.get_freeze_count() == frozen
+
+
+def test_lines_for_a_pipe_keep_their_order_with_warnings_and_a_closed_pipe_ends_quietly(tenant, isolated_db) -> None:
+    """A line for people written to a pipe is flushed as it is said: in its place before a warning on a
+    shared output (``> log 2>&1``, with Python's own buffering), and a reader gone away is seen by the
+    command (exit 1, nothing on stderr), not by the interpreter at exit."""
+    env = cli_env(isolated_db)
+    env.pop("PYTHONUNBUFFERED", None)
+    r = subprocess.run([sys.executable, "-m", "credits_cli", "balance", "assert", "50"], env=env, cwd=ROOT,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("admin center 50.00 USD") and lines[1].startswith("warning: the books differ"), lines
+    reader, writer = os.pipe()
+    os.close(reader)  # the reader is gone before the command writes
+    try:
+        p = subprocess.run([sys.executable, "-m", "credits_cli", "balance", "assert", "50"], env=env, cwd=ROOT,
+                           stdout=writer, stderr=subprocess.PIPE, text=True)
+    finally:
+        os.close(writer)
+    assert (p.returncode, p.stderr) == (1, "")

@@ -154,6 +154,8 @@ def test_a_line_for_a_pipe_is_the_one_rich_writes_without_rich_and_text_stays_as
     from credits_cli.cli import common
 
     text = "added tenant emo (Smile :smile: Co, US, USD) [bold]not markup[/bold] 可用天数 " + "x" * 120
+    for name in ("FORCE_COLOR", "TTY_COMPATIBLE"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(common, "_consoles", {})
     common.say(text)
     assert capsys.readouterr().out == text + "\n"
@@ -170,3 +172,21 @@ def test_a_line_for_a_pipe_is_the_one_rich_writes_without_rich_and_text_stays_as
         assert console.is_terminal is terminal
         common.say(text)
         assert out.getvalue() == text + "\n", terminal
+
+
+@pytest.mark.parametrize("name,value,console", [("FORCE_COLOR", "1", True), ("FORCE_COLOR", "", False),
+                                                ("TTY_COMPATIBLE", "1", True), ("TTY_COMPATIBLE", "0", False)])
+def test_where_the_environment_makes_a_pipe_a_terminal_every_line_goes_through_the_console(
+    monkeypatch, capsys, name: str, value: str, console: bool
+) -> None:
+    """Under FORCE_COLOR (as CI services set it) or TTY_COMPATIBLE=1 rich treats a pipe as a terminal
+    and wraps: then the first lines of a command are written by the console too, like those after a table."""
+    from credits_cli.cli import common
+
+    for other in ("FORCE_COLOR", "TTY_COMPATIBLE"):
+        monkeypatch.delenv(other, raising=False)
+    monkeypatch.setenv(name, value)
+    monkeypatch.setattr(common, "_consoles", {})
+    common.say("a line")
+    assert ("out" in common._consoles) is console
+    assert capsys.readouterr().out == "a line\n"

@@ -694,13 +694,25 @@ def print_json_stream(
     out.flush()
 
 
+def _terminal_asked() -> bool:
+    """Whether the environment tells rich to treat any output as a terminal (``TTY_COMPATIBLE=1``, or
+    ``FORCE_COLOR`` set and not empty, as CI services set it): then :func:`say` leaves every line to the
+    console, so that all of a command's lines are written alike."""
+    tty = os.environ.get("TTY_COMPATIBLE", "")
+    if tty in ("0", "1"):
+        return tty == "1"
+    return os.environ.get("FORCE_COLOR", "") != ""
+
+
 def say(text: str) -> None:
     """A line for people. On a terminal a long one is wrapped at words, measured in cells (a Chinese
     sentence too); written to a file or a pipe it stays one line, for grep and scripts."""
     line = printable(text)
-    if "out" not in _consoles and not sys.stdout.isatty():
-        # the one line rich would write to a file or a pipe, without importing rich (50 ms of a start)
+    if "out" not in _consoles and not _terminal_asked() and not sys.stdout.isatty():
+        # the one line rich would write to a file or a pipe, without importing rich (50 ms of a start),
+        # flushed as rich flushes it: in order with what goes to stderr, and a closed pipe is seen here
         sys.stdout.write(line + "\n")
+        sys.stdout.flush()
         return
     from rich.markup import escape
 
