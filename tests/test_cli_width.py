@@ -153,7 +153,7 @@ def test_a_line_for_a_pipe_is_the_one_rich_writes_without_rich_and_text_stays_as
 
     from credits_cli.cli import common
 
-    text = "added tenant emo (Smile :smile: Co, US, USD) [bold]not markup[/bold] 可用天数 " + "x" * 120
+    text = "added tenant emo (Smile :smile: Co, US, USD) [bold]not markup[/bold] 可用天数 " + "x" * 120 + " C:\\"
     for name in ("FORCE_COLOR", "TTY_COMPATIBLE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(common, "_consoles", {})

@@ -714,10 +714,10 @@ def say(text: str) -> None:
         sys.stdout.write(line + "\n")
         sys.stdout.flush()
         return
-    from rich.markup import escape
+    from rich.text import Text
 
     out = console()
-    out.print(escape(line), highlight=False, soft_wrap=not out.is_terminal)
+    out.print(Text(line), highlight=False, soft_wrap=not out.is_terminal)  # as typed: no markup, no :codes:
 
 
 #: ``--json`` of every data command.
