@@ -190,3 +190,17 @@ def test_where_the_environment_makes_a_pipe_a_terminal_every_line_goes_through_t
     common.say("a line")
     assert ("out" in common._consoles) is console
     assert capsys.readouterr().out == "a line\n"
+
+
+def test_errors_and_warnings_show_the_message_as_it_is(monkeypatch, capsys) -> None:
+    """No markup is read in a message: brackets, :codes: and a trailing backslash (a Windows folder) stay."""
+    import typer
+
+    from credits_cli.cli import common
+
+    monkeypatch.setattr(common, "_consoles", {})
+    message = "([bold]x[/bold] :smile:) cannot read C:\\exports\\"
+    common.warn(message)
+    with pytest.raises(typer.Exit):
+        common.fail(message)
+    assert capsys.readouterr().err.splitlines() == [f"warning: {message}", f"error: {message}"]

@@ -120,26 +120,27 @@ def state(ctx: typer.Context) -> State:
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    from rich.markup import escape
-
     # TRANSLATORS: the word before an error message on stderr ("error: no tenant acme")
-    prefix = escape(_("error:"))
-    err_console().print(f"[bold red]{prefix}[/] {_one_line(message)}", highlight=False, soft_wrap=True)
+    _to_stderr(_("error:"), "bold red", message)
     raise typer.Exit(code)
 
 
 def warn(message: str) -> None:
-    from rich.markup import escape
-
     # TRANSLATORS: the word before a warning on stderr ("warning: ...")
-    prefix = escape(_("warning:"))
-    err_console().print(f"[yellow]{prefix}[/] {_one_line(message)}", highlight=False, soft_wrap=True)
+    _to_stderr(_("warning:"), "yellow", message)
+
+
+def _to_stderr(prefix: str, style: str, message: str) -> None:
+    """``prefix message`` on stderr, the prefix in ``style``, the message on one line as it is (no markup
+    read in it: a path ending in a backslash keeps one)."""
+    from rich.text import Text
+
+    text = Text.assemble((prefix, style), " ", _one_line(message))
+    err_console().print(text, highlight=False, soft_wrap=True)
 
 
 def _one_line(message: str) -> str:
-    from rich.markup import escape
-
-    return escape(printable(" ".join(str(message).split())))
+    return printable(" ".join(str(message).split()))
 
 
 #: Characters that must never reach a terminal from the data: C0 and C1 controls and DEL (an escape
