@@ -318,11 +318,12 @@ _collector_paused = [False]
 def pause_collector() -> None:
     """Pause Python's cyclic garbage collector while a command starts.
 
-    A command's first tenth of a second is imports (SQLAlchemy, SQLModel, pydantic, our tables): some
-    300,000 objects that live as long as the process. The collector, run every 700 new objects, walks
-    them again and again for nothing: about 40 ms of a ``credits topup`` here. :func:`resume_collector`
-    turns it back on, with those objects set aside for good (``gc.freeze``), once the command opens its
-    database, by when it has imported what it needs; a command that opens none is short and ends paused.
+    Most of a command's start is imports (SQLAlchemy, SQLModel, pydantic, our tables): some 300,000
+    objects that live as long as the process. The collector, run every 700 new objects, walks them
+    again and again for nothing: about 60 ms of a ``credits topup`` here (``bench/RESULTS.md``).
+    :func:`resume_collector` turns it back on, with those objects set aside for good (``gc.freeze``),
+    once the command opens its database, by when it has imported what it needs; a command that opens
+    none is short and ends paused.
     Only the command-line entry (:func:`credits_cli.cli.app.main`) pauses it: a process that runs commands
     in-process (the tests) keeps its collector as it is."""
     if gc.isenabled():
