@@ -320,7 +320,7 @@ def pause_collector() -> None:
 
     Most of a command's start is imports (SQLAlchemy, SQLModel, pydantic, our tables): some 300,000
     objects that live as long as the process. The collector, run every 700 new objects, walks them
-    again and again for nothing: about 60 ms of a ``credits topup`` here (``bench/RESULTS.md``).
+    again and again for nothing: pausing it made a ``credits topup`` 0.70x as long (``bench/RESULTS.md``).
     :func:`resume_collector` turns it back on, with those objects set aside for good (``gc.freeze``),
     once the command opens its database, by when it has imported what it needs; a command that opens
     none is short and ends paused.
@@ -711,7 +711,7 @@ def say(text: str) -> None:
     sentence too); written to a file or a pipe it stays one line, for grep and scripts."""
     line = printable(text)
     if "out" not in _consoles and not _terminal_asked() and not sys.stdout.isatty():
-        # the one line rich would write to a file or a pipe, without importing rich (50 ms of a start),
+        # the one line rich would write to a file or a pipe, without importing rich (about 17 ms here),
         # flushed as rich flushes it: in order with what goes to stderr, and a closed pipe is seen here
         sys.stdout.write(line + "\n")
         sys.stdout.flush()
