@@ -193,3 +193,21 @@ def test_lines_for_a_pipe_keep_their_order_with_warnings_and_a_closed_pipe_ends_
     finally:
         os.close(writer)
     assert (p.returncode, p.stderr) == (1, "")
+
+
+@pytest.mark.parametrize("closed", [">&-", "2>&-", ">&- 2>&-"])
+def test_a_command_started_with_its_output_closed_does_its_work_and_exits_0(tenant, isolated_db, closed: str) -> None:
+    """``credits topup 100 >&-``: Python starts without sys.stdout (or sys.stderr); the lines go nowhere,
+    the purchase is made and the exit is 0 (an error would say it was not made)."""
+    import shlex
+
+    from credits_cli.db import open_database
+    from credits_cli.ledger import balance
+    from credits_cli.tenants import resolve
+
+    command = " ".join(shlex.quote(word) for word in (sys.executable, "-m", "credits_cli"))
+    for args in ("topup 100", "topup 50 --json", "balance --json"):
+        r = subprocess.run(["sh", "-c", f"exec {command} {args} {closed}"], env=cli_env(isolated_db), cwd=ROOT)
+        assert r.returncode == 0, (args, closed)
+    with open_database(isolated_db).read() as session:
+        assert balance(session, resolve(session, None)) == 150

@@ -109,6 +109,9 @@ POLARS_ALLOCATOR = ("_RJEM_MALLOC_CONF", "narenas:1")
 
 def main() -> None:
     pause_collector()  # until the command has imported what it needs: see pause_collector
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:  # started with it closed (credits topup 100 >&-): its lines go nowhere,
+            setattr(sys, name, open(os.devnull, "w"))  # and the command does its work all the same
     os.environ.setdefault(*POLARS_ALLOCATOR)  # before anything imports polars
     args = sys.argv[1:]
     keep_only(command_named(args))
