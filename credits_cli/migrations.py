@@ -624,6 +624,30 @@ def _sqlite_calls_with_guard(conn: Connection) -> None:
     conn.execute(sa.text("DROP TABLE calls_aside"))
 
 
+def m0012_call_guards(conn: Connection) -> None:
+    """The duplicate guard moves from an index on ``calls`` to a table of its own, ``call_guards``: one row
+    per call, its tenant and key (``calls.guard``, :mod:`credits_cli.callkey`) the primary key, and the id
+    of the call that holds the key. Rating writes a transaction's keys together at its end, in key order,
+    so each page of a year's guard is read and written about once per transaction, where the index took
+    one random page per call. The keys are the ones the calls already have: copied in key order, the
+    index dropped. ``call_id`` has no foreign key: its check would read a random page of ``calls`` for
+    every key written (the call and its key are always written in the same transaction)."""
+    import sqlalchemy as sa
+
+    meta = sa.MetaData()
+    sa.Table("tenants", meta, sa.Column("id", sa.Integer(), primary_key=True))
+    create_table(conn, sa.Table(
+        "call_guards", meta,
+        sa.Column("tenant_id", sa.Integer(), sa.ForeignKey("tenants.id"), primary_key=True, autoincrement=False),
+        sa.Column("guard", sa.BigInteger(), primary_key=True, autoincrement=False),
+        sa.Column("call_id", sa.Integer(), nullable=False),
+        sqlite_with_rowid=False,
+    ))
+    conn.execute(sa.text("INSERT INTO call_guards (tenant_id, guard, call_id) "
+                         "SELECT tenant_id, guard, id FROM calls ORDER BY tenant_id, guard"))
+    drop_index(conn, "uq_calls_tenant_guard")
+
+
 Migration = Callable[["Connection"], None]
 
 #: Every migration, in the order they run. Append only.
@@ -639,6 +663,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("0009_users_removed", m0009_users_removed),
     ("0010_changes_trail", m0010_changes_trail),
     ("0011_calls_duplicate_guard_key", m0011_calls_duplicate_guard_key),
+    ("0012_call_guards", m0012_call_guards),
 ]
 
 #: Every migration's name, in order: a database whose applied migrations are exactly these is current.

@@ -249,7 +249,6 @@ class Call(SQLModel, table=True):
 
     __tablename__ = "calls"
     __table_args__ = (
-        sa.Index("uq_calls_tenant_guard", "tenant_id", "guard", unique=True),
         sa.Index("ix_calls_tenant_start", "tenant_id", "start"),
     )
     id: int | None = Field(default=None, primary_key=True)
@@ -283,8 +282,26 @@ class Call(SQLModel, table=True):
     ms_currency: str | None = None
     capability: str | None = None  # the license that paid the call: MCOPSTNPP, MCOPSTN1, FREECALL, ...
     operator: str | None = None  # Graph's operator: Microsoft, or an Operator Connect carrier
-    #: the duplicate guard: unique per tenant, made from external_id (:mod:`credits_cli.callkey`)
+    #: the call's key, made from external_id (:mod:`credits_cli.callkey`); unique per tenant in
+    #: :class:`CallGuard`, the duplicate guard
     guard: int = Field(sa_type=sa.BigInteger)
+
+
+class CallGuard(SQLModel, table=True):
+    """The duplicate guard (SPEC §6.1): each rated call's key, unique per tenant, and the call that holds it.
+
+    A table of its own rather than an index on ``calls``: rating writes a transaction's keys at its end,
+    in key order (:class:`credits_cli.rating.store.NewKeys`), so a year of calls in the table costs an
+    import one pass over the guard's pages per transaction, not a random page per call. No foreign key
+    on ``call_id``: a call and its key are written in the same transaction, and the check would read a
+    random page of ``calls`` for each key.
+    """
+
+    __tablename__ = "call_guards"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+    tenant_id: int = Field(foreign_key="tenants.id", primary_key=True, sa_column_kwargs={"autoincrement": False})
+    guard: int = Field(sa_type=sa.BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False})
+    call_id: int
 
 
 class PoolUsage(SQLModel, table=True):

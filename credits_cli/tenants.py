@@ -231,6 +231,8 @@ def remove_tenant(session: Session, tenant: Tenant, *, force: bool = False) -> d
     rate_tables = tables["rate_tables"]
     session.execute(sa.delete(entries).where(entries.c.table_id.in_(
         sa.select(rate_tables.c.id).where(rate_tables.c.tenant_id == tenant.id))))
+    guards = tables["call_guards"]  # one per call: counted as its calls
+    session.execute(sa.delete(guards).where(guards.c.tenant_id == tenant.id))
     for name in _HOLDINGS:
         table = tables[name]
         session.execute(sa.delete(table).where(table.c.tenant_id == tenant.id))

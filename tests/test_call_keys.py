@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from credits_cli import callkey
 from credits_cli import db as dbmod
+from credits_cli.errors import DatabaseError
 from credits_cli.rating import store
 from tests.helpers import pin_now
 
@@ -32,7 +33,11 @@ def calls_csv(path: Path, ids: list[str]) -> Path:
 def stored() -> list[tuple[str, int]]:
     database = dbmod.open_database(os.environ["CREDITS_DB"])
     with database.read() as s:
-        return [tuple(r) for r in s.execute(sa.text("SELECT external_id, guard FROM calls ORDER BY id"))]
+        rows = [tuple(r) for r in s.execute(sa.text("SELECT external_id, guard FROM calls ORDER BY id"))]
+        # the guard holds each call's key once, naming that call
+        guards = s.execute(sa.text("SELECT c.tenant_id, c.guard, c.id FROM calls c ORDER BY 1, 2")).all()
+        assert guards == s.execute(sa.text("SELECT tenant_id, guard, call_id FROM call_guards ORDER BY 1, 2")).all()
+        return rows
 
 
 @pytest.fixture
@@ -67,6 +72,36 @@ def test_colliding_keys_keep_every_call_once(ready, tmp_path: Path, monkeypatch:
     assert sorted(x for x, _ in rows) == sorted({*ids, *more})
     assert len({g for _, g in rows}) == len(rows)  # the guard is unique
     assert json.loads(ready("verify", "--json").stdout)["ok"] is True
+
+
+@pytest.mark.parametrize("keys", [lambda x: 5, lambda x: len(x) % 3])
+def test_a_transaction_finds_its_own_calls_before_their_keys_are_in_the_guard(
+    ready, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keys
+) -> None:
+    """Keys are put in the guard at a transaction's end: until then, a call of an earlier chunk of the same
+    transaction is found (a duplicate) and its key is not given again (a collision)."""
+    from credits_cli import rating
+
+    monkeypatch.setattr(store, "key_of", keys)
+    monkeypatch.setattr(rating, "CHUNK_ROWS", 2)
+    monkeypatch.setenv("CREDITS_RATE_BATCH", "8")  # four chunks to a transaction
+    ids = [f"c{i}" for i in range(10)] + ["c1", "c6", "c9", "new"]
+    doc = json.loads(ready("rate-cdrs", str(calls_csv(tmp_path / "a.csv", ids)), "--json").stdout)
+    assert doc["duplicates"] == 3 and doc["statuses"]["charged"] == 11
+    rows = stored()
+    assert sorted(x for x, _ in rows) == sorted(set(ids)) and len({g for _, g in rows}) == len(rows)
+    again = json.loads(ready("rate-cdrs", str(calls_csv(tmp_path / "b.csv", ids[::-1])), "--json").stdout)
+    assert again["duplicates"] == len(ids) and again["statuses"]["charged"] == 0
+    assert json.loads(ready("verify", "--json").stdout)["ok"] is True
+
+
+def test_the_guard_refuses_a_key_held_twice(ready, tmp_path: Path) -> None:
+    """The guarantee is the database's: a second row for a (tenant, key) is refused."""
+    ready("rate-cdrs", str(calls_csv(tmp_path / "a.csv", ["c1"])))
+    database = dbmod.open_database(os.environ["CREDITS_DB"])
+    with pytest.raises(DatabaseError, match="(?i)unique|duplicate key"):
+        database.write(lambda s: s.execute(sa.text("INSERT INTO call_guards (tenant_id, guard, call_id) "
+                                                   "SELECT tenant_id, guard, call_id + 1 FROM call_guards")))
 
 
 def test_the_key_is_stable() -> None:
@@ -104,6 +139,8 @@ def test_an_old_database_gets_its_keys_and_keeps_every_id_findable(
     with database.read() as s:
         rows = s.execute(sa.text("SELECT tenant_id, external_id, guard FROM calls")).all()
         assert len(rows) >= 40 and len({(t, g) for t, _, g in rows}) == len(rows)
+        assert s.execute(sa.text("SELECT tenant_id, guard, call_id FROM call_guards ORDER BY 1, 2")).all() == \
+            s.execute(sa.text("SELECT tenant_id, guard, id FROM calls ORDER BY 1, 2")).all()
         for tenant_id in {t for t, _, _ in rows}:
             ids = [x for t, x, _ in rows if t == tenant_id]
             existing, free = store.identify(s, tenant_id, [*ids, "new-call"])

@@ -100,8 +100,8 @@ def test_tenant_with_books_needs_force_and_goes_whole(cli, tenant, monkeypatch) 
     assert dump() == before
     r = cli("tenant", "remove", "contoso", "--force", "--yes")
     assert r.exit_code == 0, r.output
-    for table in ("ledger", "lots", "calls", "users", "admins", "rate_tables", "notifications", "imports",
-                  "user_history", "pool_usage", "payment_methods"):
+    for table in ("ledger", "lots", "calls", "call_guards", "users", "admins", "rate_tables", "notifications",
+                  "imports", "user_history", "pool_usage", "payment_methods"):
         owners = {t for (t,) in rows(f"SELECT DISTINCT tenant_id FROM {table}")} if table != "rate_tables" else set()
         assert 1 not in owners, table
     assert rows("SELECT count(*) FROM rate_entries") == [(0,)]

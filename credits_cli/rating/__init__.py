@@ -79,7 +79,8 @@ def rate_batch(session: Session, ctx: Context, batch: pl.DataFrame, import_id: i
     result = BatchResult()
     account = ledger.Account.load(session, tenant, ctx.balance_mark)
     frame = rules.classify(batch)
-    existing, free = store.identify(session, tid, frame["external_id"].unique(maintain_order=True).to_list())
+    new_keys = ctx.new_keys if ctx.new_keys is not None else store.NewKeys()  # None: this chunk writes its own
+    existing, free = store.identify(session, tid, frame["external_id"].unique(maintain_order=True).to_list(), new_keys)
     frame = rules.accept(ctx, frame, existing)
     fate = pl.col("fate")
     result.duplicates = int(frame.select((fate == "duplicate").sum()).item())
@@ -130,6 +131,7 @@ def rate_batch(session: Session, ctx: Context, batch: pl.DataFrame, import_id: i
     result.charged = money.from_units(int(decided["charge"].sum()))
 
     # Write: calls first (their ids), then the ledger entries that name them.
+    keys = store.assign_keys(session, tid, decided["external_id"].to_list(), free, new_keys)
     rows = decided.select(
         pl.lit(tid, dtype=pl.Int64).alias("tenant_id"), "external_id",
         pl.lit(import_id, dtype=pl.Int64).alias("import_id"), pl.col("source").alias("source_file"),
@@ -138,9 +140,12 @@ def rate_batch(session: Session, ctx: Context, batch: pl.DataFrame, import_id: i
         "billed_seconds", "pool", "pool_seconds", "charged_seconds", "charge", "ms_charge",
         pl.col("ms_fee").alias("ms_connection_fee"), pl.col("currency").alias("ms_currency"), "capability",
         "operator",
-        pl.Series("guard", store.assign_keys(session, tid, decided["external_id"].to_list(), free), dtype=pl.Int64),
+        pl.Series("guard", keys, dtype=pl.Int64),
     )
     ids = store.insert_calls(session, rows)
+    new_keys.add(keys, ids)
+    if ctx.new_keys is None:
+        new_keys.write(session, tid)
     ledger.insert_entry_rows(session, charging.entry_rows(walked.blocks, tid, account.posted_at, ids,
                                                           decided["start"].to_list()))
     account.flush()
@@ -301,6 +306,7 @@ def rate_records(
 
             def work(session: Session, batch: Iterable[pl.DataFrame] = batch, mark: Any = mark) -> list[BatchResult]:
                 ctx.balance_mark = mark  # again from the top when the transaction is retried
+                ctx.new_keys = store.NewKeys()  # the duplicate guard's keys, written at the end
                 if progress and told[0]:
                     progress(-told[0])
                     told[0] = 0
@@ -319,6 +325,8 @@ def rate_records(
                     if progress:  # per chunk: a transaction is seconds of work
                         progress(len(chunk))
                         told[0] += len(chunk)
+                ctx.new_keys.write(session, tenant.id or 0)
+                ctx.new_keys = None
                 return done
 
             for done in db.write(work):

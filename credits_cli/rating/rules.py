@@ -152,6 +152,9 @@ class Context:
     balance_mark: ledger.BalanceMark | None = None
     #: table: price with the active rate table; export: debit what Microsoft charged (rule 8)
     charges: str = CHARGES_TABLE
+    #: the keys of the calls the transaction in progress has written (:class:`credits_cli.rating.store.NewKeys`),
+    #: put in the duplicate guard at its end; None: each chunk puts its own
+    new_keys: Any = None
     #: month -> pool -> seconds, for a month whose pools are not in the books yet (see capacities())
     _capacities: dict[str, dict[str, int]] = field(default_factory=dict)
     _states: Any = None  # the users' states as a frame (see held())
