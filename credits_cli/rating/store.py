@@ -65,9 +65,9 @@ class NewKeys:
     def add(self, keys: list[int], ids: list[int]) -> None:
         import polars as pl
 
-        if keys:  # one series each: one look per chunk, however many chunks came before
-            self._keys = [pl.concat([*self._keys, pl.Series(keys, dtype=pl.Int64)], rechunk=True)]
-            self._ids = [pl.concat([*self._ids, pl.Series(ids, dtype=pl.Int64)], rechunk=True)]
+        if keys:
+            self._keys.append(pl.Series(keys, dtype=pl.Int64))
+            self._ids.append(pl.Series(ids, dtype=pl.Int64))
 
     def find(self, keys: Iterable[int]) -> dict[int, int]:
         """Key -> the id of the call of this transaction that holds it, for those of ``keys`` held here."""
@@ -75,13 +75,11 @@ class NewKeys:
 
         if not self._keys:
             return {}
-        wanted = pl.Series(list(keys), dtype=pl.Int64)
-        found: dict[int, int] = {}
-        for held, ids in zip(self._keys, self._ids, strict=True):
-            hit = held.is_in(wanted.implode())
-            if hit.any():
-                found.update(zip(held.filter(hit).to_list(), ids.filter(hit).to_list(), strict=True))
-        return found
+        wanted = pl.Series(list(keys), dtype=pl.Int64).implode()
+        # the chunks' series side by side, not copied into one: one look over all of them
+        held = pl.DataFrame({"key": pl.concat(self._keys, rechunk=False), "id": pl.concat(self._ids, rechunk=False)})
+        hits = held.filter(pl.col("key").is_in(wanted))
+        return dict(zip(hits["key"].to_list(), hits["id"].to_list(), strict=True))
 
     def write(self, session: Session, tenant_id: int) -> None:
         """Insert the keys into ``call_guards`` (key order), and forget them. The primary key refuses a key
@@ -92,12 +90,11 @@ class NewKeys:
             return
         conn = session.connection()
         mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-        frame = pl.DataFrame({"guard": pl.concat(self._keys), "call_id": pl.concat(self._ids)}).sort("guard")
+        frame = pl.DataFrame({"guard": pl.concat(self._keys, rechunk=False),
+                              "call_id": pl.concat(self._ids, rechunk=False)}).sort("guard")
         self._keys, self._ids = [], []
         sql = f"INSERT INTO call_guards (tenant_id, guard, call_id) VALUES ({mark}, {mark}, {mark})"
-        step = INSERT_ROWS * 10
-        for offset in range(0, frame.height, step):
-            part = frame.slice(offset, step)
+        for part in frame.iter_slices(INSERT_ROWS * 10):
             conn.exec_driver_sql(sql, list(zip(repeat(tenant_id), part["guard"].to_list(), part["call_id"].to_list())))
 
 
