@@ -104,6 +104,27 @@ def test_the_guard_refuses_a_key_held_twice(ready, tmp_path: Path) -> None:
                                                    "SELECT tenant_id, guard, call_id + 1 FROM call_guards")))
 
 
+@pytest.mark.parametrize("held", [[0, 1, 2], [0, 2]], ids=["every call of the range", "a call between"])
+def test_new_keys_go_into_the_guard_in_key_order(ready, tmp_path: Path, held: list[int]) -> None:
+    """The keys of a transaction's calls: read back from calls in key order when the range of their ids
+    holds only those calls, and otherwise sorted from what the transaction held; the same rows either way."""
+    ready("rate-cdrs", str(calls_csv(tmp_path / "a.csv", ["c1", "c2", "c3"])))
+    database = dbmod.open_database(os.environ["CREDITS_DB"])
+
+    def again(s):  # type: ignore[no-untyped-def]
+        calls = s.execute(sa.text("SELECT tenant_id, guard, id FROM calls ORDER BY id")).all()
+        s.execute(sa.text("DELETE FROM call_guards"))
+        new = store.NewKeys()
+        new.add([calls[i][1] for i in held], [calls[i][2] for i in held])
+        new.write(s, calls[0][0])
+        assert len(new) == 0
+        return [calls[i] for i in held], s.execute(sa.text("SELECT tenant_id, guard, call_id FROM call_guards "
+                                                           "ORDER BY guard")).all()
+
+    expected, written = database.write(again)
+    assert written == sorted(expected, key=lambda row: row[1])
+
+
 def test_the_key_is_stable() -> None:
     # Stored in every database: a change would let a call already rated in again.
     assert callkey.key_of("w1") == -991772088101750344
