@@ -104,25 +104,17 @@ def test_the_guard_refuses_a_key_held_twice(ready, tmp_path: Path) -> None:
                                                    "SELECT tenant_id, guard, call_id + 1 FROM call_guards")))
 
 
-@pytest.mark.parametrize("held", [[0, 1, 2], [0, 2]], ids=["every call of the range", "a call between"])
-def test_new_keys_go_into_the_guard_in_key_order(ready, tmp_path: Path, held: list[int]) -> None:
-    """The keys of a transaction's calls: read back from calls in key order when the range of their ids
-    holds only those calls, and otherwise sorted from what the transaction held; the same rows either way."""
-    ready("rate-cdrs", str(calls_csv(tmp_path / "a.csv", ["c1", "c2", "c3"])))
-    database = dbmod.open_database(os.environ["CREDITS_DB"])
-
-    def again(s):  # type: ignore[no-untyped-def]
-        calls = s.execute(sa.text("SELECT tenant_id, guard, id FROM calls ORDER BY id")).all()
-        s.execute(sa.text("DELETE FROM call_guards"))
-        new = store.NewKeys()
-        new.add([calls[i][1] for i in held], [calls[i][2] for i in held])
-        new.write(s, calls[0][0])
-        assert len(new) == 0
-        return [calls[i] for i in held], s.execute(sa.text("SELECT tenant_id, guard, call_id FROM call_guards "
-                                                           "ORDER BY guard")).all()
-
-    expected, written = database.write(again)
-    assert written == sorted(expected, key=lambda row: row[1])
+def test_new_keys_go_into_the_guard_whole(ready, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A transaction's keys are written a part of the key range at a time: keys from every part, the
+    extremes among them, are all written, each naming its call."""
+    edges = [-(2**63), -(2**60) - 1, -(2**60), -1, 0, 2**60 - 1, 2**60, 2**63 - 1]
+    spread = [*edges, *(k * 2**59 + 12345 for k in range(-16, 16))]
+    ids = [f"c{i}" for i in range(len(spread))]
+    monkeypatch.setattr(store, "key_of", dict(zip(ids, spread, strict=True)).__getitem__)
+    doc = json.loads(ready("rate-cdrs", str(calls_csv(tmp_path / "a.csv", ids)), "--json").stdout)
+    assert doc["statuses"]["charged"] == len(ids)
+    rows = stored()  # every call's key in the guard, naming that call
+    assert sorted(g for _, g in rows) == sorted(spread)
 
 
 def test_the_key_is_stable() -> None:
