@@ -98,20 +98,28 @@ wb.close()
 """
 
 # The storage floor: the rated calls copied into an empty calls table (same schema and indexes)
-# through Python's sqlite3, in transactions of the size rate-cdrs uses. Only the inserts and
-# commits are timed: what storing the calls costs, with no reading, parsing or rating at all.
-# With "bare" as the fourth argument the table has no index at all (not even the unique call id
-# that stops a call being charged twice): the least that writing the rows costs.
+# through Python's sqlite3, in transactions of the size rate-cdrs uses, each transaction's keys
+# written to the duplicate guard (call_guards) at its end in key order, as rate-cdrs writes them.
+# Only the inserts and commits are timed: what storing the calls costs, with no reading, parsing or
+# rating at all. With "bare" as the fourth argument the calls table has no index at all and there is
+# no guard (nothing stops a call being charged twice): the least that writing the rows costs.
 STORE_FLOOR = """
 import os, re, sqlite3, sys, time
 src = sqlite3.connect(sys.argv[1])
 batch = int(sys.argv[3])
+guarded = sys.argv[4] != "bare"
 ddl = [r[0] for r in src.execute(
     "SELECT sql FROM sqlite_master WHERE tbl_name = 'calls' AND sql IS NOT NULL ORDER BY type DESC")]
-if sys.argv[4] == "bare":
+if guarded:
+    ddl += [r[0] for r in src.execute("SELECT sql FROM sqlite_master WHERE tbl_name = 'call_guards' "
+                                      "AND type = 'table'")]
+else:
     ddl = [re.sub(r",\\s*UNIQUE \\([^)]*\\)", "", s) for s in ddl if s.lstrip().upper().startswith("CREATE TABLE")]
     assert "UNIQUE" not in ddl[0] and len(ddl) == 1, ddl
 cols = [r[1] for r in src.execute("PRAGMA table_info(calls)") if r[1] != "id"]
+if guarded:
+    cols = ["id", *cols]
+    at_tenant, at_guard = cols.index("tenant_id"), cols.index("guard")
 for suffix in ("", "-wal", "-shm"):
     if os.path.exists(sys.argv[2] + suffix):
         os.unlink(sys.argv[2] + suffix)
@@ -132,6 +140,9 @@ while True:
     t = time.perf_counter()
     dst.execute("BEGIN IMMEDIATE")
     dst.executemany(sql, rows)
+    if guarded:
+        dst.executemany("INSERT INTO call_guards (tenant_id, guard, call_id) VALUES (?, ?, ?)",
+                        sorted(((r[at_tenant], r[at_guard], r[0]) for r in rows), key=lambda g: g[1]))
     dst.execute("COMMIT")
     spent += time.perf_counter() - t
     n += len(rows)

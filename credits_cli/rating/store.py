@@ -86,8 +86,8 @@ class NewKeys:
         key held already: the transaction then fails whole.
 
         Sorted a sixteenth of the key range at a time (by the key's top four bits, lowest first): still
-        key order over all, and only a sixteenth of the pairs is copied at once (sorting half a million
-        pairs at once peaked 25-35 MB higher, and so did SQLite's own sort of them)."""
+        key order over all, and only a sixteenth of the pairs is copied at once (half a million pairs
+        sorted at once peaked 25-35 MB higher in polars, and 12 MB higher in SQLite's own sort)."""
         import polars as pl
 
         if not self._keys:
