@@ -18,7 +18,7 @@ from credits_cli import callkey
 from credits_cli import db as dbmod
 from credits_cli.errors import DatabaseError
 from credits_cli.rating import store
-from tests.helpers import pin_now
+from tests.helpers import assert_error, pin_now
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -115,6 +115,23 @@ def test_new_keys_go_into_the_guard_whole(ready, tmp_path: Path, monkeypatch: py
     assert doc["statuses"]["charged"] == len(ids)
     rows = stored()  # every call's key in the guard, naming that call
     assert sorted(g for _, g in rows) == sorted(spread)
+
+
+def test_verify_finds_a_guard_that_does_not_match_the_calls(ready, tmp_path: Path) -> None:
+    """verify: a call whose key is not in the guard (it could be charged again), or a key beside the calls'."""
+    ready("rate-cdrs", str(calls_csv(tmp_path / "a.csv", ["c1", "c2"])))
+    database = dbmod.open_database(os.environ["CREDITS_DB"])
+    database.write(lambda s: s.execute(sa.text(
+        "DELETE FROM call_guards WHERE call_id = (SELECT id FROM calls WHERE external_id = 'c2')")))
+    assert_error(ready("verify"), "call c2: its key is not in the duplicate guard")
+    database.write(lambda s: s.execute(sa.text(
+        "INSERT INTO call_guards (tenant_id, guard, call_id) SELECT tenant_id, guard, id FROM calls "
+        "WHERE external_id = 'c2'")))
+    assert json.loads(ready("verify", "--json").stdout)["ok"] is True
+    database.write(lambda s: s.execute(sa.text(
+        "INSERT INTO call_guards (tenant_id, guard, call_id) SELECT tenant_id, guard + 1, id FROM calls "
+        "WHERE external_id = 'c2'")))
+    assert_error(ready("verify"), "the duplicate guard does not match the calls: 3 keys, 2 calls")
 
 
 def test_the_key_is_stable() -> None:
