@@ -59,9 +59,6 @@ class NewKeys:
         self._keys: list[pl.Series] = []
         self._ids: list[pl.Series] = []
 
-    def __len__(self) -> int:
-        return sum(len(k) for k in self._keys)
-
     def add(self, keys: list[int], ids: list[int]) -> None:
         import polars as pl
 
