@@ -134,6 +134,32 @@ def test_verify_finds_a_guard_that_does_not_match_the_calls(ready, tmp_path: Pat
     assert_error(ready("verify"), "the duplicate guard does not match the calls: 3 keys, 2 calls")
 
 
+def test_a_chunks_columns_of_one_value_are_stored_as_read(ready, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    """A column with one value in a whole chunk goes into the insert statement as a literal (not bound):
+    a file name with quotes in it, or one that is not ASCII (bound as before), is stored as it was read."""
+    monkeypatch.setenv("CREDITS_RATE_BATCH", "3")  # chunks of three: some of one file, some of two
+    names = ["o'brien's ''calls''.csv", "zürich; DROP TABLE calls.csv", "plain.csv"]
+    files = [calls_csv(tmp_path / name, [f"{k}-{i}" for i in range(4)]) for k, name in enumerate(names)]
+    doc = json.loads(ready("rate-cdrs", *map(str, files), "--json").stdout)
+    assert doc["statuses"]["charged"] == 12
+    database = dbmod.open_database(os.environ["CREDITS_DB"])
+    with database.read() as s:
+        got = s.execute(sa.text("SELECT external_id, source_file, source_line, tenant_id, import_id, start "
+                                "FROM calls ORDER BY external_id")).all()
+    assert [(x, f, n) for x, f, n, *_ in got] == [
+        (f"{k}-{i}", name, i + 2) for k, name in enumerate(names) for i in range(4)]
+    assert {(t, i) for *_, t, i, _ in got} == {(got[0][3], doc["import_id"])}
+    assert all(str(start).startswith("2026-10-0") for *_, start in got)
+
+
+def test_a_literal_is_what_binding_would_store() -> None:
+    assert [store._literal(v) for v in (None, True, False, 0, -(2**63), 42, "it's", "")] == [
+        "NULL", "1", "0", "0", str(-(2**63)), "42", "'it''s'", "''"]
+    for bound in ("zürich", "a\x00b", "tab\there", 1.5, b"x"):  # not ASCII, not printable, not int or text
+        assert store._literal(bound) is None
+
+
 def test_the_key_is_stable() -> None:
     # Stored in every database: a change would let a call already rated in again.
     assert callkey.key_of("w1") == -991772088101750344
