@@ -777,17 +777,20 @@ def verify(session: Session, tenant: Tenant) -> dict[str, Any]:
         # month (2026-11).
         raise LedgerBroken(_("pool {pool} of {month} is below zero").format(
             pool=negative_pool[1], month=negative_pool[0]))
-    call_count = session.execute(
-        sa.select(sa.func.count()).select_from(calls_t).where(calls_t.c.tenant_id == tid)
-    ).scalar()
-    # The duplicate guard (SPEC §6.1): one key per call. The counts are compared (a count of the guard's
-    # keys is a fraction of a second on a year of calls, where finding each call's key there took 40-100 s);
-    # when they differ, a call whose key is missing is named, or else the counts are.
+    # The duplicate guard (SPEC §6.1): each call's key, naming that call, and nothing else. The calls and the
+    # guard are each read once, in their own order, for a count and a checksum of the (key, call) pairs
+    # (finding each call's key in the guard took 40-100 s on a year of calls; these two reads took 4 s and
+    # 3 s of it once cached). Only when they differ is the guard searched, for a call to name.
     guards_t = CallGuard.__table__  # type: ignore[attr-defined]
-    key_count = session.execute(
-        sa.select(sa.func.count()).select_from(guards_t).where(guards_t.c.tenant_id == tid)
-    ).scalar()
-    if key_count != call_count:
+    call_count, call_sum = session.execute(
+        sa.select(sa.func.count(), sa.func.sum(_pair_check(calls_t.c.guard, calls_t.c.id)))
+        .where(calls_t.c.tenant_id == tid)
+    ).one()
+    key_count, key_sum = session.execute(
+        sa.select(sa.func.count(), sa.func.sum(_pair_check(guards_t.c.guard, guards_t.c.call_id)))
+        .where(guards_t.c.tenant_id == tid)
+    ).one()
+    if key_count != call_count or int(key_sum or 0) != int(call_sum or 0):
         unguarded = session.execute(
             sa.select(calls_t.c.external_id)
             .select_from(calls_t.outerjoin(guards_t, sa.and_(guards_t.c.tenant_id == calls_t.c.tenant_id,
@@ -814,6 +817,19 @@ def verify(session: Session, tenant: Tenant) -> dict[str, Any]:
         "charges_without_call": int(orphan or 0),
         "adjustments": adjustments(session, tenant),
     }
+
+
+#: The checksum's modulus (the prime 2**31 - 1): a product of two parts below it (plus 16807) fits in 63
+#: bits, each pair's term is below it, and a sum over 2**32 pairs stays inside 64 bits, on SQLite and
+#: PostgreSQL alike (both keep the dividend's sign in ``%``).
+_PAIR_MODULUS = 2**31 - 1
+
+
+def _pair_check(key: Any, call_id: Any) -> Any:
+    """A (key, call id) pair as one number below :data:`_PAIR_MODULUS` (in SQL), a product of the two parts:
+    a key moved to another call, two calls' keys swapped or a key changed each change the sum of these but
+    for about one chance in two thousand million (a sum of terms linear in the id would not see a swap)."""
+    return ((key % _PAIR_MODULUS) * (call_id % _PAIR_MODULUS + 16807)) % _PAIR_MODULUS
 
 
 def kinds_total(rows: Iterable[LedgerEntry]) -> dict[str, Decimal]:

@@ -115,6 +115,7 @@ def test_new_keys_go_into_the_guard_whole(ready, tmp_path: Path, monkeypatch: py
     assert doc["statuses"]["charged"] == len(ids)
     rows = stored()  # every call's key in the guard, naming that call
     assert sorted(g for _, g in rows) == sorted(spread)
+    assert json.loads(ready("verify", "--json").stdout)["ok"] is True  # its checksum at the edges of 64 bits
 
 
 def test_verify_finds_a_guard_that_does_not_match_the_calls(ready, tmp_path: Path) -> None:
@@ -132,6 +133,27 @@ def test_verify_finds_a_guard_that_does_not_match_the_calls(ready, tmp_path: Pat
         "INSERT INTO call_guards (tenant_id, guard, call_id) SELECT tenant_id, guard + 1, id FROM calls "
         "WHERE external_id = 'c2'")))
     assert_error(ready("verify"), "the duplicate guard does not match the calls: 3 keys, 2 calls")
+
+
+def test_verify_finds_a_key_that_names_another_call(ready, tmp_path: Path) -> None:
+    """As many keys as calls, but one names the wrong call (or a call's key is held under another key):
+    verify names the call whose key is not in the guard as it should be."""
+    ready("rate-cdrs", str(calls_csv(tmp_path / "a.csv", ["c1", "c2", "c3"])))
+    database = dbmod.open_database(os.environ["CREDITS_DB"])
+    with database.read() as s:
+        ids = dict(s.execute(sa.text("SELECT external_id, id FROM calls")).all())
+    c1, c2 = ids["c1"], ids["c2"]
+    swap = ("UPDATE call_guards SET call_id = CASE call_id WHEN :a THEN :b ELSE :a END "
+            "WHERE call_id IN (:a, :b)")
+    database.write(lambda s: s.execute(sa.text(swap), {"a": c1, "b": c2}))
+    assert_error(ready("verify"), "its key is not in the duplicate guard")
+    database.write(lambda s: s.execute(sa.text(swap), {"a": c1, "b": c2}))
+    assert json.loads(ready("verify", "--json").stdout)["ok"] is True
+    shift = "UPDATE call_guards SET guard = guard + :d WHERE call_id = :c"
+    database.write(lambda s: s.execute(sa.text(shift), {"d": 1, "c": c1}))
+    assert_error(ready("verify"), "call c1: its key is not in the duplicate guard")
+    database.write(lambda s: s.execute(sa.text(shift), {"d": -1, "c": c1}))
+    assert json.loads(ready("verify", "--json").stdout)["ok"] is True
 
 
 def test_a_chunks_columns_of_one_value_are_stored_as_read(ready, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
