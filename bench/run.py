@@ -129,20 +129,30 @@ dst.execute("PRAGMA synchronous = NORMAL")
 dst.execute("PRAGMA cache_size = -32768")
 for stmt in ddl:
     dst.execute(stmt)
-sql = f"INSERT INTO calls ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
 cursor = src.execute(f"SELECT {', '.join(cols)} FROM calls ORDER BY id")
 spent = 0.0
 n = 0
+def literal(v):  # as rate-cdrs writes a column of one value: into the statement (credits_cli.rating.store)
+    if v is None or isinstance(v, int):
+        return "NULL" if v is None else str(v)
+    return "'" + v.replace("'", "''") + "'" if isinstance(v, str) and v.isascii() and v.isprintable() else None
 while True:
     rows = cursor.fetchmany(batch)
     if not rows:
         break
+    one = {i: literal(rows[0][i]) for i in range(len(cols)) if all(r[i] == rows[0][i] for r in rows)}
+    one = {i: text for i, text in one.items() if text is not None and not (guarded and i == 0)}
+    keep = [i for i in range(len(cols)) if i not in one]
+    sql = (f"INSERT INTO calls ({', '.join([cols[i] for i in keep] + [cols[i] for i in one])}) "
+           f"VALUES ({', '.join(['?'] * len(keep) + list(one.values()))})")
+    slim = [tuple(r[i] for i in keep) for r in rows] if one else rows
     t = time.perf_counter()
     dst.execute("BEGIN IMMEDIATE")
-    dst.executemany(sql, rows)
-    if guarded:
-        dst.executemany("INSERT INTO call_guards (tenant_id, guard, call_id) VALUES (?, ?, ?)",
-                        sorted(((r[at_tenant], r[at_guard], r[0]) for r in rows), key=lambda g: g[1]))
+    dst.executemany(sql, slim)
+    if guarded:  # the tenant into the statement, as rate-cdrs writes it
+        for tenant in sorted({r[at_tenant] for r in rows}):
+            dst.executemany(f"INSERT INTO call_guards (tenant_id, guard, call_id) VALUES ({int(tenant)}, ?, ?)",
+                            sorted(((r[at_guard], r[0]) for r in rows if r[at_tenant] == tenant)))
     dst.execute("COMMIT")
     spent += time.perf_counter() - t
     n += len(rows)

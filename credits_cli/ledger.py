@@ -779,8 +779,8 @@ def verify(session: Session, tenant: Tenant) -> dict[str, Any]:
             pool=negative_pool[1], month=negative_pool[0]))
     # The duplicate guard (SPEC §6.1): each call's key, naming that call, and nothing else. The calls and the
     # guard are each read once, in their own order, for a count and a checksum of the (key, call) pairs
-    # (finding each call's key in the guard took 40-100 s on a year of calls; these two reads took 4 s and
-    # 3 s of it once cached). Only when they differ is the guard searched, for a call to name.
+    # (finding each call's key in the guard took 40-100 s on a year of calls; these two reads take 4 s and
+    # 3 s there, the file cached). Only when they differ is the guard searched, for a call to name.
     guards_t = CallGuard.__table__  # type: ignore[attr-defined]
     call_count, call_sum = session.execute(
         sa.select(sa.func.count(), sa.func.sum(_pair_check(calls_t.c.guard, calls_t.c.id)))
@@ -829,7 +829,8 @@ def _pair_check(key: Any, call_id: Any) -> Any:
     """A (key, call id) pair as one number below :data:`_PAIR_MODULUS` (in SQL), a product of the two parts:
     a key moved to another call, two calls' keys swapped or a key changed each change the sum of these but
     for about one chance in two thousand million (a sum of terms linear in the id would not see a swap)."""
-    return ((key % _PAIR_MODULUS) * (call_id % _PAIR_MODULUS + 16807)) % _PAIR_MODULUS
+    wide = sa.cast(call_id, sa.BigInteger)  # (a 32-bit id plus 16807 could leave 32 bits on PostgreSQL)
+    return ((key % _PAIR_MODULUS) * (wide % _PAIR_MODULUS + 16807)) % _PAIR_MODULUS
 
 
 def kinds_total(rows: Iterable[LedgerEntry]) -> dict[str, Decimal]:
