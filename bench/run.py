@@ -132,10 +132,7 @@ for stmt in ddl:
 cursor = src.execute(f"SELECT {', '.join(cols)} FROM calls ORDER BY id")
 spent = 0.0
 n = 0
-def literal(v):  # as rate-cdrs writes a column of one value: into the statement (credits_cli.rating.store)
-    if v is None or isinstance(v, int):
-        return "NULL" if v is None else str(v)
-    return "'" + v.replace("'", "''") + "'" if isinstance(v, str) and v.isascii() and v.isprintable() else None
+from credits_cli.rating.store import sql_literal as literal  # a column of one value, written as rate-cdrs does
 while True:
     rows = cursor.fetchmany(batch)
     if not rows:

@@ -162,8 +162,8 @@ def test_a_chunks_columns_of_one_value_are_stored_as_read(ready, tmp_path: Path,
     a file name with quotes in it, or one that is not ASCII (bound as before), is stored as it was read."""
     monkeypatch.setenv("CREDITS_RATE_BATCH", "3")  # chunks of three calls
     written: list[object] = []  # the values written into a statement
-    literal = store._literal
-    monkeypatch.setattr(store, "_literal", lambda v: written.append(v) or literal(v))
+    literal = store.sql_literal
+    monkeypatch.setattr(store, "sql_literal", lambda v: written.append(v) or literal(v))
     names = ["o'brien's ''calls''.csv", "zürich; DROP TABLE calls.csv", "plain.csv"]
     files = [calls_csv(tmp_path / name, [f"{k}-{i}" for i in range(4)]) for k, name in enumerate(names)]
     # the first file alone (its name the same in every chunk), then two whose calls alternate in each chunk
@@ -184,10 +184,10 @@ def test_a_chunks_columns_of_one_value_are_stored_as_read(ready, tmp_path: Path,
 
 
 def test_a_literal_is_what_binding_would_store() -> None:
-    assert [store._literal(v) for v in (None, True, False, 0, -(2**63), 42, "it's", "")] == [
+    assert [store.sql_literal(v) for v in (None, True, False, 0, -(2**63), 42, "it's", "")] == [
         "NULL", "1", "0", "0", str(-(2**63)), "42", "'it''s'", "''"]
     for bound in ("zürich", "a\x00b", "tab\there", 1.5, b"x"):  # not ASCII, not printable, not int or text
-        assert store._literal(bound) is None
+        assert store.sql_literal(bound) is None
 
 
 def test_the_key_is_stable() -> None:

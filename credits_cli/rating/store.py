@@ -335,7 +335,7 @@ def insert_calls(session: Session, frame: pl.DataFrame) -> list[int]:
         # import, the file, often Microsoft's currency) is written into the statement once instead.
         one = out.select(pl.all().eq_missing(pl.all().first()).all()).row(0)
         same = {name: text for name, single in zip(CALL_COLUMNS, one, strict=True)
-                if single and (text := _literal(out[name][0])) is not None}
+                if single and (text := sql_literal(out[name][0])) is not None}
         bound = [name for name in CALL_COLUMNS if name not in same]
         out = out.with_columns(ids).select(*bound, "id")  # in id order: each row lands after the one before
         values = [*([mark] * (len(bound) + 1)), *same.values()]
@@ -356,7 +356,7 @@ def insert_calls(session: Session, frame: pl.DataFrame) -> list[int]:
     return [found[e] for e in frame["external_id"].to_list()]
 
 
-def _literal(value: Any) -> str | None:
+def sql_literal(value: Any) -> str | None:
     """``value`` as an SQL literal, as SQLite would store it bound: an integer, a boolean (0 or 1), null,
     or a text of printable ASCII (quoted, each quote doubled); None for anything else, which is bound."""
     if value is None:
