@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -156,14 +157,21 @@ def test_verify_finds_a_key_that_names_another_call(ready, tmp_path: Path) -> No
     assert json.loads(ready("verify", "--json").stdout)["ok"] is True
 
 
-def test_a_chunks_columns_of_one_value_are_stored_as_read(ready, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-                                                          ) -> None:
-    """A column with one value in a whole chunk goes into the insert statement as a literal (not bound):
-    a file name with quotes in it, or one that is not ASCII (bound as before), is stored as it was read."""
+@pytest.mark.parametrize("staged", [True, False], ids=["staged", "chunk by chunk"])
+def test_a_chunks_columns_of_one_value_are_stored_as_read(ready, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          staged: bool) -> None:
+    """Calls are stored as read whichever way they are written: staged in a scratch file and copied at the
+    transaction's end (SQLite), or inserted a chunk at a time, where a column with one value in a whole chunk
+    goes into the statement as a literal (not bound): a file name with quotes in it, or one that is not ASCII
+    (bound as before), is stored as it was read."""
     monkeypatch.setenv("CREDITS_RATE_BATCH", "3")  # chunks of three calls
     written: list[object] = []  # the values written into a statement
     literal = store.sql_literal
     monkeypatch.setattr(store, "sql_literal", lambda v: written.append(v) or literal(v))
+    opened: list[object] = []
+    open_staged = store.StagedCalls.open
+    monkeypatch.setattr(store.StagedCalls, "open", classmethod(
+        lambda cls, session: opened.append(found := open_staged(session) if staged else None) or found))
     names = ["o'brien's ''calls''.csv", "zürich; DROP TABLE calls.csv", "plain.csv"]
     files = [calls_csv(tmp_path / name, [f"{k}-{i}" for i in range(4)]) for k, name in enumerate(names)]
     # the first file alone (its name the same in every chunk), then two whose calls alternate in each chunk
@@ -179,8 +187,99 @@ def test_a_chunks_columns_of_one_value_are_stored_as_read(ready, tmp_path: Path,
     imports = [docs[min(k, 1)]["import_id"] for k in range(3) for _ in range(4)]
     assert [(t, i) for *_, t, i, _ in got] == [(tenant, i) for i in imports]
     if database.engine.dialect.name == "sqlite":  # (PostgreSQL's insert binds every value)
-        assert names[0] in written and names[2] not in written  # (plain.csv's chunks mix it with zürich)
+        if staged:  # one scratch file a transaction (of three calls: 2 + 3), each removed
+            assert len(opened) == 5 and all(isinstance(x, store.StagedCalls) for x in opened) and not written
+            assert not any(os.path.exists(x.path) for x in opened)  # type: ignore[attr-defined]
+        else:
+            assert names[0] in written and names[2] not in written  # (plain.csv's chunks mix it with zürich)
     assert all(str(start).startswith("2026-10-0") for *_, start in got)
+    assert json.loads(ready("verify", "--json").stdout)["ok"] is True
+
+
+def test_staged_calls_are_stored_as_bound_ones(ready) -> None:
+    """The scratch file's copy stores each value as binding it does: the same value, of the same type, for
+    the values at the edges (64-bit extremes, NUL, quotes, text that is not ASCII, empty, null)."""
+    import polars as pl
+
+    database = dbmod.open_database(os.environ["CREDITS_DB"])
+    if database.engine.dialect.name != "sqlite":
+        pytest.skip("calls are staged on SQLite only")
+    with database.read() as s:
+        tenant = s.execute(sa.text("SELECT id FROM tenants")).scalar_one()
+        nullable = {r[1] for r in s.execute(sa.text("PRAGMA table_info(calls)")) if not r[3]}
+    ints = {"tenant_id", "import_id", "source_line", "user_id", "duration_seconds", "billed_seconds",
+            "pool_seconds", "charged_seconds", "charge", "ms_charge", "ms_connection_fee", "guard"}
+    types = {c: pl.Int64 if c in ints else pl.Boolean if c == "domestic" else pl.Datetime("us") if c == "start"
+             else pl.String for c in store.CALL_COLUMNS}
+    texts = ["o'brien \"x\" ''", "zürich 📞 中", "a\x00b", "tab\there\r\n", "", "x" * 5000, "%s ? :a $1"]
+    edges = [-(2**63), 2**63 - 1, 0, -1, 2**31, 7, 1]
+    starts = [datetime(2026, 10, 1), datetime(2026, 10, 1, 0, 0, 0, 999999), datetime(1999, 12, 31, 23, 59, 59, 1),
+              datetime(2026, 2, 28, 12), datetime(2026, 10, 31, 23, 59, 59, 500), datetime(2026, 1, 1),
+              datetime(2026, 6, 6, 6, 6, 6, 60)]
+    n = len(texts)
+
+    def column(name: str) -> list[object]:
+        if name == "tenant_id":
+            return [tenant] * n
+        if name in ("import_id", "user_id"):  # (foreign keys)
+            return [None] * n
+        values: list[object] = (edges if name in ints else [True, False, True, False, True, False, True]
+                                if name == "domestic" else starts if name == "start" else texts)
+        return values[:-1] + [None] if name in nullable else values
+
+    frame = pl.DataFrame({c: column(c) for c in store.CALL_COLUMNS}, schema=types)
+
+    def write(staged: bool) -> list[int]:
+        holder: list[store.StagedCalls] = []
+
+        def work(session):
+            if not staged:
+                return store.insert_calls(session, frame)
+            holder.append(stage := store.StagedCalls.open(session))
+            ids = stage.add(session, frame)
+            assert stage.external_ids(ids[-2:]) == dict(zip(ids[-2:], texts[-2:], strict=True))
+            stage.flush(session)
+            return ids
+
+        try:
+            return database.write(work)
+        finally:
+            for stage in holder:
+                stage.close()
+
+    first, second = write(False), write(True)
+    assert second[0] == first[-1] + 1
+    columns = ", ".join(f"{c}, typeof({c})" for c in store.CALL_COLUMNS)
+    with database.read() as s:
+        read = [s.execute(sa.text(f"SELECT {columns} FROM calls WHERE id IN ({', '.join(map(str, ids))}) "
+                                  "ORDER BY id")).all() for ids in (first, second)]
+    assert read[0] == read[1] and len(read[0]) == n
+    assert [r[2 * store.CALL_COLUMNS.index("external_id")] for r in read[1]] == texts
+
+
+def test_a_scratch_file_that_cannot_be_written_stops_the_import_whole(
+    ready, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The calls cannot be staged (here the temporary folder is a file; a full disk alike): one line says
+    where, and the database is as it was."""
+    import tempfile
+
+    first = ready("rate-cdrs", str(calls_csv(tmp_path / "a.csv", ["c1", "c2"])), "--json")
+    assert json.loads(first.stdout)["statuses"]["charged"] == 2
+    database = dbmod.open_database(os.environ["CREDITS_DB"])
+    if database.engine.dialect.name != "sqlite":
+        pytest.skip("calls are staged on SQLite only")
+    before = json.loads(ready("balance", "--json").stdout)
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    was = tempfile.tempdir
+    monkeypatch.setattr(tempfile, "tempdir", str(blocker))
+    assert_error(ready("rate-cdrs", str(calls_csv(tmp_path / "b.csv", ["c3", "c4"]))),
+                 f"cannot write the calls: temporary files in {blocker}: ", "(TMPDIR chooses the folder)")
+    monkeypatch.setattr(tempfile, "tempdir", was)
+    assert json.loads(ready("balance", "--json").stdout) == before
+    assert [x for x, _ in stored()] == ["c1", "c2"]
+    assert json.loads(ready("verify", "--json").stdout)["ok"] is True
 
 
 def test_a_literal_is_what_binding_would_store() -> None:

@@ -142,7 +142,7 @@ def rate_batch(session: Session, ctx: Context, batch: pl.DataFrame, import_id: i
         "operator",
         pl.Series("guard", keys, dtype=pl.Int64),
     )
-    ids = store.insert_calls(session, rows)
+    ids = ctx.staged.add(session, rows) if ctx.staged is not None else store.insert_calls(session, rows)
     new_keys.add(keys, ids)
     if ctx.new_keys is None:
         new_keys.write(session, tid)
@@ -299,6 +299,7 @@ def rate_records(
         return run.id or 0
 
     told = [0]  # calls of the batch in progress already told to ``progress`` (taken back on a retry)
+    staged: list[store.StagedCalls] = []  # each attempt's scratch file, removed once its session is closed
     try:
         for batch in Transactions(ordered, batch_size, memory_records=chunk_rows):
             mark = ctx.balance_mark
@@ -306,7 +307,10 @@ def rate_records(
 
             def work(session: Session, batch: Iterable[pl.DataFrame] = batch, mark: Any = mark) -> list[BatchResult]:
                 ctx.balance_mark = mark  # again from the top when the transaction is retried
-                ctx.new_keys = store.NewKeys()  # the duplicate guard's keys, written at the end
+                ctx.staged = store.StagedCalls.open(session)  # the calls, written at the end (SQLite)
+                if ctx.staged is not None:
+                    staged.append(ctx.staged)
+                ctx.new_keys = store.NewKeys(ctx.staged)  # the duplicate guard's keys, written at the end
                 if progress and told[0]:
                     progress(-told[0])
                     told[0] = 0
@@ -325,11 +329,19 @@ def rate_records(
                     if progress:  # per chunk: a transaction is seconds of work
                         progress(len(chunk))
                         told[0] += len(chunk)
+                if ctx.staged is not None:
+                    ctx.staged.flush(session)
                 ctx.new_keys.write(session, tenant.id or 0)
-                ctx.new_keys = None
+                ctx.new_keys = ctx.staged = None
                 return done
 
-            for done in db.write(work):
+            try:
+                finished = db.write(work)
+            finally:
+                ctx.staged = None
+                while staged:
+                    staged.pop().close()
+            for done in finished:
                 summary.import_id = done.import_id
                 added(done)
     except BaseException as exc:

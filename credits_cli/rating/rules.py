@@ -155,6 +155,9 @@ class Context:
     #: the keys of the calls the transaction in progress has written (:class:`credits_cli.rating.store.NewKeys`),
     #: put in the duplicate guard at its end; None: each chunk puts its own
     new_keys: Any = None
+    #: the calls the transaction in progress has rated, put in ``calls`` at its end
+    #: (:class:`credits_cli.rating.store.StagedCalls`); None: each chunk inserts its own
+    staged: Any = None
     #: month -> pool -> seconds, for a month whose pools are not in the books yet (see capacities())
     _capacities: dict[str, dict[str, int]] = field(default_factory=dict)
     _states: Any = None  # the users' states as a frame (see held())

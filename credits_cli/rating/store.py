@@ -7,6 +7,9 @@ processing costs more than the rating itself on a month of calls.
 
 from __future__ import annotations
 
+import os
+import tempfile
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,6 +20,8 @@ from sqlmodel import Session, col, select
 
 from credits_cli import history
 from credits_cli.callkey import key_of, next_key
+from credits_cli.errors import InvalidInput
+from credits_cli.i18n import _
 from credits_cli.kinds import Event
 from credits_cli.models import Call, PoolUsage, Tenant, User
 from credits_cli.rates import RateBook
@@ -54,9 +59,11 @@ class NewKeys:
     columns per chunk).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, staged: StagedCalls | None = None) -> None:
         self._keys: list[pl.Series] = []
         self._ids: list[pl.Series] = []
+        #: where the transaction's calls wait until its end, when they are not in ``calls`` yet
+        self.staged = staged
 
     def add(self, keys: list[int], ids: list[int]) -> None:
         import polars as pl
@@ -119,7 +126,7 @@ def identify(
                f"WHERE g.tenant_id = {mark} AND g.guard IN ({', '.join([mark] * len(part))})")
         slots.update(conn.exec_driver_sql(sql, (tenant_id, *part)).all())
     if new is not None:
-        slots.update(_ids_of(conn, mark, new.find(wanted)))
+        slots.update(_ids_of(conn, mark, new.find(wanted), new))
     existing: set[str] = set()
     free: dict[str, int] = {}
     for x, key in keys.items():
@@ -160,7 +167,7 @@ def assign_keys(session: Session, tenant_id: int, ids: list[str], free: dict[str
 def _held(conn: Any, mark: str, tenant_id: int, key: int, new: NewKeys | None = None) -> str | None:
     """The id of the call that holds ``key``: in the books, or among the transaction's ``new`` keys."""
     if new is not None:
-        pending = _ids_of(conn, mark, new.find([key]))
+        pending = _ids_of(conn, mark, new.find([key]), new)
         if pending:
             return pending[key]
     row = conn.exec_driver_sql(f"SELECT c.external_id FROM call_guards g JOIN calls c ON c.id = g.call_id "
@@ -168,15 +175,18 @@ def _held(conn: Any, mark: str, tenant_id: int, key: int, new: NewKeys | None = 
     return None if row is None else str(row[0])
 
 
-def _ids_of(conn: Any, mark: str, calls: dict[int, int]) -> dict[int, str]:
-    """Key -> call id made key -> the call's external id."""
+def _ids_of(conn: Any, mark: str, calls: dict[int, int], new: NewKeys) -> dict[int, str]:
+    """Key -> call id (of this transaction's ``new`` calls) made key -> the call's external id."""
     out: dict[int, str] = {}
     items = list(calls.items())
     for i in range(0, len(items), LOOKUP_KEYS):
         part = dict(items[i : i + LOOKUP_KEYS])
-        rows = conn.exec_driver_sql(f"SELECT id, external_id FROM calls WHERE id IN ({', '.join([mark] * len(part))})",
-                                    tuple(part.values())).all()
-        by_id = dict(rows)
+        if new.staged is not None:  # not in ``calls`` before the transaction's end
+            by_id = new.staged.external_ids(list(part.values()))
+        else:
+            by_id = dict(conn.exec_driver_sql(
+                f"SELECT id, external_id FROM calls WHERE id IN ({', '.join([mark] * len(part))})",
+                tuple(part.values())).all())
         out.update({key: str(by_id[call_id]) for key, call_id in part.items()})
     return out
 
@@ -326,10 +336,9 @@ def insert_calls(session: Session, frame: pl.DataFrame) -> list[int]:
     if conn.dialect.name == "sqlite":
         # The write transaction holds the database's only write lock, so the ids are the ones SQLite
         # would give (the highest plus one, in order): give them and skip reading them back. (RETURNING
-        # in parameter order is one statement per row on SQLite.) Times as SQLAlchemy's SQLite dialect
-        # stores them (six fractional digits).
+        # in parameter order is one statement per row on SQLite.)
         ids = pl.int_range(floor + 1, floor + 1 + frame.height, dtype=pl.Int64, eager=True).alias("id")
-        out = frame.with_columns(pl.col("start").dt.strftime("%Y-%m-%d %H:%M:%S%.6f")).select(CALL_COLUMNS)
+        out = _sqlite_rows(frame)
         # Most of an insert's time is binding values, one per column and row (about 0.16 us each: 30
         # columns are 5 s a million calls). A column with one value in the whole chunk (the tenant, the
         # import, the file, often Microsoft's currency) is written into the statement once instead.
@@ -354,6 +363,151 @@ def insert_calls(session: Session, frame: pl.DataFrame) -> list[int]:
         ).all()
     )
     return [found[e] for e in frame["external_id"].to_list()]
+
+
+class StagedCalls:
+    """A SQLite transaction's rated calls, held in a scratch file until its end, then put in ``calls`` by one
+    ``INSERT ... SELECT`` (:meth:`flush`).
+
+    Binding a call's 30 values one at a time from Python is most of what storing it costs (about 0.16 us a
+    value); the ADBC SQLite driver binds a chunk's columns in C from Arrow, and SQLite copies the rows from
+    the scratch file into ``calls`` without Python. The scratch file is written through the driver's own
+    connection, outside the transaction, so the transaction reads it once, at its end: an attached database
+    is read at one snapshot for a whole transaction, so it could not be read chunk by chunk as it grows.
+
+    The calls get their ids here, in order after the highest in the table (the transaction holds SQLite's
+    only write lock); the ledger entries that name them are written before them, so the transaction checks
+    foreign keys at its commit (``defer_foreign_keys``). Until then only the duplicate guard asks for the
+    transaction's own calls (:meth:`external_ids`). The scratch file lives in the temporary folder
+    (``TMPDIR``) and :meth:`close` removes it; the engine's SQLite connections are not pooled, so the
+    attachment ends with the transaction's connection.
+    """
+
+    def __init__(self, session: Session, folder: str) -> None:
+        import adbc_driver_sqlite
+        from adbc_driver_manager import _lib as adbc
+
+        self._adbc = adbc
+        self.folder = folder
+        self.path = os.path.join(folder, f"credits-calls-{uuid.uuid4().hex}.sqlite")
+        self._next: int | None = None
+        self.rows = 0
+        self._database = self._connection = None
+        try:
+            try:
+                self._database = adbc.AdbcDatabase(driver=adbc_driver_sqlite._driver_path(), uri=f"file:{self.path}")
+                self._connection = adbc.AdbcConnection(self._database)
+            except adbc.Error as exc:
+                raise self._cannot_write(exc) from None
+            # A throwaway file: no journal, no flush to disk (the transaction's commit keeps the calls). Its
+            # columns have no type, so each value is kept as it was bound.
+            for sql in ("PRAGMA journal_mode = OFF", "PRAGMA synchronous = OFF",
+                        f"CREATE TABLE calls ({', '.join(['id', *CALL_COLUMNS])})"):
+                self._execute(sql)
+        except BaseException:
+            self.close()
+            raise
+        session.connection().exec_driver_sql("PRAGMA defer_foreign_keys = ON")  # until this transaction's commit
+
+    @classmethod
+    def open(cls, session: Session) -> StagedCalls | None:
+        """Staged calls for the transaction of ``session``, or None when the calls are inserted as they come:
+        not SQLite, or the driver cannot be loaded."""
+        if session.connection().dialect.name != "sqlite":
+            return None
+        try:
+            import adbc_driver_sqlite  # noqa: F401
+        except ImportError:
+            return None
+        return cls(session, tempfile.gettempdir())
+
+    def _cannot_write(self, exc: BaseException) -> InvalidInput:
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        # TRANSLATORS: {folder} is a folder's path; {error} what the system or SQLite said, in English.
+        return InvalidInput(_("cannot write the calls: temporary files in {folder}: {error} (TMPDIR chooses "
+                              "the folder)").format(folder=self.folder, error=text))
+
+    def _execute(self, sql: str = "", *, query: bool = False, into: pl.DataFrame | None = None) -> Any:
+        """Run ``sql`` on the scratch file (``query``: its rows, as a frame), or append ``into`` to its
+        calls. A failure (a full disk, say) is the import's error, in one line."""
+        import polars as pl
+
+        adbc = self._adbc
+        statement = None
+        try:
+            statement = adbc.AdbcStatement(self._connection)
+            if into is not None:
+                statement.set_options(**{"adbc.ingest.target_table": "calls",
+                                         "adbc.ingest.mode": "adbc.ingest.mode.append"})
+                statement.bind_stream(into.__arrow_c_stream__())
+            else:
+                statement.set_sql_query(sql)
+            if query:
+                stream, _count = statement.execute_query()
+                return pl.DataFrame(stream)
+            statement.execute_update()
+            return None
+        except adbc.Error as exc:
+            raise self._cannot_write(exc) from None
+        finally:
+            if statement is not None:
+                statement.close()
+
+    def add(self, session: Session, frame: pl.DataFrame) -> list[int]:
+        """Stage a chunk's rated calls (as :func:`insert_calls` takes them); their ids, in order."""
+        import polars as pl
+
+        if frame.height == 0:
+            return []
+        if self._next is None:
+            table = Call.__table__  # type: ignore[attr-defined]
+            self._next = 1 + (session.execute(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))).scalar() or 0)
+        first = self._next
+        ids = pl.int_range(first, first + frame.height, dtype=pl.Int64).alias("id")
+        self._execute(into=_sqlite_rows(frame).select(ids, *CALL_COLUMNS))
+        self._next = first + frame.height
+        self.rows += frame.height
+        return list(range(first, first + frame.height))
+
+    def external_ids(self, ids: list[int]) -> dict[int, str]:
+        """Call id -> external id, for the staged calls among ``ids``."""
+        listed = ", ".join(str(int(i)) for i in ids)
+        found = self._execute(f"SELECT id, external_id FROM calls WHERE id IN ({listed})", query=True)
+        return dict(zip(found["id"].to_list(), found["external_id"].to_list(), strict=True)) if found.height else {}
+
+    def flush(self, session: Session) -> None:
+        """Put the staged calls in ``calls``, in id order (the transaction's only read of the scratch file)."""
+        if not self.rows:
+            return
+        conn = session.connection()
+        schema = f"staged_{uuid.uuid4().hex[:12]}"
+        conn.exec_driver_sql(f"ATTACH DATABASE ? AS {schema}", (self.path,))
+        columns = ", ".join(["id", *CALL_COLUMNS])
+        conn.exec_driver_sql(f"INSERT INTO calls ({columns}) SELECT {columns} FROM {schema}.calls ORDER BY rowid")
+        self.rows = 0
+
+    def close(self) -> None:
+        """Let go of the scratch file and remove it."""
+        for part in (self._connection, self._database):
+            if part is not None:
+                try:
+                    part.close()
+                except self._adbc.Error:  # closing a scratch file: nothing in it to keep
+                    pass
+        self._connection = self._database = None
+        for suffix in ("", "-journal", "-wal", "-shm"):
+            try:
+                os.unlink(self.path + suffix)
+            except OSError:  # gone already, or still open elsewhere (Windows): the temporary folder's to clear
+                pass
+
+
+def _sqlite_rows(frame: pl.DataFrame) -> pl.DataFrame:
+    """A chunk's calls as SQLite stores them: the columns of :data:`CALL_COLUMNS`, times as SQLAlchemy's
+    SQLite dialect writes them (six fractional digits)."""
+    import polars as pl
+
+    return frame.with_columns(pl.col("start").dt.strftime("%Y-%m-%d %H:%M:%S%.6f")).select(CALL_COLUMNS)
 
 
 def sql_literal(value: Any) -> str | None:
