@@ -257,6 +257,27 @@ def test_staged_calls_are_stored_as_bound_ones(ready) -> None:
     assert [r[2 * store.CALL_COLUMNS.index("external_id")] for r in read[1]] == texts
 
 
+def test_a_temporary_folder_with_uri_characters_in_its_name_is_used_as_named(
+    ready, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scratch file is opened by a URI: ``?``, ``#``, ``%`` and spaces in the folder's name are that
+    folder's, not a query."""
+    import tempfile
+
+    folder = tmp_path / "tmp ?mode=ro#x %41"
+    folder.mkdir()
+    seen: list[str] = []
+    open_staged = store.StagedCalls.open
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    monkeypatch.setattr(store.StagedCalls, "open", classmethod(
+        lambda cls, session: (found := open_staged(session)) and (seen.append(os.listdir(folder)[0]) or found)))
+    doc = json.loads(ready("rate-cdrs", str(calls_csv(tmp_path / "a.csv", ["c1", "c2"])), "--json").stdout)
+    assert doc["statuses"]["charged"] == 2 and [x for x, _ in stored()] == ["c1", "c2"]
+    if dbmod.open_database(os.environ["CREDITS_DB"]).engine.dialect.name == "sqlite":
+        assert len(seen) == 1 and seen[0].startswith("credits-calls-")  # made in that folder, and removed
+    assert os.listdir(folder) == []
+
+
 def test_a_scratch_file_that_cannot_be_written_stops_the_import_whole(
     ready, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

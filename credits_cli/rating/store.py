@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import sqlalchemy as sa
@@ -395,7 +396,8 @@ class StagedCalls:
         self._database = self._connection = None
         try:
             try:
-                self._database = adbc.AdbcDatabase(driver=adbc_driver_sqlite._driver_path(), uri=f"file:{self.path}")
+                uri = Path(self.path).as_uri()  # ?, # and % in the folder's name are the folder's
+                self._database = adbc.AdbcDatabase(driver=adbc_driver_sqlite._driver_path(), uri=uri)
                 self._connection = adbc.AdbcConnection(self._database)
             except adbc.Error as exc:
                 raise self._cannot_write(exc) from None
