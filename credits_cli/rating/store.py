@@ -379,9 +379,9 @@ class StagedCalls:
     The calls get their ids here, in order after the highest in the table (the transaction holds SQLite's
     only write lock); the ledger entries that name them are written before them, so the transaction checks
     foreign keys at its commit (``defer_foreign_keys``). Until then only the duplicate guard asks for the
-    transaction's own calls (:meth:`external_ids`). The scratch file lives in the temporary folder
-    (``TMPDIR``) and :meth:`close` removes it; the engine's SQLite connections are not pooled, so the
-    attachment ends with the transaction's connection.
+    transaction's own calls (:meth:`external_ids`). The scratch file lives in a folder of its own (mode
+    0700) in the temporary folder (``TMPDIR``) and :meth:`close` removes both; the engine's SQLite
+    connections are not pooled, so the attachment ends with the transaction's connection.
     """
 
     def __init__(self, session: Session, folder: str) -> None:
@@ -390,11 +390,17 @@ class StagedCalls:
 
         self._adbc = adbc
         self.folder = folder
-        self.path = os.path.join(folder, f"credits-calls-{uuid.uuid4().hex}.sqlite")
+        self.private = ""  # a folder of our own in ``folder`` (mode 0700: the calls are nobody else's)
+        self.path = ""
         self._next: int | None = None
         self.rows = 0
         self._database = self._connection = None
         try:
+            try:
+                self.private = tempfile.mkdtemp(prefix="credits-calls-", dir=folder)
+            except OSError as exc:
+                raise self._cannot_write(exc) from None
+            self.path = os.path.join(self.private, "calls.sqlite")
             try:
                 uri = Path(self.path).as_uri()  # ?, # and % in the folder's name are the folder's
                 self._database = adbc.AdbcDatabase(driver=adbc_driver_sqlite._driver_path(), uri=uri)
@@ -402,9 +408,9 @@ class StagedCalls:
             except adbc.Error as exc:
                 raise self._cannot_write(exc) from None
             # A throwaway file: no journal, no flush to disk (the transaction's commit keeps the calls). Its
-            # columns have no type, so each value is kept as it was bound.
+            # columns but the id have no type, so each value is kept as it was bound.
             for sql in ("PRAGMA journal_mode = OFF", "PRAGMA synchronous = OFF",
-                        f"CREATE TABLE calls ({', '.join(['id', *CALL_COLUMNS])})"):
+                        f"CREATE TABLE calls ({', '.join(['id INTEGER PRIMARY KEY', *CALL_COLUMNS])})"):
                 self._execute(sql)
         except BaseException:
             self.close()
@@ -424,7 +430,8 @@ class StagedCalls:
         return cls(session, tempfile.gettempdir())
 
     def _cannot_write(self, exc: BaseException) -> InvalidInput:
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        text = (exc.strerror or str(exc)).lower() if isinstance(exc, OSError) else str(exc).strip()
+        text = text.splitlines()[0] if text.strip() else type(exc).__name__
         # TRANSLATORS: {folder} is a folder's path; {error} what the system or SQLite said, in English.
         return InvalidInput(_("cannot write the calls: temporary files in {folder}: {error} (TMPDIR chooses "
                               "the folder)").format(folder=self.folder, error=text))
@@ -499,9 +506,15 @@ class StagedCalls:
         self._connection = self._database = None
         for suffix in ("", "-journal", "-wal", "-shm"):
             try:
-                os.unlink(self.path + suffix)
+                if self.path:
+                    os.unlink(self.path + suffix)
             except OSError:  # gone already, or still open elsewhere (Windows): the temporary folder's to clear
                 pass
+        try:
+            if self.private:
+                os.rmdir(self.private)
+        except OSError:
+            pass
 
 
 def _sqlite_rows(frame: pl.DataFrame) -> pl.DataFrame:
