@@ -385,8 +385,8 @@ class StagedCalls:
     """
 
     def __init__(self, session: Session, folder: str) -> None:
+        import adbc_driver_manager as adbc
         import adbc_driver_sqlite
-        from adbc_driver_manager import _lib as adbc
 
         self._adbc = adbc
         self.folder = folder
@@ -403,7 +403,7 @@ class StagedCalls:
             self.path = os.path.join(self.private, "calls.sqlite")
             try:
                 uri = Path(self.path).as_uri()  # ?, # and % in the folder's name are the folder's
-                self._database = adbc.AdbcDatabase(driver=adbc_driver_sqlite._driver_path(), uri=uri)
+                self._database = adbc_driver_sqlite.connect(uri)
                 self._connection = adbc.AdbcConnection(self._database)
             except adbc.Error as exc:
                 raise self._cannot_write(exc) from None
@@ -446,8 +446,8 @@ class StagedCalls:
         try:
             statement = adbc.AdbcStatement(self._connection)
             if into is not None:
-                statement.set_options(**{"adbc.ingest.target_table": "calls",
-                                         "adbc.ingest.mode": "adbc.ingest.mode.append"})
+                statement.set_options(**{adbc.INGEST_OPTION_TARGET_TABLE: "calls",
+                                         adbc.INGEST_OPTION_MODE: adbc.INGEST_OPTION_MODE_APPEND})
                 statement.bind_stream(into.__arrow_c_stream__())
             else:
                 statement.set_sql_query(sql)
