@@ -74,6 +74,58 @@ def test_a_record_over_three_lines_is_refused_and_one_over_two_is_kept(tmp_path:
                                                  ("error", 9), ("error", 10), ("error", 11), ("record", 12)]
 
 
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(edits=st.lists(st.tuples(st.integers(0, 39), st.sampled_from(
+    ["blank", "spaces", "nbsp", "few", "many", "empty fields", "name", "bad id", "bad number", "latin-1"])),
+    max_size=8), crlf=st.booleans())
+def test_plain_blocks_read_in_columns_as_row_by_row(tmp_path_factory: pytest.TempPathFactory,
+                                                    edits: list[tuple[int, str]], crlf: bool) -> None:
+    """A block of plain lines (no quote, NUL or lone carriage return) is cut into columns by polars' CSV
+    reader; whatever its lines are (blank, too few or too many fields, empty fields, names in any script,
+    a value the columns cannot take, bytes that are not UTF-8), it gives the records and rejected rows
+    that the csv module gives row by row, in the same order."""
+    lines = [row(n).encode() for n in range(1, 41)]
+    for at, what in edits:
+        cells = lines[at].split(b",")
+        if len(cells) < 20 and what in ("empty fields", "name", "bad id", "bad number", "latin-1"):
+            continue  # a line made blank or short before: its fields are gone
+        if what == "blank":
+            lines[at] = b""
+        elif what == "spaces":
+            lines[at] = b"   "
+        elif what == "nbsp":
+            lines[at] = "\u00a0\u2003".encode()
+        elif what == "few":
+            lines[at] = b",".join(cells[:5])
+        elif what == "many":
+            lines[at] = b",".join([*cells, b"extra"])
+        elif what == "empty fields":
+            cells[2] = cells[6] = cells[7] = cells[16] = cells[17] = b""
+            lines[at] = b",".join(cells)
+        elif what == "name":
+            cells[6] = "Zoë Łukasz 李雷 Ølstrøm".encode()
+            lines[at] = b",".join(cells)
+        elif what == "bad id":
+            cells[0] = b"not an id \x7f"
+            lines[at] = b",".join(cells)
+        elif what == "bad number":
+            cells[12] = b"+1 (425) 555-0123"
+            lines[at] = b",".join(cells)
+        else:  # Latin-1, not UTF-8: the block goes row by row, as the row reader decodes it
+            cells[6] = "Zoë".encode("latin-1")
+            lines[at] = b",".join(cells)
+    end = b"\r\n" if crlf else b"\n"
+    path = tmp_path_factory.mktemp("plain") / "calls.csv"
+    path.write_bytes(end.join([HEADER.encode(), *lines, b""]))
+    columns = items_of(path)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_table, "_odd", lambda data: True)  # every block row by row
+        rows = items_of(path)
+    assert columns == rows
+    if not any(what == "latin-1" for _at, what in edits):  # (those are read row by row either way)
+        assert any(isinstance(i, Columns) for i in open_records(path, notes=True)[1])
+
+
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(edits=st.lists(st.tuples(st.integers(0, 40), st.sampled_from(['"', '""', ",", "\n", "\r\n", "x"])),
                       max_size=10),

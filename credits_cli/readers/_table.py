@@ -35,14 +35,15 @@ good rows are rated and the bad ones set aside.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import itertools
 import re
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 from credits_cli import i18n
 from credits_cli.errors import InvalidInput
@@ -53,6 +54,10 @@ from credits_cli.readers.base import CallRecord, Columns, Item, RowError
 
 if TYPE_CHECKING:
     import polars as pl
+
+#: ``convert_lines(lines, convert, fields_of)`` of :meth:`Table.columns`: calls in columns, and rejected rows.
+LinesConverter = Callable[["pl.DataFrame", Callable[[list[str], int], CallRecord], Callable[[int], list[str]]],
+                          tuple["pl.DataFrame", list[RowError]]]
 
 MAX_LINE_BYTES = 1024 * 1024
 MAX_RECORD_LINES = 3
@@ -68,11 +73,21 @@ FIELD_LIMIT = MAX_RECORD_LINES * MAX_LINE_BYTES + 1024
 _SEPARATORS = ",;\t|"  # what an Excel "sep=" line may name
 _NEWLINE = re.compile("\n")
 #: What makes a block of lines not plain (see Table.columns), once every CR LF is a LF.
-_ODD = '"\x00\r'  # a quote, a NUL or a lone carriage return: the block is read by the csv module
+_ODD = (b'"', b"\x00", b"\r")  # a quote, a NUL or a lone carriage return: the block is read by the csv module
 
 
-def _odd(text: str) -> bool:
-    return any(c in text for c in _ODD)  # (three scans at memchr speed beat one regular expression)
+def _odd(data: bytes) -> bool:
+    """Whether a block's bytes (every CR LF a LF) are read by the csv module: a quote, a NUL, a lone
+    carriage return, or bytes that are not UTF-8 (the csv module reads them as the row reader decodes them)."""
+    if any(c in data for c in _ODD):  # (three scans at memchr speed beat one regular expression)
+        return True
+    if data.isascii():
+        return False
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,19 +215,21 @@ class Table:
     def columns(
         self,
         convert: Callable[[list[str], int], CallRecord],
-        convert_lines: Callable[[pl.DataFrame, Callable[[list[str], int], CallRecord]],
-                                tuple[pl.DataFrame, list[RowError]]],
+        convert_lines: LinesConverter,
+        wanted: Iterable[int],
     ) -> Iterator[Item]:
         """:meth:`rows`, with the blocks of plain lines read as columns: a block without a quote, a NUL,
-        a lone carriage return or an overlong line is split by the delimiter in columns, and
-        ``convert_lines(lines, convert)`` (``lines``: ``line`` and ``fields``, each a list of the
-        header's width) gives the frame of calls in line order and the rejected rows: what :meth:`rows`
-        would have made of them (a line it cannot read in columns goes through ``convert``). From the
-        first block that is not plain on, the file is read by :meth:`rows`."""
+        a lone carriage return or an overlong line is cut at the delimiter into columns (the fields at
+        the positions ``wanted``), and ``convert_lines(lines, convert, fields_of)`` (``lines``: ``line``
+        and ``f<position>`` for each wanted position; ``fields_of(line)``: the line's fields, all of
+        them) gives the frame of calls in line order and the rejected rows: what :meth:`rows` would
+        have made of them (a line it cannot read in columns goes through ``convert``). From the first
+        block that is not plain on, the file is read by :meth:`rows`."""
         source = self.source
+        positions = sorted({p for p in wanted if p >= 0})
         lines = _Lines(self.binary, self.header_line + 1)
         rejected = given = 0  # rows set aside, calls given (the refusal of MAX_REJECTED counts both)
-        parts: list[str] = []  # blocks of plain lines not yet converted, from line ``first`` on
+        parts: list[bytes] = []  # blocks of plain lines not yet converted, from line ``first`` on
         held = 0  # their lines
         first = lines.start_line
         block: _Block | None = None
@@ -223,18 +240,18 @@ class Table:
                 except OSError as exc:
                     raise InvalidInput(_("{source}: cannot read: {error}").format(
                         source=source, error=exc.strerror or exc)) from None
-                text = block.text.replace("\r\n", "\n") if block is not None else ""
-                plain = block is not None and not _odd(text) and not any(
+                data = block.data.replace(b"\r\n", b"\n") if block is not None else b""
+                plain = block is not None and not _odd(data) and not any(
                     block.first <= n < block.first + block.count for n in lines.overlong)
                 if block is not None and plain:
                     if not parts:
                         first = block.first
-                    parts.append(text)
+                    parts.append(data)
                     held += block.count
                     if held < COLUMN_LINES:
                         continue
                 if parts:
-                    yield from self._converted(parts, first, convert, convert_lines, rejected, given)
+                    yield from self._converted(parts, first, positions, convert, convert_lines, rejected, given)
                     rejected += self._rejected
                     given += self._given
                     parts, held = [], 0
@@ -251,39 +268,55 @@ class Table:
 
     def _converted(
         self,
-        parts: list[str],
+        parts: list[bytes],
         first: int,
+        positions: list[int],
         convert: Callable[[list[str], int], CallRecord],
-        convert_lines: Callable[[pl.DataFrame, Callable[[list[str], int], CallRecord]],
-                                tuple[pl.DataFrame, list[RowError]]],
+        convert_lines: LinesConverter,
         rejected: int,
         given: int,
     ) -> Iterator[Item]:
-        """Lines ``first``, ``first + 1``... (``parts``: blocks of whole lines) in columns (see
-        :meth:`columns`); how many it rejected and gave are left in ``_rejected`` and ``_given``."""
+        """Lines ``first``, ``first + 1``... (``parts``: blocks of whole plain lines, UTF-8) in columns (see
+        :meth:`columns`); how many it rejected and gave are left in ``_rejected`` and ``_given``.
+
+        Each line's delimiters are counted first: a line with as many fields as the header is cut into
+        columns by polars' CSV reader with quoting off (a plain line has no quote: its fields are what
+        splitting it at each delimiter gives), a blank line is skipped, any other line is a rejected row."""
         import polars as pl
 
         source, width, delimiter = self.source, len(self.header), self.delimiter
         self._rejected = self._given = 0
-        text = "".join(parts)
-        text = text[:-1] if text.endswith("\n") else text  # the last line's end: no line after it
-        lines = pl.Series("text", [text], dtype=pl.String).str.split("\n").explode()
-        frame = pl.DataFrame({"text": lines}).with_row_index(
-            "line", offset=first).with_columns(
-            pl.col("line").cast(pl.Int64),
-            pl.col("text").str.strip_suffix("\r").str.split(delimiter).alias("fields"),
-        ).with_columns(pl.col("fields").list.len().alias("n"))
-        blank = (pl.col("n") == 1) & (pl.col("text").str.strip_chars() == "")
-        wrong = frame.filter(~blank & (pl.col("n") != width)).select("line", "n")
-        errors: list[RowError] = [
-            RowError(source, line, _("the row has {fields} fields; the header has {width}").format(
-                fields=n, width=width))
-            for line, n in wrong.iter_rows()
-        ]
-        good = frame.filter(~blank & (pl.col("n") == width)).select("line", "fields")
-        calls, others = convert_lines(good, convert) if good.height else (None, [])
-        errors.extend(others)
-        errors.sort(key=lambda e: e.line)
+        data = b"".join(parts)
+        data = data[:-1] if data.endswith(b"\n") else data  # the last line's end: no line after it
+        lines = data.split(b"\n")
+        counts = list(map(bytes.count, lines, itertools.repeat(delimiter.encode())))
+        errors: list[RowError] = []
+        if min(counts) == max(counts) == width - 1:
+            numbers = pl.int_range(first, first + len(lines), dtype=pl.Int64, eager=True)
+        else:
+            keep: list[int] = []
+            for i, (line, n) in enumerate(zip(lines, counts, strict=True)):
+                if n == width - 1:
+                    keep.append(i)
+                elif n or line.decode("utf-8").strip():  # (a blank line is skipped)
+                    errors.append(RowError(source, first + i, _(
+                        "the row has {fields} fields; the header has {width}").format(fields=n + 1, width=width)))
+            data = b"\n".join([lines[i] for i in keep])
+            numbers = pl.Series(keep, dtype=pl.Int64) + first
+        calls = None
+        if len(numbers):
+            frame = pl.read_csv(io.BytesIO(data), has_header=False, separator=delimiter, quote_char=None,
+                                infer_schema=False, columns=positions, **_empty_is_empty())
+            # The columns come in the order asked for (their names differ between polars versions).
+            good = pl.DataFrame([pl.Series("line", numbers), *(
+                frame.to_series(i).alias(f"f{p}") for i, p in enumerate(positions))])
+
+            def fields_of(line: int) -> list[str]:
+                return lines[line - first].decode("utf-8").split(delimiter)
+
+            calls, others = convert_lines(good, convert, fields_of)
+            errors.extend(others)
+            errors.sort(key=lambda e: e.line)
         good_calls = calls.height if calls is not None else 0
         if rejected + len(errors) > MAX_REJECTED and rejected + len(errors) > given + good_calls:
             over = errors[max(MAX_REJECTED - rejected, 0)]  # the row that makes one too many
@@ -366,6 +399,18 @@ class Table:
             self.binary.close()
 
 
+@functools.cache
+def _empty_is_empty() -> dict[str, Any]:
+    """polars' read_csv option that reads an empty field as an empty text, not null (renamed in polars 2)."""
+    import inspect
+
+    import polars as pl
+
+    names = inspect.signature(pl.read_csv).parameters
+    return {"empty_string_is_null": False} if "empty_string_is_null" in names else {
+        "missing_utf8_is_empty_string": True}
+
+
 def _header_line(binary: IO[bytes], source: str) -> str:
     data = binary.readline(MAX_HEADER_BYTES + 1)
     if len(data) > MAX_HEADER_BYTES and not data.endswith(b"\n"):
@@ -384,13 +429,21 @@ class _TooLong(Exception):
 
 
 class _Block:
-    __slots__ = ("first", "count", "text", "_starts")
+    __slots__ = ("first", "count", "data", "_text", "_starts")
 
-    def __init__(self, first: int, text: str) -> None:
+    def __init__(self, first: int, data: bytes) -> None:
         self.first = first  # the line number of its first line
-        self.count = text.count("\n") + (0 if text.endswith("\n") else 1)
-        self.text = text
+        self.count = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+        self.data = data
+        self._text: str | None = None
         self._starts: list[int] | None = None
+
+    @property
+    def text(self) -> str:
+        """Its lines as text (what is not UTF-8 in them replaced), for the csv module."""
+        if self._text is None:
+            self._text = self.data.decode("utf-8", errors="replace")
+        return self._text
 
     def text_from(self, line: int) -> str:
         """Its text from the start of ``line`` on."""
@@ -456,7 +509,7 @@ class _Lines:
                 data = data[:cut] + b"\n"
             else:
                 data += rest
-        block = _Block(self.next_line, data.decode("utf-8", errors="replace"))
+        block = _Block(self.next_line, data)
         self.next_line += block.count
         self._kept.append(block)
         return block

@@ -30,7 +30,7 @@ from typing import IO, TYPE_CHECKING
 
 from credits_cli.i18n import N_
 from credits_cli.readers import _common as c
-from credits_cli.readers._table import Column, CsvFormat, Table
+from credits_cli.readers._table import Column, CsvFormat, LinesConverter, Table
 from credits_cli.readers.base import CallRecord, Item, RowError
 
 if TYPE_CHECKING:
@@ -63,7 +63,7 @@ def read_stream(binary: IO[bytes], source: str) -> Iterator[Item]:
     as columns (:func:`_lines_converter`), anything else row by row."""
     table = Table.open(binary, source)
     at = table.positions(COLUMNS, N_("Teams PSTN usage export"))
-    return table.columns(_converter(source, at), _lines_converter(source, at))
+    return table.columns(_converter(source, at), _lines_converter(source, at), at.values())
 
 
 #: A field that needs no cleaning to be an id (what ``plain_id`` passes, in ASCII: at most
@@ -88,27 +88,23 @@ def _text(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
 
 
-def _lines_converter(
-    source: str, at: dict[str, int]
-) -> Callable[[pl.DataFrame, Callable[[list[str], int], CallRecord]], tuple[pl.DataFrame, list[RowError]]]:
+def _lines_converter(source: str, at: dict[str, int]) -> LinesConverter:
     """The columnar twin of :func:`_converter`: the lines whose fields are in the export's usual form
     are converted in columns (texts of few distinct values, such as call types and amounts, through
     the same parsers once per value); every other line goes through the per-row converter, so a line
     gives the same record or the same rejected row either way."""
 
-    def convert_lines(lines: pl.DataFrame, convert: Callable[[list[str], int], CallRecord]
-                      ) -> tuple[pl.DataFrame, list[RowError]]:
+    def convert_lines(lines: pl.DataFrame, convert: Callable[[list[str], int], CallRecord],
+                      fields_of: Callable[[int], list[str]]) -> tuple[pl.DataFrame, list[RowError]]:
         import polars as pl
 
         from credits_cli.rating.chunk import NAMES, ChunkBuilder, ms_amounts
 
-        fields = pl.col("fields")
-
         def field(key: str) -> pl.Expr:
-            return fields.list.get(at[key]) if at[key] >= 0 else pl.lit("")
+            return pl.col(f"f{at[key]}") if at[key] >= 0 else pl.lit("")
 
         f = lines.select(
-            "line", "fields",
+            "line",
             *(field(k).alias(k) for k in ("id", "type", "start", "duration", "dest", "caller", "upn", "country",
                                           "conference", "fee", "charge", "currency", "capability")),
         )
@@ -202,9 +198,9 @@ def _lines_converter(
         errors: list[RowError] = []
         builder = ChunkBuilder()
         exact: list[tuple[str | None, str | None]] = []
-        for line, row in f.filter(~pl.col("ok")).select("line", "fields").iter_rows():
+        for (line,) in f.filter(~pl.col("ok")).select("line").iter_rows():
             try:
-                record = convert(row, line)
+                record = convert(fields_of(line), line)
             except ValueError as exc:
                 errors.append(RowError(source, line, str(exc)))
                 continue
