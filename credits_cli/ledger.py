@@ -395,7 +395,8 @@ def insert_entries(session: Session, entries: list[dict[str, Any]]) -> None:
 
 def insert_entry_rows(session: Session, rows: list[tuple[Any, ...]]) -> None:
     """Bulk insert of ledger rows ``(tenant_id, service_at, posted_at, kind, amount units, lot_id, call_id,
-    note)``, times as datetimes (see :func:`insert_entries`)."""
+    note)``, times as datetimes (see :func:`insert_entries`); on SQLite a service time may come as the text
+    it is stored as already (:func:`credits_cli.queries.db_time`)."""
     if not rows:
         return
     conn = session.connection()
@@ -403,7 +404,8 @@ def insert_entry_rows(session: Session, rows: list[tuple[Any, ...]]) -> None:
     sql = f"INSERT INTO ledger ({', '.join(_ENTRY_COLUMNS)}) VALUES ({', '.join([mark] * len(_ENTRY_COLUMNS))})"
     if conn.dialect.name == "sqlite":
         posted = {p: db_time(p) for p in {row[2] for row in rows}}  # one moment per transaction
-        rows = [(t, db_time(s), posted[p], k, a, lot, call, note) for t, s, p, k, a, lot, call, note in rows]
+        rows = [(t, s if s.__class__ is str else db_time(s), posted[p], k, a, lot, call, note)
+                for t, s, p, k, a, lot, call, note in rows]
     conn.exec_driver_sql(sql, rows)
 
 

@@ -162,6 +162,7 @@ class Context:
     _capacities: dict[str, dict[str, int]] = field(default_factory=dict)
     _states: Any = None  # the users' states as a frame (see held())
     _rates: Any = None  # the book's entries as a frame (see rates())
+    _lookups: dict[str, Any] = field(default_factory=dict)  # section and digits -> the longest-prefix expression
 
     def capacities(self, month: str) -> dict[str, int]:
         """Seconds of each pool of ``month`` (``YYYY-MM``): the users who held the plan (or Audio
@@ -341,6 +342,14 @@ def users_at(ctx: Context, frame: pl.DataFrame) -> pl.DataFrame:
 def _lookup(ctx: Context, section: str, digits: pl.Expr) -> pl.Expr:
     """The index of the entry with the longest prefix of ``digits`` in ``section`` (one mapping per prefix
     length, longest first); dial-out falls back to outbound."""
+    key = f"{section}\x00{digits}"
+    found = ctx._lookups.get(key)
+    if found is None:  # the same for every chunk of the import: made once
+        found = ctx._lookups[key] = _prefix_lookup(ctx, section, digits)
+    return found
+
+
+def _prefix_lookup(ctx: Context, section: str, digits: pl.Expr) -> pl.Expr:
     import polars as pl
 
     book = ctx.book

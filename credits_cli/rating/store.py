@@ -522,7 +522,13 @@ def _sqlite_rows(frame: pl.DataFrame) -> pl.DataFrame:
     SQLite dialect writes them (six fractional digits)."""
     import polars as pl
 
-    return frame.with_columns(pl.col("start").dt.strftime("%Y-%m-%d %H:%M:%S%.6f")).select(CALL_COLUMNS)
+    return frame.with_columns(sqlite_times(pl.col("start"))).select(CALL_COLUMNS)
+
+
+def sqlite_times(times: pl.Expr) -> pl.Expr:
+    """Times as SQLAlchemy's SQLite dialect writes them (:func:`credits_cli.queries.db_time`: six fractional
+    digits, so that text order is time order)."""
+    return times.dt.strftime("%Y-%m-%d %H:%M:%S%.6f")
 
 
 def sql_literal(value: Any) -> str | None:
