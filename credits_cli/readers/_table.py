@@ -240,7 +240,9 @@ class Table:
                 except OSError as exc:
                     raise InvalidInput(_("{source}: cannot read: {error}").format(
                         source=source, error=exc.strerror or exc)) from None
-                data = block.data.replace(b"\r\n", b"\n") if block is not None else b""
+                data = block.data if block is not None else b""
+                if b"\r" in data:  # (a look for a byte is a tenth of the time of a replace that finds nothing)
+                    data = data.replace(b"\r\n", b"\n")
                 plain = block is not None and not _odd(data) and not any(
                     block.first <= n < block.first + block.count for n in lines.overlong)
                 if block is not None and plain:
