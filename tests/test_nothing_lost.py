@@ -233,6 +233,30 @@ def test_a_missing_temporary_folder_is_one_clear_line(tmp_path: Path, monkeypatc
         list(in_start_order(iter(records), lambda e: None, memory_records=3))
 
 
+def test_a_full_disk_while_sorting_is_one_clear_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The runs are written into the spill file by polars itself: the disk's error still comes out as the
+    one line, not as polars' own."""
+    import errno
+
+    from credits_cli.errors import InvalidInput
+    from credits_cli.rating import ordering
+
+    class Full:  # a spill file on a disk with no room left
+        def __init__(self) -> None:
+            self.file = tempfile.TemporaryFile()
+
+        def write(self, data: bytes) -> int:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self.file, name)
+
+    monkeypatch.setattr(ordering, "_temporary", Full)
+    records = [CallRecord("f", i, f"id-{i}", "", datetime(2026, 10, 1), 60, "user_out", "+1") for i in range(10)]
+    with pytest.raises(InvalidInput, match="cannot sort the calls: temporary files in .*: no space left on device"):
+        list(in_start_order(iter(records), lambda e: None, memory_records=3))
+
+
 # --- verify, the terminal, the database URL ----------------------------------------------------------
 
 
