@@ -147,10 +147,11 @@ def rate_batch(session: Session, ctx: Context, batch: pl.DataFrame, import_id: i
     if ctx.new_keys is None:
         new_keys.write(session, tid)
     # a charge is dated at its call's start: on SQLite as the text it is stored as, made in columns
-    sqlite = session.connection().dialect.name == "sqlite"
-    starts = decided.select(store.sqlite_times(pl.col("start")) if sqlite else pl.col("start")).to_series()
-    ledger.insert_entry_rows(session, charging.entry_rows(walked.blocks, tid, account.posted_at, ids,
-                                                          starts.to_list()))
+    if walked.blocks:
+        sqlite = session.connection().dialect.name == "sqlite"
+        starts = decided.select(store.sqlite_times(pl.col("start")) if sqlite else pl.col("start")).to_series()
+        ledger.insert_entry_rows(session, charging.entry_rows(walked.blocks, tid, account.posted_at, ids,
+                                                              starts.to_list()))
     account.flush()
     result.mark = account.mark()
     pools.save(session, tid)
