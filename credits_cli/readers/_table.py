@@ -73,12 +73,15 @@ FIELD_LIMIT = MAX_RECORD_LINES * MAX_LINE_BYTES + 1024
 _SEPARATORS = ",;\t|"  # what an Excel "sep=" line may name
 _NEWLINE = re.compile("\n")
 #: What makes a block of lines not plain (see Table.columns), once every CR LF is a LF.
-_ODD = (b'"', b"\x00", b"\r")  # a quote, a NUL or a lone carriage return: the block is read by the csv module
+#: A quote, a NUL or a lone carriage return: the block is read by the csv module. So is a byte order mark, which
+#: polars' CSV reader drops at the start of what it reads and the csv module keeps in the field.
+_ODD = (b'"', b"\x00", b"\r", b"\xef\xbb\xbf")
 
 
 def _odd(data: bytes) -> bool:
     """Whether a block's bytes (every CR LF a LF) are read by the csv module: a quote, a NUL, a lone
-    carriage return, or bytes that are not UTF-8 (the csv module reads them as the row reader decodes them)."""
+    carriage return, a byte order mark, or bytes that are not UTF-8 (the csv module reads them as the row
+    reader decodes them)."""
     if any(c in data for c in _ODD):  # (three scans at memchr speed beat one regular expression)
         return True
     if data.isascii():
@@ -134,7 +137,7 @@ def head_header(head: bytes) -> set[str]:
     if not lines or "\x00" in lines[0]:
         return set()
     if _is_sep_line(lines[0]) and len(lines) > 1:
-        return {norm(h) for h in split_header(lines[1], lines[0].strip()[4])}
+        return {norm(h) for h in split_header(lines[1], lines[0].rstrip("\r\n")[4])}
     return {norm(h) for h in split_header(lines[0], sniff_delimiter(lines[0]))}
 
 
@@ -184,7 +187,7 @@ class Table:
                 first = _header_line(binary, source)
                 header_line += 1
             if _is_sep_line(first):
-                delimiter = first.strip()[4]
+                delimiter = first.rstrip("\r\n")[4]  # (a tab too: strip() would take it)
                 first = _header_line(binary, source)
                 header_line += 1
             else:
