@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -78,9 +79,16 @@ def describe_os_error(exc: OSError, path: Path | str) -> str:
     """One line for a file-system error: ``cannot write out/x.csv: no space left on device``. ``path``
     is a path, or words that name the file (translated by the caller)."""
     known = _OS_ERRORS.get(exc.errno or 0)
-    reason = _(known) if known else (exc.strerror or str(exc)).lower()
+    reason = _(known) if known else os_reason(exc)
     # TRANSLATORS: {path} is a file's path; {reason} why it cannot be written (no space left on device).
     return _("cannot write {path}: {reason}").format(path=path, reason=reason)
+
+
+def os_reason(exc: OSError) -> str:
+    """What the system said of a file-system error, in lower case (``no space left on device``), without
+    the ``[errno 28]`` in front of it of an error that carries no ``strerror`` (polars passes a file's
+    error on so)."""
+    return (exc.strerror or re.sub(r"^\[Errno \d+\]\s*", "", str(exc))).lower()
 
 
 #: The file-system errors said in our words (any other is the system's own).
@@ -259,7 +267,7 @@ def write_folder(
     except OSError as exc:
         # TRANSLATORS: {path} is a folder's path; {reason} what the system said (permission denied).
         raise InvalidInput(_("cannot create {path}: {reason}").format(
-            path=folder, reason=(exc.strerror or str(exc)).lower())) from None
+            path=folder, reason=os_reason(exc))) from None
     if not folder.is_dir():
         # TRANSLATORS: {what} is an option (--csv) or a word naming the output; {path} a path.
         raise InvalidInput(_("{what} {path} is not a folder").format(what=_(what), path=folder))

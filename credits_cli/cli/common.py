@@ -219,8 +219,10 @@ class CreditsGroup(TyperGroup):
         except BrokenPipeError:  # the reader went away (``credits ledger | head``): click ends quietly, exit 1
             raise
         except OSError as exc:  # the file system said no (a full disk, no permission): one line, not a traceback
+            from credits_cli.outputs import os_reason
+
             where = f"{exc.filename}: " if exc.filename else ""
-            fail(f"{where}{(exc.strerror or str(exc)).lower()}", 1)
+            fail(f"{where}{os_reason(exc)}", 1)
         except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
             if is_usage_error(exc):
                 show_usage_error(exc)

@@ -18,7 +18,6 @@ flat on a file of any size.
 from __future__ import annotations
 
 import io
-import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from typing import IO, TYPE_CHECKING
 
 from credits_cli.errors import InvalidInput
 from credits_cli.i18n import _
+from credits_cli.outputs import os_reason
 from credits_cli.rating.chunk import CHUNK_ROWS, ChunkBuilder, Columns, records
 from credits_cli.readers.base import CallRecord, RowError
 
@@ -145,14 +145,8 @@ def _cannot_sort(exc: OSError) -> InvalidInput:
     return InvalidInput(
         _("cannot sort the calls: temporary files in {folder}: "
           "{error} (TMPDIR chooses the folder)").format(
-            folder=tempfile.gettempdir(), error=_reason(exc).lower())
+            folder=tempfile.gettempdir(), error=os_reason(exc))
     )
-
-
-def _reason(exc: OSError) -> str:
-    """What the system said, without the ``[Errno 28]`` that polars leaves in front of it when it passes a
-    file's error on."""
-    return exc.strerror or re.sub(r"^\[Errno \d+\]\s*", "", str(exc))
 
 
 @dataclass

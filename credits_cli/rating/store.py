@@ -25,6 +25,7 @@ from credits_cli.errors import InvalidInput
 from credits_cli.i18n import _
 from credits_cli.kinds import Event
 from credits_cli.models import Call, PoolUsage, Tenant, User
+from credits_cli.outputs import os_reason
 from credits_cli.rates import RateBook
 from credits_cli.rating.rules import CHARGES_TABLE, DIALOUT_POOL, Context
 from credits_cli.refdata import service
@@ -430,7 +431,7 @@ class StagedCalls:
         return cls(session, tempfile.gettempdir())
 
     def _cannot_write(self, exc: BaseException) -> InvalidInput:
-        text = (exc.strerror or str(exc)).lower() if isinstance(exc, OSError) else str(exc).strip()
+        text = os_reason(exc) if isinstance(exc, OSError) else str(exc).strip()
         text = text.splitlines()[0] if text.strip() else type(exc).__name__
         # TRANSLATORS: {folder} is a folder's path; {error} what the system or SQLite said, in English.
         return InvalidInput(_("cannot write the calls: temporary files in {folder}: {error} (TMPDIR chooses "

@@ -72,9 +72,9 @@ COLUMN_LINES = 5_000
 FIELD_LIMIT = MAX_RECORD_LINES * MAX_LINE_BYTES + 1024
 _SEPARATORS = ",;\t|"  # what an Excel "sep=" line may name
 _NEWLINE = re.compile("\n")
-#: What makes a block of lines not plain (see Table.columns), once every CR LF is a LF.
-#: A quote, a NUL or a lone carriage return: the block is read by the csv module. So is a byte order mark, which
-#: polars' CSV reader drops at the start of what it reads and the csv module keeps in the field.
+#: What makes a block of lines not plain (see Table.columns), once every CR LF is a LF: a quote, a NUL or a lone
+#: carriage return, and a byte order mark (polars' CSV reader drops one at the start of what it reads; the csv
+#: module keeps it in the field). Such a block is read by the csv module.
 _ODD = (b'"', b"\x00", b"\r", b"\xef\xbb\xbf")
 
 
@@ -82,7 +82,7 @@ def _odd(data: bytes) -> bool:
     """Whether a block's bytes (every CR LF a LF) are read by the csv module: a quote, a NUL, a lone
     carriage return, a byte order mark, or bytes that are not UTF-8 (the csv module reads them as the row
     reader decodes them)."""
-    if any(c in data for c in _ODD):  # (three scans at memchr speed beat one regular expression)
+    if any(c in data for c in _ODD):  # (a scan each, at memchr speed, beats one regular expression)
         return True
     if data.isascii():
         return False
