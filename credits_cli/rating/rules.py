@@ -287,7 +287,7 @@ def _among(expr: pl.Expr, values: Iterable[str]) -> pl.Expr:
 
 def place(frame: pl.DataFrame) -> pl.DataFrame:
     """``visible`` (the digits before a mask) and ``country`` of each call's number. The country is
-    decided by the first digits (:func:`credits_cli.phones.country_key`): worked out once per key."""
+    decided by the first digits (:func:`credits_cli.phones.country_key_lengths`): worked out once per key."""
     import polars as pl
 
     plain = pl.col("number").str.contains(r"^\+[0-9]+$")
@@ -300,28 +300,21 @@ def place(frame: pl.DataFrame) -> pl.DataFrame:
     )
     placeable = (pl.col("visible") != "") & (
         (pl.col("visible").str.len_chars() >= SHORT_DIGITS) | pl.col("number").str.contains("*", literal=True))
-    keys = out.filter(placeable).select(
-        pl.col("visible").map_batches(_country_keys, return_dtype=pl.String).alias("_key"), "visible"
-    ).unique("_key", keep="first", maintain_order=True)
+    out = out.with_columns(pl.when(placeable).then(_country_key(pl.col("visible"))).alias("_key"))
+    keys = out.filter(pl.col("_key").is_not_null()).select("_key", "visible").unique(
+        "_key", keep="first", maintain_order=True)
     countries = {k: phones.country_of(v) for k, v in keys.iter_rows()}
     return out.with_columns(
-        pl.when(placeable)
-        .then(pl.col("visible").map_batches(_country_keys, return_dtype=pl.String)
-              .replace_strict(countries, default=None, return_dtype=pl.String))
-        .otherwise(None).alias("country")
-    )
+        pl.col("_key").replace_strict(countries, default=None, return_dtype=pl.String).alias("country")
+    ).drop("_key")
 
 
-def _country_keys(visible: pl.Series) -> pl.Series:
-    """Each number's deciding digits (:func:`credits_cli.phones.country_key`), by its first three."""
+def _country_key(visible: pl.Expr) -> pl.Expr:
+    """Each number's deciding digits (:func:`credits_cli.phones.country_key_lengths`), by its first three."""
     import polars as pl
 
-    lengths = phones.country_key_lengths()
-    first = visible.str.slice(0, 3)
-    n = first.replace_strict(lengths, default=0, return_dtype=pl.Int64)
-    return pl.DataFrame({"v": visible, "n": n}).select(
-        pl.when(pl.col("n") > 0).then(pl.col("v").str.slice(0, pl.col("n"))).otherwise(pl.col("v"))
-    ).to_series()
+    n = visible.str.slice(0, 3).replace_strict(phones.country_key_lengths(), default=0, return_dtype=pl.Int64)
+    return pl.when(n > 0).then(visible.str.slice(0, n)).otherwise(visible)
 
 
 def users_at(ctx: Context, frame: pl.DataFrame) -> pl.DataFrame:
