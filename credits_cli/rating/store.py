@@ -97,6 +97,10 @@ class NewKeys:
 
         if not self._keys:
             return
+        if self.staged is not None:  # the staged calls hold the same keys and ids: SQLite sorts and copies them
+            self.staged.write_guards(session, tenant_id)
+            self._keys, self._ids = [], []
+            return
         conn = session.connection()
         mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
         held = pl.DataFrame({"guard": pl.concat(self._keys, rechunk=False),
@@ -369,7 +373,7 @@ def insert_calls(session: Session, frame: pl.DataFrame) -> list[int]:
 
 class StagedCalls:
     """A SQLite transaction's rated calls, held in a scratch file until its end, then put in ``calls`` by one
-    ``INSERT ... SELECT`` (:meth:`flush`).
+    ``INSERT ... SELECT`` (:meth:`flush`), and their keys in ``call_guards`` by another (:meth:`write_guards`).
 
     Binding a call's 30 values one at a time from Python is most of what storing it costs (about 0.16 us a
     value); the ADBC SQLite driver binds a chunk's columns in C from Arrow, and SQLite copies the rows from
@@ -395,6 +399,10 @@ class StagedCalls:
         self.path = ""
         self._next: int | None = None
         self.rows = 0
+        #: file name -> the number the scratch file's ``source_file`` holds instead (a path is repeated on
+        #: every call of its file: a fifth of a staged call's bytes, copied twice)
+        self._files: dict[str, int] = {}
+        self._schema = ""  # the scratch file's name in the transaction's connection, once attached
         self._database = self._connection = None
         try:
             try:
@@ -411,7 +419,8 @@ class StagedCalls:
             # A throwaway file: no journal, no flush to disk (the transaction's commit keeps the calls). Its
             # columns but the id have no type, so each value is kept as it was bound.
             for sql in ("PRAGMA journal_mode = OFF", "PRAGMA synchronous = OFF",
-                        f"CREATE TABLE calls ({', '.join(['id INTEGER PRIMARY KEY', *CALL_COLUMNS])})"):
+                        f"CREATE TABLE calls ({', '.join(['id INTEGER PRIMARY KEY', *CALL_COLUMNS])})",
+                        "CREATE TABLE files (code INTEGER PRIMARY KEY, name)"):
                 self._execute(sql)
         except BaseException:
             self.close()
@@ -437,9 +446,10 @@ class StagedCalls:
         return InvalidInput(_("cannot write the calls: temporary files in {folder}: {error} (TMPDIR chooses "
                               "the folder)").format(folder=self.folder, error=text))
 
-    def _execute(self, sql: str = "", *, query: bool = False, into: pl.DataFrame | None = None) -> Any:
+    def _execute(self, sql: str = "", *, query: bool = False, into: pl.DataFrame | None = None,
+                 table: str = "calls") -> Any:
         """Run ``sql`` on the scratch file (``query``: its rows, as a frame), or append ``into`` to its
-        calls. A failure (a full disk, say) is the import's error, in one line."""
+        ``table``. A failure (a full disk, say) is the import's error, in one line."""
         import polars as pl
 
         adbc = self._adbc
@@ -447,7 +457,7 @@ class StagedCalls:
         try:
             statement = adbc.AdbcStatement(self._connection)
             if into is not None:
-                statement.set_options(**{adbc.INGEST_OPTION_TARGET_TABLE: "calls",
+                statement.set_options(**{adbc.INGEST_OPTION_TARGET_TABLE: table,
                                          adbc.INGEST_OPTION_MODE: adbc.INGEST_OPTION_MODE_APPEND})
                 statement.bind_stream(into.__arrow_c_stream__())
             else:
@@ -473,8 +483,16 @@ class StagedCalls:
             table = Call.__table__  # type: ignore[attr-defined]
             self._next = 1 + (session.execute(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))).scalar() or 0)
         first = self._next
+        names = [name for name in frame["source_file"].unique(maintain_order=True).to_list()
+                 if name not in self._files]
+        if names:
+            codes = range(len(self._files), len(self._files) + len(names))
+            named = pl.DataFrame({"code": codes, "name": names}, schema={"code": pl.Int64, "name": pl.String})
+            self._execute(into=named, table="files")
+            self._files.update(zip(names, codes, strict=True))
         ids = pl.int_range(first, first + frame.height, dtype=pl.Int64).alias("id")
-        self._execute(into=_sqlite_rows(frame).select(ids, *CALL_COLUMNS))
+        code = pl.col("source_file").replace_strict(self._files, return_dtype=pl.Int64)
+        self._execute(into=_sqlite_rows(frame).with_columns(code).select(ids, *CALL_COLUMNS))
         self._next = first + frame.height
         self.rows += frame.height
         return list(range(first, first + frame.height))
@@ -489,12 +507,29 @@ class StagedCalls:
         """Put the staged calls in ``calls``, in id order (the transaction's only read of the scratch file)."""
         if not self.rows:
             return
-        conn = session.connection()
-        schema = f"staged_{uuid.uuid4().hex[:12]}"
-        conn.exec_driver_sql(f"ATTACH DATABASE ? AS {schema}", (self.path,))
-        columns = ", ".join(["id", *CALL_COLUMNS])
-        conn.exec_driver_sql(f"INSERT INTO calls ({columns}) SELECT {columns} FROM {schema}.calls ORDER BY rowid")
+        schema = self._attach(session)
+        name = f"(SELECT f.name FROM {schema}.files f WHERE f.code = c.source_file)"
+        values = ", ".join(["c.id", *(name if column == "source_file" else f"c.{column}" for column in CALL_COLUMNS)])
+        session.connection().exec_driver_sql(f"INSERT INTO calls ({', '.join(['id', *CALL_COLUMNS])}) "
+                                             f"SELECT {values} FROM {schema}.calls c ORDER BY c.rowid")
         self.rows = 0
+
+    def write_guards(self, session: Session, tenant_id: int) -> None:
+        """Put the staged calls' keys in ``call_guards``, in key order (:meth:`NewKeys.write`): SQLite sorts
+        them from the scratch file. The primary key refuses a key held already: the transaction fails whole."""
+        if self._next is None:
+            return
+        schema = self._attach(session)
+        session.connection().exec_driver_sql(f"INSERT INTO call_guards (tenant_id, guard, call_id) "
+                                             f"SELECT {int(tenant_id)}, guard, id FROM {schema}.calls ORDER BY guard")
+
+    def _attach(self, session: Session) -> str:
+        """The scratch file attached to the transaction's connection (once: it is read at one snapshot)."""
+        if not self._schema:
+            schema = f"staged_{uuid.uuid4().hex[:12]}"
+            session.connection().exec_driver_sql(f"ATTACH DATABASE ? AS {schema}", (self.path,))
+            self._schema = schema
+        return self._schema
 
     def close(self) -> None:
         """Let go of the scratch file and remove it."""
