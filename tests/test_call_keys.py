@@ -278,6 +278,49 @@ def test_a_temporary_folder_with_uri_characters_in_its_name_is_used_as_named(
     assert os.listdir(folder) == []
 
 
+@pytest.mark.skipif(os.name != "posix", reason="a process is asked whether it runs on POSIX only")
+def test_a_killed_imports_scratch_folder_is_removed_by_the_next_import(
+    ready, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scratch folder whose process is gone (a kill -9) and that has not changed for an hour is removed
+    when the next import stages its calls; a running process's, a fresh one, another file, are kept."""
+    import subprocess
+    import sys
+    import tempfile
+    import time
+
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
+    dead = int(gone.stdout)
+    old = time.time() - store.STALE_SECONDS - 60
+
+    def scratch(name: str, when: float) -> Path:
+        path = folder / name
+        path.mkdir(mode=0o700)
+        (path / "calls.sqlite").write_bytes(b"call data")
+        for p in (path / "calls.sqlite", path):
+            os.utime(p, (when, when))
+        return path
+
+    left = scratch(f"credits-calls-{dead}-k1ll3d_x", old)
+    unnamed = scratch("credits-calls-1htggbfu", old)  # made before the name carried the process
+    alive = scratch(f"credits-calls-{os.getpid()}-running", old)
+    fresh = scratch(f"credits-calls-{dead}-recent", time.time())
+    other = folder / "credits-calls-notes.txt"
+    other.write_text("not a scratch folder")
+    os.utime(other, (old, old))
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    doc = json.loads(ready("rate-cdrs", str(calls_csv(tmp_path / "a.csv", ["c1", "c2"])), "--json").stdout)
+    assert doc["statuses"]["charged"] == 2
+    if dbmod.open_database(os.environ["CREDITS_DB"]).engine.dialect.name != "sqlite":
+        pytest.skip("calls are staged on SQLite only")
+    assert not left.exists() and not unnamed.exists()
+    assert alive.exists() and fresh.exists() and other.exists()
+    assert sorted(os.listdir(folder)) == sorted(p.name for p in (alive, fresh, other))
+
+
 def test_a_scratch_file_that_cannot_be_written_stops_the_import_whole(
     ready, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

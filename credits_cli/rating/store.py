@@ -8,6 +8,7 @@ processing costs more than the rating itself on a month of calls.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import uuid
 from collections.abc import Iterable, Iterator
@@ -406,7 +407,7 @@ class StagedCalls:
         self._database = self._connection = None
         try:
             try:
-                self.private = tempfile.mkdtemp(prefix="credits-calls-", dir=folder)
+                self.private = tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=folder)
             except OSError as exc:
                 raise self._cannot_write(exc) from None
             self.path = os.path.join(self.private, "calls.sqlite")
@@ -437,7 +438,9 @@ class StagedCalls:
             import adbc_driver_sqlite  # noqa: F401
         except ImportError:
             return None
-        return cls(session, tempfile.gettempdir())
+        folder = tempfile.gettempdir()
+        sweep_scratch(folder)
+        return cls(session, folder)
 
     def _cannot_write(self, exc: BaseException) -> InvalidInput:
         text = os_reason(exc) if isinstance(exc, OSError) else str(exc).strip()
@@ -551,6 +554,66 @@ class StagedCalls:
                 os.rmdir(self.private)
         except OSError:
             pass
+
+
+#: The start of a scratch folder's name; the process that made it follows (``credits-calls-<pid>-...``).
+SCRATCH_PREFIX = "credits-calls-"
+#: A scratch folder left by a process that is gone is removed once nothing in it has changed for this long
+#: (an import writes its scratch file every few seconds at most, and a process of another PID namespace
+#: sharing the folder may look gone).
+STALE_SECONDS = 3600
+_SCRATCH_NAME = re.compile(re.escape(SCRATCH_PREFIX) + r"(?:([0-9]+)-)?[A-Za-z0-9_]+\Z")
+
+
+def sweep_scratch(folder: str, now: float | None = None) -> list[str]:
+    """Remove the scratch folders in ``folder`` that a killed import left behind (a ``kill -9``, a machine
+    that stopped): those of this user whose process is gone (or unnamed: made before the name carried
+    it) and where nothing changed for :data:`STALE_SECONDS`. Their paths; anything that cannot be looked at
+    or removed is left as it is. Only where a process can be asked whether it runs (POSIX)."""
+    import time
+
+    if os.name != "posix":
+        return []
+    now = time.time() if now is None else now
+    removed: list[str] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        found = _SCRATCH_NAME.match(entry.name)
+        if found is None:
+            continue
+        try:
+            if not entry.is_dir(follow_symlinks=False) or entry.stat(follow_symlinks=False).st_uid != os.getuid():
+                continue
+            if found.group(1) is not None and _running(int(found.group(1))):
+                continue
+            files = [f for f in os.scandir(entry.path) if f.is_file(follow_symlinks=False)]
+            newest = max([entry.stat(follow_symlinks=False).st_mtime,
+                          *(f.stat(follow_symlinks=False).st_mtime for f in files)])
+            if now - newest < STALE_SECONDS:
+                continue
+            for f in files:
+                os.unlink(f.path)
+            os.rmdir(entry.path)
+            removed.append(entry.path)
+        except OSError:  # another process's, or removed meanwhile: left to it
+            continue
+    return removed
+
+
+def _running(pid: int) -> bool:
+    """Whether a process ``pid`` runs (as far as this process can tell)."""
+    if pid <= 0:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # someone else's: it runs
+        return True
+    return True
 
 
 def _sqlite_rows(frame: pl.DataFrame) -> pl.DataFrame:
