@@ -129,6 +129,35 @@ def test_plain_blocks_read_in_columns_as_row_by_row(tmp_path_factory: pytest.Tem
         assert any(isinstance(i, Columns) for i in open_records(path, notes=True)[1])
 
 
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(bad=st.lists(st.sampled_from(["good", "few", "bad id"]), min_size=1, max_size=40),
+       limit=st.integers(0, 8), column_lines=st.sampled_from([3, 5_000]))
+def test_too_many_rejected_rows_are_refused_at_the_same_row_in_columns(
+        tmp_path_factory: pytest.TempPathFactory, bad: list[str], limit: int, column_lines: int) -> None:
+    """A file with more than MAX_REJECTED rejected rows, and more rejected than given, is refused at the
+    row where that first holds, counting the calls before that row only: read in columns (a block at a
+    time) as row by row, whatever the blocks."""
+    lines = [row(n) if what == "good" else ",".join(row(n).split(",")[:5]) if what == "few"
+             else "not an id \x7f" + row(n)[36:] for n, what in enumerate(bad, start=1)]
+    path = tmp_path_factory.mktemp("refused") / "calls.csv"
+    path.write_text("\n".join([HEADER, *lines, ""]), encoding="utf-8")
+
+    def outcome() -> tuple[str, object]:
+        try:
+            return "read", shape(items_of(path))
+        except InvalidInput as exc:
+            return "refused", str(exc)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_table, "MAX_REJECTED", limit)
+        patch.setattr(_table, "COLUMN_LINES", column_lines)
+        patch.setattr(_table, "MAX_LINE_BYTES", 700)  # blocks of about two lines
+        patch.setattr(_table, "BLOCK_BYTES", 700)
+        columns = outcome()
+        patch.setattr(_table, "_odd", lambda data: True)  # every block row by row
+        assert columns == outcome()
+
+
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(edits=st.lists(st.tuples(st.integers(0, 40), st.sampled_from(['"', '""', ",", "\n", "\r\n", "x"])),
                       max_size=10),

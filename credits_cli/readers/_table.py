@@ -34,6 +34,7 @@ good rows are rated and the bad ones set aside.
 
 from __future__ import annotations
 
+import bisect
 import csv
 import functools
 import io
@@ -323,11 +324,13 @@ class Table:
             errors.extend(others)
             errors.sort(key=lambda e: e.line)
         good_calls = calls.height if calls is not None else 0
-        if rejected + len(errors) > MAX_REJECTED and rejected + len(errors) > given + good_calls:
-            over = errors[max(MAX_REJECTED - rejected, 0)]  # the row that makes one too many
-            raise InvalidInput(_("{source}: more than {limit} rows rejected (line {line}: {reason}); "
-                                 "this is not a file of call records as its header says").format(
-                source=source, limit=i18n.number(MAX_REJECTED), line=over.line, reason=over.reason))
+        if rejected + len(errors) > MAX_REJECTED:
+            # Refused at the rejected row that :meth:`rows` refuses at: counted with the calls before it.
+            before = calls["line"].to_list() if calls is not None else []  # (in line order)
+            for i, error in enumerate(errors):
+                count = rejected + i + 1
+                if count > MAX_REJECTED and count > given + bisect.bisect_left(before, error.line):
+                    raise _too_many_rejected(source, error.line, error.reason)
         self._rejected = len(errors)
         self._given = good_calls
         if calls is not None and calls.height:
@@ -351,9 +354,7 @@ class Table:
             nonlocal rejected
             rejected += 1
             if rejected > MAX_REJECTED and rejected > given:
-                raise InvalidInput(_("{source}: more than {limit} rows rejected (line {line}: {reason}); "
-                                     "this is not a file of call records as its header says").format(
-                    source=source, limit=i18n.number(MAX_REJECTED), line=line, reason=reason))
+                raise _too_many_rejected(source, line, reason)
             return RowError(source, line, reason)
 
         try:
@@ -402,6 +403,13 @@ class Table:
                 source=source, error=exc.strerror or exc)) from None
         finally:
             self.binary.close()
+
+
+def _too_many_rejected(source: str, line: int, reason: str) -> InvalidInput:
+    """The refusal of a file with more than :data:`MAX_REJECTED` rejected rows, and more than it gave."""
+    return InvalidInput(_("{source}: more than {limit} rows rejected (line {line}: {reason}); "
+                          "this is not a file of call records as its header says").format(
+        source=source, limit=i18n.number(MAX_REJECTED), line=line, reason=reason))
 
 
 @functools.cache
