@@ -129,6 +129,46 @@ def test_plain_blocks_read_in_columns_as_row_by_row(tmp_path_factory: pytest.Tem
         assert any(isinstance(i, Columns) for i in open_records(path, notes=True)[1])
 
 
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(odd=st.lists(st.tuples(st.integers(0, 39), st.sampled_from(["latin-1", "bom", "nul", "quote", "lone cr",
+                                                                    "few"])), min_size=1, max_size=4,
+                    unique_by=lambda edit: edit[0]),
+       crlf=st.booleans())
+def test_a_block_odd_for_its_bytes_alone_is_read_row_by_row_and_the_next_in_columns(
+        tmp_path_factory: pytest.TempPathFactory, odd: list[tuple[int, str]], crlf: bool) -> None:
+    """A block that is not UTF-8, or holds a NUL or a byte order mark, is read row by row on its own, and
+    the blocks after it in columns again; one with a quote or a lone carriage return sends the rest of
+    the file row by row. Either way the file reads as it does row by row."""
+    lines = [row(n).encode() for n in range(1, 41)]
+    for at, what in odd:
+        cells = lines[at].split(b",")
+        cells[6] = {"latin-1": "Zoë".encode("latin-1"), "bom": b"\xef\xbb\xbfAda", "nul": b"A\x00da",
+                    "quote": b'"Ada"', "lone cr": b"A\rda", "few": cells[6]}[what]
+        lines[at] = b",".join(cells[:5] if what == "few" else cells)
+    end = b"\r\n" if crlf else b"\n"
+    path = tmp_path_factory.mktemp("odd") / "calls.csv"
+    path.write_bytes(end.join([HEADER.encode(), *lines, b""]))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_table, "MAX_LINE_BYTES", 700)  # blocks of about two lines
+        patch.setattr(_table, "BLOCK_BYTES", 700)
+        patch.setattr(_table, "COLUMN_LINES", 3)
+        columns = items_of(path)
+        in_columns = [item.frame["line"].to_list() for item in open_records(path, notes=True)[1]
+                      if isinstance(item, Columns)]
+        patch.setattr(_table, "_odd", lambda data: True)  # every block row by row
+        assert columns == items_of(path)
+    if all(what == "few" for _at, what in odd):
+        return
+    last_odd = max(at for at, what in odd if what != "few") + 2  # (its line: the header is line 1)
+    read_later = any(line > last_odd + 2 for lines_of in in_columns for line in lines_of)
+    whole_rest = any(what in ("quote", "lone cr") for _at, what in odd)
+    if last_odd <= 36 and not whole_rest:
+        assert read_later  # the blocks after the odd one, in columns again
+    if whole_rest:
+        first_whole = min(at for at, what in odd if what in ("quote", "lone cr")) + 2
+        assert not any(line > first_whole + 2 for lines_of in in_columns for line in lines_of)
+
+
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(bad=st.lists(st.sampled_from(["good", "few", "bad id"]), min_size=1, max_size=40),
        limit=st.integers(0, 8), column_lines=st.sampled_from([3, 5_000]))

@@ -41,7 +41,7 @@ import io
 import itertools
 import re
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -227,8 +227,10 @@ class Table:
         the positions ``wanted``), and ``convert_lines(lines, convert, fields_of)`` (``lines``: ``line``
         and ``f<position>`` for each wanted position; ``fields_of(line)``: the line's fields, all of
         them) gives the frame of calls in line order and the rejected rows: what :meth:`rows` would
-        have made of them (a line it cannot read in columns goes through ``convert``). From the first
-        block that is not plain on, the file is read by :meth:`rows`."""
+        have made of them (a line it cannot read in columns goes through ``convert``). A block that is
+        not plain for its bytes only (not UTF-8, a NUL, a byte order mark) is read alone by :meth:`rows`;
+        from the first block with a quote, a lone carriage return or an overlong line on, the whole rest
+        of the file is (a quoted record may run over several lines)."""
         source = self.source
         positions = sorted({p for p in wanted if p >= 0})
         lines = _Lines(self.binary, self.header_line + 1)
@@ -264,6 +266,13 @@ class Table:
                 if block is None:
                     self.binary.close()
                     return
+                if not plain and b'"' not in data and b"\r" not in data and not any(
+                        block.first <= n < block.first + block.count for n in lines.overlong):
+                    # Odd for its bytes only (not UTF-8, a NUL, a byte order mark): each of its lines is a
+                    # record of its own, so the block alone is read row by row, and the next in columns.
+                    alone = _Lines(io.BytesIO(block.data), block.first)
+                    rejected, given = yield from self.rows(convert, alone, rejected, given, close=False)
+                    continue
                 if not plain:
                     lines.replay_from(block)
                     yield from self.rows(convert, lines, rejected, given)
@@ -338,12 +347,14 @@ class Table:
         else:
             yield from errors
 
-    def rows(self, convert: Callable[[list[str], int], CallRecord],
-             lines: _Lines | None = None, rejected: int = 0, given_before: int = 0) -> Iterator[CallRecord | RowError]:
+    def rows(self, convert: Callable[[list[str], int], CallRecord], lines: _Lines | None = None,
+             rejected: int = 0, given_before: int = 0, *,
+             close: bool = True) -> Generator[CallRecord | RowError, None, tuple[int, int]]:
         """Each physical record through ``convert(fields, line)``: a record, or a :class:`RowError`
         for a ``ValueError`` it raised or a record that is not as the header says. Blank lines are
         skipped. ``line`` is the physical line where the record starts (1 = the file's first line).
-        Closes the file at the end."""
+        Closes the file at the end (unless not ``close``: ``lines`` are then a block's, see
+        :meth:`columns`). Returns the rows rejected and the records given, with those before."""
         source, width, delimiter = self.source, len(self.header), self.delimiter
         if lines is None:
             lines = _Lines(self.binary, self.header_line + 1)
@@ -389,7 +400,7 @@ class Table:
                         given += 1
                         yield record
                     else:
-                        return
+                        return rejected, given
                 except _TooLong:
                     line = first + done[0]
                     yield reject(line, lines.why(line, lines.next_line))
@@ -402,7 +413,8 @@ class Table:
             raise InvalidInput(_("{source}: cannot read: {error}").format(
                 source=source, error=exc.strerror or exc)) from None
         finally:
-            self.binary.close()
+            if close:
+                self.binary.close()
 
 
 def _too_many_rejected(source: str, line: int, reason: str) -> InvalidInput:
