@@ -523,8 +523,17 @@ class StagedCalls:
         if self._next is None:
             return
         schema = self._attach(session)
-        session.connection().exec_driver_sql(f"INSERT INTO call_guards (tenant_id, guard, call_id) "
-                                             f"SELECT {int(tenant_id)}, guard, id FROM {schema}.calls ORDER BY guard")
+        conn = session.connection()
+        # SQLite's sort holds up to the page cache's size in memory before it spills to temporary files: the
+        # keys go into the guard in order, a page after the other, so a small cache serves that statement
+        # (with the import's 16 MB, a five-million-call import peaked 16 MB higher).
+        cache = conn.exec_driver_sql("PRAGMA main.cache_size").scalar()
+        conn.exec_driver_sql(f"PRAGMA main.cache_size = -{SORT_CACHE_KB}")
+        try:
+            conn.exec_driver_sql(f"INSERT INTO call_guards (tenant_id, guard, call_id) "
+                                 f"SELECT {int(tenant_id)}, guard, id FROM {schema}.calls ORDER BY guard")
+        finally:
+            conn.exec_driver_sql(f"PRAGMA main.cache_size = {int(cache)}")
 
     def _attach(self, session: Session) -> str:
         """The scratch file attached to the transaction's connection (once: it is read at one snapshot)."""
@@ -555,6 +564,9 @@ class StagedCalls:
         except OSError:
             pass
 
+
+#: Page cache (KiB) while the staged keys are sorted into the guard: what SQLite's sort may hold in memory.
+SORT_CACHE_KB = 2048
 
 #: The start of a scratch folder's name; the process that made it follows (``credits-calls-<pid>-...``).
 SCRATCH_PREFIX = "credits-calls-"
