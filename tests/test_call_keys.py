@@ -306,8 +306,16 @@ def test_a_killed_imports_scratch_folder_is_removed_by_the_next_import(
 
     left = scratch(f"credits-calls-{dead}-k1ll3d_x", old)
     unnamed = scratch("credits-calls-1htggbfu", old)  # made before the name carried the process
-    alive = scratch(f"credits-calls-{os.getpid()}-running", old)
-    fresh = scratch(f"credits-calls-{dead}-recent", time.time())
+    alive = scratch(f"credits-calls-{os.getpid()}-running1", old)
+    fresh = scratch(f"credits-calls-{dead}-recent_1", time.time())
+    huge = scratch("credits-calls-99999999999-abcdefgh", old)  # no process can have that number
+    crowded = scratch(f"credits-calls-{dead}-crowded1", old)  # something else in it: only ours goes
+    (crowded / "notes.txt").write_text("mine")
+    os.utime(crowded, (old, old))
+    mine = [scratch(name, old) for name in ("credits-calls-2024-05", "credits-calls-backup")]
+    (mine[1] / "invoice.pdf").write_text("mine")
+    elsewhere = scratch("elsewhere", old)
+    (folder / f"credits-calls-{dead}-linked_1").symlink_to(elsewhere)
     other = folder / "credits-calls-notes.txt"
     other.write_text("not a scratch folder")
     os.utime(other, (old, old))
@@ -317,8 +325,12 @@ def test_a_killed_imports_scratch_folder_is_removed_by_the_next_import(
     if dbmod.open_database(os.environ["CREDITS_DB"]).engine.dialect.name != "sqlite":
         pytest.skip("calls are staged on SQLite only")
     assert not left.exists() and not unnamed.exists()
-    assert alive.exists() and fresh.exists() and other.exists()
-    assert sorted(os.listdir(folder)) == sorted(p.name for p in (alive, fresh, other))
+    assert os.listdir(crowded) == ["notes.txt"]
+    for kept in (alive, fresh, huge, *mine, elsewhere):
+        assert (kept / "calls.sqlite").read_bytes() == b"call data"
+    assert (mine[1] / "invoice.pdf").exists() and other.exists()
+    assert sorted(os.listdir(folder)) == sorted(p.name for p in (alive, fresh, huge, crowded, *mine, elsewhere, other,
+                                                                 folder / f"credits-calls-{dead}-linked_1"))
 
 
 def test_a_scratch_file_that_cannot_be_written_stops_the_import_whole(

@@ -39,6 +39,11 @@ def items_of(path: Path, **kw: object) -> list[CallRecord | RowError | Note]:
     return out
 
 
+def _whole_file_row_by_row(table: _table.Table, convert, convert_lines, wanted):  # type: ignore[no-untyped-def]
+    """``Table.columns`` as the reference: the whole file through ``Table.rows``, no block in columns."""
+    return table.rows(convert)
+
+
 def shape(items: list[CallRecord | RowError | Note]) -> list[tuple[str, int, str]]:
     """(kind, line, id or reason) of each value: what a test compares."""
     out: list[tuple[str, int, str]] = []
@@ -122,7 +127,7 @@ def test_plain_blocks_read_in_columns_as_row_by_row(tmp_path_factory: pytest.Tem
     path.write_bytes(end.join([HEADER.encode(), *lines, b""]))
     columns = items_of(path)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(_table, "_odd", lambda data: True)  # every block row by row
+        patch.setattr(_table.Table, "columns", _whole_file_row_by_row)
         rows = items_of(path)
     assert columns == rows
     if not any(what in ("latin-1", "bom") for _at, what in edits):  # (those are read row by row either way)
@@ -155,7 +160,7 @@ def test_a_block_odd_for_its_bytes_alone_is_read_row_by_row_and_the_next_in_colu
         columns = items_of(path)
         in_columns = [item.frame["line"].to_list() for item in open_records(path, notes=True)[1]
                       if isinstance(item, Columns)]
-        patch.setattr(_table, "_odd", lambda data: True)  # every block row by row
+        patch.setattr(_table.Table, "columns", _whole_file_row_by_row)
         assert columns == items_of(path)
     if all(what == "few" for _at, what in odd):
         return
@@ -194,7 +199,7 @@ def test_too_many_rejected_rows_are_refused_at_the_same_row_in_columns(
         patch.setattr(_table, "MAX_LINE_BYTES", 700)  # blocks of about two lines
         patch.setattr(_table, "BLOCK_BYTES", 700)
         columns = outcome()
-        patch.setattr(_table, "_odd", lambda data: True)  # every block row by row
+        patch.setattr(_table.Table, "columns", _whole_file_row_by_row)
         assert columns == outcome()
 
 

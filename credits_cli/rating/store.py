@@ -527,7 +527,7 @@ class StagedCalls:
         # SQLite's sort holds up to the page cache's size in memory before it spills to temporary files: the
         # keys go into the guard in order, a page after the other, so a small cache serves that statement
         # (with the import's 16 MB, a five-million-call import peaked 16 MB higher).
-        cache = conn.exec_driver_sql("PRAGMA main.cache_size").scalar()
+        cache = conn.exec_driver_sql("PRAGMA main.cache_size").scalar_one()
         conn.exec_driver_sql(f"PRAGMA main.cache_size = -{SORT_CACHE_KB}")
         try:
             conn.exec_driver_sql(f"INSERT INTO call_guards (tenant_id, guard, call_id) "
@@ -574,14 +574,22 @@ SCRATCH_PREFIX = "credits-calls-"
 #: (an import writes its scratch file every few seconds at most, and a process of another PID namespace
 #: sharing the folder may look gone).
 STALE_SECONDS = 3600
-_SCRATCH_NAME = re.compile(re.escape(SCRATCH_PREFIX) + r"(?:([0-9]+)-)?[A-Za-z0-9_]+\Z")
+#: What ``mkdtemp`` names a scratch folder: the prefix, the process (not in folders made before it was
+#: named), and eight characters of its own.
+_SCRATCH_NAME = re.compile(re.escape(SCRATCH_PREFIX) + r"(?:([0-9]{1,10})-)?[a-z0-9_]{8}\Z")
+#: The files a scratch folder holds: SQLite's file and its companions. Nothing else in it is touched.
+_SCRATCH_FILES = ("calls.sqlite", "calls.sqlite-journal", "calls.sqlite-wal", "calls.sqlite-shm")
 
 
 def sweep_scratch(folder: str, now: float | None = None) -> list[str]:
     """Remove the scratch folders in ``folder`` that a killed import left behind (a ``kill -9``, a machine
-    that stopped): those of this user whose process is gone (or unnamed: made before the name carried
-    it) and where nothing changed for :data:`STALE_SECONDS`. Their paths; anything that cannot be looked at
-    or removed is left as it is. Only where a process can be asked whether it runs (POSIX)."""
+    that stopped): folders named as :class:`StagedCalls` names them, of this user, whose process is gone
+    (or unnamed: made before the name carried it), where nothing changed for :data:`STALE_SECONDS`. Only
+    the scratch file and its companions are deleted, then the folder if that empties it; a folder is
+    opened once, without following a link, and worked on through that handle. Returns the paths
+    removed; anything that cannot be looked at or removed is left as it is. POSIX only (where a process
+    can be asked whether it runs)."""
+    import stat
     import time
 
     if os.name != "posix":
@@ -589,41 +597,56 @@ def sweep_scratch(folder: str, now: float | None = None) -> list[str]:
     now = time.time() if now is None else now
     removed: list[str] = []
     try:
-        entries = list(os.scandir(folder))
+        top = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     except OSError:
         return removed
-    for entry in entries:
-        found = _SCRATCH_NAME.match(entry.name)
-        if found is None:
-            continue
-        try:
-            if not entry.is_dir(follow_symlinks=False) or entry.stat(follow_symlinks=False).st_uid != os.getuid():
+    try:
+        for name in os.listdir(top):
+            found = _SCRATCH_NAME.match(name)
+            if found is None or (found.group(1) is not None and _running(int(found.group(1)))):
                 continue
-            if found.group(1) is not None and _running(int(found.group(1))):
+            try:
+                fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=top)
+            except OSError:  # not a folder, a link, gone, or not ours to open
                 continue
-            files = [f for f in os.scandir(entry.path) if f.is_file(follow_symlinks=False)]
-            newest = max([entry.stat(follow_symlinks=False).st_mtime,
-                          *(f.stat(follow_symlinks=False).st_mtime for f in files)])
-            if now - newest < STALE_SECONDS:
+            try:
+                own = os.fstat(fd)
+                if not stat.S_ISDIR(own.st_mode) or own.st_uid != os.getuid():
+                    continue
+                files = {}
+                for part in _SCRATCH_FILES:
+                    try:
+                        files[part] = os.stat(part, dir_fd=fd, follow_symlinks=False)
+                    except FileNotFoundError:
+                        pass
+                if any(now - t < STALE_SECONDS for t in (own.st_mtime, *(f.st_mtime for f in files.values()))):
+                    continue
+                for part, info in files.items():
+                    if stat.S_ISREG(info.st_mode):
+                        os.unlink(part, dir_fd=fd)
+            except OSError:  # another process's, or removed meanwhile: left to it
                 continue
-            for f in files:
-                os.unlink(f.path)
-            os.rmdir(entry.path)
-            removed.append(entry.path)
-        except OSError:  # another process's, or removed meanwhile: left to it
-            continue
+            finally:
+                os.close(fd)
+            try:
+                os.rmdir(name, dir_fd=top)  # (fails, and leaves it, when anything else is in it)
+                removed.append(os.path.join(folder, name))
+            except OSError:
+                pass
+    finally:
+        os.close(top)
     return removed
 
 
 def _running(pid: int) -> bool:
-    """Whether a process ``pid`` runs (as far as this process can tell)."""
+    """Whether a process ``pid`` runs (as far as this process can tell: when in doubt, it does)."""
     if pid <= 0:
         return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except OSError:  # someone else's: it runs
+    except (OSError, OverflowError, ValueError):  # someone else's, or no pid at all: left alone
         return True
     return True
 
