@@ -410,7 +410,7 @@ class StagedCalls:
                 self.private = tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=folder)
             except OSError as exc:
                 raise self._cannot_write(exc) from None
-            self.path = os.path.join(self.private, "calls.sqlite")
+            self.path = os.path.join(self.private, SCRATCH_FILES[0])
             try:
                 uri = Path(self.path).as_uri()  # ?, # and % in the folder's name are the folder's
                 self._database = adbc_driver_sqlite.connect(uri)
@@ -552,10 +552,10 @@ class StagedCalls:
                 except self._adbc.Error:  # closing a scratch file: nothing in it to keep
                     pass
         self._connection = self._database = None
-        for suffix in ("", "-journal", "-wal", "-shm"):
+        for name in SCRATCH_FILES:
             try:
-                if self.path:
-                    os.unlink(self.path + suffix)
+                if self.private:
+                    os.unlink(os.path.join(self.private, name))
             except OSError:  # gone already, or still open elsewhere (Windows): the temporary folder's to clear
                 pass
         try:
@@ -577,8 +577,8 @@ STALE_SECONDS = 3600
 #: What ``mkdtemp`` names a scratch folder: the prefix, the process (not in folders made before it was
 #: named), and eight characters of its own.
 _SCRATCH_NAME = re.compile(re.escape(SCRATCH_PREFIX) + r"(?:([0-9]{1,10})-)?[a-z0-9_]{8}\Z")
-#: The files a scratch folder holds: SQLite's file and its companions. Nothing else in it is touched.
-_SCRATCH_FILES = ("calls.sqlite", "calls.sqlite-journal", "calls.sqlite-wal", "calls.sqlite-shm")
+#: The files a scratch folder holds: SQLite's file, then its companions. Nothing else in it is touched.
+SCRATCH_FILES = ("calls.sqlite", "calls.sqlite-journal", "calls.sqlite-wal", "calls.sqlite-shm")
 
 
 def sweep_scratch(folder: str, now: float | None = None) -> list[str]:
@@ -614,7 +614,7 @@ def sweep_scratch(folder: str, now: float | None = None) -> list[str]:
                 if not stat.S_ISDIR(own.st_mode) or own.st_uid != os.getuid():
                     continue
                 files = {}
-                for part in _SCRATCH_FILES:
+                for part in SCRATCH_FILES:
                     try:
                         files[part] = os.stat(part, dir_fd=fd, follow_symlinks=False)
                     except FileNotFoundError:

@@ -249,8 +249,9 @@ class Table:
                 data = block.data if block is not None else b""
                 if b"\r" in data:  # (a look for a byte is a tenth of the time of a replace that finds nothing)
                     data = data.replace(b"\r\n", b"\n")
-                plain = block is not None and not _odd(data) and not any(
+                overlong = block is not None and any(
                     block.first <= n < block.first + block.count for n in lines.overlong)
+                plain = block is not None and not overlong and not _odd(data)
                 if block is not None and plain:
                     if not parts:
                         first = block.first
@@ -266,8 +267,7 @@ class Table:
                 if block is None:
                     self.binary.close()
                     return
-                if not plain and b'"' not in data and b"\r" not in data and not any(
-                        block.first <= n < block.first + block.count for n in lines.overlong):
+                if not plain and not overlong and b'"' not in data and b"\r" not in data:
                     # Odd for its bytes only (not UTF-8, a NUL, a byte order mark): each of its lines is a
                     # record of its own, so the block alone is read row by row, and the next in columns.
                     alone = _Lines(io.BytesIO(block.data), block.first)
