@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from datetime import datetime
 from pathlib import Path
 
@@ -356,6 +357,39 @@ def test_a_scratch_file_that_cannot_be_written_stops_the_import_whole(
     assert json.loads(ready("balance", "--json").stdout) == before
     assert [x for x, _ in stored()] == ["c1", "c2"]
     assert json.loads(ready("verify", "--json").stdout)["ok"] is True
+
+
+def test_a_scratch_write_failing_in_its_thread_stops_the_import_whole(
+    ready, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chunks are written into the scratch file by a thread of their own while the next is rated: a write
+    that fails there (a full disk) still stops the import with one line, and the database is as it was."""
+    from credits_cli import rating
+
+    first = ready("rate-cdrs", str(calls_csv(tmp_path / "a.csv", ["c1", "c2"])), "--json")
+    assert json.loads(first.stdout)["statuses"]["charged"] == 2
+    database = dbmod.open_database(os.environ["CREDITS_DB"])
+    if database.engine.dialect.name != "sqlite":
+        pytest.skip("calls are staged on SQLite only")
+    before = json.loads(ready("balance", "--json").stdout)
+    monkeypatch.setattr(rating, "CHUNK_ROWS", 2)  # five chunks in one transaction
+    execute = store.StagedCalls._execute
+    appended: list[str] = []
+
+    def failing(self, sql: str = "", *, query: bool = False, into=None, table: str = "calls"):
+        if into is not None and table == "calls":
+            appended.append(threading.current_thread().name)
+            if len(appended) == 3:
+                raise self._cannot_write(OSError(28, "No space left on device"))
+        return execute(self, sql, query=query, into=into, table=table)
+
+    monkeypatch.setattr(store.StagedCalls, "_execute", failing)
+    result = ready("rate-cdrs", str(calls_csv(tmp_path / "b.csv", [f"d{i}" for i in range(10)])))
+    assert_error(result, "cannot write the calls: temporary files in ", ": no space left on device")
+    assert len(appended) in (3, 4) and all(name.startswith("credits-staging") for name in appended)
+    assert json.loads(ready("balance", "--json").stdout) == before
+    assert [x for x, _ in stored()] == ["c1", "c2"]
+    assert not [t for t in threading.enumerate() if t.name.startswith(("credits-staging", "credits-read-ahead"))]
 
 
 def test_a_literal_is_what_binding_would_store() -> None:

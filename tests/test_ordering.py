@@ -3,6 +3,7 @@ the input's size against the in-memory limit (sorted in memory, sorted runs chai
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -168,3 +169,66 @@ def test_transactions_read_again_give_the_same_chunks(sizes: list[int], size: in
         previous = final
         seen.extend(final)
     assert len(seen) == len(source) and all(a.equals(b) for a, b in zip(seen, source, strict=True))
+
+
+def _source(sink: Any, items: list[object], fail_at: int | None = None) -> Iterator[object]:
+    for i, item in enumerate(items):
+        if fail_at == i:
+            raise ValueError(f"broken at {i}")
+        if isinstance(item, RowError):
+            sink(item)
+        else:
+            yield item
+
+
+@settings(max_examples=100, deadline=None)
+@given(kinds=st.lists(st.booleans(), max_size=40), depth=st.integers(min_value=1, max_value=4),
+       fail=st.one_of(st.none(), st.integers(min_value=0, max_value=40)))
+def test_read_ahead_gives_what_reading_in_turn_gives(kinds: list[bool], depth: int, fail: int | None) -> None:
+    """Items and row errors reach the caller in the order the reading made them, and a failure of the
+    reading comes where the next item would have: as when the same source is read in the caller's thread."""
+    from credits_cli.rating.ordering import read_ahead
+
+    items: list[object] = [RowError("calls.csv", i, "bad") if bad else i for i, bad in enumerate(kinds)]
+
+    def events(reading: Any) -> list[object]:
+        seen: list[object] = []
+        try:
+            for item in reading(seen.append):
+                seen.append(("item", item))
+        except ValueError as exc:
+            seen.append(("failed", str(exc)))
+        return seen
+
+    def in_turn(on_error: Any) -> Iterator[object]:
+        return _source(on_error, items, fail)
+
+    def ahead(on_error: Any) -> Iterator[object]:
+        return iter(read_ahead(lambda sink: _source(sink, items, fail), on_error, depth=depth))
+
+    assert events(ahead) == events(in_turn)
+    assert not [t for t in threading.enumerate() if t.name == "credits-read-ahead"]
+
+
+def test_read_ahead_closed_early_stops_its_thread_and_the_source() -> None:
+    from contextvars import ContextVar
+
+    from credits_cli.rating.ordering import read_ahead
+
+    language: ContextVar[str] = ContextVar("language", default="en")
+    language.set("de")
+    closed: list[bool] = []
+
+    def endless(sink: Any) -> Iterator[str]:
+        try:
+            while True:
+                yield language.get()  # the caller's context, in the reading thread
+        finally:
+            closed.append(True)
+
+    with read_ahead(endless, lambda e: None, depth=2) as reading:
+        got = [x for x, _ in zip(reading, range(5), strict=False)]
+    assert got == ["de"] * 5 and closed == [True]
+    assert not [t for t in threading.enumerate() if t.name == "credits-read-ahead"]
+    reading.close()  # again: nothing to do
+    assert closed == [True]

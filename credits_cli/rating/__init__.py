@@ -36,7 +36,7 @@ from credits_cli.phrases import Phrase
 from credits_cli.rates import RateBook
 from credits_cli.rating import charging, rules, store
 from credits_cli.rating.chunk import CHUNK_ROWS, Columns
-from credits_cli.rating.ordering import MEMORY_RECORDS, Transactions, in_start_order, ordered_chunks
+from credits_cli.rating.ordering import MEMORY_RECORDS, Transactions, in_start_order, ordered_chunks, read_ahead
 from credits_cli.rating.rules import CHARGES_EXPORT, CHARGES_TABLE, Context
 from credits_cli.rating.store import Pools, iter_calls
 from credits_cli.rating.summary import BatchResult, Rejects, Summary, summary_json
@@ -275,8 +275,11 @@ def rate_records(
     if batch_size is None:
         batch_size = BATCH_SIZE if db.engine.dialect.name == "sqlite" else POSTGRES_BATCH_SIZE
     chunk_rows = max(1, min(batch_size, CHUNK_ROWS))
-    ordered = ordered_chunks(plausible(records(), clock.now(), allow_old=allow_old), reject,
-                             memory_records=memory_records, chunk_rows=chunk_rows)
+    now = clock.now()
+    # read and put in order in a thread of its own, while the chunks before are rated
+    ordered = read_ahead(lambda sink: ordered_chunks(plausible(records(), now, allow_old=allow_old), sink,
+                                                     memory_records=memory_records, chunk_rows=chunk_rows),
+                         reject)
 
     def added(done: BatchResult) -> None:
         summary.add(done)
@@ -291,6 +294,7 @@ def rate_records(
                     if progress:
                         progress(len(chunk))
             finally:
+                ordered.close()
                 session.rollback()
         summary.rejects_failed = reject.failed
         _currency_note(summary)
@@ -349,6 +353,7 @@ def rate_records(
                 summary.import_id = done.import_id
                 added(done)
     except BaseException as exc:
+        ordered.close()  # the reading stops before the failure is written
         if summary.import_id is not None:  # some batches are in: say the import stopped, and why
             failure = str(exc) or type(exc).__name__
             db.write(lambda s: _finish(s, tenant.id or 0, summary, failed=failure))

@@ -17,12 +17,15 @@ flat on a file of any size.
 
 from __future__ import annotations
 
+import contextvars
 import io
+import queue
 import tempfile
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Generic, TypeVar
 
 from credits_cli.errors import InvalidInput
 from credits_cli.i18n import _
@@ -120,6 +123,118 @@ def in_start_order(
     """The records of ``items`` in start order (ties keep input order), row errors to ``on_error``."""
     for frame in ordered_chunks(items, on_error, memory_records=memory_records):
         yield from records(frame)
+
+
+T = TypeVar("T")
+
+#: Chunks a reading thread may have ready ahead of the rating (:func:`read_ahead`).
+AHEAD_CHUNKS = 1
+
+
+def read_ahead(
+    make: Callable[[Callable[[RowError], None]], Iterable[T]],
+    on_error: Callable[[RowError], None],
+    *,
+    depth: int = AHEAD_CHUNKS,
+) -> _ReadAhead[T]:
+    """The items of ``make(sink)`` read in a thread of their own, at most ``depth`` ahead of the caller,
+    while the caller works on the ones before (reading and sorting are mostly polars and file reads,
+    which let the other thread run: on two cores the rating no longer waits for them).
+
+    What the reading reports to ``sink`` (row errors) reaches ``on_error`` in the caller's thread, in
+    the order it came among the items, exactly as if the items had been read in the caller's thread;
+    an exception of the reading is raised in the caller's thread where the next item would have come.
+    ``make`` is called at once, in the caller's thread (and its context: the language, the clock); the
+    reading runs in a copy of that context. Close the result (it is a context manager) to stop the
+    reading early: the thread is then stopped and joined."""
+    return _ReadAhead(make, on_error, depth)
+
+
+_END = object()
+
+
+class _ReadAhead(Generic[T]):
+    def __init__(self, make: Callable[[Callable[[RowError], None]], Iterable[T]],
+                 on_error: Callable[[RowError], None], depth: int) -> None:
+        self._errors: list[RowError] = []
+        self._items = make(self._errors.append)
+        self._on_error = on_error
+        self._queue: queue.Queue[tuple[list[RowError], object, BaseException | None]] = queue.Queue(max(1, depth))
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._done = False
+        self._started = False
+
+    def __enter__(self) -> _ReadAhead[T]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _put(self, item: object, error: BaseException | None = None) -> bool:
+        errors, self._errors[:] = self._errors[:], []
+        while not self._stop.is_set():
+            try:
+                self._queue.put((errors, item, error), timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _read(self) -> None:
+        items = iter(self._items)
+        try:
+            for item in items:
+                if not self._put(item):
+                    return
+            self._put(_END)
+        except BaseException as exc:  # raised in the caller's thread
+            self._put(_END, exc)
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+    def __iter__(self) -> Iterator[T]:
+        if self._thread is None and not self._done:
+            self._started = True
+            self._thread = threading.Thread(target=contextvars.copy_context().run, args=(self._read,),
+                                            name="credits-read-ahead", daemon=True)
+            self._thread.start()
+        try:
+            while not self._done:
+                errors, item, error = self._queue.get()
+                for row in errors:
+                    self._on_error(row)
+                if item is _END:
+                    self._done = True
+                    self._join()
+                    if error is not None:
+                        raise error
+                    return
+                yield item  # type: ignore[misc]
+        finally:
+            self.close()
+
+    def _join(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def close(self) -> None:
+        """Stop the reading (if it still runs) and wait for its thread."""
+        self._done = True
+        self._stop.set()
+        while self._thread is not None and self._thread.is_alive():
+            try:
+                self._queue.get(timeout=0.05)
+            except queue.Empty:
+                continue
+        self._join()
+        if not self._started:
+            close = getattr(self._items, "close", None)
+            if close is not None:
+                close()
 
 
 def _sorted(pieces: list[pl.DataFrame]) -> pl.DataFrame:
@@ -338,4 +453,4 @@ def _merge(runs: list[_Run], rows: int) -> Iterator[pl.DataFrame]:
         yield pl.concat(out, rechunk=True)
 
 
-__all__ = ["MEMORY_RECORDS", "Transactions", "in_start_order", "ordered_chunks"]
+__all__ = ["AHEAD_CHUNKS", "MEMORY_RECORDS", "Transactions", "in_start_order", "ordered_chunks", "read_ahead"]

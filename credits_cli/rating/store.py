@@ -7,11 +7,13 @@ processing costs more than the rating itself on a month of calls.
 
 from __future__ import annotations
 
+import contextvars
 import os
 import re
 import tempfile
 import uuid
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -388,6 +390,10 @@ class StagedCalls:
     transaction's own calls (:meth:`external_ids`). The scratch file lives in a folder of its own (mode
     0700) in the temporary folder (``TMPDIR``) and :meth:`close` removes both; the engine's SQLite
     connections are not pooled, so the attachment ends with the transaction's connection.
+
+    A chunk is written into the scratch file by a thread of its own (the driver lets other threads run
+    while SQLite works), while the next chunk is rated; at most :data:`WRITES_AHEAD` chunks wait, and a
+    write that failed is raised by the next :meth:`add`, or by :meth:`flush`.
     """
 
     def __init__(self, session: Session, folder: str) -> None:
@@ -405,6 +411,8 @@ class StagedCalls:
         self._files: dict[str, int] = {}
         self._schema = ""  # the scratch file's name in the transaction's connection, once attached
         self._database = self._connection = None
+        self._writer: ThreadPoolExecutor | None = None
+        self._writes: list[Future[Any]] = []  # chunks still being written, oldest first
         try:
             try:
                 self.private = tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=folder)
@@ -491,23 +499,40 @@ class StagedCalls:
         if names:
             codes = range(len(self._files), len(self._files) + len(names))
             named = pl.DataFrame({"code": codes, "name": names}, schema={"code": pl.Int64, "name": pl.String})
-            self._execute(into=named, table="files")
+            self._append(named, "files")
             self._files.update(zip(names, codes, strict=True))
         ids = pl.int_range(first, first + frame.height, dtype=pl.Int64).alias("id")
         code = pl.col("source_file").replace_strict(self._files, return_dtype=pl.Int64)
-        self._execute(into=_sqlite_rows(frame).with_columns(code).select(ids, *CALL_COLUMNS))
+        self._append(_sqlite_rows(frame).with_columns(code).select(ids, *CALL_COLUMNS), "calls")
         self._next = first + frame.height
         self.rows += frame.height
         return list(range(first, first + frame.height))
 
+    def _append(self, frame: pl.DataFrame, table: str) -> None:
+        """Append ``frame`` to the scratch file's ``table`` in the writer thread, in the order asked (a
+        failure of an earlier write is raised here)."""
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="credits-staging")
+        while len(self._writes) >= WRITES_AHEAD:
+            self._writes.pop(0).result()
+        run = contextvars.copy_context().run  # (its messages in the import's language)
+        self._writes.append(self._writer.submit(run, self._execute, into=frame, table=table))
+
+    def _written(self) -> None:
+        """Wait until every chunk asked for is in the scratch file; raise the first failure."""
+        while self._writes:
+            self._writes.pop(0).result()
+
     def external_ids(self, ids: list[int]) -> dict[int, str]:
         """Call id -> external id, for the staged calls among ``ids``."""
+        self._written()
         listed = ", ".join(str(int(i)) for i in ids)
         found = self._execute(f"SELECT id, external_id FROM calls WHERE id IN ({listed})", query=True)
         return dict(zip(found["id"].to_list(), found["external_id"].to_list(), strict=True)) if found.height else {}
 
     def flush(self, session: Session) -> None:
         """Put the staged calls in ``calls``, in id order (the transaction's only read of the scratch file)."""
+        self._written()
         if not self.rows:
             return
         schema = self._attach(session)
@@ -545,6 +570,12 @@ class StagedCalls:
 
     def close(self) -> None:
         """Let go of the scratch file and remove it."""
+        for write in self._writes:
+            write.cancel()
+        self._writes.clear()
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)  # (a write under way ends before its connection is closed)
+            self._writer = None
         for part in (self._connection, self._database):
             if part is not None:
                 try:
@@ -564,6 +595,9 @@ class StagedCalls:
         except OSError:
             pass
 
+
+#: Chunks of staged calls that may wait for the writer thread (:class:`StagedCalls`).
+WRITES_AHEAD = 1
 
 #: Page cache (KiB) while the staged keys are sorted into the guard: what SQLite's sort may hold in memory.
 SORT_CACHE_KB = 2048
