@@ -35,6 +35,7 @@ good rows are rated and the bad ones set aside.
 from __future__ import annotations
 
 import bisect
+import contextvars
 import csv
 import functools
 import io
@@ -67,10 +68,12 @@ MAX_HEADER_BYTES = 64 * 1024
 #: and only the line a block ends in needs measuring.
 BLOCK_BYTES = 256 * 1024
 MAX_REJECTED = 100_000
-#: Plain lines converted in columns at a time (:meth:`Table.columns`). 20,000 rather than 5,000: a
-#: million-line export is read in 3.5 s rather than 4.1 s (fewer polars calls, each on more rows), for about
-#: 15 MB more at the peak of a small import (bench/RESULTS.md).
-COLUMN_LINES = 20_000
+#: Pieces of plain lines converted at once, each by a thread of its own (polars lets the others run).
+CONVERTERS = 2
+#: Plain lines converted in columns at a time (:meth:`Table.columns`). 10,000 rather than 5,000, two pieces
+#: at once: a million-line export is read in 2.4 s rather than 4.1 s; 20,000 peaked 40 MB higher (the
+#: pieces in hand) for little more speed (bench/RESULTS.md).
+COLUMN_LINES = 10_000
 #: The csv module's field limit (process-wide): a field can be no longer than the lines it spans.
 FIELD_LIMIT = MAX_RECORD_LINES * MAX_LINE_BYTES + 1024
 _SEPARATORS = ",;\t|"  # what an Excel "sep=" line may name
@@ -233,6 +236,8 @@ class Table:
         not plain for its bytes only (not UTF-8, a NUL, a byte order mark) is read alone by :meth:`rows`;
         from the first block with a quote, a lone carriage return or an overlong line on, the whole rest
         of the file is (a quoted record may run over several lines)."""
+        from concurrent.futures import Future, ThreadPoolExecutor
+
         source = self.source
         positions = sorted({p for p in wanted if p >= 0})
         lines = _Lines(self.binary, self.header_line + 1)
@@ -241,6 +246,8 @@ class Table:
         held = 0  # their lines
         first = lines.start_line
         block: _Block | None = None
+        converting: deque[Future[tuple[pl.DataFrame | None, list[RowError]]]] = deque()  # oldest first
+        pool: ThreadPoolExecutor | None = None
         try:
             while True:
                 try:
@@ -262,10 +269,16 @@ class Table:
                     if held < COLUMN_LINES:
                         continue
                 if parts:
-                    yield from self._converted(parts, first, positions, convert, convert_lines, rejected, given)
-                    rejected += self._rejected
-                    given += self._given
+                    if pool is None:
+                        pool = ThreadPoolExecutor(CONVERTERS, thread_name_prefix="credits-convert")
+                    run = contextvars.copy_context().run  # (its rejected rows in the import's language)
+                    converting.append(pool.submit(run, self._convert, parts, first, positions, convert,
+                                                  convert_lines))
                     parts, held = [], 0
+                # what is converted is given in line order: all of it before any line read another way
+                while converting and (len(converting) > CONVERTERS or not plain):
+                    calls, errors = converting.popleft().result()
+                    rejected, given = yield from self._settled(calls, errors, rejected, given)
                 if block is None:
                     self.binary.close()
                     return
@@ -282,19 +295,23 @@ class Table:
         except BaseException:
             self.binary.close()
             raise
+        finally:
+            for pending in converting:
+                pending.cancel()
+            if pool is not None:
+                pool.shutdown(wait=True)
 
-    def _converted(
+    def _convert(
         self,
         parts: list[bytes],
         first: int,
         positions: list[int],
         convert: Callable[[list[str], int], CallRecord],
         convert_lines: LinesConverter,
-        rejected: int,
-        given: int,
-    ) -> Iterator[Item]:
+    ) -> tuple[pl.DataFrame | None, list[RowError]]:
         """Lines ``first``, ``first + 1``... (``parts``: blocks of whole plain lines, UTF-8) in columns (see
-        :meth:`columns`); how many it rejected and gave are left in ``_rejected`` and ``_given``.
+        :meth:`columns`): the calls in line order (None: no line had the header's fields) and the rejected
+        rows in line order. Touches nothing of the table's: blocks are converted side by side.
 
         Each line's delimiters are counted first: a line with as many fields as the header is cut into
         columns by polars' CSV reader with quoting off (a plain line has no quote: its fields are what
@@ -302,7 +319,6 @@ class Table:
         import polars as pl
 
         source, width, delimiter = self.source, len(self.header), self.delimiter
-        self._rejected = self._given = 0
         data = b"".join(parts)
         data = data[:-1] if data.endswith(b"\n") else data  # the last line's end: no line after it
         lines = data.split(b"\n")
@@ -334,20 +350,24 @@ class Table:
             calls, others = convert_lines(good, convert, fields_of)
             errors.extend(others)
             errors.sort(key=lambda e: e.line)
-        good_calls = calls.height if calls is not None else 0
+        return calls, errors
+
+    def _settled(self, calls: pl.DataFrame | None, errors: list[RowError], rejected: int,
+                 given: int) -> Generator[Item, None, tuple[int, int]]:
+        """A converted piece (:meth:`_convert`) given, after the rows rejected and the calls given before
+        it; returns both counts with its own. Refuses the file as :meth:`rows` would, at the same row."""
         if rejected + len(errors) > MAX_REJECTED:
             # Refused at the rejected row that :meth:`rows` refuses at: counted with the calls before it.
             before = calls["line"].to_list() if calls is not None else []  # (in line order)
             for i, error in enumerate(errors):
                 count = rejected + i + 1
                 if count > MAX_REJECTED and count > given + bisect.bisect_left(before, error.line):
-                    raise _too_many_rejected(source, error.line, error.reason)
-        self._rejected = len(errors)
-        self._given = good_calls
+                    raise _too_many_rejected(self.source, error.line, error.reason)
         if calls is not None and calls.height:
             yield Columns(calls, tuple(errors))
         else:
             yield from errors
+        return rejected + len(errors), given + (calls.height if calls is not None else 0)
 
     def rows(self, convert: Callable[[list[str], int], CallRecord], lines: _Lines | None = None,
              rejected: int = 0, given_before: int = 0, *,
