@@ -27,8 +27,10 @@ if TYPE_CHECKING:
     import polars as pl
 
 #: Calls per chunk: the unit of columnar work and of memory (a transaction rates one or more chunks).
-#: 10,000 rather than 20,000 took a million-call import's peak RSS 30-35 MB lower (bench/RESULTS.md).
-CHUNK_ROWS = 10_000
+#: Each chunk costs the same few milliseconds of fixed work (polars calls, look-ups, statements): 15,000
+#: rather than 10,000 rated a million calls about 1.2 s sooner, for 15 MB more at the peak; 20,000 went
+#: past 250 MB (bench/RESULTS.md).
+CHUNK_ROWS = 15_000
 
 #: Column -> polars type name (see :func:`schema`); the order of a chunk's columns.
 COLUMNS = (
