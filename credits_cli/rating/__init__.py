@@ -52,10 +52,11 @@ __all__ = [
 #: Records per transaction. Each is a commit, and a commit writes back every page of the duplicate
 #: guard's index it touched: random ids touch that index all over, so in a table of a year of calls
 #: small transactions rewrite most of it again and again (bench/RESULTS.md: 50,000 calls per
-#: transaction made month 13 cost 3.4x month 1). An interrupted import loses at most one
+#: transaction made month 13 cost 3.4x month 1; a million rather than 500,000 took month 13 from
+#: 31-32 s to 29 s, a pass over the guard's pages fewer). An interrupted import loses at most one
 #: transaction, which a rerun redoes; the calls are written chunk by chunk, so a transaction's size
-#: costs the disk (the write-ahead log) and not memory.
-BATCH_SIZE = 500_000
+#: costs the disk (the write-ahead log, the scratch file) and little memory (16 bytes a call).
+BATCH_SIZE = 1_000_000
 #: Records per transaction on PostgreSQL. Half a gigabyte of Graph JSON (850,000 calls) in transactions
 #: of 500,000 ran past 300 s there and takes 190 s in transactions of 50,000; not yet explained (the
 #: planner's statistics, which never see a transaction's own new rows, are the likely cause).
