@@ -334,6 +334,15 @@ def test_a_killed_imports_scratch_folder_is_removed_by_the_next_import(
                                                                  folder / f"credits-calls-{dead}-linked_1"))
 
 
+def _two_calls_staged(ready, tmp_path: Path) -> dict:
+    """c1 and c2 rated (on SQLite: staged, else the test is skipped); the balance after them."""
+    first = ready("rate-cdrs", str(calls_csv(tmp_path / "a.csv", ["c1", "c2"])), "--json")
+    assert json.loads(first.stdout)["statuses"]["charged"] == 2
+    if dbmod.open_database(os.environ["CREDITS_DB"]).engine.dialect.name != "sqlite":
+        pytest.skip("calls are staged on SQLite only")
+    return json.loads(ready("balance", "--json").stdout)
+
+
 def test_a_scratch_file_that_cannot_be_written_stops_the_import_whole(
     ready, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -341,12 +350,7 @@ def test_a_scratch_file_that_cannot_be_written_stops_the_import_whole(
     where, and the database is as it was."""
     import tempfile
 
-    first = ready("rate-cdrs", str(calls_csv(tmp_path / "a.csv", ["c1", "c2"])), "--json")
-    assert json.loads(first.stdout)["statuses"]["charged"] == 2
-    database = dbmod.open_database(os.environ["CREDITS_DB"])
-    if database.engine.dialect.name != "sqlite":
-        pytest.skip("calls are staged on SQLite only")
-    before = json.loads(ready("balance", "--json").stdout)
+    before = _two_calls_staged(ready, tmp_path)
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
     was = tempfile.tempdir
@@ -366,12 +370,7 @@ def test_a_scratch_write_failing_in_its_thread_stops_the_import_whole(
     that fails there (a full disk) still stops the import with one line, and the database is as it was."""
     from credits_cli import rating
 
-    first = ready("rate-cdrs", str(calls_csv(tmp_path / "a.csv", ["c1", "c2"])), "--json")
-    assert json.loads(first.stdout)["statuses"]["charged"] == 2
-    database = dbmod.open_database(os.environ["CREDITS_DB"])
-    if database.engine.dialect.name != "sqlite":
-        pytest.skip("calls are staged on SQLite only")
-    before = json.loads(ready("balance", "--json").stdout)
+    before = _two_calls_staged(ready, tmp_path)
     monkeypatch.setattr(rating, "CHUNK_ROWS", 2)  # five chunks in one transaction
     execute = store.StagedCalls._execute
     appended: list[str] = []
