@@ -184,18 +184,21 @@ class _ReadAhead(Generic[T]):
         return False
 
     def _read(self) -> None:
-        items = iter(self._items)
         try:
-            for item in items:
+            for item in self._items:
                 if not self._put(item):
                     return
             self._put(_END)
         except BaseException as exc:  # raised in the caller's thread
             self._put(_END, exc)
         finally:
-            close = getattr(items, "close", None)
-            if close is not None:
-                close()
+            self._close_items()
+
+    def _close_items(self) -> None:
+        """Close the source (a generator: its own ``finally`` closes files and spills), if it can be."""
+        close = getattr(self._items, "close", None)
+        if close is not None:
+            close()
 
     def __iter__(self) -> Iterator[T]:
         if self._thread is None and not self._done:
@@ -234,9 +237,7 @@ class _ReadAhead(Generic[T]):
                 continue
         self._join()
         if not self._started:
-            close = getattr(self._items, "close", None)
-            if close is not None:
-                close()
+            self._close_items()
 
 
 def _sorted(pieces: list[pl.DataFrame]) -> pl.DataFrame:
