@@ -9,6 +9,7 @@ country only is answered from a small table without parsing at all.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import cache, lru_cache
 
 from credits_cli.errors import InvalidInput
@@ -202,18 +203,74 @@ def _region_without_parsing(digits: str, code: str) -> str | None:
     the numbers where parsing changes nothing: a national part of 2 to 17 digits that does not start
     with 0 (Italian leading zeros) or with what the country strips as a national prefix. For any
     other number :data:`_PARSE`: the caller parses it."""
-    import phonenumbers
-
     national = digits[len(code):]
     if not 2 <= len(national) <= 17 or national[0] == "0" or not national.isdigit():
         return _PARSE
     strip = _national_prefix(code)
     if strip is not None and strip.match(national):
         return _PARSE
-    region: str | None = phonenumbers.region_code_for_number(
-        phonenumbers.PhoneNumber(country_code=int(code), national_number=int(national))
-    )
-    return region
+    return _region_of(code, national)
+
+
+#: The kinds of number phonenumbers tells a number's type by, in its order (``_number_type_helper``); the
+#: mobile kind follows unless a region's mobile and fixed-line patterns are the same.
+_KINDS = ("premium_rate", "toll_free", "shared_cost", "voip", "personal_number", "pager", "uan", "voicemail",
+          "fixed_line")
+
+_Test = tuple[frozenset[int], Callable[[str], object]]  # possible lengths (none: any), the pattern's fullmatch
+#: A region, its leading digits' match (None: told by its kinds), its general test, the tests of its kinds
+_RegionTest = tuple[str, Callable[[str], object] | None, _Test, tuple[_Test, ...]]
+
+
+def _region_of(code: str, national: str) -> str | None:
+    """``phonenumbers.region_code_for_number`` of the number ``+<code><national>`` (``national``: digits, no
+    leading 0), the same answer without its per-call work: a region whose metadata has leading digits is
+    the number's when they match its start, any other when the number is of one of its kinds (its type is
+    not UNKNOWN), the regions tried in phonenumbers' order. The patterns are compiled once per code."""
+    size = len(national)
+    for region, leading, general, kinds in _region_tests(code):
+        if leading is not None:
+            if leading(national):
+                return region
+            continue
+        lengths, full = general
+        if (lengths and size not in lengths) or not full(national):
+            continue
+        for lengths, full in kinds:
+            if (not lengths or size in lengths) and full(national):
+                return region
+    return None
+
+
+@lru_cache(maxsize=64)
+def _region_tests(code: str) -> tuple[_RegionTest, ...]:
+    """Per region of ``code`` (phonenumbers' order): its leading digits' match, or its general pattern and
+    the patterns of its kinds (:data:`_KINDS`), as phonenumbers' ``_number_type_helper`` tries them."""
+    import phonenumbers
+    from phonenumbers import PhoneMetadata
+
+    def test(desc: object) -> _Test | None:
+        pattern = getattr(desc, "national_number_pattern", None)
+        if not pattern:  # no pattern matches nothing (phonenumbers' _match_national_number)
+            return None
+        return frozenset(getattr(desc, "possible_length", ()) or ()), re.compile(pattern).fullmatch
+
+    never: _Test = (frozenset(), lambda _national: None)
+    regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(int(code), ())
+    if len(regions) == 1:  # one region: phonenumbers names it without a look at the number
+        return ((regions[0], re.compile("").match, never, ()),)
+    out: list[_RegionTest] = []
+    for region in regions:
+        metadata = PhoneMetadata.metadata_for_region(region.upper(), None)
+        if metadata is None:
+            continue
+        if metadata.leading_digits is not None:
+            out.append((region, re.compile(metadata.leading_digits).match, never, ()))
+            continue
+        names = _KINDS if metadata.same_mobile_and_fixed_line_pattern else (*_KINDS, "mobile")
+        kinds = tuple(t for t in (test(getattr(metadata, name, None)) for name in names) if t is not None)
+        out.append((region, None, test(metadata.general_desc) or never, kinds))
+    return tuple(out)
 
 
 @lru_cache(maxsize=64)

@@ -87,6 +87,40 @@ def test_a_shared_code_country_without_parsing_is_what_parsing_says(code: str, n
     assert fast == phonenumbers.region_code_for_number(phonenumbers.parse("+" + digits))
 
 
+def _examples() -> list[tuple[str, str]]:
+    """(calling code, national number) of phonenumbers' example numbers of every kind, for every region of a
+    shared code: numbers valid in one region, whose tails the test below changes."""
+    import phonenumbers
+
+    found = []
+    for code in _SHARED:
+        for region in phonenumbers.COUNTRY_CODE_TO_REGION_CODE[int(code)]:
+            for kind in (v for k, v in vars(phonenumbers.PhoneNumberType).items() if k.isupper()):
+                example = phonenumbers.example_number_for_type(region, kind)
+                if example is not None:
+                    found.append((code, str(example.national_number)))
+    return sorted(set(found))
+
+
+@settings(max_examples=3000)
+@given(st.sampled_from(_examples()), st.integers(0, 17), st.text(alphabet="0123456789", max_size=17),
+       st.integers(-1, 1))
+def test_a_region_told_from_metadata_is_what_phonenumbers_says(example: tuple[str, str], keep: int, tail: str,
+                                                                 longer: int) -> None:
+    # An example number's first ``keep`` digits, then any digits (a number of that region, of another, or of none),
+    # as long as the example, one digit more or one less.
+    import phonenumbers
+
+    code, national = example
+    size = max(2, len(national) + longer)
+    number = (national[:keep] + tail + "0" * size)[:size]
+    if number[0] == "0":
+        number = "1" + number[1:]
+    expected = phonenumbers.region_code_for_number(
+        phonenumbers.PhoneNumber(country_code=int(code), national_number=int(number)))
+    assert phones._region_of(code, number) == expected
+
+
 @pytest.mark.parametrize(("digits", "country"), [
     ("441481256789", "GG"), ("441534123456", "JE"), ("441624123456", "IM"), ("442079460123", "GB"),
     ("390669812345", "VA"), ("39061234567", "IT"), ("77012345678", "KZ"), ("74951234567", "RU"),
