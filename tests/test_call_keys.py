@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -42,6 +43,11 @@ def stored() -> list[tuple[str, int]]:
         return rows
 
 
+def _keys_by(monkeypatch: pytest.MonkeyPatch, key: Callable[[str], int]) -> None:
+    """Rating makes each call's key with ``key`` (collisions on demand) instead of the hash."""
+    monkeypatch.setattr(store, "keys_of", lambda ids: {x: key(x) for x in ids})
+
+
 @pytest.fixture
 def ready(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     pin_now(monkeypatch, "2026-11-02T09:00:00Z")
@@ -59,7 +65,7 @@ def ready(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 @pytest.mark.parametrize("keys", [lambda x: 5, lambda x: len(x) % 3, lambda x: 2**63 - 1 - len(x) % 2])
 def test_colliding_keys_keep_every_call_once(ready, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keys) -> None:
-    monkeypatch.setattr(store, "key_of", keys)
+    _keys_by(monkeypatch, keys)
     monkeypatch.setenv("CREDITS_RATE_BATCH", "4")  # several transactions and chunks
     ids = [f"c{i}" for i in range(12)] + ["c3", "c7"]  # two duplicates inside the file
     first = json.loads(ready("rate-cdrs", str(calls_csv(tmp_path / "a.csv", ids)), "--json").stdout)
@@ -84,7 +90,7 @@ def test_a_transaction_finds_its_own_calls_before_their_keys_are_in_the_guard(
     transaction is found (a duplicate) and its key is not given again (a collision)."""
     from credits_cli import rating
 
-    monkeypatch.setattr(store, "key_of", keys)
+    _keys_by(monkeypatch, keys)
     monkeypatch.setattr(rating, "CHUNK_ROWS", 2)
     monkeypatch.setenv("CREDITS_RATE_BATCH", "8")  # four chunks to a transaction
     ids = [f"c{i}" for i in range(10)] + ["c1", "c6", "c9", "new"]
@@ -112,7 +118,7 @@ def test_new_keys_go_into_the_guard_whole(ready, tmp_path: Path, monkeypatch: py
     edges = [-(2**63), -(2**60) - 1, -(2**60), -1, 0, 2**60 - 1, 2**60, 2**63 - 1]
     spread = [*edges, *(k * 2**59 + 12345 for k in range(-16, 16))]
     ids = [f"c{i}" for i in range(len(spread))]
-    monkeypatch.setattr(store, "key_of", dict(zip(ids, spread, strict=True)).__getitem__)
+    _keys_by(monkeypatch, dict(zip(ids, spread, strict=True)).__getitem__)
     doc = json.loads(ready("rate-cdrs", str(calls_csv(tmp_path / "a.csv", ids)), "--json").stdout)
     assert doc["statuses"]["charged"] == len(ids)
     rows = stored()  # every call's key in the guard, naming that call
@@ -401,6 +407,8 @@ def test_a_literal_is_what_binding_would_store() -> None:
 def test_the_key_is_stable() -> None:
     # Stored in every database: a change would let a call already rated in again.
     assert callkey.key_of("w1") == -991772088101750344
+    ids = ["w1", "", "a" * 300, "é-ü-中", "\ud800 lone", "00000000-0000-0000-0000-000000000000"]
+    assert callkey.keys_of(ids) == {x: callkey.key_of(x) for x in ids}  # an import's keys, made many at once
     assert callkey.next_key(2**63 - 1) == -(2**63)
 
 
@@ -424,7 +432,7 @@ def test_an_old_database_gets_its_keys_and_keeps_every_id_findable(
 
     tiny = lambda x: len(x) % 3  # noqa: E731
     monkeypatch.setattr(migrations, "_guard_key", tiny)
-    monkeypatch.setattr(store, "key_of", tiny)
+    _keys_by(monkeypatch, tiny)
     monkeypatch.setenv("CREDITS_NOW", "2026-10-31T12:00:00Z")
     copy = tmp_path / "old.db"
     shutil.copyfile(Path(__file__).resolve().parent / "fixtures" / "c41acc5.db", copy)

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from credits_cli import history
-from credits_cli.callkey import key_of, next_key
+from credits_cli.callkey import keys_of, next_key
 from credits_cli.errors import InvalidInput
 from credits_cli.i18n import _
 from credits_cli.kinds import Event
@@ -126,7 +126,7 @@ def identify(
     ``new``: the keys this transaction has written and not yet put in ``call_guards``."""
     conn = session.connection()
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    keys = {x: key_of(x) for x in ids}
+    keys = keys_of(ids)
     slots: dict[int, str | None] = dict.fromkeys(keys.values())  # key -> the id it holds in the books
     wanted = list(slots)
     for i in range(0, len(wanted), LOOKUP_KEYS):
