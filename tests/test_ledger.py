@@ -15,10 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import Session, select
 
-from credits_cli import clock, ledger, payments, tenants
+from credits_cli import clock, ledger, money, payments, tenants
 from credits_cli import db as dbmod
 from credits_cli.errors import InvalidInput, LedgerBroken, PurchaseRefused
-from credits_cli.models import AutoRecharge, Lot, Notification, Tenant
+from credits_cli.models import AutoRecharge, LedgerEntry, Lot, Notification, Tenant
 
 T = TypeVar("T")
 D = Decimal
@@ -507,3 +507,18 @@ def test_verify_detects_debt_beside_a_funded_lot(env: Env) -> None:
     )
     with pytest.raises(LedgerBroken, match="without a lot owe 5.0000"):
         env.verify()
+
+
+@pytest.mark.parametrize("count", [1, ledger.ENTRY_ROWS_PER_STATEMENT, 2 * ledger.ENTRY_ROWS_PER_STATEMENT + 37])
+def test_entry_rows_go_in_whole_and_in_order(env: Env, count: int) -> None:
+    # Many rows a statement and the rest one by one: every row, in the order given (ids follow it).
+    lot = env.topup("1000", T0)
+    posted = T0 + timedelta(days=1)
+    rows = [(env.tenant_id, T0 + timedelta(seconds=i), posted, "charge", -(i + 1), lot if i % 2 else None, None,
+             f"n{i}") for i in range(count)]
+    env.write(lambda s, t: ledger.insert_entry_rows(s, rows))
+    with env.database.read() as s:
+        stored = s.exec(select(LedgerEntry.service_at, LedgerEntry.posted_at, LedgerEntry.amount, LedgerEntry.lot_id,
+                               LedgerEntry.note).where(LedgerEntry.kind == "charge").order_by(LedgerEntry.id)).all()
+    expected = [(at, p, money.from_units(a), lot_id, note) for _, at, p, _, a, lot_id, _, note in rows]
+    assert [tuple(r) for r in stored] == expected
