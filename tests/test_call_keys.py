@@ -63,6 +63,20 @@ def ready(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     return cli
 
 
+@pytest.mark.parametrize("named", [store.NAMED_FILES, 0])
+def test_each_call_keeps_the_name_of_its_file(ready, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               named: int) -> None:
+    # Names in the copy's statement (a few files), or looked up in the scratch file (many): the same names.
+    monkeypatch.setattr(store, "NAMED_FILES", named)
+    names = ["a.csv", "zürich 'q'.csv", "c,d.csv"]
+    files = [str(calls_csv(tmp_path / name, [f"f{k}-{i}" for i in range(3)])) for k, name in enumerate(names)]
+    assert ready("rate-cdrs", *files).exit_code == 0
+    database = dbmod.open_database(os.environ["CREDITS_DB"])
+    with database.read() as s:
+        rows = s.execute(sa.text("SELECT external_id, source_file FROM calls")).all()
+    assert sorted(rows) == sorted((f"f{k}-{i}", name) for k, name in enumerate(names) for i in range(3))
+
+
 @pytest.mark.parametrize("keys", [lambda x: 5, lambda x: len(x) % 3, lambda x: 2**63 - 1 - len(x) % 2])
 def test_colliding_keys_keep_every_call_once(ready, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keys) -> None:
     _keys_by(monkeypatch, keys)
