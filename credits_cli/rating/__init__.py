@@ -113,7 +113,7 @@ def rate_batch(session: Session, ctx: Context, batch: pl.DataFrame, import_id: i
                                capacity_minutes=alert.capacity_minutes)
             sent += 1
 
-    walked = charging.walk(account, pending["_pos"].to_list(), pending["start"].to_list(),
+    walked = charging.walk(account, pending["_pos"].to_list(), pending["start"].dt.epoch("us").to_list(),
                            pending["amount"].to_list(), before_call)
     before_call(decided.height)
     outcome = pending.select("_pos", pl.Series("_charged", walked.charged, dtype=pl.Boolean))

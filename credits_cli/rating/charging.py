@@ -37,8 +37,14 @@ _EPOCH = datetime(1970, 1, 1)
 _US = timedelta(microseconds=1)
 
 
-def micros(moment: datetime) -> int:
-    return (moment - _EPOCH) // _US
+def micros(at: datetime) -> int:
+    """A naive datetime as microseconds since 1970 (what polars' ``dt.epoch("us")`` gives)."""
+    return (at - _EPOCH) // _US
+
+
+def moment(at_us: int) -> datetime:
+    """:func:`micros` undone."""
+    return _EPOCH + at_us * _US
 
 
 @dataclass
@@ -62,17 +68,17 @@ class Walk:
 def walk(
     account: Account,
     positions: list[int],
-    starts: list[datetime],
+    at_us: list[int],
     amounts: list[int],
     before_call: Callable[[int], None],
 ) -> Walk:
-    """Charge the calls at ``positions`` of a chunk (their ``starts``, in order, and ``amounts`` in storage
-    units, each >= 0) against ``account``. ``before_call(position)`` runs before any scalar step at a
-    call (the chunk's pool messages up to that call go out first, in order)."""
+    """Charge the calls at ``positions`` of a chunk (their starts ``at_us``, in order, in microseconds since
+    1970 (:func:`micros`), and ``amounts`` in storage units, each >= 0) against ``account``.
+    ``before_call(position)`` runs before any scalar step at a call (the chunk's pool messages up to that
+    call go out first, in order)."""
     n = len(amounts)
     charged = [True] * n
     blocks: list[Charges | list[dict[str, Any]]] = []
-    at_us = [micros(s) for s in starts]
     cum = list(accumulate(amounts))
     retry_us = RECHARGE_RETRY // _US
 
@@ -112,7 +118,7 @@ def walk(
         due_recharge = on and b < threshold and next_possible(p) == p
         if next_expiry(p) == p or due_recharge:
             before_call(positions[p])
-            account.prepare(starts[p])
+            account.prepare(moment(at_us[p]))
             scalar()
             b = balance()
         if b <= 0:
@@ -145,7 +151,7 @@ def walk(
             if amounts[stop]:  # a charge of nothing is not followed by anything (Account.charge)
                 before = b - (cum[stop - 1] - base if stop > p else 0)
                 before_call(positions[stop])
-                account.charged(money.from_units(before), starts[stop])
+                account.charged(money.from_units(before), moment(at_us[stop]))
                 scalar()
             p = stop + 1
         else:
