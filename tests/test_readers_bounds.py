@@ -32,6 +32,11 @@ def row(n: int, name: str = "Ada", duration: str = "60") -> str:
                      "2026-10-05T10:01:00.0000000Z", duration, "0", "0", "USD", "MCOPSTNC"])
 
 
+STARTS = ["2026-10-05T10:00:07Z", "2026-10-05T10:00:07.5Z", "2026-10-05T10:00:07.123456Z",
+          "2026-10-05T10:00:07.1234567Z", "2026-10-05T10:00:07.000001999Z", "2026-10-05T10:00:07.Z",
+          "2026-10-05T23:59:59.9999999Z", "2026-10-05T10:00:07.12Z", "2026-10-05 10:00:07.25Z"]
+
+
 def items_of(path: Path, **kw: object) -> list[CallRecord | RowError | Note]:
     out: list[CallRecord | RowError | Note] = []
     for item in open_records(path, **kw)[1]:  # type: ignore[call-overload]
@@ -82,7 +87,7 @@ def test_a_record_over_three_lines_is_refused_and_one_over_two_is_kept(tmp_path:
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(edits=st.lists(st.tuples(st.integers(0, 39), st.sampled_from(
     ["blank", "spaces", "nbsp", "few", "many", "empty fields", "name", "bad id", "bad number", "latin-1",
-     "bom"])),
+     "bom", "start"])),
     max_size=8), crlf=st.booleans())
 def test_plain_blocks_read_in_columns_as_row_by_row(tmp_path_factory: pytest.TempPathFactory,
                                                     edits: list[tuple[int, str]], crlf: bool) -> None:
@@ -93,7 +98,7 @@ def test_plain_blocks_read_in_columns_as_row_by_row(tmp_path_factory: pytest.Tem
     lines = [row(n).encode() for n in range(1, 41)]
     for at, what in edits:
         cells = lines[at].split(b",")
-        if len(cells) < 20 and what in ("empty fields", "name", "bad id", "bad number", "latin-1", "bom"):
+        if len(cells) < 20 and what in ("empty fields", "name", "bad id", "bad number", "latin-1", "bom", "start"):
             continue  # a line made blank or short before: its fields are gone
         if what == "blank":
             lines[at] = b""
@@ -116,6 +121,9 @@ def test_plain_blocks_read_in_columns_as_row_by_row(tmp_path_factory: pytest.Tem
             lines[at] = b",".join(cells)
         elif what == "bad number":
             cells[12] = b"+1 (425) 555-0123"
+            lines[at] = b",".join(cells)
+        elif what == "start":  # the seconds' fraction of any length, or none (the microseconds are cut from it)
+            cells[13] = STARTS[at % len(STARTS)].encode()
             lines[at] = b",".join(cells)
         elif what == "bom":  # a byte order mark starting a line (the id): kept in the field, as the csv module does
             lines[at] = b"\xef\xbb\xbf" + lines[at]
