@@ -404,7 +404,7 @@ def insert_entry_rows(session: Session, rows: list[tuple[Any, ...]]) -> None:
         return
     conn = session.connection()
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    row = f"({', '.join([mark] * len(_ENTRY_COLUMNS))})"
+    one = f"({', '.join([mark] * len(_ENTRY_COLUMNS))})"  # a row's values
     sql = f"INSERT INTO ledger ({', '.join(_ENTRY_COLUMNS)}) VALUES "
     if conn.dialect.name == "sqlite":
         posted = {p: db_time(p) for p in {row[2] for row in rows}}  # one moment per transaction
@@ -415,11 +415,11 @@ def insert_entry_rows(session: Session, rows: list[tuple[Any, ...]]) -> None:
         per = ENTRY_ROWS_PER_STATEMENT
         whole = len(rows) - len(rows) % per
         if whole:
-            conn.exec_driver_sql(sql + ", ".join([row] * per),
+            conn.exec_driver_sql(sql + ", ".join([one] * per),
                                  [tuple(chain.from_iterable(rows[i : i + per])) for i in range(0, whole, per)])
             rows = rows[whole:]
     if rows:
-        conn.exec_driver_sql(sql + row, rows)
+        conn.exec_driver_sql(sql + one, rows)
 
 
 def _same(value: Any) -> Any:
