@@ -24,17 +24,17 @@ from collections.abc import Iterable
 from hashlib import blake2b
 
 _LOW, _HIGH = -(2**63), 2**63 - 1
-_SIGNED_64 = struct.Struct(">q")  # the digest's 8 bytes, big-endian, signed: what key_of makes of them
+_SIGNED_64 = struct.Struct(">q")  # the digest's 8 bytes as a big-endian signed integer
 
 
 def key_of(external_id: str) -> int:
     """The first 8 bytes of the BLAKE2b digest of the id's UTF-8, as a signed 64-bit integer."""
-    return int.from_bytes(blake2b(external_id.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "big",
-                          signed=True)
+    return keys_of((external_id,))[external_id]
 
 
 def keys_of(external_ids: Iterable[str]) -> dict[str, int]:
-    """Id -> :func:`key_of` for many ids (the same keys, without a call per id: an import hashes every one)."""
+    """Id -> :func:`key_of` for many ids (the hash spelt once, here: an import hashes every id, without a
+    call per id)."""
     unpack = _SIGNED_64.unpack
     return {x: unpack(blake2b(x.encode("utf-8", "surrogatepass"), digest_size=8).digest())[0] for x in external_ids}
 
