@@ -462,3 +462,50 @@ def test_an_old_database_gets_its_keys_and_keeps_every_id_findable(
             existing, free = store.identify(s, tenant_id, [*ids, "new-call"])
             assert existing == set(ids) and list(free) == ["new-call"]
             assert free["new-call"] not in {g for t, _, g in rows if t == tenant_id}
+
+
+def test_new_keys_find_the_calls_of_chunks_whose_ids_run_on_and_of_others() -> None:
+    """A transaction's keys: a chunk whose ids follow one another keeps only the first id; either way
+    each key found names its own call, and the guard's rows pair every key with its id."""
+    new = store.NewKeys()
+    new.add([10, 11, 12], [100, 101, 102])  # ids that run on: kept as 100
+    new.add([20, 21], [7, 3])  # ids that do not
+    new.add([30, -5], [103, 104])
+    assert new.find([12, 21, -5, 99]) == {12: 102, 21: 3, -5: 104}
+    assert new.find([]) == {} and store.NewKeys().find([1]) == {}
+    assert new._all_ids().to_list() == [100, 101, 102, 7, 3, 103, 104]
+
+
+def test_a_tenant_removed_during_an_import_stops_it_and_leaves_nothing_orphaned(
+    ready, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An import's transactions run without SQLite's foreign-key checks and check their references
+    themselves: a tenant removed between two of them stops the import with one line, and no row is
+    left naming what is gone. Every other transaction checks as always."""
+    import sqlite3
+
+    from credits_cli import rating, tenants
+
+    monkeypatch.setattr(rating, "CHUNK_ROWS", 2)
+    monkeypatch.setenv("CREDITS_RATE_BATCH", "4")  # five transactions for ten calls
+    real = dbmod.Database.write
+    imports: list[int] = []
+
+    def write(self, work, **options):
+        if options.get("references_checked"):
+            imports.append(1)
+            if len(imports) == 2:  # after the first transaction, before the second
+                real(self, lambda s: tenants.remove_tenant(s, tenants.resolve(s, "contoso"), force=True))
+        return real(self, work, **options)
+
+    monkeypatch.setattr(dbmod.Database, "write", write)
+    result = ready("rate-cdrs", str(calls_csv(tmp_path / "a.csv", [f"c{i}" for i in range(10)])))
+    assert result.exit_code == 1
+    assert_error(result, "tenant contoso was removed while its calls were rated: the last batch was not written")
+    with sqlite3.connect(os.environ["CREDITS_DB"]) as conn:
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        assert conn.execute("SELECT count(*) FROM calls").fetchone() == (0,)
+    database = dbmod.open_database(os.environ["CREDITS_DB"])
+    with pytest.raises(DatabaseError, match="FOREIGN KEY"):
+        database.write(lambda s: s.execute(sa.text("INSERT INTO call_guards (tenant_id, guard, call_id) "
+                                                   "VALUES (12345, 1, 1)")))

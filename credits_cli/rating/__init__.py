@@ -29,6 +29,7 @@ from typing import IO, TYPE_CHECKING, Any
 from sqlmodel import Session
 
 from credits_cli import clock, i18n, ledger, money, notify
+from credits_cli.errors import DatabaseError
 from credits_cli.i18n import N_, _, ngettext
 from credits_cli.kinds import Reason, Status
 from credits_cli.models import ImportRun
@@ -81,7 +82,7 @@ def rate_batch(session: Session, ctx: Context, batch: pl.DataFrame, import_id: i
     tid = tenant.id or 0
     result = BatchResult()
     account = ledger.Account.load(session, tenant, ctx.balance_mark)
-    frame = rules.classify(batch)
+    frame = batch if rules.PREPARED in batch.columns else rules.prepare(ctx, batch)
     new_keys = ctx.new_keys if ctx.new_keys is not None else store.NewKeys()  # None: this chunk writes its own
     existing, free = store.identify(session, tid, frame["external_id"].unique(maintain_order=True).to_list(), new_keys)
     frame = rules.accept(ctx, frame, existing)
@@ -146,6 +147,8 @@ def rate_batch(session: Session, ctx: Context, batch: pl.DataFrame, import_id: i
         pl.Series("guard", keys, dtype=pl.Int64),
     )
     ids = ctx.staged.add(session, rows) if ctx.staged is not None else store.insert_calls(session, rows)
+    if ctx.users_named is not None:
+        ctx.users_named.update(rows["user_id"].drop_nulls().unique().to_list())
     new_keys.add(keys, ids)
     if ctx.new_keys is None:
         new_keys.write(session, tid)
@@ -303,10 +306,11 @@ def rate_records(
         batch_size = BATCH_SIZE if db.engine.dialect.name == "sqlite" else POSTGRES_BATCH_SIZE
     chunk_rows = max(1, min(batch_size, CHUNK_ROWS))
     now = clock.now()
-    # read and put in order in a thread of its own, while the chunks before are rated
+    # read, put in order and prepared (what each call alone decides) in a thread of its own, while the
+    # chunks before are rated: polars lets the two threads run side by side
     ordered = read_ahead(lambda sink: ordered_chunks(plausible(records(), now, allow_old=allow_old), sink,
                                                      memory_records=memory_records, chunk_rows=chunk_rows),
-                         reject)
+                         reject, each=lambda chunk: rules.prepare(ctx, chunk))
 
     def added(done: BatchResult) -> None:
         summary.add(done)
@@ -346,6 +350,7 @@ def rate_records(
                 if ctx.staged is not None:
                     staged.append(ctx.staged)
                 ctx.new_keys = store.NewKeys(ctx.staged)  # the duplicate guard's keys, written at the end
+                ctx.users_named = set()
                 if progress and told[0]:
                     progress(-told[0])
                     told[0] = 0
@@ -365,13 +370,14 @@ def rate_records(
                 if ctx.staged is not None:
                     ctx.staged.flush(session)
                 ctx.new_keys.write(session, tenant.id or 0)
-                ctx.new_keys = ctx.staged = None
+                store.check_references(session, tenant, import_id, ctx.users_named)
+                ctx.new_keys = ctx.staged = ctx.users_named = None
                 return done
 
             try:
-                finished = db.write(work)
+                finished = db.write(work, references_checked=True)
             finally:
-                ctx.staged = None
+                ctx.staged = ctx.users_named = None
                 while staged:
                     staged.pop().close()
             for done in finished:
@@ -381,7 +387,10 @@ def rate_records(
         ordered.close()  # the reading stops before the failure is written
         if summary.import_id is not None:  # some batches are in: say the import stopped, and why
             failure = str(exc) or type(exc).__name__
-            db.write(lambda s: _finish(s, tenant.id or 0, summary, failed=failure))
+            try:
+                db.write(lambda s: _finish(s, tenant.id or 0, summary, failed=failure))
+            except DatabaseError:  # (the tenant removed meanwhile, its imports with it): the failure is exc
+                pass
         raise
     summary.rejects_failed = reject.failed
     _currency_note(summary)

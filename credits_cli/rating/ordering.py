@@ -138,10 +138,12 @@ def read_ahead(
     on_error: Callable[[RowError], None],
     *,
     depth: int = AHEAD_CHUNKS,
+    each: Callable[[T], T] | None = None,
 ) -> _ReadAhead[T]:
     """The items of ``make(sink)`` read in a thread of their own, at most ``depth`` ahead of the caller,
     while the caller works on the ones before (reading and sorting are mostly polars and file reads,
-    which let the other thread run: on two cores the rating no longer waits for them).
+    which let the other thread run: on two cores the rating no longer waits for them). ``each``: what
+    is done to each item in that thread too, before the caller has it.
 
     What the reading reports to ``sink`` (row errors) reaches ``on_error`` in the caller's thread, in
     the order it came among the items, exactly as if the items had been read in the caller's thread;
@@ -149,7 +151,7 @@ def read_ahead(
     ``make`` is called at once, in the caller's thread (and its context: the language, the clock); the
     reading runs in a copy of that context. Close the result (it is a context manager) to stop the
     reading early: the thread is then stopped and joined."""
-    return _ReadAhead(make, on_error, depth)
+    return _ReadAhead(make, on_error, depth, each)
 
 
 _END = object()
@@ -157,11 +159,13 @@ _END = object()
 
 class _ReadAhead(Generic[T]):
     def __init__(self, make: Callable[[Callable[[RowError], None]], Iterable[T]],
-                 on_error: Callable[[RowError], None], depth: int) -> None:
+                 on_error: Callable[[RowError], None], depth: int, each: Callable[[T], T] | None = None) -> None:
         self._errors: list[RowError] = []
         self._items = make(self._errors.append)
+        self._each = each
         self._on_error = on_error
         self._queue: queue.Queue[tuple[list[RowError], object, BaseException | None]] = queue.Queue(max(1, depth))
+        self._room = threading.Semaphore(max(1, depth))  # items that may be made and not yet taken
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._done = False
@@ -185,14 +189,27 @@ class _ReadAhead(Generic[T]):
 
     def _read(self) -> None:
         try:
-            for item in self._items:
-                if not self._put(item):
+            each = self._each
+            items = iter(self._items)
+            while self._wait_for_room():
+                item = next(items, _END)
+                if item is _END:
+                    self._put(_END)
                     return
-            self._put(_END)
+                if not self._put(item if each is None else each(item)):
+                    return
         except BaseException as exc:  # raised in the caller's thread
             self._put(_END, exc)
         finally:
             self._close_items()
+
+    def _wait_for_room(self) -> bool:
+        """Wait until fewer than ``depth`` items are made and not yet taken (False: stop reading). An item
+        is made only then: no more than ``depth`` wait, none half made besides."""
+        while not self._stop.is_set():
+            if self._room.acquire(timeout=0.05):
+                return True
+        return False
 
     def _close_items(self) -> None:
         """Close the source (a generator: its own ``finally`` closes files and spills), if it can be."""
@@ -209,6 +226,7 @@ class _ReadAhead(Generic[T]):
         try:
             while not self._done:
                 errors, item, error = self._queue.get()
+                self._room.release()
                 for row in errors:
                     self._on_error(row)
                 if item is _END:

@@ -158,6 +158,9 @@ class Context:
     #: the calls the transaction in progress has rated, put in ``calls`` at its end
     #: (:class:`credits_cli.rating.store.StagedCalls`); None: each chunk inserts its own
     staged: Any = None
+    #: the users the transaction in progress has written calls of (checked at its end: see
+    #: :func:`credits_cli.rating.store.check_references`); None: not kept
+    users_named: set[int] | None = None
     #: month -> pool -> seconds, for a month whose pools are not in the books yet (see capacities())
     _capacities: dict[str, dict[str, int]] = field(default_factory=dict)
     _states: Any = None  # the users' states as a frame (see held())
@@ -378,18 +381,24 @@ def _domestic(frame: pl.DataFrame) -> pl.Expr:
     )
 
 
-def decide(ctx: Context, frame: pl.DataFrame, pools: Any) -> pl.DataFrame:
-    """Rules 2 to 6 (8 with ``--charges export``) for the calls of a chunk to rate, in start order: the
-    chunk with the decision's columns ``kind`` (final), ``status`` (null: to be charged when the balance
-    allows), ``reason``, ``domestic``, ``country`` (to store), ``rate_prefix``, ``rate_name``,
-    ``billed_seconds``, ``pool``, ``pool_seconds``, ``charged_seconds``, ``amount`` (storage units) and
-    ``user_id``. ``pools`` (:class:`credits_cli.rating.store.Pools`) gives what each month's pool has
-    left, and takes what the chunk used (:func:`draw`)."""
+#: The column a chunk that :func:`prepare` has been through has (and a chunk as read has not).
+PREPARED = "_settled"
+
+
+def prepare(ctx: Context, frame: pl.DataFrame) -> pl.DataFrame:
+    """Rules 2 to 4 as far as each call alone decides them: the chunk (as read) with its class
+    (:func:`classify`), its number placed (:func:`place`), what its user held at its start
+    (:func:`users_at`), ``home``, ``month``, what leaves it unpriced (``_u_status``, ``_u_reason`` and
+    :data:`PREPARED`), its ``rate`` (the longest prefix) with the entry's columns, and ``domestic``.
+
+    Row by row, from nothing but the row and ``ctx`` (which an import does not change): a row comes out
+    the same whichever rows are with it, and an import prepares a chunk in its reading thread while the
+    chunk before is rated (:func:`credits_cli.rating.rate_records`). What depends on the calls before
+    (identity, pools, the balance) is :func:`accept`'s, :func:`decide`'s and :mod:`.charging`'s."""
     import polars as pl
 
-    export = ctx.charges == CHARGES_EXPORT
     tenant_country = ctx.tenant.country
-    f = users_at(ctx, place(frame))
+    f = users_at(ctx, place(classify(frame)))
     f = f.with_columns(
         pl.coalesce("u_country", pl.col("user_country").replace("", None), pl.lit(tenant_country)).alias("home"),
         pl.format("{}-{}", pl.col("start").dt.year().cast(pl.String).str.zfill(4),
@@ -427,12 +436,30 @@ def decide(ctx: Context, frame: pl.DataFrame, pools: Any) -> pl.DataFrame:
         .when(kind == CallKind.DIALOUT.value).then(_lookup(ctx, Section.DIALOUT.value, visible))
         .otherwise(_lookup(ctx, Section.OUTBOUND.value, visible)).alias("rate"),
     ).with_columns(
-        (pl.col("_u_status") != "").alias("_settled"),
+        (pl.col("_u_status") != "").alias(PREPARED),
     )
-    f = f.with_columns(
-        pl.when(pl.col("_settled") | inbound).then(pl.lit(None, dtype=pl.Boolean)).otherwise(_domestic(f))
+    return f.with_columns(
+        pl.when(pl.col(PREPARED) | inbound).then(pl.lit(None, dtype=pl.Boolean)).otherwise(_domestic(f))
         .alias("domestic")
     ).join(ctx.rates(), on="rate", how="left", maintain_order="left")
+
+
+def decide(ctx: Context, frame: pl.DataFrame, pools: Any) -> pl.DataFrame:
+    """Rules 2 to 6 (8 with ``--charges export``) for the calls of a chunk to rate, in start order
+    (``frame``: calls :func:`prepare` has been through, duplicates and rejected rows taken out): the
+    chunk with the decision's columns ``kind`` (final), ``status`` (null: to be charged when the balance
+    allows), ``reason``, ``domestic``, ``country`` (to store), ``rate_prefix``, ``rate_name``,
+    ``billed_seconds``, ``pool``, ``pool_seconds``, ``charged_seconds``, ``amount`` (storage units) and
+    ``user_id``. ``pools`` (:class:`credits_cli.rating.store.Pools`) gives what each month's pool has
+    left, and takes what the chunk used (:func:`draw`)."""
+    import polars as pl
+
+    export = ctx.charges == CHARGES_EXPORT
+    f = frame
+    kind, visible = pl.col("kind"), pl.col("visible")
+    inbound = kind == CallKind.INBOUND.value
+    has_number = visible != ""
+    settled = pl.col(PREPARED)  # left unpriced by the call alone (prepare)
     d = pl.col("duration_seconds")
     billed_by_rate = (
         pl.when(pl.col("rate").is_null() | (d <= 0)).then(0)
@@ -447,26 +474,26 @@ def decide(ctx: Context, frame: pl.DataFrame, pools: Any) -> pl.DataFrame:
     f = f.with_columns(billed.alias("billed_seconds"))
     # Where each call stands before its pool: settled, or priced with something to bill.
     tollfree = inbound & (pl.col("rate").is_not_null() | (pl.lit(export) & (total != 0)))
-    final_kind = pl.when(pl.col("_settled")).then(kind).when(tollfree).then(pl.lit(CallKind.TOLLFREE.value)).otherwise(
+    final_kind = pl.when(settled).then(kind).when(tollfree).then(pl.lit(CallKind.TOLLFREE.value)).otherwise(
         kind)
     if export:
         status = (
-            pl.when(pl.col("_settled")).then(pl.col("_u_status"))
+            pl.when(settled).then(pl.col("_u_status"))
             .when(inbound & ~tollfree).then(pl.lit(Status.FREE.value))
             .when(total == 0).then(pl.lit(Status.INCLUDED.value))
             .otherwise(None)
         )
-        reason = pl.when(pl.col("_settled")).then(pl.col("_u_reason")).otherwise(pl.lit(""))
+        reason = pl.when(settled).then(pl.col("_u_reason")).otherwise(pl.lit(""))
     else:
         status = (
-            pl.when(pl.col("_settled")).then(pl.col("_u_status"))
+            pl.when(settled).then(pl.col("_u_status"))
             .when(inbound & ~tollfree).then(pl.lit(Status.FREE.value))
             .when(pl.col("rate").is_null()).then(pl.lit(Status.UNRATED.value))
             .when(pl.col("billed_seconds") == 0).then(pl.lit(Status.FREE.value))
             .otherwise(None)
         )
         reason = (
-            pl.when(pl.col("_settled")).then(pl.col("_u_reason"))
+            pl.when(settled).then(pl.col("_u_reason"))
             .when(inbound & ~tollfree).then(pl.lit(""))
             .when(pl.col("rate").is_null()).then(
                 pl.when(has_number).then(pl.lit(Reason.NO_RATE.value)).otherwise(pl.lit(Reason.NO_NUMBER.value)))
@@ -475,7 +502,7 @@ def decide(ctx: Context, frame: pl.DataFrame, pools: Any) -> pl.DataFrame:
         )
     f = f.with_columns(final_kind.alias("kind"), status.alias("status"), reason.alias("reason"))
     # A settled call, and a free call in, shows no rate and bills nothing.
-    no_rate = pl.col("_settled") | (inbound & ~tollfree)
+    no_rate = settled | (inbound & ~tollfree)
     f = f.with_columns(
         pl.when(no_rate).then(None).otherwise(pl.col("rate")).alias("rate"),
         pl.when(no_rate).then(0).otherwise(pl.col("billed_seconds")).alias("billed_seconds"),
@@ -594,4 +621,4 @@ def _priced_elsewhere(frame: Any, currency: str) -> dict[str, str]:
     return {code: _("priced by Microsoft in {currency}; the tenant keeps {tenant_currency}").format(
         currency=code, tenant_currency=currency) for (code,) in found.iter_rows()}
 
-__all__ = ["CHARGES_EXPORT", "CHARGES_TABLE", "Context", "Rate", "accept", "classify", "decide"]
+__all__ = ["CHARGES_EXPORT", "CHARGES_TABLE", "PREPARED", "Context", "Rate", "accept", "classify", "decide", "prepare"]

@@ -60,13 +60,16 @@ class NewKeys:
     page of a large guard is read and written about once per transaction instead of once per call.
 
     Until then :func:`identify` asks both the books and these: a call id seen earlier in the same
-    transaction is a duplicate as surely as one committed a year ago. About 16 bytes a call (two int64
-    columns per chunk).
+    transaction is a duplicate as surely as one committed a year ago. About 8 bytes a call: an int64
+    column of keys per chunk, and its calls' ids as the first of them when they follow one another (as
+    staged calls' do), else as a column too.
     """
 
     def __init__(self, staged: StagedCalls | None = None) -> None:
         self._keys: list[pl.Series] = []
-        self._ids: list[pl.Series] = []
+        self._ids: list[pl.Series | int] = []  # per chunk: its calls' ids, or the first when they run on by one
+        self._starts: list[int] = []  # per chunk: the position of its first key among all
+        self._held = 0
         #: where the transaction's calls wait until its end, when they are not in ``calls`` yet
         self.staged = staged
 
@@ -75,19 +78,34 @@ class NewKeys:
 
         if keys:
             self._keys.append(pl.Series(keys, dtype=pl.Int64))
-            self._ids.append(pl.Series(ids, dtype=pl.Int64))
+            self._ids.append(ids[0] if ids == list(range(ids[0], ids[0] + len(ids))) else
+                             pl.Series(ids, dtype=pl.Int64))
+            self._starts.append(self._held)
+            self._held += len(keys)
 
     def find(self, keys: Iterable[int]) -> dict[int, int]:
         """Key -> the id of the call of this transaction that holds it, for those of ``keys`` held here."""
+        import bisect
+
         import polars as pl
 
         if not self._keys:
             return {}
         wanted = pl.Series(list(keys), dtype=pl.Int64).implode()
         # the chunks' series side by side, not copied into one: one look over all of them
-        held = pl.DataFrame({"key": pl.concat(self._keys, rechunk=False), "id": pl.concat(self._ids, rechunk=False)})
-        hits = held.filter(pl.col("key").is_in(wanted))
-        return dict(zip(hits["key"].to_list(), hits["id"].to_list(), strict=True))
+        held = pl.concat(self._keys, rechunk=False)
+        found: dict[int, int] = {}
+        for at in held.is_in(wanted).arg_true().to_list():
+            chunk = bisect.bisect_right(self._starts, at) - 1
+            ids, offset = self._ids[chunk], at - self._starts[chunk]
+            found[held[at]] = ids + offset if isinstance(ids, int) else ids[offset]
+        return found
+
+    def _all_ids(self) -> pl.Series:
+        import polars as pl
+
+        return pl.concat([pl.int_range(ids, ids + keys.len(), dtype=pl.Int64, eager=True) if isinstance(ids, int)
+                          else ids for keys, ids in zip(self._keys, self._ids, strict=True)], rechunk=False)
 
     def write(self, session: Session, tenant_id: int) -> None:
         """Insert the keys into ``call_guards`` in key order, and forget them. The primary key refuses a
@@ -102,13 +120,12 @@ class NewKeys:
             return
         if self.staged is not None:  # the staged calls hold the same keys and ids: SQLite sorts and copies them
             self.staged.write_guards(session, tenant_id)
-            self._keys, self._ids = [], []
+            self._keys, self._ids, self._starts, self._held = [], [], [], 0
             return
         conn = session.connection()
         mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-        held = pl.DataFrame({"guard": pl.concat(self._keys, rechunk=False),
-                             "call_id": pl.concat(self._ids, rechunk=False)})
-        self._keys, self._ids = [], []
+        held = pl.DataFrame({"guard": pl.concat(self._keys, rechunk=False), "call_id": self._all_ids()})
+        self._keys, self._ids, self._starts, self._held = [], [], [], 0
         sql = f"INSERT INTO call_guards (tenant_id, guard, call_id) VALUES ({int(tenant_id)}, {mark}, {mark})"
         top = pl.col("guard") // (1 << 60)  # -8 .. 7, in key order
         for part in range(-8, 8):
@@ -331,6 +348,33 @@ CALL_COLUMNS = (
     "rate_name", "billed_seconds", "pool", "pool_seconds", "charged_seconds", "charge", "ms_charge",
     "ms_connection_fee", "ms_currency", "capability", "operator", "guard",
 )
+
+
+def check_references(session: Session, tenant: Tenant, import_id: int, user_ids: Iterable[int]) -> None:
+    """That the rows an import's transaction names outside itself are there: its tenant, its import's
+    record and the users its calls are of (each of them the tenant's). What a transaction written
+    with SQLite's foreign-key checks off (:meth:`credits_cli.db.Database.write`, ``references_checked``)
+    checks once instead of once a row; the rest it names (its calls, lots) it wrote itself. Only
+    ``tenant remove`` deletes such rows: done while an import runs, the import stops with one line."""
+    from credits_cli.errors import DatabaseError
+
+    tenant_id = tenant.id or 0
+    conn = session.connection()
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    found = conn.exec_driver_sql(
+        f"SELECT t.id, i.id FROM tenants t LEFT JOIN imports i ON i.id = {mark} AND i.tenant_id = t.id "
+        f"WHERE t.id = {mark}", (import_id, tenant_id)).first()
+    wanted = sorted(set(user_ids))
+    known = 0
+    for i in range(0, len(wanted), LOOKUP_KEYS):
+        part = wanted[i : i + LOOKUP_KEYS]
+        known += conn.exec_driver_sql(
+            f"SELECT count(*) FROM users WHERE tenant_id = {mark} AND id IN ({', '.join([mark] * len(part))})",
+            (tenant_id, *part)).scalar_one()
+    if found is None or found[1] is None or known != len(wanted):
+        # TRANSLATORS: {slug} is a tenant's short name (contoso).
+        raise DatabaseError(_("tenant {slug} was removed while its calls were rated: the last batch was "
+                              "not written").format(slug=tenant.slug))
 
 
 def insert_calls(session: Session, frame: pl.DataFrame) -> list[int]:
