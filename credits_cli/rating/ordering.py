@@ -192,8 +192,9 @@ class _ReadAhead(Generic[T]):
             each = self._each
             items = iter(self._items)
             while self._wait_for_room():
-                item = next(items, _END)
-                if item is _END:
+                try:
+                    item = next(items)
+                except StopIteration:
                     self._put(_END)
                     return
                 if not self._put(item if each is None else each(item)):

@@ -389,7 +389,8 @@ def prepare(ctx: Context, frame: pl.DataFrame) -> pl.DataFrame:
     """Rules 2 to 4 as far as each call alone decides them: the chunk (as read) with its class
     (:func:`classify`), its number placed (:func:`place`), what its user held at its start
     (:func:`users_at`), ``home``, ``month``, what leaves it unpriced (``_u_status``, ``_u_reason`` and
-    :data:`PREPARED`), its ``rate`` (the longest prefix) with the entry's columns, and ``domestic``.
+    :data:`PREPARED`), its ``rate`` (the longest prefix) with the entry's columns, ``domestic``, and the
+    pool it would draw on (``_pool``, :func:`_pool_of`).
 
     Row by row, from nothing but the row and ``ctx`` (which an import does not change): a row comes out
     the same whichever rows are with it, and an import prepares a chunk in its reading thread while the
@@ -438,10 +439,11 @@ def prepare(ctx: Context, frame: pl.DataFrame) -> pl.DataFrame:
     ).with_columns(
         (pl.col("_u_status") != "").alias(PREPARED),
     )
-    return f.with_columns(
+    f = f.with_columns(
         pl.when(pl.col(PREPARED) | inbound).then(pl.lit(None, dtype=pl.Boolean)).otherwise(_domestic(f))
         .alias("domestic")
     ).join(ctx.rates(), on="rate", how="left", maintain_order="left")
+    return f.with_columns(_pool_of(ctx, f).alias("_pool"))
 
 
 def decide(ctx: Context, frame: pl.DataFrame, pools: Any) -> pl.DataFrame:
@@ -570,24 +572,7 @@ def _pools(ctx: Context, f: pl.DataFrame, pools: Any, export: bool) -> pl.DataFr
     if export:  # Microsoft's charge has its pools in it: none of ours is drawn on
         return f.with_columns(pl.lit(None, dtype=pl.String).alias("pool"), pl.lit(0, dtype=pl.Int64)
                               .alias("pool_seconds"))
-    homes = f.filter(pl.col("u_country").is_not_null()).select("u_country").unique()
-    domestic_names = {c: domestic_pool(c) for (c,) in homes.iter_rows()}
-    zone_a = sorted(ctx.zone_a)
-    kind = pl.col("kind")
-    name = (
-        pl.when(pl.col("status").is_not_null() | pl.col("user_id").is_null() | pl.col("bot")
-                | (pl.col("user_upn") == "")).then(None)
-        .when((kind == CallKind.OUTBOUND.value) & pl.col("domestic").is_not_null()).then(
-            pl.when(pl.col("domestic")).then(
-                pl.when(_among(pl.col("u_plan"), [p.value for p in DOMESTIC_PLANS]))
-                .then(pl.col("u_country").replace_strict(domestic_names, default=None, return_dtype=pl.String))
-                .otherwise(None))
-            .otherwise(pl.when(pl.col("u_plan") == Plan.DOMESTIC_INTERNATIONAL.value)
-                       .then(pl.lit(INTERNATIONAL_POOL)).otherwise(None)))
-        .when((kind == CallKind.DIALOUT.value) & pl.col("u_conferencing") & _among(pl.col("country"), zone_a))
-        .then(pl.lit(DIALOUT_POOL))
-        .otherwise(None)
-    )
+    name = pl.when(pl.col("status").is_null()).then(pl.col("_pool"))  # (a call settled draws on none)
     f = f.with_row_index("_pos").with_columns(name.alias("pool"))
     drawing = f.filter(pl.col("pool").is_not_null()).select("_pos", "month", "pool", "billed_seconds", "start")
     if drawing.height == 0:
@@ -610,6 +595,32 @@ def _pools(ctx: Context, f: pl.DataFrame, pools: Any, export: bool) -> pl.DataFr
         pl.when(pl.col("pool_seconds").fill_null(0) > 0).then(pl.col("pool")).otherwise(None).alias("pool"),
     )
 
+
+
+def _pool_of(ctx: Context, f: pl.DataFrame) -> pl.Expr:
+    """The pool each call of ``f`` (:func:`prepare`'s columns) draws on if it has something to charge
+    (rule 5; null: none): a user's domestic call their country's domestic pool when their plan has one,
+    an international call the international pool with the international plan, a dial-out to a Zone A
+    country the dial-out pool with Audio Conferencing. A bot's call, or one of no known user, none."""
+    import polars as pl
+
+    homes = f.filter(pl.col("u_country").is_not_null()).select("u_country").unique()
+    domestic_names = {c: domestic_pool(c) for (c,) in homes.iter_rows()}
+    zone_a = sorted(ctx.zone_a)
+    kind = pl.col("kind")
+    return (
+        pl.when(pl.col("user_id").is_null() | pl.col("bot") | (pl.col("user_upn") == "")).then(None)
+        .when((kind == CallKind.OUTBOUND.value) & pl.col("domestic").is_not_null()).then(
+            pl.when(pl.col("domestic")).then(
+                pl.when(_among(pl.col("u_plan"), [p.value for p in DOMESTIC_PLANS]))
+                .then(pl.col("u_country").replace_strict(domestic_names, default=None, return_dtype=pl.String))
+                .otherwise(None))
+            .otherwise(pl.when(pl.col("u_plan") == Plan.DOMESTIC_INTERNATIONAL.value)
+                       .then(pl.lit(INTERNATIONAL_POOL)).otherwise(None)))
+        .when((kind == CallKind.DIALOUT.value) & pl.col("u_conferencing") & _among(pl.col("country"), zone_a))
+        .then(pl.lit(DIALOUT_POOL))
+        .otherwise(None)
+    )
 
 
 def _priced_elsewhere(frame: Any, currency: str) -> dict[str, str]:
