@@ -36,7 +36,7 @@ from credits_cli.models import ImportRun
 from credits_cli.phrases import Phrase
 from credits_cli.rates import RateBook
 from credits_cli.rating import charging, rules, store
-from credits_cli.rating.chunk import CHUNK_ROWS, Columns
+from credits_cli.rating.chunk import CHUNK_ROWS, NAMES, Columns
 from credits_cli.rating.ordering import MEMORY_RECORDS, Transactions, in_start_order, ordered_chunks, read_ahead
 from credits_cli.rating.rules import CHARGES_EXPORT, CHARGES_TABLE, Context
 from credits_cli.rating.store import Pools, iter_calls
@@ -117,8 +117,10 @@ def rate_batch(session: Session, ctx: Context, batch: pl.DataFrame, import_id: i
     walked = charging.walk(account, pending["_pos"].to_list(), pending["start"].dt.epoch("us").to_list(),
                            pending["amount"].to_list(), before_call)
     before_call(decided.height)
-    outcome = pending.select("_pos", pl.Series("_charged", walked.charged, dtype=pl.Boolean))
-    decided = decided.join(outcome, on="_pos", how="left", maintain_order="left")
+    # each walked call's outcome put at its place (not a join: no copy of the chunk)
+    charged = pl.repeat(None, decided.height, dtype=pl.Boolean, eager=True).scatter(
+        pending["_pos"], pl.Series(walked.charged, dtype=pl.Boolean))
+    decided = decided.with_columns(charged.alias("_charged"))
     to_charge = pl.col("status").is_null()
     decided = decided.with_columns(
         pl.when(to_charge & pl.col("_charged")).then(pl.lit(Status.CHARGED.value))
@@ -340,7 +342,9 @@ def rate_records(
     told = [0]  # calls of the batch in progress already told to ``progress`` (taken back on a retry)
     staged: list[store.StagedCalls] = []  # each attempt's scratch file, removed once its session is closed
     try:
-        for batch in Transactions(ordered, batch_size, memory_records=chunk_rows):
+        # a chunk spilled for a transaction made to start again is kept as read: prepared again if it is
+        # (what prepare adds is half again as large, and written for nothing when no transaction is)
+        for batch in Transactions(ordered, batch_size, memory_records=chunk_rows, kept=lambda c: c.select(NAMES)):
             mark = ctx.balance_mark
             told[0] = 0
 

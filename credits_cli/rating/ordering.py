@@ -339,10 +339,14 @@ class Transactions:
     one an iterable that can be read again: a transaction the database makes start again (busy)
     rates the same chunks. A transaction's chunks are taken from ``chunks`` as it rates them; its
     first ``memory_records`` calls (one chunk) are kept in memory, the rest in an unnamed temporary
-    file (Arrow IPC), so a transaction of any size holds about as much memory as a small one."""
+    file (Arrow IPC; ``kept(chunk)``, when given, is what of each the file keeps), so a transaction of
+    any size holds about as much memory as a small one."""
 
-    def __init__(self, chunks: Iterable[pl.DataFrame], size: int, memory_records: int = CHUNK_ROWS) -> None:
+    def __init__(self, chunks: Iterable[pl.DataFrame], size: int, memory_records: int = CHUNK_ROWS,
+                 kept: Callable[[pl.DataFrame], pl.DataFrame] | None = None) -> None:
         self._source = iter(chunks)
+        #: what of a chunk the spill file keeps (None: all of it); a transaction made to start again rates that
+        self.kept = kept
         self._next: pl.DataFrame | None = None
         self.size = max(1, size)
         self.memory_records = memory_records
@@ -400,7 +404,8 @@ class _Transaction:
             else:
                 if self.run is None:
                     self.run = _Run(owner.spill())
-                self.run.spans.extend(_Run.write_all(owner.spill(), [chunk]).spans)
+                spilled = chunk if owner.kept is None else owner.kept(chunk)
+                self.run.spans.extend(_Run.write_all(owner.spill(), [spilled]).spans)
             self.calls += chunk.height
             yield chunk
 

@@ -264,18 +264,13 @@ def accept(ctx: Context, frame: pl.DataFrame, existing: set[str]) -> pl.DataFram
             pl.lit(_("the row has no charge of Microsoft's to debit (--charges export)"))
         )
     marked = frame.with_row_index("_pos").with_columns(why.otherwise(None).alias("why"), other.alias("other_currency"))
-    first = (
-        marked.filter(pl.col("why").is_null())
-        .group_by("external_id")
-        .agg(pl.col("_pos").min().alias("_first"))
-    )
-    marked = marked.join(first, on="external_id", how="left", maintain_order="left")
-    duplicate = _among(pl.col("external_id"), existing) | (
-        pl.col("_first") < pl.col("_pos")).fill_null(False)
+    # the first call of each id that is not refused (a window, not a join: no copy of the chunk)
+    first = pl.when(pl.col("why").is_null()).then(pl.col("_pos")).min().over("external_id")
+    duplicate = _among(pl.col("external_id"), existing) | (first < pl.col("_pos")).fill_null(False)
     return marked.with_columns(
         pl.when(duplicate).then(pl.lit("duplicate")).when(pl.col("why").is_not_null()).then(pl.lit("rejected"))
         .otherwise(None).alias("fate")
-    ).drop("_pos", "_first")
+    ).drop("_pos")
 
 
 # --- the decision ---------------------------------------------------------------------------
@@ -589,10 +584,11 @@ def _pools(ctx: Context, f: pl.DataFrame, pools: Any, export: bool) -> pl.DataFr
         .alias("pool_seconds")
     )
     pools.draw(drawing.filter(pl.col("pool_seconds") > 0).select("_pos", "month", "pool", "pool_seconds", "start"))
-    f = f.join(drawing.select("_pos", "pool_seconds"), on="_pos", how="left", maintain_order="left")
+    # each drawing call's seconds put at its place (not a join: no copy of the chunk)
+    seconds = pl.zeros(f.height, dtype=pl.Int64, eager=True).scatter(drawing["_pos"], drawing["pool_seconds"])
     return f.drop("_pos").with_columns(
-        pl.col("pool_seconds").fill_null(0),
-        pl.when(pl.col("pool_seconds").fill_null(0) > 0).then(pl.col("pool")).otherwise(None).alias("pool"),
+        seconds.alias("pool_seconds"),
+        pl.when(seconds > 0).then(pl.col("pool")).otherwise(None).alias("pool"),
     )
 
 
