@@ -123,12 +123,12 @@ def test_every_command_with_json_takes_output(path: tuple[str, ...], command: An
         assert {"-o", "--output"} <= options, f"credits {' '.join(path)} has --json but no -o"
 
 
-@pytest.mark.parametrize("given,expected", [(None, "narenas:1"), ("dirty_decay_ms:0", "dirty_decay_ms:0")])
+@pytest.mark.parametrize("given,expected", [(None, "narenas:1,tcache:false"), ("dirty_decay_ms:0", "dirty_decay_ms:0")])
 def test_polars_allocator_is_set_before_polars_unless_the_user_set_it(
     tmp_path: Path, given: str | None, expected: str
 ) -> None:
-    """``credits`` gives polars' allocator one arena (a lower peak RSS on a large import) before anything
-    imports polars, and keeps a setting of the user's own."""
+    """``credits`` gives polars' allocator one arena and no per-thread caches (a lower peak RSS on a large
+    import) before anything imports polars, and keeps a setting of the user's own."""
     env = cli_env(str(tmp_path / "credits.db"))
     env.pop("_RJEM_MALLOC_CONF", None)
     if given is not None:
