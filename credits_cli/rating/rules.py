@@ -50,6 +50,7 @@ that could leave int64.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -166,6 +167,9 @@ class Context:
     _states: Any = None  # the users' states as a frame (see held())
     _rates: Any = None  # the book's entries as a frame (see rates())
     _lookups: dict[str, Any] = field(default_factory=dict)  # section and digits -> the longest-prefix expression
+    #: held while one of the parts above is made: an import prepares chunks in its reading thread, and
+    #: again in its rating thread a chunk of a transaction that starts over
+    _making: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def capacities(self, month: str) -> dict[str, int]:
         """Seconds of each pool of ``month`` (``YYYY-MM``): the users who held the plan (or Audio
@@ -180,6 +184,10 @@ class Context:
     def held(self) -> pl.DataFrame:
         """Every state of every user, from when it holds (``since``, the earliest time for the first):
         ``user_upn, user_id, since, u_country, u_plan, u_conferencing, u_licensed``, sorted by ``since``."""
+        with self._making:
+            return self._held()
+
+    def _held(self) -> pl.DataFrame:
         if self._states is None:
             import polars as pl
 
@@ -196,6 +204,10 @@ class Context:
 
     def rates(self) -> pl.DataFrame:
         """The book's entries, one row each by ``rate`` (their index in :meth:`RateBook.entries`)."""
+        with self._making:
+            return self._made_rates()
+
+    def _made_rates(self) -> pl.DataFrame:
         if self._rates is None:
             import polars as pl
 
@@ -334,9 +346,10 @@ def _lookup(ctx: Context, section: str, digits: pl.Expr) -> pl.Expr:
     """The index of the entry with the longest prefix of ``digits`` in ``section`` (one mapping per prefix
     length, longest first); dial-out falls back to outbound."""
     key = f"{section}\x00{digits}"
-    found = ctx._lookups.get(key)
-    if found is None:  # the same for every chunk of the import: made once
-        found = ctx._lookups[key] = _prefix_lookup(ctx, section, digits)
+    with ctx._making:
+        found = ctx._lookups.get(key)
+        if found is None:  # the same for every chunk of the import: made once
+            found = ctx._lookups[key] = _prefix_lookup(ctx, section, digits)
     return found
 
 
