@@ -1,10 +1,12 @@
 """The rule book of SPEC §6: what a call is, and what it costs. Where a call is priced.
 
 The rules are columnar operations over a chunk of calls in start-time order
-(:mod:`credits_cli.rating.chunk`): :func:`classify` and :func:`decide` turn
-the chunk's columns into the columns of a decision, and change nothing but
-the small state carried from chunk to chunk (how much each month's pool has
-used: :class:`Pools`, passed in). The balance (rule 6) is walked by
+(:mod:`credits_cli.rating.chunk`): :func:`prepare` adds what each call alone
+decides (its class, place, user, rate and pool: row by row, so an import runs
+it a chunk ahead, in another thread), then :func:`accept` and :func:`decide`
+turn the chunk's columns into the columns of a decision, and change nothing
+but the small state carried from chunk to chunk (how much each month's pool
+has used: :class:`Pools`, passed in). The balance (rule 6) is walked by
 :mod:`credits_cli.rating.charging` over the calls still to be charged.
 
 Per call, in this order:
