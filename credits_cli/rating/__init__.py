@@ -96,7 +96,7 @@ def rate_batch(session: Session, ctx: Context, batch: pl.DataFrame, import_id: i
         result.balance_after = account.balance
         return result
     result.other_currency = int(calls["other_currency"].sum())
-    months = calls.select(pl.col("start").dt.strftime("%Y-%m").unique()).to_series().to_list()
+    months = calls["month"].unique().to_list()  # (prepare made each call's; the pools are drawn by it)
     pools = Pools.load(session, ctx, set(months))
     decided = rules.decide(ctx, calls, pools).with_row_index("_pos")
 
