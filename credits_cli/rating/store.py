@@ -24,7 +24,7 @@ from sqlmodel import Session, col, select
 
 from credits_cli import history
 from credits_cli.callkey import keys_of, next_key
-from credits_cli.errors import InvalidInput
+from credits_cli.errors import DatabaseError, InvalidInput
 from credits_cli.i18n import _
 from credits_cli.kinds import Event
 from credits_cli.models import Call, PoolUsage, Tenant, User
@@ -66,12 +66,15 @@ class NewKeys:
     """
 
     def __init__(self, staged: StagedCalls | None = None) -> None:
+        self._forget()
+        #: where the transaction's calls wait until its end, when they are not in ``calls`` yet
+        self.staged = staged
+
+    def _forget(self) -> None:
         self._keys: list[pl.Series] = []
         self._ids: list[pl.Series | int] = []  # per chunk: its calls' ids, or the first when they run on by one
         self._starts: list[int] = []  # per chunk: the position of its first key among all
         self._held = 0
-        #: where the transaction's calls wait until its end, when they are not in ``calls`` yet
-        self.staged = staged
 
     def add(self, keys: list[int], ids: list[int]) -> None:
         import polars as pl
@@ -120,12 +123,12 @@ class NewKeys:
             return
         if self.staged is not None:  # the staged calls hold the same keys and ids: SQLite sorts and copies them
             self.staged.write_guards(session, tenant_id)
-            self._keys, self._ids, self._starts, self._held = [], [], [], 0
+            self._forget()
             return
         conn = session.connection()
         mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
         held = pl.DataFrame({"guard": pl.concat(self._keys, rechunk=False), "call_id": self._all_ids()})
-        self._keys, self._ids, self._starts, self._held = [], [], [], 0
+        self._forget()
         sql = f"INSERT INTO call_guards (tenant_id, guard, call_id) VALUES ({int(tenant_id)}, {mark}, {mark})"
         top = pl.col("guard") // (1 << 60)  # -8 .. 7, in key order
         for part in range(-8, 8):
@@ -356,8 +359,6 @@ def check_references(session: Session, tenant: Tenant, import_id: int, user_ids:
     with SQLite's foreign-key checks off (:meth:`credits_cli.db.Database.write`, ``references_checked``)
     checks once instead of once a row; the rest it names (its calls, lots) it wrote itself. Only
     ``tenant remove`` deletes such rows: done while an import runs, the import stops with one line."""
-    from credits_cli.errors import DatabaseError
-
     tenant_id = tenant.id or 0
     conn = session.connection()
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
