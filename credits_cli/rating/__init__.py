@@ -158,8 +158,7 @@ def rate_batch(session: Session, ctx: Context, batch: pl.DataFrame, import_id: i
     if walked.blocks:
         sqlite = session.connection().dialect.name == "sqlite"
         starts = decided.select(store.sqlite_times(pl.col("start")) if sqlite else pl.col("start")).to_series()
-        ledger.insert_entry_rows(session, charging.entry_rows(walked.blocks, tid, account.posted_at, ids,
-                                                              starts.to_list()))
+        charging.write_entries(session, walked.blocks, tid, account.posted_at, pl.Series(ids, dtype=pl.Int64), starts)
     account.flush()
     result.mark = account.mark()
     pools.save(session, tid)

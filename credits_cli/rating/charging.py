@@ -27,11 +27,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from itertools import accumulate
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from credits_cli import money
-from credits_cli.kinds import EntryKind
+from sqlmodel import Session
+
+from credits_cli import ledger, money
 from credits_cli.ledger import RECHARGE_RETRY, Account
+
+if TYPE_CHECKING:
+    import polars as pl
 
 _EPOCH = datetime(1970, 1, 1)
 _US = timedelta(microseconds=1)
@@ -223,25 +227,20 @@ def _apply(account: Account, block: Charges, taken: int) -> None:
         account.unfunded -= money.from_units(unfunded)
 
 
-def entry_rows(blocks: list[Charges | list[dict[str, Any]]], tenant_id: int, posted_at: datetime,
-               call_ids: list[int], starts: list[datetime]) -> list[tuple[Any, ...]]:
-    """The ledger rows of a walk, in order: ``(tenant_id, service_at, posted_at, kind, amount units,
-    lot_id, call_id, note)``; a charge names its call (``call_ids`` by position) and is dated at its start."""
-    rows: list[tuple[Any, ...]] = []
-    charge = EntryKind.CHARGE.value
+def write_entries(session: Session, blocks: list[Charges | list[dict[str, Any]]], tenant_id: int,
+                  posted_at: datetime, call_ids: pl.Series, starts: pl.Series) -> None:
+    """Write the ledger entries of a walk, in order: a charge names its call and is dated at its start
+    (``call_ids`` and ``starts``: the chunk's, by position; on SQLite a start may be the text it is stored
+    as), the other entries are :class:`Account`'s."""
+    import polars as pl
+
     for block in blocks:
         if isinstance(block, Charges):
-            rows.extend(
-                (tenant_id, starts[pos], posted_at, charge, amount, lot, call_ids[pos], "")
-                for pos, amount, lot in zip(block.positions, block.amounts, block.lots, strict=True)
-            )
-        else:
-            rows.extend(
-                (e["tenant_id"], e["service_at"], e["posted_at"], e["kind"], money.to_units(e["amount"]),
-                 e["lot_id"], e["call_id"], e["note"])
-                for e in block
-            )
-    return rows
+            at = pl.Series(block.positions, dtype=pl.Int64)
+            ledger.insert_charges(session, tenant_id, posted_at, starts.gather(at).to_list(), block.amounts,
+                                  block.lots, call_ids.gather(at).to_list())
+        elif block:
+            ledger.insert_entries(session, block)
 
 
-__all__ = ["Charges", "Walk", "entry_rows", "walk", "Decimal"]
+__all__ = ["Charges", "Walk", "walk", "write_entries", "Decimal"]
