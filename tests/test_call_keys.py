@@ -63,11 +63,7 @@ def ready(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     return cli
 
 
-@pytest.mark.parametrize("named", [store.NAMED_FILES, 0])
-def test_each_call_keeps_the_name_of_its_file(ready, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                               named: int) -> None:
-    # Names in the copy's statement (a few files), or looked up in the scratch file (many): the same names.
-    monkeypatch.setattr(store, "NAMED_FILES", named)
+def test_each_call_keeps_the_name_of_its_file(ready, tmp_path: Path) -> None:
     names = ["a.csv", "zürich 'q'.csv", "c,d.csv"]
     files = [str(calls_csv(tmp_path / name, [f"f{k}-{i}" for i in range(3)])) for k, name in enumerate(names)]
     assert ready("rate-cdrs", *files).exit_code == 0
