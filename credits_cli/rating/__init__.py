@@ -352,7 +352,6 @@ def rate_records(
                 ctx.staged = store.StagedCalls.open(session)  # the calls, written at the end (SQLite)
                 if ctx.staged is not None:
                     staged.append(ctx.staged)
-                ctx.new_keys = store.NewKeys(ctx.staged)  # the duplicate guard's keys, written at the end
                 ctx.users_named = set()
                 if progress and told[0]:
                     progress(-told[0])
@@ -361,6 +360,8 @@ def rate_records(
                     # a maximum, not an allocation (SQLite's default is 2 MB): see SQLITE_CACHE_KB
                     session.connection().exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KB}")
                 db.lock_tenant(session, tenant.id or 0)
+                # the duplicate guard's keys, written at the end; the books asked only when they hold some
+                ctx.new_keys = store.NewKeys(ctx.staged, books=store.holds_keys(session, tenant.id or 0))
                 import_id = summary.import_id or open_run(session)
                 done: list[BatchResult] = []
                 for chunk in batch:

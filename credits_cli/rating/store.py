@@ -65,10 +65,13 @@ class NewKeys:
     staged calls' do), else as a column too.
     """
 
-    def __init__(self, staged: StagedCalls | None = None) -> None:
+    def __init__(self, staged: StagedCalls | None = None, *, books: bool = True) -> None:
         self._forget()
         #: where the transaction's calls wait until its end, when they are not in ``calls`` yet
         self.staged = staged
+        #: False: the tenant had no key in ``call_guards`` when the transaction began (:func:`holds_keys`),
+        #: so none is looked for there: a first import asks only these
+        self.books = books
 
     def _forget(self) -> None:
         self._keys: list[pl.Series] = []
@@ -149,7 +152,7 @@ def identify(
     keys = keys_of(ids)
     slots: dict[int, str | None] = dict.fromkeys(keys.values())  # key -> the id it holds in the books
     wanted = list(slots)
-    for i in range(0, len(wanted), LOOKUP_KEYS):
+    for i in range(0, len(wanted) if new is None or new.books else 0, LOOKUP_KEYS):
         part = wanted[i : i + LOOKUP_KEYS]
         sql = (f"SELECT g.guard, c.external_id FROM call_guards g JOIN calls c ON c.id = g.call_id "
                f"WHERE g.tenant_id = {mark} AND g.guard IN ({', '.join([mark] * len(part))})")
@@ -173,6 +176,16 @@ def identify(
                 break
             key = next_key(key)  # another id's key: follow the run
     return existing, free
+
+
+def holds_keys(session: Session, tenant_id: int) -> bool:
+    """Whether the tenant has a key in ``call_guards``. Asked when a transaction that writes calls begins:
+    until it ends no other writer of the tenant adds one (SQLite's one writer; on PostgreSQL the tenant's
+    row is locked first, :meth:`credits_cli.db.Database.lock_tenant`)."""
+    conn = session.connection()
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    return conn.exec_driver_sql(f"SELECT 1 FROM call_guards WHERE tenant_id = {mark} LIMIT 1",
+                                (int(tenant_id),)).first() is not None
 
 
 def assign_keys(session: Session, tenant_id: int, ids: list[str], free: dict[str, int],
@@ -199,8 +212,8 @@ def _held(conn: Any, mark: str, tenant_id: int, key: int, new: NewKeys | None = 
     """The id of the call that holds ``key``: in the books, or among the transaction's ``new`` keys."""
     if new is not None:
         pending = _ids_of(conn, mark, new.find([key]), new)
-        if pending:
-            return pending[key]
+        if pending or not new.books:
+            return pending.get(key)
     row = conn.exec_driver_sql(f"SELECT c.external_id FROM call_guards g JOIN calls c ON c.id = g.call_id "
                                f"WHERE g.tenant_id = {mark} AND g.guard = {mark}", (tenant_id, key)).first()
     return None if row is None else str(row[0])
