@@ -487,7 +487,7 @@ class StagedCalls:
             # other tables are not followed here), so that SQLite copies a call's record and index entries as
             # they are (see :meth:`flush`).
             for sql in ("PRAGMA journal_mode = OFF", "PRAGMA synchronous = OFF", "PRAGMA foreign_keys = OFF",
-                        *_scratch_schema(session)):
+                        *_scratch_schema(session), "CREATE TABLE guards (guard INTEGER, id INTEGER)"):
                 self._execute(sql)
         except BaseException:
             self.close()
@@ -552,21 +552,25 @@ class StagedCalls:
             table = Call.__table__  # type: ignore[attr-defined]
             self._next = 1 + (session.execute(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))).scalar() or 0)
         first = self._next
-        ids = pl.int_range(first, first + frame.height, dtype=pl.Int64).alias("id")
-        self._append(_sqlite_rows(frame).with_columns(ids), "calls")
+        rows = _sqlite_rows(frame).with_columns(pl.int_range(first, first + frame.height, dtype=pl.Int64).alias("id"))
+        self._append((rows, "calls"), (rows.select("guard", "id"), "guards"))
         self._next = first + frame.height
         self.rows += frame.height
         return list(range(first, first + frame.height))
 
-    def _append(self, frame: pl.DataFrame, table: str) -> None:
-        """Append ``frame`` to the scratch file's ``table`` in the writer thread, in the order asked (a
-        failure of an earlier write is raised here)."""
+    def _append(self, *parts: tuple[pl.DataFrame, str]) -> None:
+        """Append each frame of ``parts`` to its table of the scratch file, in the writer thread, in the order
+        asked (a failure of an earlier write is raised here)."""
         if self._writer is None:
             self._writer = ThreadPoolExecutor(1, thread_name_prefix="credits-staging")
         while len(self._writes) >= WRITES_AHEAD:
             self._writes.pop(0).result()
         run = contextvars.copy_context().run  # (its messages in the import's language)
-        self._writes.append(self._writer.submit(run, self._execute, into=frame, table=table))
+        self._writes.append(self._writer.submit(run, self._execute_all, parts))
+
+    def _execute_all(self, parts: tuple[tuple[pl.DataFrame, str], ...]) -> None:
+        for frame, table in parts:
+            self._execute(into=frame, table=table)
 
     def _written(self) -> None:
         """Wait until every chunk asked for is in the scratch file; raise the first failure."""
@@ -597,7 +601,9 @@ class StagedCalls:
 
     def write_guards(self, session: Session, tenant_id: int) -> None:
         """Put the staged calls' keys in ``call_guards``, in key order (:meth:`NewKeys.write`): SQLite sorts
-        them from the scratch file. The primary key refuses a key held already: the transaction fails whole."""
+        them from the scratch file's ``guards`` (each call's key and id, staged with it: 16 bytes to read a
+        call where the whole record of the call was read). The primary key refuses a key held already: the
+        transaction fails whole."""
         if self._next is None:
             return
         schema = self._attach(session)
@@ -609,7 +615,7 @@ class StagedCalls:
         conn.exec_driver_sql(f"PRAGMA main.cache_size = -{SORT_CACHE_KB}")
         try:
             conn.exec_driver_sql(f"INSERT INTO call_guards (tenant_id, guard, call_id) "
-                                 f"SELECT {int(tenant_id)}, guard, id FROM {schema}.calls ORDER BY guard")
+                                 f"SELECT {int(tenant_id)}, guard, id FROM {schema}.guards ORDER BY guard")
         finally:
             conn.exec_driver_sql(f"PRAGMA main.cache_size = {int(cache)}")
 
