@@ -78,17 +78,21 @@ COLUMN_LINES = 10_000
 FIELD_LIMIT = MAX_RECORD_LINES * MAX_LINE_BYTES + 1024
 _SEPARATORS = ",;\t|"  # what an Excel "sep=" line may name
 _NEWLINE = re.compile("\n")
-#: What makes a block of lines not plain (see Table.columns), once every CR LF is a LF: a quote, a NUL or a lone
-#: carriage return, and a byte order mark (polars' CSV reader drops one at the start of what it reads; the csv
-#: module keeps it in the field). Such a block is read by the csv module.
-_ODD = (b'"', b"\x00", b"\r", b"\xef\xbb\xbf")
+#: What makes a block of lines not plain (see Table.columns), besides a carriage return not before a line feed
+#: (:func:`_lone_cr`): a quote, a NUL, and a byte order mark (polars' CSV reader drops one at the start of what it
+#: reads; the csv module keeps it in the field). Such a block is read by the csv module.
+_ODD = (b'"', b"\x00")
+_BOM = b"\xef\xbb\xbf"
 
 
 def _odd(data: bytes) -> bool:
-    """Whether a block's bytes (every CR LF a LF) are read by the csv module: a quote, a NUL, a lone
-    carriage return, a byte order mark, or bytes that are not UTF-8 (the csv module reads them as the row
-    reader decodes them)."""
+    """Whether a block's bytes are read by the csv module: a quote, a NUL, a lone carriage return, a byte
+    order mark, or bytes that are not UTF-8 (the csv module reads them as the row reader decodes them)."""
     if any(c in data for c in _ODD):  # (a scan each, at memchr speed, beats one regular expression)
+        return True
+    if b"\xef" in data and _BOM in data:  # (a look for a byte first: the three are rarely there)
+        return True
+    if _lone_cr(data):
         return True
     if data.isascii():
         return False
@@ -97,6 +101,13 @@ def _odd(data: bytes) -> bool:
     except UnicodeDecodeError:
         return True
     return False
+
+
+def _lone_cr(data: bytes) -> bool:
+    """Whether a carriage return in ``data`` is not the first half of a CR LF. Lines that end in CR LF are
+    read as they are (polars' CSV reader drops the CR before each LF; :meth:`Table._convert` drops it from
+    the lines it splits itself): counting is half the time of replacing each CR LF by a LF."""
+    return b"\r" in data and data.count(b"\r") != data.count(b"\r\n")
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,8 +267,6 @@ class Table:
                     raise InvalidInput(_("{source}: cannot read: {error}").format(
                         source=source, error=exc.strerror or exc)) from None
                 data = block.data if block is not None else b""
-                if b"\r" in data:  # (a look for a byte is a tenth of the time of a replace that finds nothing)
-                    data = data.replace(b"\r\n", b"\n")
                 overlong = block is not None and any(
                     block.first <= n < block.first + block.count for n in lines.overlong)
                 plain = block is not None and not overlong and not _odd(data)
@@ -282,7 +291,7 @@ class Table:
                 if block is None:
                     self.binary.close()
                     return
-                if not plain and not overlong and b'"' not in data and b"\r" not in data:
+                if not plain and not overlong and b'"' not in data and not _lone_cr(data):
                     # Odd for its bytes only (not UTF-8, a NUL, a byte order mark): each of its lines is a
                     # record of its own, so the block alone is read row by row, and the next in columns.
                     alone = _Lines(io.BytesIO(block.data), block.first)
@@ -321,7 +330,8 @@ class Table:
         source, width, delimiter = self.source, len(self.header), self.delimiter
         data = b"".join(parts)
         data = data[:-1] if data.endswith(b"\n") else data  # the last line's end: no line after it
-        lines = data.split(b"\n")
+        data = data[:-1] if data.endswith(b"\r") else data  # (a CR here ends a CR LF: a lone one is not plain)
+        lines = data.split(b"\n")  # each but the last with the CR of its CR LF, if the file has them
         counts = list(map(bytes.count, lines, itertools.repeat(delimiter.encode())))
         errors: list[RowError] = []
         if min(counts) == max(counts) == width - 1:
@@ -345,7 +355,8 @@ class Table:
                 frame.to_series(i).alias(f"f{p}") for i, p in enumerate(positions))])
 
             def fields_of(line: int) -> list[str]:
-                return lines[line - first].decode("utf-8").split(delimiter)
+                text = lines[line - first].decode("utf-8")
+                return (text[:-1] if text.endswith("\r") else text).split(delimiter)
 
             calls, others = convert_lines(good, convert, fields_of)
             errors.extend(others)
