@@ -522,3 +522,31 @@ def test_entry_rows_go_in_whole_and_in_order(env: Env, count: int) -> None:
                                LedgerEntry.note).where(LedgerEntry.kind == "charge").order_by(LedgerEntry.id)).all()
     expected = [(at, p, money.from_units(a), lot_id, note) for _, at, p, _, a, lot_id, _, note in rows]
     assert [tuple(r) for r in stored] == expected
+
+
+@pytest.mark.parametrize("count", [1, ledger.CHARGE_ROWS_PER_STATEMENT, 2 * ledger.CHARGE_ROWS_PER_STATEMENT + 37])
+def test_charges_go_in_whole_and_in_order_as_entry_rows_would(env: Env, count: int) -> None:
+    # What every charge shares is written into the statement; the rest bound: the same rows as one by one.
+    lot = env.topup("1000", T0)
+    posted = T0 + timedelta(days=1)
+    service = [T0 + timedelta(seconds=i) for i in range(count)]
+    amounts, lots = [-(i + 1) for i in range(count)], [lot if i % 2 else None for i in range(count)]
+    env.write(lambda s, t: ledger.insert_charges(s, env.tenant_id, posted, service, amounts, lots, [None] * count))
+    with env.database.read() as s:
+        stored = s.exec(select(LedgerEntry.tenant_id, LedgerEntry.service_at, LedgerEntry.posted_at, LedgerEntry.kind,
+                               LedgerEntry.amount, LedgerEntry.lot_id, LedgerEntry.note)
+                        .where(LedgerEntry.kind == "charge").order_by(LedgerEntry.id)).all()
+    assert [tuple(r) for r in stored] == [(env.tenant_id, at, posted, "charge", money.from_units(a), lot_id, "")
+                                          for at, a, lot_id in zip(service, amounts, lots, strict=True)]
+
+
+def test_the_balance_mark_is_the_balance_the_unfunded_sum_and_the_last_entry(env: Env) -> None:
+    lot = env.topup("100", T0)
+    posted = T0 + timedelta(days=1)
+    env.write(lambda s, t: ledger.insert_charges(s, env.tenant_id, posted, [T0, T0], [-30_000, -20_000], [lot, None],
+                                                 [None, None]))
+    with env.database.read() as s:
+        mark = ledger.balance_mark(s, env.tenant(s))
+        last = s.exec(select(LedgerEntry.id).order_by(LedgerEntry.id.desc())).first()  # type: ignore[union-attr]
+        assert mark == ledger.BalanceMark(last or 0, ledger.balance(s, env.tenant(s)), Decimal("-2.0000"))
+    assert mark.balance == Decimal("95.0000")

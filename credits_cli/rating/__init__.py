@@ -299,7 +299,8 @@ def rate_records(
         else:
             book = None
         ctx = store.load_context(session, tenant, book, charges)
-        summary.balance_before = ledger.balance(session, tenant)
+        ctx.balance_mark = ledger.balance_mark(session, tenant)  # (the first chunk adds to it, as the others)
+        summary.balance_before = ctx.balance_mark.balance
     summary.balance_after = summary.balance_before
     summary.currency = tenant.currency
     summary.rate_table = book.name if book is not None else ""
