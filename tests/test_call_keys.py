@@ -508,3 +508,11 @@ def test_a_tenant_removed_during_an_import_stops_it_and_leaves_nothing_orphaned(
     with pytest.raises(DatabaseError, match="(?i)foreign key"):
         database.write(lambda s: s.execute(sa.text("INSERT INTO call_guards (tenant_id, guard, call_id) "
                                                    "VALUES (12345, 1, 1)")))
+
+
+def test_look_ups_come_in_a_few_shapes() -> None:
+    # The driver keeps 128 prepared statements: one per length of a chunk's keys would hold megabytes each.
+    shapes = {len(store._padded(list(range(n)), 15_000)) for n in range(1, 15_001, 7)}
+    assert shapes == {64, 1024, 15_000}
+    assert {len(store._padded(list(range(n)), 998)) for n in range(1, 999)} == {64, 998}
+    assert set(store._padded([5, 9, 2], 15_000)) == {5, 9, 2}
