@@ -187,47 +187,42 @@ class Context:
         """Every state of every user, from when it holds (``since``, the earliest time for the first):
         ``user_upn, user_id, since, u_country, u_plan, u_conferencing, u_licensed``, sorted by ``since``."""
         with self._making:
-            return self._held()
+            if self._states is None:
+                import polars as pl
 
-    def _held(self) -> pl.DataFrame:
-        if self._states is None:
-            import polars as pl
-
-            rows: list[tuple[Any, ...]] = []
-            for upn, (user_id, timeline) in self.users.items():
-                for since, state in zip(timeline.starts, timeline.states, strict=True):
-                    rows.append((upn, user_id, since or datetime(1, 1, 1), state.country, state.plan,
-                                 state.conferencing, state.licensed))
-            self._states = pl.DataFrame(rows, orient="row", schema={
-                "user_upn": pl.String, "user_id": pl.Int64, "since": pl.Datetime("us"), "u_country": pl.String,
-                "u_plan": pl.String, "u_conferencing": pl.Boolean, "u_licensed": pl.Boolean,
-            }).sort("since")
-        return self._states
+                rows: list[tuple[Any, ...]] = []
+                for upn, (user_id, timeline) in self.users.items():
+                    for since, state in zip(timeline.starts, timeline.states, strict=True):
+                        rows.append((upn, user_id, since or datetime(1, 1, 1), state.country, state.plan,
+                                     state.conferencing, state.licensed))
+                self._states = pl.DataFrame(rows, orient="row", schema={
+                    "user_upn": pl.String, "user_id": pl.Int64, "since": pl.Datetime("us"),
+                    "u_country": pl.String, "u_plan": pl.String, "u_conferencing": pl.Boolean,
+                    "u_licensed": pl.Boolean,
+                }).sort("since")
+            return self._states
 
     def rates(self) -> pl.DataFrame:
         """The book's entries, one row each by ``rate`` (their index in :meth:`RateBook.entries`)."""
         with self._making:
-            return self._made_rates()
+            if self._rates is None:
+                import polars as pl
 
-    def _made_rates(self) -> pl.DataFrame:
-        if self._rates is None:
-            import polars as pl
-
-            entries = self.book.entries() if self.book is not None else []
-            units = [r.units() for r in entries]
-            self._rates = pl.DataFrame({
-                "rate": pl.Series(range(len(entries)), dtype=pl.Int32),
-                "rate_prefix": pl.Series([r.prefix for r in entries], dtype=pl.String),
-                "rate_name": pl.Series([r.name for r in entries], dtype=pl.String),
-                "r_min": pl.Series([r.minimum_seconds for r in entries], dtype=pl.Int64),
-                "r_inc": pl.Series([r.increment_seconds for r in entries], dtype=pl.Int64),
-                "r_pm": pl.Series([u[0] for u in units], dtype=pl.Int64),
-                "r_fee": pl.Series([u[1] for u in units], dtype=pl.Int64),
-                "r_den": pl.Series([60 * 10 ** (u[2] - r.decimals) for r, u in zip(entries, units, strict=True)],
-                                   dtype=pl.Int64),
-                "r_up": pl.Series([10 ** (money.SCALE - r.decimals) for r in entries], dtype=pl.Int64),
-            })
-        return self._rates
+                entries = self.book.entries() if self.book is not None else []
+                units = [r.units() for r in entries]
+                self._rates = pl.DataFrame({
+                    "rate": pl.Series(range(len(entries)), dtype=pl.Int32),
+                    "rate_prefix": pl.Series([r.prefix for r in entries], dtype=pl.String),
+                    "rate_name": pl.Series([r.name for r in entries], dtype=pl.String),
+                    "r_min": pl.Series([r.minimum_seconds for r in entries], dtype=pl.Int64),
+                    "r_inc": pl.Series([r.increment_seconds for r in entries], dtype=pl.Int64),
+                    "r_pm": pl.Series([u[0] for u in units], dtype=pl.Int64),
+                    "r_fee": pl.Series([u[1] for u in units], dtype=pl.Int64),
+                    "r_den": pl.Series([60 * 10 ** (u[2] - r.decimals) for r, u in zip(entries, units, strict=True)],
+                                       dtype=pl.Int64),
+                    "r_up": pl.Series([10 ** (money.SCALE - r.decimals) for r in entries], dtype=pl.Int64),
+                })
+            return self._rates
 
 
 def domestic_pool(country: str) -> str:

@@ -153,11 +153,12 @@ def identify(
     slots: dict[int, str | None] = dict.fromkeys(keys.values())  # key -> the id it holds in the books
     wanted = list(slots)
     per = _identify_keys(conn)
-    for i in range(0, len(wanted) if new is None or new.books else 0, per):
-        part = _padded(wanted[i : i + per], per)
-        sql = (f"SELECT g.guard, c.external_id FROM call_guards g JOIN calls c ON c.id = g.call_id "
-               f"WHERE g.tenant_id = {mark} AND g.guard IN ({', '.join([mark] * len(part))})")
-        slots.update(conn.exec_driver_sql(sql, (tenant_id, *part)).all())
+    if new is None or new.books:  # (else the tenant had no key in the books when the transaction began)
+        for i in range(0, len(wanted), per):
+            part = _padded(wanted[i : i + per], per)
+            sql = (f"SELECT g.guard, c.external_id FROM call_guards g JOIN calls c ON c.id = g.call_id "
+                   f"WHERE g.tenant_id = {mark} AND g.guard IN ({', '.join([mark] * len(part))})")
+            slots.update(conn.exec_driver_sql(sql, (tenant_id, *part)).all())
     if new is not None:
         slots.update(_ids_of(conn, mark, new.find(wanted), new))
     if len(slots) == len(keys) and all(held is None for held in slots.values()):  # distinct keys, none held
@@ -504,9 +505,10 @@ class StagedCalls:
             except adbc.Error as exc:
                 raise self._cannot_write(exc) from None
             # A throwaway file: no journal, no flush to disk (the transaction's commit keeps the calls). Its
-            # tables and their indexes are the database's own, made by the same statements (the references to
-            # other tables are not followed here), so that SQLite copies a call's record and index entries as
-            # they are (see :meth:`flush`).
+            # ``calls`` and that table's indexes are the database's own, made by the same statements (the
+            # references to other tables are not followed here), so that SQLite copies a call's record and
+            # index entries as they are (see :meth:`flush`); ``guards`` holds each call's key and id, which
+            # :meth:`write_guards` sorts into the guard.
             for sql in ("PRAGMA journal_mode = OFF", "PRAGMA synchronous = OFF", "PRAGMA foreign_keys = OFF",
                         *_scratch_schema(session), "CREATE TABLE guards (guard INTEGER, id INTEGER)"):
                 self._execute(sql)
