@@ -254,6 +254,8 @@ def test_staged_calls_are_stored_as_bound_ones(ready) -> None:
                 return store.insert_calls(session, frame)
             holder.append(stage := store.StagedCalls.open(session))
             ids = stage.add(session, frame)
+            stage._written()
+            assert stage._execute("PRAGMA page_size", query=True).item() == store.SCRATCH_PAGE_SIZE
             assert stage.external_ids(ids[-2:]) == dict(zip(ids[-2:], texts[-2:], strict=True))
             stage.flush(session)
             return ids

@@ -504,13 +504,16 @@ class StagedCalls:
                 self._connection = adbc.AdbcConnection(self._database)
             except adbc.Error as exc:
                 raise self._cannot_write(exc) from None
-            # A throwaway file: no journal, no flush to disk (the transaction's commit keeps the calls). Its
+            # A throwaway file: no journal, no flush to disk (the transaction's commit keeps the calls), and
+            # pages of 64 KiB, read and written whole (a system call a page: with SQLite's 4 KiB, a million
+            # calls were 77,000 writes, then as many reads; 0.97x the import's time, 0.95x its CPU). Its
             # ``calls`` and that table's indexes are the database's own, made by the same statements (the
             # references to other tables are not followed here), so that SQLite copies a call's record and
             # index entries as they are (see :meth:`flush`); ``guards`` holds each call's key and id, which
             # :meth:`write_guards` sorts into the guard.
-            for sql in ("PRAGMA journal_mode = OFF", "PRAGMA synchronous = OFF", "PRAGMA foreign_keys = OFF",
-                        *_scratch_schema(session), "CREATE TABLE guards (guard INTEGER, id INTEGER)"):
+            for sql in (f"PRAGMA page_size = {SCRATCH_PAGE_SIZE}", "PRAGMA journal_mode = OFF",
+                        "PRAGMA synchronous = OFF", "PRAGMA foreign_keys = OFF", *_scratch_schema(session),
+                        "CREATE TABLE guards (guard INTEGER, id INTEGER)"):
                 self._execute(sql)
         except BaseException:
             self.close()
@@ -680,6 +683,8 @@ class StagedCalls:
 
 #: Chunks of staged calls that may wait for the writer thread (:class:`StagedCalls`).
 WRITES_AHEAD = 1
+#: The scratch file's page size, in bytes (SQLite's largest).
+SCRATCH_PAGE_SIZE = 65536
 
 #: Page cache (KiB) while the staged keys are sorted into the guard: what SQLite's sort may hold in memory.
 SORT_CACHE_KB = 2048
