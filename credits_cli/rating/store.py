@@ -430,16 +430,8 @@ def insert_calls(session: Session, frame: pl.DataFrame) -> list[int]:
         # in parameter order is one statement per row on SQLite.)
         ids = pl.int_range(floor + 1, floor + 1 + frame.height, dtype=pl.Int64, eager=True).alias("id")
         out = _sqlite_rows(frame)
-        # Most of an insert's time is binding values, one per column and row (about 0.16 us each: 30
-        # columns are 5 s a million calls). A column with one value in the whole chunk (the tenant, the
-        # import, the file, often Microsoft's currency) is written into the statement once instead.
-        one = out.select(pl.all().eq_missing(pl.all().first()).all()).row(0)
-        same = {name: text for name, single in zip(CALL_COLUMNS, one, strict=True)
-                if single and (text := sql_literal(out[name][0])) is not None}
-        bound = [name for name in CALL_COLUMNS if name not in same]
-        out = out.with_columns(ids).select(*bound, "id")  # in id order: each row lands after the one before
-        values = [*([mark] * (len(bound) + 1)), *same.values()]
-        sql = f"INSERT INTO calls ({', '.join([*bound, 'id', *same])}) VALUES ({', '.join(values)})"
+        sql, bound = _insert_sql(out, mark)
+        out = out.with_columns(ids).select(bound)  # in id order: each row lands after the one before
         for offset in range(0, out.height, INSERT_ROWS):  # rows as Python tuples a slice at a time
             conn.exec_driver_sql(sql, tuples(out.slice(offset, INSERT_ROWS)))
         return list(range(floor + 1, floor + 1 + frame.height))
@@ -515,6 +507,10 @@ class StagedCalls:
                         "PRAGMA synchronous = OFF", "PRAGMA foreign_keys = OFF", *_scratch_schema(session),
                         "CREATE TABLE guards (guard INTEGER, id INTEGER)"):
                 self._execute(sql)
+            try:
+                self._connection.set_autocommit(False)  # a chunk's rows in a transaction (:meth:`_execute_all`)
+            except adbc.Error as exc:
+                raise self._cannot_write(exc) from None
         except BaseException:
             self.close()
             raise
@@ -543,20 +539,22 @@ class StagedCalls:
 
     def _execute(self, sql: str = "", *, query: bool = False, into: pl.DataFrame | None = None,
                  table: str = "calls") -> Any:
-        """Run ``sql`` on the scratch file (``query``: its rows, as a frame), or append ``into`` to its
-        ``table``. A failure (a full disk, say) is the import's error, in one line."""
+        """Run ``sql`` on the scratch file (``query``: its rows, as a frame; ``into``: once a row of it, bound to
+        its columns), or, without ``sql``, append ``into`` to its ``table``. A failure (a full disk, say) is
+        the import's error, in one line."""
         import polars as pl
 
         adbc = self._adbc
         statement = None
         try:
             statement = adbc.AdbcStatement(self._connection)
-            if into is not None:
+            if sql:
+                statement.set_sql_query(sql)
+            else:
                 statement.set_options(**{adbc.INGEST_OPTION_TARGET_TABLE: table,
                                          adbc.INGEST_OPTION_MODE: adbc.INGEST_OPTION_MODE_APPEND})
+            if into is not None:
                 statement.bind_stream(into.__arrow_c_stream__())
-            else:
-                statement.set_sql_query(sql)
             if query:
                 stream, _count = statement.execute_query()
                 return pl.DataFrame(stream)
@@ -579,14 +577,16 @@ class StagedCalls:
             self._next = 1 + (session.execute(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))).scalar() or 0)
         first = self._next
         rows = _sqlite_rows(frame).with_columns(pl.int_range(first, first + frame.height, dtype=pl.Int64).alias("id"))
-        self._append((rows, "calls"), (rows.select("guard", "id"), "guards"))
+        sql, bound = _insert_sql(rows, "?")  # (the driver binds in C; what is one value is still not bound)
+        self._append(("calls", rows.select(bound), sql), ("guards", rows.select("guard", "id"), ""))
         self._next = first + frame.height
         self.rows += frame.height
         return list(range(first, first + frame.height))
 
-    def _append(self, *parts: tuple[pl.DataFrame, str]) -> None:
-        """Append each frame of ``parts`` to its table of the scratch file, in the writer thread, in the order
-        asked (a failure of an earlier write is raised here)."""
+    def _append(self, *parts: tuple[str, pl.DataFrame, str]) -> None:
+        """Write each frame of ``parts`` into its table of the scratch file (by its statement, or appended when
+        there is none), in the writer thread, in the order asked, in one transaction of the scratch file (a
+        failure of an earlier write is raised here)."""
         if self._writer is None:
             self._writer = ThreadPoolExecutor(1, thread_name_prefix="credits-staging")
         while len(self._writes) >= WRITES_AHEAD:
@@ -594,9 +594,13 @@ class StagedCalls:
         run = contextvars.copy_context().run  # (its messages in the import's language)
         self._writes.append(self._writer.submit(run, self._execute_all, parts))
 
-    def _execute_all(self, parts: tuple[tuple[pl.DataFrame, str], ...]) -> None:
-        for frame, table in parts:
-            self._execute(into=frame, table=table)
+    def _execute_all(self, parts: tuple[tuple[str, pl.DataFrame, str], ...]) -> None:
+        for table, frame, sql in parts:
+            self._execute(sql, into=frame, table=table)
+        try:
+            self._connection.commit()  # (a statement a row, each in its own transaction, took ten times as long)
+        except self._adbc.Error as exc:
+            raise self._cannot_write(exc) from None
 
     def _written(self) -> None:
         """Wait until every chunk asked for is in the scratch file; raise the first failure."""
@@ -780,6 +784,23 @@ def _scratch_schema(session: Session) -> list[str]:
         "SELECT type, sql FROM main.sqlite_master WHERE tbl_name = 'calls' "
         "AND type IN ('table', 'index') AND sql IS NOT NULL ORDER BY type = 'index', rowid").all()
     return [str(sql) for _type, sql in rows]
+
+
+def _insert_sql(rows: pl.DataFrame, mark: str) -> tuple[str, list[str]]:
+    """The statement that inserts a chunk's ``rows`` (the columns of :data:`CALL_COLUMNS` as SQLite stores
+    them) into ``calls`` with their ids, and the columns it binds (``id`` last), each marked ``mark``.
+
+    Most of an insert's time is binding values, one per column and row (about 0.16 us each from Python: 30
+    columns are 5 s a million calls). A column with one value in the whole chunk (the tenant, the import,
+    the file, often Microsoft's currency) is written into the statement once instead."""
+    import polars as pl
+
+    one = rows.select(pl.col(CALL_COLUMNS).eq_missing(pl.col(CALL_COLUMNS).first()).all()).row(0)
+    same = {name: text for name, single in zip(CALL_COLUMNS, one, strict=True)
+            if single and (text := sql_literal(rows[name][0])) is not None}
+    bound = [*(name for name in CALL_COLUMNS if name not in same), "id"]
+    values = [*([mark] * len(bound)), *same.values()]
+    return f"INSERT INTO calls ({', '.join([*bound, *same])}) VALUES ({', '.join(values)})", bound
 
 
 def _sqlite_rows(frame: pl.DataFrame) -> pl.DataFrame:
