@@ -598,7 +598,8 @@ class StagedCalls:
         for table, frame, sql in parts:
             self._execute(sql, into=frame, table=table)
         try:
-            self._connection.commit()  # (a statement a row, each in its own transaction, took ten times as long)
+            if self._connection is not None:  # (it is closed only once the writer thread is done)
+                self._connection.commit()  # (a statement a row, each a transaction of its own: ten times as long)
         except self._adbc.Error as exc:
             raise self._cannot_write(exc) from None
 
