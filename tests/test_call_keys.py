@@ -392,12 +392,12 @@ def test_a_scratch_write_failing_in_its_thread_stops_the_import_whole(
     execute = store.StagedCalls._execute
     appended: list[str] = []
 
-    def failing(self, sql: str = "", *, query: bool = False, into=None, table: str = "calls"):
+    def failing(self, sql: str = "", *, query: bool = False, into=None, table: str = "calls", **more):
         if into is not None and table == "calls":
             appended.append(threading.current_thread().name)
             if len(appended) == 3:
                 raise self._cannot_write(OSError(28, "No space left on device"))
-        return execute(self, sql, query=query, into=into, table=table)
+        return execute(self, sql, query=query, into=into, table=table, **more)
 
     monkeypatch.setattr(store.StagedCalls, "_execute", failing)
     result = ready("rate-cdrs", str(calls_csv(tmp_path / "b.csv", [f"d{i}" for i in range(10)])))
@@ -406,6 +406,63 @@ def test_a_scratch_write_failing_in_its_thread_stops_the_import_whole(
     assert json.loads(ready("balance", "--json").stdout) == before
     assert [x for x, _ in stored()] == ["c1", "c2"]
     assert not [t for t in threading.enumerate() if t.name.startswith(("credits-staging", "credits-read-ahead"))]
+
+
+def test_the_keys_are_sorted_in_a_file_of_their_own_while_the_calls_are_copied(
+    ready, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At a transaction's end the writer thread sorts the staged keys into a file of their own, of 4 KiB
+    pages (SQLite's sort holds 250 of its file's pages in memory), while the transaction copies the calls;
+    the guard takes them in that order, each naming its call."""
+    import sqlite3
+    from contextlib import closing
+
+    _two_calls_staged(ready, tmp_path)
+    sort_keys = store.StagedCalls._sort_keys
+    sorted_files: list[tuple[str, int, list[tuple[int, int]]]] = []
+
+    def sorting(self) -> str:
+        path = sort_keys(self)
+        with closing(sqlite3.connect(path)) as conn:
+            sorted_files.append((threading.current_thread().name, conn.execute("PRAGMA page_size").fetchone()[0],
+                                 conn.execute("SELECT guard, id FROM guards ORDER BY rowid").fetchall()))
+        return path
+
+    monkeypatch.setattr(store.StagedCalls, "_sort_keys", sorting)
+    monkeypatch.setenv("CREDITS_RATE_BATCH", "5")  # transactions of 5, 5 and 2 calls
+    ids = [f"s{i}" for i in range(12)]
+    doc = json.loads(ready("rate-cdrs", str(calls_csv(tmp_path / "b.csv", ids)), "--json").stdout)
+    assert doc["statuses"]["charged"] == 12
+    assert [len(rows) for *_, rows in sorted_files] == [5, 5, 2]
+    assert all(name.startswith("credits-staging") and page == 4096 for name, page, _ in sorted_files)
+    assert all(rows == sorted(rows) for *_, rows in sorted_files)
+    stored_now = stored()  # (the guard holds each call's key once, naming that call)
+    assert sorted(x for x, _ in stored_now) == sorted(["c1", "c2", *ids])
+    database = dbmod.open_database(os.environ["CREDITS_DB"])
+    with database.read() as s:
+        new = s.execute(sa.text("SELECT guard, id FROM calls WHERE external_id LIKE 's%' ORDER BY id")).all()
+    assert sorted(tuple(r) for r in new) == sorted(r for *_, rows in sorted_files for r in rows)
+
+
+def test_a_sort_of_the_keys_failing_in_its_thread_stops_the_import_whole(
+    ready, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The keys are sorted by the writer thread while the calls are copied: a sort that fails there (a full
+    disk) stops the import with one line; the database is as it was, the scratch folder is removed."""
+    import tempfile
+
+    before = _two_calls_staged(ready, tmp_path)
+
+    def failing(self) -> str:
+        raise self._cannot_write(OSError(28, "No space left on device"))
+
+    monkeypatch.setattr(store.StagedCalls, "_sort_keys", failing)
+    result = ready("rate-cdrs", str(calls_csv(tmp_path / "b.csv", [f"d{i}" for i in range(5)])))
+    assert_error(result, "cannot write the calls: temporary files in ", ": no space left on device")
+    assert json.loads(ready("balance", "--json").stdout) == before
+    assert [x for x, _ in stored()] == ["c1", "c2"]
+    assert not [t for t in threading.enumerate() if t.name.startswith(("credits-staging", "credits-read-ahead"))]
+    assert not [n for n in os.listdir(tempfile.gettempdir()) if n.startswith(f"credits-calls-{os.getpid()}-")]
 
 
 def test_a_literal_is_what_binding_would_store() -> None:

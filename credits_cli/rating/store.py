@@ -484,6 +484,7 @@ class StagedCalls:
         self._database = self._connection = None
         self._writer: ThreadPoolExecutor | None = None
         self._writes: list[Future[Any]] = []  # chunks still being written, oldest first
+        self._sorted: Future[str] | None = None  # the keys being sorted into a file of their own (:meth:`flush`)
         try:
             try:
                 self.private = tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=folder)
@@ -538,16 +539,16 @@ class StagedCalls:
                               "the folder)").format(folder=self.folder, error=text))
 
     def _execute(self, sql: str = "", *, query: bool = False, into: pl.DataFrame | None = None,
-                 table: str = "calls") -> Any:
+                 table: str = "calls", connection: Any = None) -> Any:
         """Run ``sql`` on the scratch file (``query``: its rows, as a frame; ``into``: once a row of it, bound to
-        its columns), or, without ``sql``, append ``into`` to its ``table``. A failure (a full disk, say) is
-        the import's error, in one line."""
+        its columns), or, without ``sql``, append ``into`` to its ``table``; on ``connection`` when given. A
+        failure (a full disk, say) is the import's error, in one line."""
         import polars as pl
 
         adbc = self._adbc
         statement = None
         try:
-            statement = adbc.AdbcStatement(self._connection)
+            statement = adbc.AdbcStatement(self._connection if connection is None else connection)
             if sql:
                 statement.set_sql_query(sql)
             else:
@@ -622,33 +623,77 @@ class StagedCalls:
         SELECT *``: SQLite then copies each record, and each index entry, as it is, without taking it apart
         into values and making it again (its transfer optimisation: a million calls in about 0.6 of the time).
         It takes the rows in their ids' order; when it cannot copy records so, it inserts them as any
-        ``INSERT ... SELECT`` does, column by column, the same values."""
+        ``INSERT ... SELECT`` does, column by column, the same values.
+
+        Meanwhile the writer thread sorts the calls' keys for :meth:`write_guards` (:meth:`_sort_keys`)."""
         self._written()
         if not self.rows:
             return
+        if self._sorted is None:
+            self._sort()
         schema = self._attach(session)
         session.connection().exec_driver_sql(f"INSERT INTO main.calls SELECT * FROM {schema}.calls")
         self.rows = 0
 
+    def _sort_keys(self) -> str:
+        """The staged keys and ids put in key order into a file of their own (its ``guards``, in rowid order);
+        its path. Done in the writer thread while the transaction copies the calls: SQLite sorts, and copies,
+        without the interpreter, on the other core. A connection of its own, on that file: SQLite's sort
+        holds up to 250 pages of the connection's own file in memory before it spills, and this file's pages
+        are SQLite's default 4 KiB (on the scratch file's 64 KiB pages a million-call import peaked 10 MB
+        higher)."""
+        import adbc_driver_sqlite
+        import polars as pl
+
+        adbc = self._adbc
+        path = os.path.join(self.private, SCRATCH_FILES[4])
+        database = connection = None
+        try:
+            try:
+                database = adbc_driver_sqlite.connect(Path(path).as_uri())
+                connection = adbc.AdbcConnection(database)
+            except adbc.Error as exc:
+                raise self._cannot_write(exc) from None
+            for sql in ("PRAGMA page_size = 4096", "PRAGMA journal_mode = OFF", "PRAGMA synchronous = OFF"):
+                self._execute(sql, connection=connection)
+            self._execute("ATTACH DATABASE ? AS staged", into=pl.DataFrame({"path": [self.path]}),
+                          connection=connection)
+            self._execute("CREATE TABLE guards AS SELECT guard, id FROM staged.guards ORDER BY guard",
+                          connection=connection)
+        finally:
+            for part in (connection, database):
+                if part is not None:
+                    try:
+                        part.close()
+                    except adbc.Error:
+                        pass
+        return path
+
     def write_guards(self, session: Session, tenant_id: int) -> None:
         """Put the staged calls' keys in ``call_guards``, in key order (:meth:`NewKeys.write`): SQLite sorts
         them from the scratch file's ``guards`` (each call's key and id, staged with it: 16 bytes to read a
-        call where the whole record of the call was read). The primary key refuses a key held already: the
-        transaction fails whole."""
+        call where the whole record of the call was read). After :meth:`flush` they are sorted already, into
+        a file of their own, while the calls were copied (:meth:`_sort_keys`: a million calls' keys went in
+        in 0.25 s rather than 0.53 s), and are copied in that order. The primary key refuses a key held
+        already: the transaction fails whole."""
         if self._next is None:
             return
-        schema = self._attach(session)
+        if self._sorted is None:  # (not sorted while the calls were copied: sorted now)
+            self._sort()
+        assert self._sorted is not None
+        path, self._sorted = self._sorted.result(), None
         conn = session.connection()
-        # SQLite's sort holds up to the page cache's size in memory before it spills to temporary files: the
-        # keys go into the guard in order, a page after the other, so a small cache serves that statement
-        # (with the import's 16 MB, a five-million-call import peaked 16 MB higher).
-        cache = conn.exec_driver_sql("PRAGMA main.cache_size").scalar_one()
-        conn.exec_driver_sql(f"PRAGMA main.cache_size = -{SORT_CACHE_KB}")
-        try:
-            conn.exec_driver_sql(f"INSERT INTO call_guards (tenant_id, guard, call_id) "
-                                 f"SELECT {int(tenant_id)}, guard, id FROM {schema}.guards ORDER BY guard")
-        finally:
-            conn.exec_driver_sql(f"PRAGMA main.cache_size = {int(cache)}")
+        keys = f"keys_{uuid.uuid4().hex[:12]}"
+        conn.exec_driver_sql(f"ATTACH DATABASE ? AS {keys}", (path,))
+        conn.exec_driver_sql(f"INSERT INTO call_guards (tenant_id, guard, call_id) "
+                             f"SELECT {int(tenant_id)}, guard, id FROM {keys}.guards ORDER BY rowid")
+
+    def _sort(self) -> None:
+        """Start sorting the staged keys in the writer thread, once every chunk is in the scratch file."""
+        self._written()
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="credits-staging")
+        self._sorted = self._writer.submit(contextvars.copy_context().run, self._sort_keys)
 
     def _attach(self, session: Session) -> str:
         """The scratch file attached to the transaction's connection (once: it is read at one snapshot)."""
@@ -691,9 +736,6 @@ WRITES_AHEAD = 1
 #: The scratch file's page size, in bytes (SQLite's largest).
 SCRATCH_PAGE_SIZE = 65536
 
-#: Page cache (KiB) while the staged keys are sorted into the guard: what SQLite's sort may hold in memory.
-SORT_CACHE_KB = 2048
-
 #: The start of a scratch folder's name; the process that made it follows (``credits-calls-<pid>-...``).
 SCRATCH_PREFIX = "credits-calls-"
 #: A scratch folder left by a process that is gone is removed once nothing in it has changed for this long
@@ -704,7 +746,8 @@ STALE_SECONDS = 3600
 #: named), and eight characters of its own.
 _SCRATCH_NAME = re.compile(re.escape(SCRATCH_PREFIX) + r"(?:([0-9]{1,10})-)?[a-z0-9_]{8}\Z")
 #: The files a scratch folder holds: SQLite's file, then its companions. Nothing else in it is touched.
-SCRATCH_FILES = ("calls.sqlite", "calls.sqlite-journal", "calls.sqlite-wal", "calls.sqlite-shm")
+SCRATCH_FILES = ("calls.sqlite", "calls.sqlite-journal", "calls.sqlite-wal", "calls.sqlite-shm", "keys.sqlite",
+                 "keys.sqlite-journal")
 
 
 def sweep_scratch(folder: str, now: float | None = None) -> list[str]:
