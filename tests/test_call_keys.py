@@ -418,8 +418,9 @@ def test_the_keys_are_sorted_in_a_file_of_their_own_while_the_calls_are_copied(
     from contextlib import closing
 
     _two_calls_staged(ready, tmp_path)
-    sort_keys = store.StagedCalls._sort_keys
+    sort_keys, attach = store.StagedCalls._sort_keys, store.StagedCalls._attach
     sorted_files: list[tuple[str, int, list[tuple[int, int]]]] = []
+    sorting_at_copy: list[bool] = []  # whether the sort was under way when the calls' copy began
 
     def sorting(self) -> str:
         path = sort_keys(self)
@@ -428,12 +429,17 @@ def test_the_keys_are_sorted_in_a_file_of_their_own_while_the_calls_are_copied(
                                  conn.execute("SELECT guard, id FROM guards ORDER BY rowid").fetchall()))
         return path
 
+    def attaching(self, session) -> str:  # (the scratch file is attached for the copy, in flush)
+        sorting_at_copy.append(self._sorted is not None)
+        return attach(self, session)
+
     monkeypatch.setattr(store.StagedCalls, "_sort_keys", sorting)
+    monkeypatch.setattr(store.StagedCalls, "_attach", attaching)
     monkeypatch.setenv("CREDITS_RATE_BATCH", "5")  # transactions of 5, 5 and 2 calls
     ids = [f"s{i}" for i in range(12)]
     doc = json.loads(ready("rate-cdrs", str(calls_csv(tmp_path / "b.csv", ids)), "--json").stdout)
     assert doc["statuses"]["charged"] == 12
-    assert [len(rows) for *_, rows in sorted_files] == [5, 5, 2]
+    assert [len(rows) for *_, rows in sorted_files] == [5, 5, 2] and sorting_at_copy == [True] * 3
     assert all(name.startswith("credits-staging") and page == 4096 for name, page, _ in sorted_files)
     assert all(rows == sorted(rows) for *_, rows in sorted_files)
     stored_now = stored()  # (the guard holds each call's key once, naming that call)
@@ -448,21 +454,30 @@ def test_a_sort_of_the_keys_failing_in_its_thread_stops_the_import_whole(
     ready, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The keys are sorted by the writer thread while the calls are copied: a sort that fails there (a full
-    disk) stops the import with one line; the database is as it was, the scratch folder is removed."""
+    disk, its file half written) stops the import with one line; the database is as it was, and the scratch
+    folder is removed with both files."""
     import tempfile
 
     before = _two_calls_staged(ready, tmp_path)
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    sort_keys = store.StagedCalls._sort_keys
+    made: list[list[str]] = []
 
     def failing(self) -> str:
+        path = sort_keys(self)
+        made.append(sorted(os.listdir(os.path.dirname(path))))
         raise self._cannot_write(OSError(28, "No space left on device"))
 
     monkeypatch.setattr(store.StagedCalls, "_sort_keys", failing)
     result = ready("rate-cdrs", str(calls_csv(tmp_path / "b.csv", [f"d{i}" for i in range(5)])))
     assert_error(result, "cannot write the calls: temporary files in ", ": no space left on device")
+    assert made == [[store.SCRATCH_FILE, store.KEYS_FILE]]
     assert json.loads(ready("balance", "--json").stdout) == before
     assert [x for x, _ in stored()] == ["c1", "c2"]
     assert not [t for t in threading.enumerate() if t.name.startswith(("credits-staging", "credits-read-ahead"))]
-    assert not [n for n in os.listdir(tempfile.gettempdir()) if n.startswith(f"credits-calls-{os.getpid()}-")]
+    assert os.listdir(folder) == []
 
 
 def test_a_literal_is_what_binding_would_store() -> None:

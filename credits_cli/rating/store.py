@@ -467,7 +467,9 @@ class StagedCalls:
 
     A chunk is written into the scratch file by a thread of its own (the driver lets other threads run
     while SQLite works), while the next chunk is rated; at most :data:`WRITES_AHEAD` chunks wait, and a
-    write that failed is raised by the next :meth:`add`, or by :meth:`flush`.
+    write that failed is raised by the next :meth:`add`, or by :meth:`flush`. The same thread sorts the
+    keys while :meth:`flush` copies the calls (:meth:`_sort_keys`); a sort that failed is raised by
+    :meth:`write_guards`.
     """
 
     def __init__(self, session: Session, folder: str) -> None:
@@ -490,7 +492,7 @@ class StagedCalls:
                 self.private = tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=folder)
             except OSError as exc:
                 raise self._cannot_write(exc) from None
-            self.path = os.path.join(self.private, SCRATCH_FILES[0])
+            self.path = os.path.join(self.private, SCRATCH_FILE)
             try:
                 uri = Path(self.path).as_uri()  # ?, # and % in the folder's name are the folder's
                 self._database = adbc_driver_sqlite.connect(uri)
@@ -503,7 +505,7 @@ class StagedCalls:
             # ``calls`` and that table's indexes are the database's own, made by the same statements (the
             # references to other tables are not followed here), so that SQLite copies a call's record and
             # index entries as they are (see :meth:`flush`); ``guards`` holds each call's key and id, which
-            # :meth:`write_guards` sorts into the guard.
+            # :meth:`_sort_keys` sorts for the guard.
             for sql in (f"PRAGMA page_size = {SCRATCH_PAGE_SIZE}", "PRAGMA journal_mode = OFF",
                         "PRAGMA synchronous = OFF", "PRAGMA foreign_keys = OFF", *_scratch_schema(session),
                         "CREATE TABLE guards (guard INTEGER, id INTEGER)"):
@@ -639,14 +641,19 @@ class StagedCalls:
         """The staged keys and ids put in key order into a file of their own (its ``guards``, in rowid order);
         its path. Done in the writer thread while the transaction copies the calls: SQLite sorts, and copies,
         without the interpreter, on the other core. A connection of its own, on that file: SQLite's sort
-        holds up to 250 pages of the connection's own file in memory before it spills, and this file's pages
-        are SQLite's default 4 KiB (on the scratch file's 64 KiB pages a million-call import peaked 10 MB
-        higher)."""
+        holds in memory the larger of 250 of its connection's own file's pages and its page cache (2 MB)
+        before it spills, and this file's pages are SQLite's default 4 KiB (sorted on the scratch file's
+        connection, whose pages are 64 KiB, a million-call import peaked 10 MB higher).
+
+        The driver has a SQLite of its own, besides the one of Python's ``sqlite3``: closing this
+        connection's handle on the scratch file lets go of the POSIX locks that the transaction's
+        connection holds on it (SQLite's "How To Corrupt An SQLite Database File", 2.2.1). Harmless here,
+        as nothing writes the scratch file once :meth:`flush` has begun; it must stay so."""
         import adbc_driver_sqlite
         import polars as pl
 
         adbc = self._adbc
-        path = os.path.join(self.private, SCRATCH_FILES[4])
+        path = os.path.join(self.private, KEYS_FILE)
         database = connection = None
         try:
             try:
@@ -687,6 +694,7 @@ class StagedCalls:
         conn.exec_driver_sql(f"ATTACH DATABASE ? AS {keys}", (path,))
         conn.exec_driver_sql(f"INSERT INTO call_guards (tenant_id, guard, call_id) "
                              f"SELECT {int(tenant_id)}, guard, id FROM {keys}.guards ORDER BY rowid")
+        self._next = None  # (the keys are in: a second call has none to write)
 
     def _sort(self) -> None:
         """Start sorting the staged keys in the writer thread, once every chunk is in the scratch file."""
@@ -745,9 +753,11 @@ STALE_SECONDS = 3600
 #: What ``mkdtemp`` names a scratch folder: the prefix, the process (not in folders made before it was
 #: named), and eight characters of its own.
 _SCRATCH_NAME = re.compile(re.escape(SCRATCH_PREFIX) + r"(?:([0-9]{1,10})-)?[a-z0-9_]{8}\Z")
-#: The files a scratch folder holds: SQLite's file, then its companions. Nothing else in it is touched.
-SCRATCH_FILES = ("calls.sqlite", "calls.sqlite-journal", "calls.sqlite-wal", "calls.sqlite-shm", "keys.sqlite",
-                 "keys.sqlite-journal")
+#: The scratch file of the staged calls, and the file their keys are sorted into (:meth:`StagedCalls._sort_keys`).
+SCRATCH_FILE, KEYS_FILE = "calls.sqlite", "keys.sqlite"
+#: The files a scratch folder holds: those two SQLite files and their companions. Nothing else in it is touched.
+SCRATCH_FILES = (SCRATCH_FILE, f"{SCRATCH_FILE}-journal", f"{SCRATCH_FILE}-wal", f"{SCRATCH_FILE}-shm", KEYS_FILE,
+                 f"{KEYS_FILE}-journal")
 
 
 def sweep_scratch(folder: str, now: float | None = None) -> list[str]:
