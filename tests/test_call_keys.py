@@ -318,7 +318,8 @@ def test_a_killed_imports_scratch_folder_is_removed_by_the_next_import(
         path = folder / name
         path.mkdir(mode=0o700)
         (path / "calls.sqlite").write_bytes(b"call data")
-        for p in (path / "calls.sqlite", path):
+        (path / store.KEYS_FILE).write_bytes(b"sorted keys")  # (the keys' file, when the kill came after the sort)
+        for p in (path / "calls.sqlite", path / store.KEYS_FILE, path):
             os.utime(p, (when, when))
         return path
 
