@@ -413,8 +413,8 @@ def test_the_keys_are_sorted_in_a_file_of_their_own_while_the_calls_are_copied(
     ready, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """At a transaction's end the writer thread sorts the staged keys into a file of their own, of 4 KiB
-    pages (SQLite's sort holds 250 of its file's pages in memory), while the transaction copies the calls;
-    the guard takes them in that order, each naming its call."""
+    pages (SQLite's sort holds at least 250 of its file's pages in memory), while the transaction copies
+    the calls; the guard takes them in that order, each naming its call."""
     import sqlite3
     from contextlib import closing
 
