@@ -12,12 +12,12 @@ import os
 import re
 import tempfile
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     import polars as pl
 
 _EVENTS = frozenset(Event)
+T = TypeVar("T")
 
 
 def load_context(session: Session, tenant: Tenant, book: RateBook | None, charges: str = CHARGES_TABLE) -> Context:
@@ -474,7 +475,6 @@ class StagedCalls:
 
     def __init__(self, session: Session, folder: str) -> None:
         import adbc_driver_manager as adbc
-        import adbc_driver_sqlite
 
         self._adbc = adbc
         self.folder = folder
@@ -493,12 +493,7 @@ class StagedCalls:
             except OSError as exc:
                 raise self._cannot_write(exc) from None
             self.path = os.path.join(self.private, SCRATCH_FILE)
-            try:
-                uri = Path(self.path).as_uri()  # ?, # and % in the folder's name are the folder's
-                self._database = adbc_driver_sqlite.connect(uri)
-                self._connection = adbc.AdbcConnection(self._database)
-            except adbc.Error as exc:
-                raise self._cannot_write(exc) from None
+            self._database, self._connection = self._connect(self.path)
             # A throwaway file: no journal, no flush to disk (the transaction's commit keeps the calls), and
             # pages of 64 KiB, read and written whole (a system call a page: with SQLite's 4 KiB, a million
             # calls were 77,000 writes, then as many reads; 0.97x the import's time, 0.95x its CPU). Its
@@ -590,12 +585,38 @@ class StagedCalls:
         """Write each frame of ``parts`` into its table of the scratch file (by its statement, or appended when
         there is none), in the writer thread, in the order asked, in one transaction of the scratch file (a
         failure of an earlier write is raised here)."""
-        if self._writer is None:
-            self._writer = ThreadPoolExecutor(1, thread_name_prefix="credits-staging")
         while len(self._writes) >= WRITES_AHEAD:
             self._writes.pop(0).result()
-        run = contextvars.copy_context().run  # (its messages in the import's language)
-        self._writes.append(self._writer.submit(run, self._execute_all, parts))
+        self._writes.append(self._submit(self._execute_all, parts))
+
+    def _submit(self, work: Callable[..., T], *args: Any) -> Future[T]:
+        """``work(*args)`` in the writer thread (made at the first), in a copy of this context (its messages in
+        the import's language)."""
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="credits-staging")
+        return self._writer.submit(contextvars.copy_context().run, work, *args)
+
+    def _connect(self, path: str) -> tuple[Any, Any]:
+        """An ADBC database and connection on the SQLite file ``path`` (a failure is the import's error)."""
+        import adbc_driver_sqlite
+
+        database = None
+        try:
+            # (by a URI: ?, # and % in the folder's name are the folder's)
+            database = adbc_driver_sqlite.connect(Path(path).as_uri())
+            return database, self._adbc.AdbcConnection(database)
+        except self._adbc.Error as exc:
+            self._let_go(database)
+            raise self._cannot_write(exc) from None
+
+    def _let_go(self, *parts: Any) -> None:
+        """Close ADBC connections and databases, in the order given (a scratch file: nothing in it to keep)."""
+        for part in parts:
+            if part is not None:
+                try:
+                    part.close()
+                except self._adbc.Error:
+                    pass
 
     def _execute_all(self, parts: tuple[tuple[str, pl.DataFrame, str], ...]) -> None:
         for table, frame, sql in parts:
@@ -649,18 +670,11 @@ class StagedCalls:
         connection's handle on the scratch file lets go of the POSIX locks that the transaction's
         connection holds on it (SQLite's "How To Corrupt An SQLite Database File", 2.2.1). Harmless here,
         as nothing writes the scratch file once :meth:`flush` has begun; it must stay so."""
-        import adbc_driver_sqlite
         import polars as pl
 
-        adbc = self._adbc
         path = os.path.join(self.private, KEYS_FILE)
-        database = connection = None
+        database, connection = self._connect(path)
         try:
-            try:
-                database = adbc_driver_sqlite.connect(Path(path).as_uri())
-                connection = adbc.AdbcConnection(database)
-            except adbc.Error as exc:
-                raise self._cannot_write(exc) from None
             for sql in ("PRAGMA page_size = 4096", "PRAGMA journal_mode = OFF", "PRAGMA synchronous = OFF"):
                 self._execute(sql, connection=connection)
             self._execute("ATTACH DATABASE ? AS staged", into=pl.DataFrame({"path": [self.path]}),
@@ -668,12 +682,7 @@ class StagedCalls:
             self._execute("CREATE TABLE guards AS SELECT guard, id FROM staged.guards ORDER BY guard",
                           connection=connection)
         finally:
-            for part in (connection, database):
-                if part is not None:
-                    try:
-                        part.close()
-                    except adbc.Error:
-                        pass
+            self._let_go(connection, database)
         return path
 
     def write_guards(self, session: Session, tenant_id: int) -> None:
@@ -685,10 +694,8 @@ class StagedCalls:
         already: the transaction fails whole."""
         if self._next is None:
             return
-        if self._sorted is None:  # (not sorted while the calls were copied: sorted now)
-            self._sort()
-        assert self._sorted is not None
-        path, self._sorted = self._sorted.result(), None
+        sorting = self._sorted if self._sorted is not None else self._sort()  # (else not sorted during the copy)
+        path, self._sorted = sorting.result(), None
         conn = session.connection()
         keys = f"keys_{uuid.uuid4().hex[:12]}"
         conn.exec_driver_sql(f"ATTACH DATABASE ? AS {keys}", (path,))
@@ -696,12 +703,11 @@ class StagedCalls:
                              f"SELECT {int(tenant_id)}, guard, id FROM {keys}.guards ORDER BY rowid")
         self._next = None  # (the keys are in: a second call has none to write)
 
-    def _sort(self) -> None:
+    def _sort(self) -> Future[str]:
         """Start sorting the staged keys in the writer thread, once every chunk is in the scratch file."""
         self._written()
-        if self._writer is None:
-            self._writer = ThreadPoolExecutor(1, thread_name_prefix="credits-staging")
-        self._sorted = self._writer.submit(contextvars.copy_context().run, self._sort_keys)
+        self._sorted = self._submit(self._sort_keys)
+        return self._sorted
 
     def _attach(self, session: Session) -> str:
         """The scratch file attached to the transaction's connection (once: it is read at one snapshot)."""
@@ -719,12 +725,7 @@ class StagedCalls:
         if self._writer is not None:
             self._writer.shutdown(wait=True)  # (a write under way ends before its connection is closed)
             self._writer = None
-        for part in (self._connection, self._database):
-            if part is not None:
-                try:
-                    part.close()
-                except self._adbc.Error:  # closing a scratch file: nothing in it to keep
-                    pass
+        self._let_go(self._connection, self._database)
         self._connection = self._database = None
         for name in SCRATCH_FILES:
             try:
